@@ -1,0 +1,1 @@
+"""Custom TFX components: IdxExampleGen and the OpenCV ImageUpscaler."""

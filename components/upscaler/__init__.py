@@ -1,0 +1,1 @@
+"""OpenCV ImageUpscaler: a Beam-powered TFX component that upscales every image."""

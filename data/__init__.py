@@ -1,0 +1,1 @@
+"""Fashion-MNIST acquisition, IDX parsing, split assignment and tf.Example encoding."""

@@ -1,0 +1,224 @@
+"""Finding, downloading and verifying the four canonical Fashion-MNIST IDX files."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+from fashion_tfx.data.idx import IdxFormatError, read_bytes
+
+log = logging.getLogger(__name__)
+
+TRAIN_IMAGES = "train-images-idx3-ubyte"
+TRAIN_LABELS = "train-labels-idx1-ubyte"
+TEST_IMAGES = "t10k-images-idx3-ubyte"
+TEST_LABELS = "t10k-labels-idx1-ubyte"
+FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+
+# SHA-256 of the decompressed content: gzip bytes differ between mirrors, the content does not.
+CANONICAL_SHA256 = {
+    TRAIN_IMAGES: "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",
+    TRAIN_LABELS: "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",
+    TEST_IMAGES: "5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b",
+    TEST_LABELS: "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
+}
+
+CLASS_NAMES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+DATA_DIR_ENV = "FASHION_MNIST_DIR"
+DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+DOWNLOAD_URL = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
+
+
+class DatasetError(RuntimeError):
+    """The data set cannot be found, fetched or verified; the message says what to do."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetLocation:
+    """Where the four files were found and whether they are the canonical Fashion-MNIST.
+
+    Attributes:
+        directory: the folder holding the four files (`.gz` or raw).
+        origin: `argument`, `environment`, `debian` or `cache`.
+        canonical: every file's decompressed SHA-256 matches Fashion-MNIST's.
+        fingerprint: one digest over the four files' contents, for pipeline caching.
+    """
+
+    directory: Path
+    origin: str
+    canonical: bool
+    fingerprint: str
+
+
+def default_cache_dir() -> Path:
+    """Returns the per-user cache folder the official files are downloaded into."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "fashion-tfx" / "fashion-mnist"
+
+
+def file_path(directory: Path, name: str) -> Path:
+    """Returns the path of one of the four files in `directory`, preferring the `.gz` form."""
+    gz = directory / f"{name}.gz"
+    return gz if gz.exists() or not (directory / name).exists() else directory / name
+
+
+def _has_all(directory: Path) -> bool:
+    return all(file_path(directory, name).is_file() for name in FILES)
+
+
+def content_digests(directory: Path) -> dict[str, str]:
+    """Returns the SHA-256 of each file's decompressed content.
+
+    Raises:
+        IdxFormatError: a file is missing or is a broken gzip stream.
+    """
+    return {name: hashlib.sha256(read_bytes(file_path(directory, name))).hexdigest() for name in FILES}
+
+
+def verify(directory: Path, require_canonical: bool) -> tuple[bool, str]:
+    """Checks the four files against the canonical digests.
+
+    A set where some files match and others do not claims to be Fashion-MNIST but is damaged, so it
+    is refused; a set where none match is foreign IDX data (e.g. MNIST digits) and is accepted with a
+    warning unless `require_canonical`.
+
+    Returns:
+        (canonical, fingerprint).
+
+    Raises:
+        DatasetError: a mismatch in a set that claims to be canonical.
+    """
+    digests = content_digests(directory)
+    mismatched = [name for name in FILES if digests[name] != CANONICAL_SHA256[name]]
+    fingerprint = hashlib.sha256("".join(digests[n] for n in FILES).encode()).hexdigest()[:16]
+    if not mismatched:
+        return True, fingerprint
+    if require_canonical or len(mismatched) < len(FILES):
+        details = "; ".join(
+            f"{file_path(directory, n)}: SHA-256 of content {digests[n][:12]}…, "
+            f"expected {CANONICAL_SHA256[n][:12]}…"
+            for n in mismatched
+        )
+        raise DatasetError(f"canonical checksum mismatch: {details}")
+    log.warning(
+        "%s holds IDX files that are not the canonical Fashion-MNIST (no checksum matches); "
+        "using them as they are, with Fashion-MNIST's class names",
+        directory,
+    )
+    return False, fingerprint
+
+
+def _progress(name: str, done: int, total: int) -> None:
+    if not sys.stderr.isatty() and done < total:
+        return
+    share = f"{100 * done / total:5.1f}%" if total else f"{done / 1e6:.1f} MB"
+    sys.stderr.write(f"\r  downloading {name}: {share}")
+    if total and done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def download(directory: Path, base_url: str = DOWNLOAD_URL, retries: int = 4, timeout: float = 30.0) -> None:
+    """Downloads whichever of the four official `.gz` files are missing from `directory`.
+
+    Each file is written to a temporary name and renamed only when complete, so an interrupted
+    download never leaves a truncated file behind.
+
+    Raises:
+        DatasetError: a file could not be fetched after `retries` attempts.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    for name in FILES:
+        target = directory / f"{name}.gz"
+        if target.exists():
+            continue
+        url = f"{base_url.rstrip('/')}/{name}.gz"
+        partial = target.with_suffix(".gz.part")
+        for attempt in range(1, retries + 1):
+            try:
+                with urllib.request.urlopen(url, timeout=timeout) as response, open(partial, "wb") as out:
+                    total = int(response.headers.get("Content-Length") or 0)
+                    done = 0
+                    while chunk := response.read(1 << 16):
+                        out.write(chunk)
+                        done += len(chunk)
+                        _progress(name, done, total)
+                partial.replace(target)
+                break
+            except (urllib.error.URLError, OSError, TimeoutError) as err:
+                partial.unlink(missing_ok=True)
+                if attempt == retries:
+                    raise DatasetError(
+                        f"could not download {url} after {retries} attempts ({err}); install the Debian "
+                        f"package dataset-fashion-mnist, or pass --data-dir / set {DATA_DIR_ENV}"
+                    ) from err
+                wait = 2**attempt
+                log.warning("download of %s failed (%s); retrying in %ss", url, err, wait)
+                time.sleep(wait)
+
+
+def locate(
+    data_dir: str | Path | None = None,
+    *,
+    allow_download: bool = True,
+    cache_dir: Path | None = None,
+    debian_dir: Path = DEBIAN_DIR,
+    base_url: str = DOWNLOAD_URL,
+) -> DatasetLocation:
+    """Finds the four files: `data_dir`, then $FASHION_MNIST_DIR, the Debian package, the user cache.
+
+    Files given by the user may be other IDX data of the same format (accepted with a warning);
+    files in the Debian folder or the cache must be the canonical set.
+
+    Raises:
+        DatasetError: the files are missing, broken or fail verification.
+    """
+    explicit = [(data_dir, "argument"), (os.environ.get(DATA_DIR_ENV), "environment")]
+    for value, origin in explicit:
+        if not value:
+            continue
+        directory = Path(value).expanduser()
+        if not directory.is_dir():
+            raise DatasetError(f"data directory {directory} (from the {origin}) does not exist")
+        missing = [str(file_path(directory, n)) for n in FILES if not file_path(directory, n).is_file()]
+        if missing:
+            raise DatasetError(f"data directory {directory} is missing: {', '.join(missing)}")
+        return _verified(directory, origin, require_canonical=False)
+    if _has_all(debian_dir):
+        return _verified(debian_dir, "debian", require_canonical=True)
+    cache = cache_dir or default_cache_dir()
+    if not _has_all(cache):
+        if not allow_download:
+            raise DatasetError(
+                f"Fashion-MNIST not found in {debian_dir} or {cache}; pass --data-dir, set "
+                f"{DATA_DIR_ENV}, or install the Debian package dataset-fashion-mnist"
+            )
+        download(cache, base_url=base_url)
+    return _verified(cache, "cache", require_canonical=True)
+
+
+def _verified(directory: Path, origin: str, require_canonical: bool) -> DatasetLocation:
+    try:
+        canonical, fingerprint = verify(directory, require_canonical)
+    except IdxFormatError as err:
+        raise DatasetError(str(err)) from err
+    return DatasetLocation(directory, origin, canonical, fingerprint)

@@ -1,0 +1,100 @@
+"""Turning the four IDX files into split TFRecord files of tf.Examples (ExampleGen's work, without TFX)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from fashion_tfx.data import fashion_mnist as fm
+from fashion_tfx.data.examples import make_example
+from fashion_tfx.data.idx import read_idx_pair
+from fashion_tfx.data.splits import SPLITS, assign_splits, example_id
+
+IMAGES_PER_SHARD = 10_000
+
+
+def split_dir(root: str | os.PathLike, split: str) -> str:
+    """Returns the folder of one split inside an Examples artifact (TFX's `Split-<name>` layout)."""
+    return os.path.join(str(root), f"Split-{split}")
+
+
+def shard_path(root: str | os.PathLike, split: str, shard: int, num_shards: int) -> str:
+    """Returns the path of one gzip TFRecord shard of a split."""
+    return os.path.join(split_dir(root, split), f"data_tfrecord-{shard:05d}-of-{num_shards:05d}.gz")
+
+
+def ingest_idx(
+    data_dir: str | Path,
+    output_dir: str | Path,
+    *,
+    eval_fraction: float,
+    seed: int,
+    caps: dict[str, int | None] | None = None,
+) -> dict[str, dict[str, int]]:
+    """Parses the IDX files and writes the train / eval / test splits as gzip TFRecords.
+
+    Everything is written under a staging folder and moved into place only once every split is
+    complete, so a failure leaves no partial split in `output_dir`.
+
+    Args:
+        data_dir: folder with the four Fashion-MNIST files (`.gz` or raw).
+        output_dir: the Examples artifact's folder; receives `Split-train/`, `Split-eval/`, `Split-test/`.
+        eval_fraction: share of the training file carved out as `eval`.
+        seed: seed of the stable hash that picks the eval images.
+        caps: optional class-balanced per-split caps.
+
+    Returns:
+        split -> {class id (as a string) -> count}.
+
+    Raises:
+        IdxFormatError: a file is missing or malformed (the message names it).
+    """
+    data_dir = Path(data_dir)
+    train_images, train_labels = read_idx_pair(
+        fm.file_path(data_dir, fm.TRAIN_IMAGES), fm.file_path(data_dir, fm.TRAIN_LABELS)
+    )
+    test_images, test_labels = read_idx_pair(
+        fm.file_path(data_dir, fm.TEST_IMAGES), fm.file_path(data_dir, fm.TEST_LABELS)
+    )
+    sources = {
+        "train": (fm.TRAIN_IMAGES, train_images, train_labels),
+        "test": (fm.TEST_IMAGES, test_images, test_labels),
+    }
+    ids = {name: [example_id(f, i) for i in range(len(lab))] for name, (f, _, lab) in sources.items()}
+    assignment = assign_splits(
+        ids["train"],
+        train_labels,
+        ids["test"],
+        test_labels,
+        eval_fraction=eval_fraction,
+        seed=seed,
+        caps=caps,
+    )
+    output_dir = Path(output_dir)
+    staging = output_dir / ".staging"
+    shutil.rmtree(staging, ignore_errors=True)
+    counts: dict[str, dict[str, int]] = {}
+    for split in SPLITS:
+        source, positions = assignment[split]
+        _, images, labels = sources[source]
+        num_shards = max(1, -(-len(positions) // IMAGES_PER_SHARD))
+        os.makedirs(split_dir(staging, split))
+        writers = [
+            tf.io.TFRecordWriter(shard_path(staging, split, s, num_shards), options="GZIP")
+            for s in range(num_shards)
+        ]
+        for n, position in enumerate(positions):
+            example = make_example(images[position], int(labels[position]), ids[source][position])
+            writers[n % num_shards].write(example.SerializeToString())
+        for writer in writers:
+            writer.close()
+        classes, class_counts = np.unique(labels[positions], return_counts=True)
+        counts[split] = {str(int(c)): int(k) for c, k in zip(classes, class_counts, strict=True)}
+    for split in SPLITS:
+        os.replace(split_dir(staging, split), split_dir(output_dir, split))
+    staging.rmdir()
+    return counts

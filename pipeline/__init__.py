@@ -1,0 +1,1 @@
+"""Pipeline definition, configuration, local runner, run summary and the command line."""

@@ -1,0 +1,103 @@
+"""The `fashion-tfx` command line."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+
+# Before TensorFlow is imported anywhere: keep its C++ start-up noise off the terminal.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+# Google's client libraries warn on every start that Python 3.10 support will end (TFX 1.16 needs it).
+warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
+
+
+def _add_run(subparsers) -> None:
+    from fashion_tfx.pipeline.config import PROFILES
+
+    run = subparsers.add_parser("run", help="run the pipeline locally")
+    run.add_argument(
+        "--profile", choices=sorted(PROFILES), default="quick", help="named settings (default: quick)"
+    )
+    run.add_argument("--data-dir", help="folder with the four IDX files (default: found automatically)")
+    run.add_argument(
+        "--root", default="runs/local", help="where artifacts and ML Metadata go (default: runs/local)"
+    )
+    run.add_argument("--image-size", type=int, help="side of the upscaled images")
+    run.add_argument("--seed", type=int, help="seed for the eval split and training")
+    run.add_argument("--no-cache", action="store_true", help="re-execute every component")
+    run.add_argument(
+        "--verbose", action="store_true", help="also show warnings from TFX, Beam and TensorFlow"
+    )
+
+
+def _add_data(subparsers) -> None:
+    data = subparsers.add_parser("data", help="find (or download) and verify the Fashion-MNIST files")
+    data.add_argument("--data-dir", help="folder with the four IDX files")
+    data.add_argument("--no-download", action="store_true", help="fail rather than download")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the argument parser of `fashion-tfx`."""
+    parser = argparse.ArgumentParser(prog="fashion-tfx", description=__doc__)
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    _add_run(subparsers)
+    _add_data(subparsers)
+    return parser
+
+
+def _command_data(args) -> int:
+    from fashion_tfx.data import fashion_mnist
+
+    location = fashion_mnist.locate(args.data_dir, allow_download=not args.no_download)
+    kind = "canonical Fashion-MNIST" if location.canonical else "NOT canonical Fashion-MNIST"
+    print(f"data: {location.directory} ({location.origin}; {kind}; fingerprint {location.fingerprint})")
+    return 0
+
+
+def _command_run(args) -> int:
+    from fashion_tfx.data import fashion_mnist
+    from fashion_tfx.pipeline import summary
+    from fashion_tfx.pipeline.config import make_config
+    from fashion_tfx.pipeline.local_runner import run_pipeline
+
+    # Validate the configuration before the (slower) data checks.
+    make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed)
+    location = fashion_mnist.locate(args.data_dir)
+    config = make_config(
+        args.profile,
+        args.root,
+        image_size=args.image_size,
+        seed=args.seed,
+        data_dir=str(location.directory),
+        data_fingerprint=location.fingerprint,
+        enable_cache=False if args.no_cache else None,
+    )
+    print(
+        f"fashion-tfx: {config.profile} profile, data from {location.directory}, root {config.root}",
+        file=sys.stderr,
+    )
+    result = run_pipeline(config, verbose=args.verbose)
+    print(summary.render(result))
+    return 0 if result.ok else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `fashion-tfx` console script."""
+    from fashion_tfx.data.fashion_mnist import DatasetError
+    from fashion_tfx.pipeline.config import ConfigError
+    from fashion_tfx.pipeline.local_runner import RunInProgressError, StorageError
+
+    args = build_parser().parse_args(argv)
+    commands = {"run": _command_run, "data": _command_data}
+    try:
+        return commands[args.command](args)
+    except (ConfigError, DatasetError, StorageError, RunInProgressError) as err:
+        print(f"fashion-tfx: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

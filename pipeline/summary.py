@@ -1,0 +1,49 @@
+"""The end-of-run summary: what ran or was cached, how long each took, and what came out."""
+
+from __future__ import annotations
+
+from fashion_tfx.components.example_gen import spec as example_gen_spec
+from fashion_tfx.data.fashion_mnist import CLASS_NAMES
+from fashion_tfx.pipeline.local_runner import RunResult
+from fashion_tfx.pipeline.metadata import json_property
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.1f}s" if seconds < 60 else f"{int(seconds // 60)}m{seconds % 60:04.1f}s"
+
+
+def split_class_counts(result: RunResult) -> dict[str, dict[str, int]] | None:
+    """Returns split -> class id -> count, from the ExampleGen artifact this run used."""
+    run = result.component("IdxExampleGen")
+    if run is None:
+        return None
+    return json_property(run, example_gen_spec.EXAMPLES, example_gen_spec.CLASS_COUNTS_PROPERTY)
+
+
+def render(result: RunResult) -> str:
+    """Formats the run summary as plain text."""
+    config = result.config
+    status = "finished" if result.ok else "FAILED"
+    lines = [f"fashion-tfx: {config.profile} profile {status} in {_duration(result.seconds)}", ""]
+    width = max([len(c.node_id) for c in result.components] + [9])
+    lines.append(f"  {'component':<{width}}  {'state':<8}  {'time':>8}")
+    for run in result.components:
+        lines.append(f"  {run.node_id:<{width}}  {run.state:<8}  {_duration(run.seconds):>8}")
+    executed = sum(r.state == "executed" for r in result.components)
+    cached = sum(r.state == "cached" for r in result.components)
+    lines.append(f"  {executed} executed, {cached} cached")
+    counts = split_class_counts(result)
+    if counts:
+        lines += ["", "  splits and class balance:"]
+        header = "".join(f"{i:>7}" for i in range(len(CLASS_NAMES)))
+        lines.append(f"  {'split':<6}{'total':>8}{header}")
+        for split, per_class in counts.items():
+            row = "".join(f"{per_class.get(str(i), 0):>7}" for i in range(len(CLASS_NAMES)))
+            lines.append(f"  {split:<6}{sum(per_class.values()):>8}{row}")
+        lines.append("  classes: " + ", ".join(f"{i} {name}" for i, name in enumerate(CLASS_NAMES)))
+    lines += ["", f"  artifacts:   {config.pipeline_root}", f"  ML Metadata: {config.metadata_path}"]
+    if not result.ok:
+        failed = [r.node_id for r in result.components if r.state in ("failed", "running")]
+        where = f" in {failed[0]}" if failed else ""
+        lines += ["", f"error{where}: {result.error}"]
+    return "\n".join(lines)

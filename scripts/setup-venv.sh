@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Creates .venv with Python 3.10 and installs requirements.lock plus this project (editable).
+set -euo pipefail
+venv=${1:-.venv}
+python=$(scripts/find-python310.sh)
+if [ ! -x "$venv/bin/python" ] || ! "$venv/bin/python" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 10))'; then
+  rm -rf "$venv"
+  echo "creating $venv with $python"
+  "$python" -m venv "$venv"
+fi
+"$venv/bin/python" -m pip install --quiet --upgrade "pip==24.3.1" "setuptools==75.6.0" "wheel==0.45.1"
+echo "installing the pinned dependencies (requirements.lock): a fresh install takes a few minutes"
+# The lock is complete, so no resolution is needed (and pip's resolver backtracks badly on this set).
+"$venv/bin/python" -m pip install --quiet --no-deps -r requirements.lock
+"$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e .
+"$venv/bin/python" -m pip check

@@ -1,0 +1,36 @@
+"""Packaging for fashion-tfx: the repo-root folders install as subpackages of `fashion_tfx`."""
+
+from setuptools import setup
+
+# The user's layout keeps pipeline/, components/, models/, data/ and kubeflow/ at the repo root.
+# Installed under those bare names they could collide with other distributions (`kubeflow` is a
+# namespace other packages use; `pipeline`, `models` and `data` are common), so each folder is
+# mapped into the `fashion_tfx` namespace instead: `fashion_tfx.pipeline`, `fashion_tfx.models`, ...
+SUBPACKAGES = (
+    "pipeline",
+    "components",
+    "components.example_gen",
+    "components.upscaler",
+    "models",
+    "data",
+    "kubeflow",
+)
+
+setup(
+    name="fashion-tfx",
+    version="0.1.0",
+    description="A TFX pipeline that trains, tunes, evaluates and ships a Fashion-MNIST classifier.",
+    python_requires=">=3.10,<3.11",
+    packages=[f"fashion_tfx.{name}" for name in SUBPACKAGES],
+    package_dir={f"fashion_tfx.{name}": name.replace(".", "/") for name in SUBPACKAGES},
+    # Versions live in requirements.lock (installed with --no-deps); these are the direct needs.
+    install_requires=[
+        "tfx",
+        "apache-beam",
+        "tensorflow",
+        "keras-tuner",
+        "opencv-python-headless",
+        "matplotlib",
+    ],
+    entry_points={"console_scripts": ["fashion-tfx=fashion_tfx.pipeline.cli:main"]},
+)
