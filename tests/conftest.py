@@ -11,36 +11,7 @@ import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from fashion_tfx.data import fashion_mnist as fm  # noqa: E402
-from fashion_tfx.data.idx import write_idx  # noqa: E402
-
-NUM_CLASSES = 10
-
-
-def make_images(count: int, seed: int, size: int = 28) -> tuple[np.ndarray, np.ndarray]:
-    """Returns `count` uint8 images with a class-dependent pattern (so a model can learn them) and labels."""
-    rng = np.random.default_rng(seed)
-    labels = np.arange(count) % NUM_CLASSES
-    rng.shuffle(labels)
-    yy, xx = np.mgrid[0:size, 0:size]
-    images = np.empty((count, size, size), dtype=np.uint8)
-    for n, label in enumerate(labels):
-        stripes = ((xx * (label + 1) // size + yy * (label % 3)) % 2) * 180
-        noise = rng.integers(0, 60, size=(size, size))
-        images[n] = np.clip(stripes + noise, 0, 255)
-    return images, labels.astype(np.uint8)
-
-
-def write_idx_set(directory: Path, train: int = 120, test: int = 40, seed: int = 0) -> Path:
-    """Writes the four IDX files (gzip) of a tiny synthetic data set into `directory`."""
-    directory.mkdir(parents=True, exist_ok=True)
-    train_images, train_labels = make_images(train, seed)
-    test_images, test_labels = make_images(test, seed + 1)
-    write_idx(directory / f"{fm.TRAIN_IMAGES}.gz", train_images)
-    write_idx(directory / f"{fm.TRAIN_LABELS}.gz", train_labels)
-    write_idx(directory / f"{fm.TEST_IMAGES}.gz", test_images)
-    write_idx(directory / f"{fm.TEST_LABELS}.gz", test_labels)
-    return directory
+from support import make_images, write_idx_set  # noqa: E402,F401  (re-exported for tests)
 
 
 @pytest.fixture
