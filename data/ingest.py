@@ -78,23 +78,27 @@ def ingest_idx(
     staging = output_dir / ".staging"
     shutil.rmtree(staging, ignore_errors=True)
     counts: dict[str, dict[str, int]] = {}
-    for split in SPLITS:
-        source, positions = assignment[split]
-        _, images, labels = sources[source]
-        num_shards = max(1, -(-len(positions) // IMAGES_PER_SHARD))
-        os.makedirs(split_dir(staging, split))
-        writers = [
-            tf.io.TFRecordWriter(shard_path(staging, split, s, num_shards), options="GZIP")
-            for s in range(num_shards)
-        ]
-        for n, position in enumerate(positions):
-            example = make_example(images[position], int(labels[position]), ids[source][position])
-            writers[n % num_shards].write(example.SerializeToString())
-        for writer in writers:
-            writer.close()
-        classes, class_counts = np.unique(labels[positions], return_counts=True)
-        counts[split] = {str(int(c)): int(k) for c, k in zip(classes, class_counts, strict=True)}
-    for split in SPLITS:
-        os.replace(split_dir(staging, split), split_dir(output_dir, split))
-    staging.rmdir()
+    try:
+        for split in SPLITS:
+            source, positions = assignment[split]
+            _, images, labels = sources[source]
+            num_shards = max(1, -(-len(positions) // IMAGES_PER_SHARD))
+            os.makedirs(split_dir(staging, split))
+            writers = [
+                tf.io.TFRecordWriter(shard_path(staging, split, s, num_shards), options="GZIP")
+                for s in range(num_shards)
+            ]
+            for n, position in enumerate(positions):
+                example = make_example(images[position], int(labels[position]), ids[source][position])
+                writers[n % num_shards].write(example.SerializeToString())
+            for writer in writers:
+                writer.close()
+            classes, class_counts = np.unique(labels[positions], return_counts=True)
+            counts[split] = {str(int(c)): int(k) for c, k in zip(classes, class_counts, strict=True)}
+        for split in SPLITS:
+            os.replace(split_dir(staging, split), split_dir(output_dir, split))
+        staging.rmdir()
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return counts

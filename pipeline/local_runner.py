@@ -125,7 +125,8 @@ class ProgressDisplay(logging.Handler):
     def __exit__(self, *exc) -> None:
         self._stop.set()
         absl_logger = logging.getLogger("absl")
-        absl_logger.level, absl_logger.propagate, absl_logger.handlers = self._saved
+        level, absl_logger.propagate, absl_logger.handlers = self._saved
+        absl_logger.setLevel(level)  # setLevel, not assignment: it also clears logging's level cache
 
 
 @dataclasses.dataclass

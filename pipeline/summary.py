@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fashion_tfx.components.example_gen import spec as example_gen_spec
 from fashion_tfx.data.fashion_mnist import CLASS_NAMES
+from fashion_tfx.data.splits import SPLITS
 from fashion_tfx.pipeline.local_runner import RunResult
 from fashion_tfx.pipeline.metadata import json_property
 
@@ -37,7 +38,7 @@ def render(result: RunResult) -> str:
         lines += ["", "  splits and class balance:"]
         header = "".join(f"{i:>7}" for i in range(len(CLASS_NAMES)))
         lines.append(f"  {'split':<6}{'total':>8}{header}")
-        for split, per_class in counts.items():
+        for split, per_class in sorted(counts.items(), key=lambda item: SPLITS.index(item[0])):
             row = "".join(f"{per_class.get(str(i), 0):>7}" for i in range(len(CLASS_NAMES)))
             lines.append(f"  {split:<6}{sum(per_class.values()):>8}{row}")
         lines.append("  classes: " + ", ".join(f"{i} {name}" for i, name in enumerate(CLASS_NAMES)))

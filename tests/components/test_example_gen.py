@@ -1,0 +1,110 @@
+"""IdxExampleGen's executor, called directly on tiny IDX fixtures."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import struct
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tfx.types import artifact_utils, standard_artifacts
+
+from fashion_tfx.components.example_gen import executor, spec
+from fashion_tfx.data import fashion_mnist as fm
+from fashion_tfx.data.examples import ID_KEY, read_example
+from fashion_tfx.data.idx import IdxFormatError, write_idx
+
+
+def _run(data_dir, out_dir, caps=None, seed=42):
+    examples = standard_artifacts.Examples()
+    examples.uri = str(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    executor.Executor().Do(
+        {},
+        {spec.EXAMPLES: [examples]},
+        {
+            spec.DATA_DIR: str(data_dir),
+            spec.DATA_FINGERPRINT: "",
+            spec.EVAL_FRACTION: 0.25,
+            spec.SEED: seed,
+            spec.SPLIT_CAPS: json.dumps(caps or {}),
+        },
+    )
+    return examples
+
+
+def read_split(uri, split):
+    files = tf.io.gfile.glob(f"{uri}/Split-{split}/*.gz")
+    return [read_example(r.numpy()) for r in tf.data.TFRecordDataset(files, compression_type="GZIP")]
+
+
+def test_writes_three_splits_with_image_label_and_id(tiny_idx_dir, tmp_path):
+    examples = _run(tiny_idx_dir, tmp_path / "out")
+    assert artifact_utils.decode_split_names(examples.split_names) == ["train", "eval", "test"]
+    records = {s: read_split(examples.uri, s) for s in ("train", "eval", "test")}
+    assert [len(records[s]) for s in ("train", "eval", "test")] == [90, 30, 40]
+    image, label, example_id, proto = records["test"][0]
+    source = fm.file_path(tiny_idx_dir, fm.TEST_IMAGES)
+    index = int(example_id.split(":")[1])
+    from fashion_tfx.data.idx import read_idx_images, read_idx_labels
+
+    np.testing.assert_array_equal(image, read_idx_images(source)[index])
+    assert label == read_idx_labels(fm.file_path(tiny_idx_dir, fm.TEST_LABELS))[index]
+    assert example_id.startswith("t10k-images-idx3-ubyte:")
+    assert proto.features.feature["height"].int64_list.value == [28]
+    counts = json.loads(examples.get_string_custom_property(spec.CLASS_COUNTS_PROPERTY))
+    assert sum(counts["train"].values()) == 90
+
+
+def test_split_membership_is_identical_across_runs(tiny_idx_dir, tmp_path):
+    first = _run(tiny_idx_dir, tmp_path / "a")
+    second = _run(tiny_idx_dir, tmp_path / "b")
+    for split in ("train", "eval", "test"):
+        ids_a = [r[3].features.feature[ID_KEY].bytes_list.value[0] for r in read_split(first.uri, split)]
+        ids_b = [r[3].features.feature[ID_KEY].bytes_list.value[0] for r in read_split(second.uri, split)]
+        assert ids_a == ids_b and ids_a
+
+
+def _gz(path, content: bytes):
+    path.write_bytes(gzip.compress(content))
+
+
+BAD_INPUTS = {
+    "missing file": (
+        lambda d: (d / f"{fm.TRAIN_LABELS}.gz").unlink(),
+        "train-labels-idx1-ubyte.gz: file not found",
+    ),
+    "not gzip": (lambda d: (d / f"{fm.TEST_IMAGES}.gz").write_bytes(b"plain"), "not a gzip file"),
+    "truncated gzip": (
+        lambda d: (d / f"{fm.TRAIN_IMAGES}.gz").write_bytes((d / f"{fm.TRAIN_IMAGES}.gz").read_bytes()[:500]),
+        "train-images-idx3-ubyte.gz: truncated or corrupt gzip",
+    ),
+    "wrong magic": (
+        lambda d: _gz(d / f"{fm.TEST_LABELS}.gz", struct.pack(">II", 2051, 1) + b"\0"),
+        "t10k-labels-idx1-ubyte.gz: wrong magic number 2051",
+    ),
+    "dimensions disagree": (
+        lambda d: _gz(d / f"{fm.TEST_IMAGES}.gz", struct.pack(">IIII", 2051, 40, 28, 28) + bytes(100)),
+        "t10k-images-idx3-ubyte.gz: header declares dimensions 40x28x28",
+    ),
+    "count mismatch": (
+        lambda d: write_idx(d / f"{fm.TEST_LABELS}.gz", np.zeros(39, dtype=np.uint8)),
+        "holds 40 images but .*t10k-labels-idx1-ubyte.gz holds 39 labels",
+    ),
+    "label out of range": (
+        lambda d: write_idx(d / f"{fm.TRAIN_LABELS}.gz", np.full(120, 12, dtype=np.uint8)),
+        "train-labels-idx1-ubyte.gz: label 12 at index 0 is outside 0-9",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_bad_input_names_the_file_and_writes_nothing(case, tiny_idx_dir, tmp_path):
+    damage, message = BAD_INPUTS[case]
+    damage(tiny_idx_dir)
+    out = tmp_path / "out"
+    with pytest.raises(IdxFormatError, match=message):
+        _run(tiny_idx_dir, out)
+    assert sorted(p.name for p in out.iterdir()) == []

@@ -1,0 +1,73 @@
+"""The whole pipeline on the real LocalDagRunner with tiny data, asserted through ML Metadata."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+
+import pytest
+from ml_metadata.proto import metadata_store_pb2
+
+from fashion_tfx.data import fashion_mnist as fm
+from fashion_tfx.pipeline import cli
+from fashion_tfx.pipeline.config import make_config
+from fashion_tfx.pipeline.local_runner import (
+    RootLock,
+    RunInProgressError,
+    StorageError,
+    check_writable,
+    run_pipeline,
+)
+from fashion_tfx.pipeline.metadata import component_runs, open_store
+
+
+def test_cli_run_then_rerun_is_cached(tiny_idx_dir, tmp_path, capsys):
+    root = tmp_path / "root"
+    argv = ["run", "--profile", "test", "--data-dir", str(tiny_idx_dir), "--root", str(root)]
+    assert cli.main(argv) == 0
+    first = capsys.readouterr().out
+    assert "splits and class balance" in first and "IdxExampleGen" in first
+    runs = component_runs(root / "metadata.sqlite")
+    assert {r.state for r in runs} == {"executed"}
+    executed = {r.node_id for r in runs}
+    assert {"IdxExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator"} <= executed
+
+    assert cli.main(argv) == 0
+    second_run = [
+        r for r in component_runs(root / "metadata.sqlite") if r.started_ms > max(x.started_ms for x in runs)
+    ]
+    assert {r.node_id for r in second_run} == executed
+    assert {r.state for r in second_run} == {"cached"}
+    assert f"0 executed, {len(executed)} cached" in capsys.readouterr().out
+
+
+def test_bad_data_fails_without_publishing_examples(tiny_idx_dir, tmp_path):
+    (tiny_idx_dir / f"{fm.TEST_LABELS}.gz").write_bytes(
+        gzip.compress(struct.pack(">II", 2051, 40) + bytes(40))
+    )
+    config = make_config("test", tmp_path / "root", data_dir=str(tiny_idx_dir))
+    result = run_pipeline(config)
+    assert not result.ok
+    assert "t10k-labels-idx1-ubyte.gz: wrong magic number 2051" in str(result.error)
+    assert result.component("IdxExampleGen").state == "failed"
+    store = open_store(config.metadata_path)
+    live = [a for a in store.get_artifacts_by_type("Examples") if a.state == metadata_store_pb2.Artifact.LIVE]
+    assert live == []
+
+
+def test_unwritable_root_fails_before_any_work(tiny_idx_dir, tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    with pytest.raises(StorageError, match=r"output root .*a-file/root is not writable"):
+        check_writable(blocker / "root")
+    assert (
+        cli.main(["run", "--profile", "test", "--root", str(blocker / "root"), "--data-dir", str(tmp_path)])
+        == 2
+    )
+
+
+def test_second_run_in_the_same_root_fails_fast(tmp_path):
+    with RootLock(tmp_path), pytest.raises(RunInProgressError, match="is using"), RootLock(tmp_path):
+        pass
+    with RootLock(tmp_path):  # released: can be taken again
+        pass
