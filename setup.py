@@ -1,20 +1,17 @@
 """Packaging for fashion-tfx: the repo-root folders install as subpackages of `fashion_tfx`."""
 
-from setuptools import setup
+from setuptools import find_packages, setup
 
 # The user's layout keeps pipeline/, components/, models/, data/ and kubeflow/ at the repo root.
 # Installed under those bare names they could collide with other distributions (`kubeflow` is a
 # namespace other packages use; `pipeline`, `models` and `data` are common), so each folder is
 # mapped into the `fashion_tfx` namespace instead: `fashion_tfx.pipeline`, `fashion_tfx.models`, ...
-SUBPACKAGES = (
-    "pipeline",
-    "components",
-    "components.example_gen",
-    "components.upscaler",
-    "models",
-    "data",
-    "kubeflow",
-)
+FOLDERS = ("pipeline", "components", "models", "data", "kubeflow", "serving")
+SUBPACKAGES = [
+    name
+    for folder in FOLDERS
+    for name in [folder] + [f"{folder}.{sub}" for sub in find_packages(where=folder)]
+]
 
 setup(
     name="fashion-tfx",

@@ -1,0 +1,1 @@
+"""ServingSmokeCheck: loads the pushed model in a fresh process and calls every signature."""

@@ -1,0 +1,89 @@
+"""The smoke check's fresh process: load a SavedModel and run every signature on canary images.
+
+Run as `python -m fashion_tfx.components.serving_check.canary --model-dir DIR --examples FILE...`;
+prints one JSON line and exits non-zero if the model does not load or does not answer correctly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def read_canary_images(example_files: list[str], count: int) -> tuple[np.ndarray, list[str]]:
+    """Returns up to `count` raw 28×28 images (and their ids) from gzip TFRecord files of tf.Examples."""
+    import tensorflow as tf
+
+    from fashion_tfx.data.examples import read_example
+
+    images, ids = [], []
+    dataset = tf.data.TFRecordDataset(example_files, compression_type="GZIP").take(count)
+    for record in dataset:
+        image, _, example_id, _ = read_example(record.numpy())
+        images.append(image)
+        ids.append(example_id)
+    if not images:
+        raise ValueError(f"no canary examples in {example_files}")
+    return np.stack(images).astype(np.float32), ids
+
+
+def check_model(model_dir: str, images: np.ndarray, ids: list[str]) -> dict:
+    """Calls every signature and checks the answers are complete, finite and consistent.
+
+    Raises:
+        ServingError: a signature is missing, fails, or answers inconsistently.
+    """
+    from fashion_tfx.serving.local import LocalModel
+    from fashion_tfx.serving.payloads import make_payload
+    from fashion_tfx.serving.signatures import EMBED, PREDICT_IMAGES, SERVING_DEFAULT, ServingError
+
+    model = LocalModel(model_dir)
+    payload = make_payload(images, ids)
+    by_images = model.predict(payload, PREDICT_IMAGES)
+    by_examples = model.predict(payload, SERVING_DEFAULT)
+    embedding = model.call(EMBED, {"images": images})["embedding"]
+    problems = []
+    for name, predictions in ((PREDICT_IMAGES, by_images), (SERVING_DEFAULT, by_examples)):
+        sums = predictions.probabilities.sum(axis=1)
+        if not np.all(np.isfinite(predictions.probabilities)) or not np.allclose(sums, 1.0, atol=1e-3):
+            problems.append(f"{name}: probabilities are not finite distributions (sums {sums.tolist()})")
+    if not np.array_equal(by_images.class_id, by_examples.class_id):
+        problems.append("predict_images and serving_default disagree on the class of the same images")
+    if embedding.shape[0] != len(images) or not np.all(np.isfinite(embedding)):
+        problems.append(f"embed: bad embedding of shape {list(embedding.shape)}")
+    if problems:
+        raise ServingError("; ".join(problems))
+    return {
+        "model_dir": model_dir,
+        "signatures": sorted(model.signatures),
+        "canary_images": len(images),
+        "classes": list(by_images.class_name),
+        "embedding_size": int(embedding.shape[1]),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the fresh process."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", required=True)
+    parser.add_argument("--examples", nargs="+", required=True, help="gzip TFRecord files of raw examples")
+    parser.add_argument("--count", type=int, default=8)
+    args = parser.parse_args(argv)
+    try:
+        images, ids = read_canary_images(args.examples, args.count)
+        result = check_model(args.model_dir, images, ids)
+    except Exception as err:  # the parent reports whatever went wrong, in one line
+        print(json.dumps({"ok": False, "error": f"{type(err).__name__}: {err}"}))
+        return 1
+    print(json.dumps({"ok": True, **result}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

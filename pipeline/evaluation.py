@@ -1,0 +1,53 @@
+"""The TFMA evaluation the Evaluator runs: the served signature, metrics, slices and blessing thresholds."""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+
+from fashion_tfx.data.examples import LABEL_KEY
+
+NUM_CLASSES = 10
+ACCURACY = "sparse_categorical_accuracy"
+SERVED_SIGNATURE = "serving_default"
+PREDICTION_KEY = "probabilities"
+
+
+def make_eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfig:
+    """Builds the EvalConfig: bless only above `min_accuracy` and not worse than the last blessed model.
+
+    The model is evaluated through `serving_default`, the signature clients call, on raw 28×28
+    examples, so what is blessed is exactly what is served.
+
+    Args:
+        min_accuracy: absolute lower bound on test accuracy.
+        max_accuracy_drop: largest accuracy drop against the latest blessed model still blessed
+            (0 means any drop is a regression).
+    """
+    accuracy_threshold = tfma.MetricThreshold(
+        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_accuracy}),
+        change_threshold=tfma.GenericChangeThreshold(
+            direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -max_accuracy_drop}
+        ),
+    )
+    return tfma.EvalConfig(
+        model_specs=[
+            tfma.ModelSpec(
+                signature_name=SERVED_SIGNATURE, label_key=LABEL_KEY, prediction_key=PREDICTION_KEY
+            )
+        ],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LABEL_KEY])],
+        metrics_specs=[
+            tfma.MetricsSpec(
+                metrics=[
+                    tfma.MetricConfig(class_name="SparseCategoricalAccuracy", threshold=accuracy_threshold),
+                    tfma.MetricConfig(class_name="ExampleCount"),
+                    tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
+                ]
+            ),
+            # Per-class precision and recall: one-vs-rest for every class id.
+            tfma.MetricsSpec(
+                metrics=[tfma.MetricConfig(class_name="Precision"), tfma.MetricConfig(class_name="Recall")],
+                binarize=tfma.BinarizationOptions(class_ids={"values": list(range(NUM_CLASSES))}),
+            ),
+        ],
+    )
