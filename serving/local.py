@@ -1,0 +1,142 @@
+"""The in-process backend: load the exported SavedModel and call its signatures directly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+
+from fashion_tfx.serving import payloads
+from fashion_tfx.serving.signatures import (
+    DEFAULT_MODEL_NAME,
+    INPUT_NAMES,
+    PREDICTION_SIGNATURES,
+    SERVING_DEFAULT,
+    Predictions,
+    ServingError,
+)
+
+
+def model_versions(model_base: str | Path) -> list[int]:
+    """Returns the numeric version folders holding a SavedModel, oldest first (TF Serving's rule)."""
+    base = Path(model_base)
+    if not base.is_dir():
+        return []
+    return sorted(
+        int(child.name)
+        for child in base.iterdir()
+        if child.name.isdigit() and (child / "saved_model.pb").is_file()
+    )
+
+
+def resolve_model_dir(
+    model_dir: str | Path | None = None,
+    serving_root: str | Path | None = None,
+    model_name: str = DEFAULT_MODEL_NAME,
+    version: int | None = None,
+) -> Path:
+    """Finds the SavedModel to load.
+
+    Args:
+        model_dir: a SavedModel folder, or a model base folder holding numeric versions.
+        serving_root: TF Serving's root, holding `<model_name>/<version>/` (used when no model_dir).
+        model_name: the model's folder under serving_root.
+        version: a specific version; default the highest, as TF Serving serves by default.
+
+    Raises:
+        ServingError: nothing loadable is there.
+    """
+    from fashion_tfx.serving.push import safe_model_path
+
+    if model_dir is not None:
+        base = Path(model_dir)
+        if version is None and (base / "saved_model.pb").is_file():
+            return base
+    elif serving_root is not None:
+        base = safe_model_path(serving_root, model_name)
+    else:
+        raise ServingError("give a model folder or a serving root")
+    versions = model_versions(base)
+    if version is not None:
+        if version not in versions:
+            raise ServingError(f"{base}: no version {version} (found: {versions or 'none'})")
+        return base / str(version)
+    if not versions:
+        raise ServingError(f"{base}: no SavedModel and no numeric version folder holding one")
+    return base / str(versions[-1])
+
+
+class LocalModel:
+    """A SavedModel loaded once and called in-process with validated payloads.
+
+    Bad input never reaches TensorFlow unchecked, and an error in one call leaves the loaded model
+    usable for the next.
+    """
+
+    def __init__(self, path: str | Path, max_batch: int = payloads.MAX_BATCH):
+        self.path = Path(path)
+        self.max_batch = max_batch
+        try:
+            self._loaded = tf.saved_model.load(str(self.path))
+        except (OSError, ValueError, tf.errors.OpError) as err:
+            raise ServingError(f"{self.path}: cannot load the SavedModel ({err})") from err
+        self.signatures = dict(self._loaded.signatures)
+
+    def signature(self, name: str):
+        """Returns a concrete signature function by name.
+
+        Raises:
+            ServingError: the model has no such signature.
+        """
+        if name not in self.signatures:
+            raise ServingError(
+                f"{self.path}: no signature {name!r} (has: {', '.join(sorted(self.signatures))})"
+            )
+        return self.signatures[name]
+
+    def call(self, signature_name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Calls a signature with raw named inputs, as TF Serving does after decoding a request.
+
+        Raises:
+            ServingError: the inputs do not fit the signature or the model fails on them.
+        """
+        function = self.signature(signature_name)
+        _, specs = function.structured_input_signature
+        if set(inputs) != set(specs):
+            raise ServingError(
+                f"signature {signature_name!r} takes input(s) {sorted(specs)}, got {sorted(inputs)}"
+            )
+        try:
+            tensors = {k: tf.constant(v, dtype=specs[k].dtype) for k, v in inputs.items()}
+            for key, tensor in tensors.items():
+                if not specs[key].shape.is_compatible_with(tensor.shape):
+                    raise ServingError(
+                        f"input {key!r}: shape {tensor.shape.as_list()} does not fit "
+                        f"{specs[key].shape.as_list()}"
+                    )
+            outputs = function(**tensors)
+        except (tf.errors.OpError, TypeError, ValueError) as err:
+            message = getattr(err, "message", None) or str(err)
+            raise ServingError(f"signature {signature_name!r} failed: {message.splitlines()[0]}") from err
+        return {k: v.numpy() for k, v in outputs.items()}
+
+    def predict(self, payload: payloads.Payload, signature_name: str) -> Predictions:
+        """Runs a prediction signature on a payload.
+
+        Raises:
+            PayloadError: the batch breaks the input contract (checked again here).
+            ServingError: unknown signature, or the model fails.
+        """
+        if signature_name not in PREDICTION_SIGNATURES:
+            raise ServingError(
+                f"{signature_name!r} is not a prediction signature; "
+                f"use one of {', '.join(PREDICTION_SIGNATURES)}"
+            )
+        images = payloads.validate_batch(payload.images, payload.names, max_batch=self.max_batch)
+        if signature_name == SERVING_DEFAULT:
+            value = np.array(payloads.serialize_examples(images, payload.names), dtype=object)
+        else:
+            value = images
+        outputs = self.call(signature_name, {INPUT_NAMES[signature_name]: value})
+        return Predictions.from_outputs(outputs, f"{self.path} ({signature_name})")

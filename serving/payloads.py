@@ -1,0 +1,272 @@
+"""Validating client inputs and turning PNG files or dataset indices into a [N, 28, 28] float32 batch."""
+
+from __future__ import annotations
+
+import dataclasses
+import struct
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tensorflow as tf
+
+from fashion_tfx.data import examples
+from fashion_tfx.serving.signatures import IMAGE_SIDE, MAX_BATCH
+
+MAX_FILE_BYTES = 1 << 20  # a 28x28 PNG is well under 1 KB; refuse anything that could be a bomb
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+class PayloadError(ValueError):
+    """A client input cannot be sent to the model; the message names the item and what is wrong."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Payload:
+    """A validated batch ready for any backend.
+
+    Attributes:
+        images: float32 array of shape [N, 28, 28] holding grey levels 0-255.
+        names: one label per image for messages and output (a file name or `test[17]`).
+        labels: the true class id of each image when known (dataset indices), else None.
+    """
+
+    images: np.ndarray
+    names: tuple[str, ...]
+    labels: tuple[int | None, ...]
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _item(names: Sequence[str] | None, index: int) -> str:
+    return names[index] if names is not None and index < len(names) else f"item {index}"
+
+
+def validate_batch(images, names: Sequence[str] | None = None, max_batch: int = MAX_BATCH) -> np.ndarray:
+    """Checks a batch of images against the `predict_images` contract and returns it as float32.
+
+    Args:
+        images: array-like of shape [N, 28, 28] with grey levels 0-255 (integer or float dtype).
+        names: optional per-image labels used in error messages.
+        max_batch: the largest number of images accepted in one request.
+
+    Returns:
+        A float32 array of shape [N, 28, 28].
+
+    Raises:
+        PayloadError: empty or oversized batch, wrong shape, non-numeric dtype, or values that are
+            not finite grey levels in 0-255.
+    """
+    try:
+        array = np.asarray(images)
+    except ValueError as err:  # ragged nested lists
+        raise PayloadError(
+            f"wrong shape: images must form an array of shape [N, {IMAGE_SIDE}, {IMAGE_SIDE}] ({err})"
+        ) from err
+    if array.dtype == object:
+        try:
+            array = array.astype(np.float64)
+        except (TypeError, ValueError) as err:
+            raise PayloadError(f"wrong dtype: images must be numeric grey levels ({err})") from err
+    if array.ndim >= 1 and array.shape[0] == 0:
+        raise PayloadError("empty batch: give at least one image")
+    if array.ndim != 3 or array.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+        raise PayloadError(
+            f"wrong shape {list(array.shape)}: expected [N, {IMAGE_SIDE}, {IMAGE_SIDE}] "
+            "(a batch of one-channel 28x28 images)"
+        )
+    if len(array) > max_batch:
+        raise PayloadError(f"oversized batch: {len(array)} images, at most {max_batch} per request")
+    if array.dtype.kind not in "uif":
+        raise PayloadError(
+            f"wrong dtype {array.dtype}: expected grey levels as an integer or float array (uint8 or float32)"
+        )
+    values = array.astype(np.float64, copy=False)
+    bad = ~np.isfinite(values) | (values < 0) | (values > 255)
+    if bad.any():
+        index = int(np.flatnonzero(bad.reshape(len(values), -1).any(axis=1))[0])
+        low, high = float(np.nanmin(values[index])), float(np.nanmax(values[index]))
+        raise PayloadError(
+            f"{_item(names, index)}: grey levels must be finite values in 0-255, found range "
+            f"{low:g}..{high:g}"
+        )
+    return values.astype(np.float32)
+
+
+def png_dimensions(data: bytes, name: str) -> tuple[int, int]:
+    """Returns (height, width) from a PNG header without decoding the pixels.
+
+    Raises:
+        PayloadError: the bytes are not a PNG image.
+    """
+    if len(data) < 24 or not data.startswith(PNG_SIGNATURE) or data[12:16] != b"IHDR":
+        raise PayloadError(f"{name}: not a PNG image (missing PNG signature / IHDR header)")
+    width, height = struct.unpack(">II", data[16:24])
+    return height, width
+
+
+def check_png_chunks(data: bytes, name: str) -> None:
+    """Walks the PNG chunk list, checking each chunk's length and CRC, up to IEND.
+
+    Done before decoding because OpenCV trusts a corrupt chunk length and can spend seconds (and
+    gigabytes) on a few bytes of garbage.
+
+    Raises:
+        PayloadError: a truncated or corrupt PNG.
+    """
+    position = len(PNG_SIGNATURE)
+    while position + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[position : position + 4])
+        kind = data[position + 4 : position + 8]
+        end = position + 12 + length
+        if end > len(data):
+            raise PayloadError(
+                f"{name}: corrupt or truncated PNG (chunk {kind!r} claims {length} bytes, "
+                f"{len(data) - position - 12} left)"
+            )
+        (crc,) = struct.unpack(">I", data[end - 4 : end])
+        if zlib.crc32(data[position + 4 : end - 4]) != crc:
+            raise PayloadError(f"{name}: corrupt PNG (checksum mismatch in chunk {kind!r})")
+        if kind == b"IEND":
+            return
+        position = end
+    raise PayloadError(f"{name}: truncated PNG (no IEND chunk)")
+
+
+def image_from_png(data: bytes, name: str) -> np.ndarray:
+    """Decodes PNG bytes into a 28x28 uint8 grey image, refusing anything else with a clear message.
+
+    Colour PNGs (RGB or RGBA, 8-bit) are converted to grey; other bit depths are refused.
+
+    Raises:
+        PayloadError: not a PNG, too large (in bytes or pixels), wrong size, or unsupported depth.
+    """
+    if not data:
+        raise PayloadError(f"{name}: empty file, not a PNG image")
+    if len(data) > MAX_FILE_BYTES:
+        raise PayloadError(f"{name}: {len(data)} bytes is too large for a {IMAGE_SIDE}x{IMAGE_SIDE} PNG")
+    height, width = png_dimensions(data, name)
+    # Checked from the header first, so a huge image is refused before it is decompressed.
+    if height > IMAGE_SIDE or width > IMAGE_SIDE:
+        raise PayloadError(
+            f"{name}: oversized image {height}x{width}; the model takes {IMAGE_SIDE}x{IMAGE_SIDE} "
+            "(resize it first)"
+        )
+    check_png_chunks(data, name)
+    try:
+        image = examples.decode_png(data)
+    except ValueError as err:
+        raise PayloadError(f"{name}: {err}") from err
+    if image.dtype != np.uint8:
+        raise PayloadError(f"{name}: {image.dtype} PNG; expected 8-bit grey levels")
+    if image.ndim == 3:
+        conversion = {3: cv2.COLOR_BGR2GRAY, 4: cv2.COLOR_BGRA2GRAY}.get(image.shape[2])
+        if conversion is None:
+            raise PayloadError(f"{name}: PNG with {image.shape[2]} channels; expected grey or RGB(A)")
+        image = cv2.cvtColor(image, conversion)
+    if image.shape != (IMAGE_SIDE, IMAGE_SIDE):
+        raise PayloadError(
+            f"{name}: image is {image.shape[0]}x{image.shape[1]}; the model takes {IMAGE_SIDE}x{IMAGE_SIDE}"
+        )
+    return image
+
+
+def load_png_files(paths: Sequence[str | Path]) -> tuple[np.ndarray, list[str]]:
+    """Reads PNG files into a uint8 array [N, 28, 28] and their names.
+
+    Raises:
+        PayloadError: a file is missing, unreadable or not a usable image (the message names it).
+    """
+    images, names = [], []
+    for path in map(Path, paths):
+        try:
+            data = path.read_bytes()
+        except OSError as err:
+            raise PayloadError(f"{path}: cannot read file ({err.strerror or err})") from err
+        images.append(image_from_png(data, str(path)))
+        names.append(str(path))
+    return np.stack(images) if images else np.zeros((0, IMAGE_SIDE, IMAGE_SIDE), np.uint8), names
+
+
+def load_dataset_indices(
+    data_dir: str | Path | None, split: str, indices: Sequence[int]
+) -> tuple[np.ndarray, list[str], list[int]]:
+    """Reads images by index from the Fashion-MNIST IDX files.
+
+    Args:
+        data_dir: folder with the four IDX files, or None to find them as `fashion-tfx data` does.
+        split: `train` or `test` (the original IDX files; the pipeline's `eval` is carved from train).
+        indices: positions in that file.
+
+    Returns:
+        (images [N, 28, 28] uint8, names such as `test[17]`, true labels).
+
+    Raises:
+        PayloadError: an unknown split or an index outside the file.
+        DatasetError: the data cannot be found (no download is attempted).
+    """
+    from fashion_tfx.data import fashion_mnist as fm
+    from fashion_tfx.data.idx import IdxFormatError, read_idx_images, read_idx_labels
+
+    files = {"train": (fm.TRAIN_IMAGES, fm.TRAIN_LABELS), "test": (fm.TEST_IMAGES, fm.TEST_LABELS)}
+    if split not in files:
+        raise PayloadError(f"unknown split {split!r}; choose train or test")
+    location = fm.locate(data_dir, allow_download=False)
+    try:
+        all_images = read_idx_images(fm.file_path(location.directory, files[split][0]))
+        all_labels = read_idx_labels(fm.file_path(location.directory, files[split][1]))
+    except IdxFormatError as err:
+        raise fm.DatasetError(str(err)) from err
+    for index in indices:
+        if not 0 <= index < len(all_images):
+            raise PayloadError(f"index {index} is outside the {split} split (0-{len(all_images) - 1})")
+    chosen = list(indices)
+    names = [f"{split}[{i}]" for i in chosen]
+    return all_images[chosen], names, [int(all_labels[i]) for i in chosen]
+
+
+def make_payload(
+    images, names: Sequence[str], labels: Sequence[int | None] | None = None, max_batch: int = MAX_BATCH
+) -> Payload:
+    """Validates a batch and wraps it with its names and (optional) true labels."""
+    batch = validate_batch(images, names, max_batch=max_batch)
+    if len(names) != len(batch):
+        raise PayloadError(f"{len(names)} names given for {len(batch)} images")
+    labels = tuple(labels) if labels is not None else (None,) * len(batch)
+    return Payload(images=batch, names=tuple(names), labels=labels)
+
+
+def serialize_examples(images: np.ndarray, names: Sequence[str] | None = None) -> list[bytes]:
+    """Builds the serialized tf.Examples that `serving_default` takes: PNG `image` plus its size.
+
+    No `label` is written: at prediction time it is unknown, and the serving signature must not need it.
+
+    Args:
+        images: a validated [N, 28, 28] batch (float grey levels are rounded to uint8 for PNG).
+        names: optional per-image ids written to the `id` feature.
+    """
+    batch = np.clip(np.rint(np.asarray(images, dtype=np.float64)), 0, 255).astype(np.uint8)
+    serialized = []
+    for index, image in enumerate(batch):
+        feature = {
+            examples.IMAGE_KEY: bytes_feature(examples.encode_png(image)),
+            examples.ID_KEY: bytes_feature(_item(names, index).encode()),
+            examples.HEIGHT_KEY: int_feature(image.shape[0]),
+            examples.WIDTH_KEY: int_feature(image.shape[1]),
+        }
+        example = tf.train.Example(features=tf.train.Features(feature=feature))
+        serialized.append(example.SerializeToString(deterministic=True))
+    return serialized
+
+
+def bytes_feature(value: bytes) -> tf.train.Feature:
+    """Wraps one bytes value as a tf.train.Feature."""
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def int_feature(value: int) -> tf.train.Feature:
+    """Wraps one integer as a tf.train.Feature."""
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))

@@ -1,0 +1,128 @@
+"""Serving-root helpers for the Pusher: writability check, safe model paths and TF Serving's models.config."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+from google.protobuf import text_format
+from tensorflow_serving.config import model_server_config_pb2
+
+from fashion_tfx.serving.signatures import DEFAULT_MODEL_NAME
+
+MODELS_CONFIG = "models.config"
+# Where the deployment files mount the serving root inside the tensorflow/serving container.
+CONTAINER_ROOT = "/models"
+_MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
+
+
+class ServingRootError(ValueError):
+    """The serving root or a model name cannot be used; the message says why and what to do."""
+
+
+def check_serving_root_writable(path: str | Path) -> Path:
+    """Makes sure the serving root exists (creating it) and accepts files, before any training.
+
+    Writing a probe file catches what `os.access` misses: read-only mounts and full disks.
+
+    Returns:
+        The absolute serving root.
+
+    Raises:
+        ServingRootError: the path is a file, cannot be created, or is not writable.
+    """
+    root = Path(path).expanduser().absolute()
+    if root.exists() and not root.is_dir():
+        raise ServingRootError(f"serving root {root} exists but is not a folder")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-check-"):
+            pass
+    except OSError as err:
+        raise ServingRootError(
+            f"serving root {root} is not writable ({err.strerror or err}); choose another --root "
+            "or fix its permissions before training"
+        ) from err
+    return root
+
+
+def validate_model_name(model_name: str) -> str:
+    """Returns the name if it is a single safe folder name.
+
+    Raises:
+        ServingRootError: an empty, absolute, dotted (`.`, `..`) or multi-part name.
+    """
+    if not isinstance(model_name, str) or not _MODEL_NAME.fullmatch(model_name) or set(model_name) <= {"."}:
+        raise ServingRootError(
+            f"invalid model name {model_name!r}: use letters, digits, '.', '-' and '_' only, starting "
+            "with a letter or digit (no path separators, no absolute paths)"
+        )
+    return model_name
+
+
+def safe_model_path(serving_root: str | Path, model_name: str) -> Path:
+    """Returns `<serving_root>/<model_name>`, refusing names that could escape the serving root.
+
+    Raises:
+        ServingRootError: an invalid name (see `validate_model_name`), or a model folder that is a
+            symlink leading outside the serving root.
+    """
+    root = Path(serving_root).expanduser().absolute()
+    path = root / validate_model_name(model_name)
+    # The name pattern already excludes separators; a symlinked model folder could still escape.
+    if path.exists() and root.resolve() not in path.resolve().parents:
+        raise ServingRootError(f"model folder {path} resolves outside the serving root {root}")
+    return path
+
+
+def add_model_entry(
+    config: model_server_config_pb2.ModelServerConfig, model_name: str, base_root: str = CONTAINER_ROOT
+) -> None:
+    """Adds (or updates) the `model_config_list` entry of one model in a ModelServerConfig.
+
+    Args:
+        config: the config to change in place.
+        model_name: the served model (its folder name under the serving root).
+        base_root: the serving root as TF Serving sees it (`/models` in the container).
+    """
+    validate_model_name(model_name)
+    entries = [e for e in config.model_config_list.config if e.name == model_name]
+    entry = entries[0] if entries else config.model_config_list.config.add()
+    entry.name = model_name
+    entry.base_path = f"{base_root.rstrip('/')}/{model_name}"
+    entry.model_platform = "tensorflow"
+
+
+def write_models_config(
+    serving_root: str | Path, model_name: str = DEFAULT_MODEL_NAME, base_root: str = CONTAINER_ROOT
+) -> Path:
+    """Writes (or updates) `<serving_root>/models.config` so it lists `model_name`.
+
+    Other entries already listed are kept as they are; the file is replaced atomically so a TF
+    Serving polling it (`--model_config_file_poll_wait_seconds`) never reads half a file.
+
+    Returns:
+        The path of the config file.
+
+    Raises:
+        ServingRootError: an invalid model name, or an existing file that is not a valid config.
+    """
+    root = Path(serving_root).expanduser().absolute()
+    safe_model_path(root, model_name)
+    path = root / MODELS_CONFIG
+    config = model_server_config_pb2.ModelServerConfig()
+    if path.exists():
+        try:
+            text_format.Parse(path.read_text(), config)
+        except text_format.ParseError as err:
+            raise ServingRootError(f"{path} is not a TF Serving model config ({err})") from err
+    add_model_entry(config, model_name, base_root)
+    text = text_format.MessageToString(config)
+    root.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{MODELS_CONFIG}.")
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,77 @@
+"""The served model's signature contract (names, dtypes) and the predictions every backend returns."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import numpy as np
+
+from fashion_tfx.data.fashion_mnist import CLASS_NAMES
+
+DEFAULT_MODEL_NAME = "fashion-tfx"
+IMAGE_SIDE = 28  # the model's input: 28x28 grey levels, as in Fashion-MNIST
+MAX_BATCH = 256  # default cap on images per request
+SERVING_DEFAULT = "serving_default"  # input: serialized tf.Examples
+PREDICT_IMAGES = "predict_images"  # input: float32 [N, 28, 28] grey levels
+EMBED = "embed"
+
+# The single input of each signature the clients call.
+INPUT_NAMES = {SERVING_DEFAULT: "examples", PREDICT_IMAGES: "images", EMBED: "images"}
+PREDICTION_SIGNATURES = (PREDICT_IMAGES, SERVING_DEFAULT)
+PROBABILITIES = "probabilities"
+CLASS_ID = "class_id"
+CLASS_NAME = "class_name"
+OUTPUT_NAMES = (PROBABILITIES, CLASS_ID, CLASS_NAME)
+# TF Serving's two REST request formats: row ("instances") and columnar ("inputs").
+REST_FORMATS = ("instances", "inputs")
+
+
+class ServingError(RuntimeError):
+    """The model (local or remote) could not answer; the message says what failed and where."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Predictions:
+    """What a prediction signature returns, as NumPy arrays.
+
+    Attributes:
+        probabilities: float32 [N, 10].
+        class_id: int64 [N].
+        class_name: str [N].
+    """
+
+    probabilities: np.ndarray
+    class_id: np.ndarray
+    class_name: tuple[str, ...]
+
+    @classmethod
+    def from_outputs(cls, outputs: Mapping[str, object], source: str) -> Predictions:
+        """Builds Predictions from a mapping of output name to value, checking shapes agree.
+
+        Raises:
+            ServingError: an output is missing or the shapes are inconsistent.
+        """
+        missing = [name for name in OUTPUT_NAMES if name not in outputs]
+        if missing:
+            raise ServingError(f"{source}: response lacks output(s) {', '.join(missing)}")
+        probabilities = np.asarray(outputs[PROBABILITIES], dtype=np.float32)
+        class_id = np.asarray(outputs[CLASS_ID]).astype(np.int64)
+        names = tuple(
+            v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(outputs[CLASS_NAME]).ravel()
+        )
+        count = len(class_id)
+        if probabilities.shape != (count, len(CLASS_NAMES)) or len(names) != count or class_id.ndim != 1:
+            raise ServingError(
+                f"{source}: inconsistent outputs: probabilities {list(probabilities.shape)}, "
+                f"class_id {list(class_id.shape)}, {len(names)} class names"
+            )
+        return cls(probabilities=probabilities, class_id=class_id, class_name=names)
+
+    def __len__(self) -> int:
+        return len(self.class_id)
+
+    def top(self, index: int, k: int = 3) -> list[tuple[str, float]]:
+        """Returns the k most probable (class name, probability) pairs of one input."""
+        order = np.argsort(-self.probabilities[index], kind="stable")[:k]
+        return [(CLASS_NAMES[i], float(self.probabilities[index, i])) for i in order]
