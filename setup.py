@@ -19,6 +19,8 @@ setup(
     description="A TFX pipeline that trains, tunes, evaluates and ships a Fashion-MNIST classifier.",
     python_requires=">=3.10,<3.11",
     packages=[f"fashion_tfx.{name}" for name in SUBPACKAGES],
+    # The curated schema ImportSchemaGen reads travels with the code (e.g. into the Kubeflow image).
+    package_data={"fashion_tfx.data": ["schema.pbtxt"]},
     package_dir={f"fashion_tfx.{name}": name.replace(".", "/") for name in SUBPACKAGES},
     # Versions live in requirements.lock (installed with --no-deps); these are the direct needs.
     install_requires=[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import warnings
@@ -39,12 +40,27 @@ def _add_data(subparsers) -> None:
     data.add_argument("--no-download", action="store_true", help="fail rather than download")
 
 
+def _add_kubeflow(subparsers) -> None:
+    from fashion_tfx.kubeflow import cli as kubeflow_cli
+
+    kubeflow_cli.add_parser(subparsers)
+
+
+def _add_predict(subparsers) -> None:
+    from fashion_tfx.serving import predict_command
+
+    predict = subparsers.add_parser("predict", help="classify PNG files or data set images with the model")
+    predict_command.add_arguments(predict)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of `fashion-tfx`."""
     parser = argparse.ArgumentParser(prog="fashion-tfx", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_run(subparsers)
     _add_data(subparsers)
+    _add_kubeflow(subparsers)
+    _add_predict(subparsers)
     return parser
 
 
@@ -61,10 +77,10 @@ def _command_run(args) -> int:
     from fashion_tfx.data import fashion_mnist
     from fashion_tfx.pipeline import summary
     from fashion_tfx.pipeline.config import make_config
-    from fashion_tfx.pipeline.local_runner import run_pipeline
+    from fashion_tfx.pipeline.local_runner import check_writable, run_pipeline
 
-    # Validate the configuration before the (slower) data checks.
-    make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed)
+    # Validate the configuration and the output root before the (slower) data checks.
+    check_writable(make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed).root)
     location = fashion_mnist.locate(args.data_dir)
     config = make_config(
         args.profile,
@@ -84,6 +100,25 @@ def _command_run(args) -> int:
     return 0 if result.ok else 1
 
 
+def _quiet_logging(verbose: bool) -> None:
+    """Keeps library chatter (Beam, absl, TensorFlow) off the terminal unless asked for."""
+    level = logging.WARNING if verbose else logging.ERROR
+    for name in ("absl", "apache_beam", "tensorflow", "tfx", "root"):
+        logging.getLogger(None if name == "root" else name).setLevel(level)
+
+
+def _command_predict(args) -> int:
+    from fashion_tfx.serving import predict_command
+
+    return predict_command.run(args)
+
+
+def _command_kubeflow(args) -> int:
+    from fashion_tfx.kubeflow import cli as kubeflow_cli
+
+    return kubeflow_cli.run(args)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fashion-tfx` console script."""
     from fashion_tfx.data.fashion_mnist import DatasetError
@@ -91,7 +126,13 @@ def main(argv: list[str] | None = None) -> int:
     from fashion_tfx.pipeline.local_runner import RunInProgressError, StorageError
 
     args = build_parser().parse_args(argv)
-    commands = {"run": _command_run, "data": _command_data}
+    _quiet_logging(verbose=getattr(args, "verbose", False))
+    commands = {
+        "run": _command_run,
+        "data": _command_data,
+        "kubeflow": _command_kubeflow,
+        "predict": _command_predict,
+    }
     try:
         return commands[args.command](args)
     except (ConfigError, DatasetError, StorageError, RunInProgressError) as err:

@@ -31,6 +31,8 @@ class PipelineConfig:
         interpolation: the OpenCV interpolation used to upscale.
         beam_args: arguments for every Beam-powered component.
         enable_cache: reuse executions whose inputs and parameters are unchanged.
+        schema_path: the curated schema of the raw examples (default: the packaged data/schema.pbtxt).
+        stop_on_anomalies: stop before upscaling and training when the data does not match the schema.
     """
 
     profile: str
@@ -47,6 +49,8 @@ class PipelineConfig:
     interpolation: str = "linear"
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
     enable_cache: bool = True
+    schema_path: str | None = None
+    stop_on_anomalies: bool = True
 
     def __post_init__(self) -> None:
         self.validate()
@@ -72,6 +76,11 @@ class PipelineConfig:
             raise ConfigError(
                 f"pipeline_name may hold letters, digits, '-' and '_' only, got {self.pipeline_name!r}"
             )
+
+    @property
+    def schema_file(self) -> str:
+        """The curated schema file ImportSchemaGen reads."""
+        return self.schema_path or str(Path(__file__).resolve().parent.parent / "data" / "schema.pbtxt")
 
     @property
     def pipeline_root(self) -> Path:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from tfx.components import ExampleValidator, SchemaGen, StatisticsGen
+from tfx.components import ExampleValidator, StatisticsGen
+from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.orchestration import pipeline as tfx_pipeline
 
+from fashion_tfx.components.drift_gate.component import DriftGate
 from fashion_tfx.components.example_gen.component import IdxExampleGen
 from fashion_tfx.pipeline.config import PipelineConfig
 
@@ -19,11 +21,15 @@ def create_components(config: PipelineConfig) -> list:
         split_caps=config.caps(),
     )
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
-    schema_gen = SchemaGen(statistics=statistics_gen.outputs["statistics"], infer_feature_shape=True)
+    # A curated schema (data/schema.pbtxt), not one inferred from the data it is meant to check.
+    schema_gen = ImportSchemaGen(schema_file=config.schema_file)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    return [example_gen, statistics_gen, schema_gen, example_validator]
+    drift_gate = DriftGate(
+        anomalies=example_validator.outputs["anomalies"], stop_on_anomalies=config.stop_on_anomalies
+    )
+    return [example_gen, statistics_gen, schema_gen, example_validator, drift_gate]
 
 
 def create_pipeline(config: PipelineConfig, metadata_connection_config: object | None = None):

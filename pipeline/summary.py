@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fashion_tfx.components.drift_gate.component import ANOMALIES_PROPERTY
 from fashion_tfx.components.example_gen import spec as example_gen_spec
 from fashion_tfx.data.fashion_mnist import CLASS_NAMES
 from fashion_tfx.data.splits import SPLITS
@@ -42,6 +43,11 @@ def render(result: RunResult) -> str:
             row = "".join(f"{per_class.get(str(i), 0):>7}" for i in range(len(CLASS_NAMES)))
             lines.append(f"  {split:<6}{sum(per_class.values()):>8}{row}")
         lines.append("  classes: " + ", ".join(f"{i} {name}" for i, name in enumerate(CLASS_NAMES)))
+    gate = result.component("DriftGate")
+    anomalies = json_property(gate, "verdict", ANOMALIES_PROPERTY) if gate else None
+    if anomalies:
+        lines += ["", "  data anomalies (the run went on: stop_on_anomalies is off):"]
+        lines += [f"    {split}: {line}" for split, found in anomalies.items() for line in found]
     lines += ["", f"  artifacts:   {config.pipeline_root}", f"  ML Metadata: {config.metadata_path}"]
     if not result.ok:
         failed = [r.node_id for r in result.components if r.state in ("failed", "running")]

@@ -11,6 +11,8 @@ fi
 "$venv/bin/python" -m pip install --quiet --upgrade "pip==24.3.1" "setuptools==75.6.0" "wheel==0.45.1"
 echo "installing the pinned dependencies (requirements.lock): a fresh install takes a few minutes"
 # The lock is complete, so no resolution is needed (and pip's resolver backtracks badly on this set).
-"$venv/bin/python" -m pip install --quiet --no-deps -r requirements.lock
-"$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e .
+# (grep drops pip's notes about index folders some machines configure but do not fill)
+"$venv/bin/python" -m pip install --quiet --no-deps -r requirements.lock 2>&1 | { grep -v "is ignored: it is neither" || true; }
+log="$venv/.install-project.log"  # setuptools' editable-install notes are noise unless it fails
+"$venv/bin/python" -m pip install --quiet --no-deps --no-build-isolation -e . >"$log" 2>&1 || { cat "$log"; exit 1; }
 "$venv/bin/python" -m pip check

@@ -19,6 +19,7 @@ from fashion_tfx.pipeline.local_runner import (
     run_pipeline,
 )
 from fashion_tfx.pipeline.metadata import component_runs, open_store
+from fashion_tfx.pipeline.summary import render
 
 
 def test_cli_run_then_rerun_is_cached(tiny_idx_dir, tmp_path, capsys):
@@ -71,3 +72,38 @@ def test_second_run_in_the_same_root_fails_fast(tmp_path):
         pass
     with RootLock(tmp_path):  # released: can be taken again
         pass
+
+
+def _write_wrong_size_set(directory):
+    """A set whose images are 32×32: valid IDX, but not what the schema describes."""
+    from support import make_images
+
+    from fashion_tfx.data.idx import write_idx
+
+    directory.mkdir()
+    for images_name, labels_name, count, seed in (
+        (fm.TRAIN_IMAGES, fm.TRAIN_LABELS, 60, 0),
+        (fm.TEST_IMAGES, fm.TEST_LABELS, 20, 1),
+    ):
+        images, labels = make_images(count, seed, size=32)
+        write_idx(directory / f"{images_name}.gz", images)
+        write_idx(directory / f"{labels_name}.gz", labels)
+    return directory
+
+
+def test_drift_gate_stops_the_run_and_names_the_anomalies(tmp_path):
+    data = _write_wrong_size_set(tmp_path / "idx32")
+    config = make_config("test", tmp_path / "root", data_dir=str(data))
+    result = run_pipeline(config)
+    assert not result.ok
+    assert result.component("DriftGate").state == "failed"
+    message = str(result.error)
+    assert "data does not match the schema" in message and "height" in message and "width" in message
+    assert "split train" in message
+    assert result.component("ImageUpscaler") is None
+    assert "error in DriftGate" in render(result)
+
+    relaxed = make_config("test", tmp_path / "root2", data_dir=str(data), stop_on_anomalies=False)
+    passed = run_pipeline(relaxed)
+    assert passed.component("DriftGate").state == "executed"
+    assert "data anomalies" in render(passed) and "height" in render(passed)
