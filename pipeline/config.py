@@ -33,6 +33,8 @@ class PipelineConfig:
         enable_cache: reuse executions whose inputs and parameters are unchanged.
         schema_path: the curated schema of the raw examples (default: the packaged data/schema.pbtxt).
         stop_on_anomalies: stop before upscaling and training when the data does not match the schema.
+        min_accuracy: the Evaluator blesses a model only at or above this test accuracy.
+        max_accuracy_drop: largest test-accuracy drop against the latest blessed model still blessed.
     """
 
     profile: str
@@ -51,6 +53,8 @@ class PipelineConfig:
     enable_cache: bool = True
     schema_path: str | None = None
     stop_on_anomalies: bool = True
+    min_accuracy: float = 0.85
+    max_accuracy_drop: float = 0.0
 
     def __post_init__(self) -> None:
         self.validate()
@@ -72,6 +76,10 @@ class PipelineConfig:
             raise ConfigError(
                 f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}"
             )
+        if not 0.0 <= self.min_accuracy <= 1.0:
+            raise ConfigError(f"min_accuracy must lie in [0, 1], got {self.min_accuracy}")
+        if not 0.0 <= self.max_accuracy_drop <= 1.0:
+            raise ConfigError(f"max_accuracy_drop must lie in [0, 1], got {self.max_accuracy_drop}")
         if not self.pipeline_name.replace("-", "").replace("_", "").isalnum():
             raise ConfigError(
                 f"pipeline_name may hold letters, digits, '-' and '_' only, got {self.pipeline_name!r}"
@@ -104,12 +112,15 @@ class PipelineConfig:
 
 PROFILES: dict[str, dict] = {
     # Seconds on CI: a few hundred images at a small size.
-    "test": dict(train_cap=200, eval_cap=60, test_cap=60, image_size=32),
+    # min_accuracy: blessing bounds well above chance (10 %) and below what each profile reaches.
+    "test": dict(train_cap=200, eval_cap=60, test_cap=60, image_size=32, min_accuracy=0.3),
     # The README's main job: minutes on 2 cores.
-    "quick": dict(train_cap=6000, eval_cap=1000, test_cap=None, image_size=128),
+    "quick": dict(train_cap=6000, eval_cap=1000, test_cap=None, image_size=128, min_accuracy=0.8),
     # All data at full size.
     "full": dict(
-        image_size=128, beam_args=("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+        image_size=128,
+        min_accuracy=0.9,
+        beam_args=("--direct_running_mode=multi_processing", "--direct_num_workers=2"),
     ),
 }
 
