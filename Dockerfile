@@ -1,0 +1,35 @@
+# The pipeline image: Python 3.10 with requirements.lock, the project installed (not editable) and
+# Debian's copy of Fashion-MNIST. Build from the repo root: docker build -t IMAGE:TAG .
+ARG PYTHON_IMAGE=python:3.10-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS build
+# A compiler for the two lock entries that ship no wheel (crcmod, pyfarmhash).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential \
+ && rm -rf /var/lib/apt/lists/*
+RUN python -m venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+# The same pins and flags as scripts/setup-venv.sh: the lock is complete, so no resolution.
+COPY requirements.lock /opt/fashion-tfx/requirements.lock
+RUN python -m pip install --no-cache-dir --upgrade "pip==24.3.1" "setuptools==75.6.0" "wheel==0.45.1" \
+ && python -m pip install --no-cache-dir --no-deps -r /opt/fashion-tfx/requirements.lock
+COPY . /opt/fashion-tfx
+RUN python -m pip install --no-cache-dir --no-deps --no-build-isolation /opt/fashion-tfx \
+ && python -m pip check
+
+FROM ${PYTHON_IMAGE}
+# The IDX files the compiled spec points IdxExampleGen at: /usr/share/datasets/fashion-mnist.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends dataset-fashion-mnist \
+ && rm -rf /var/lib/apt/lists/*
+COPY --from=build /opt/venv /opt/venv
+# The source tree too, for any module file the spec names by its path in the image.
+COPY . /opt/fashion-tfx
+# The spec runs `python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor`: the venv's.
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    TF_CPP_MIN_LOG_LEVEL=2
+# Not the source tree: `python -m` puts the working directory first on sys.path, where the bare
+# folder names (kubeflow/, data/, models/) would shadow installed packages.
+WORKDIR /workspace
+CMD ["fashion-tfx", "--help"]

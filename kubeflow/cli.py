@@ -1,0 +1,165 @@
+"""The `fashion-tfx kubeflow` subcommands: `compile` a KFP spec and `submit` it to a cluster."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fashion_tfx.kubeflow.settings import (
+    DEFAULT_BEAM_ARGS,
+    DEFAULT_COMPONENT_RESOURCES,
+    DEFAULT_RESOURCES,
+    DEFAULT_RUNTIME_PARAMETERS,
+    IMAGE_DATA_DIR,
+)
+
+DEFAULT_OUTPUT = "runs/kubeflow/fashion-tfx.yaml"
+
+
+def _resources_pair(text: str) -> tuple[str, str]:
+    component, sep, value = text.partition("=")
+    if not sep or not component:
+        raise argparse.ArgumentTypeError(f"expected COMPONENT=CPU,MEMORY_GB, got {text!r}")
+    return component, value
+
+
+def add_parser(subparsers) -> None:
+    """Registers `kubeflow compile` and `kubeflow submit` under the `fashion-tfx` parser."""
+    from fashion_tfx.pipeline.config import PROFILES
+
+    kubeflow = subparsers.add_parser(
+        "kubeflow", help="compile the pipeline for Kubeflow Pipelines, submit it"
+    )
+    commands = kubeflow.add_subparsers(dest="kubeflow_command", required=True)
+
+    comp = commands.add_parser("compile", help="compile the pipeline into a KFP v2 YAML spec")
+    comp.add_argument("--image", required=True, help="the pipeline image, with a tag or digest")
+    comp.add_argument(
+        "--pipeline-root",
+        required=True,
+        dest="root",
+        help="run root: a gs:// or s3:// URI, or a volume path mounted in every pod; artifacts go "
+        "under ROOT/pipeline, the served model under ROOT/serving",
+    )
+    comp.add_argument(
+        "--output", default=DEFAULT_OUTPUT, help=f"the YAML to write (default: {DEFAULT_OUTPUT})"
+    )
+    comp.add_argument(
+        "--profile", choices=sorted(PROFILES), default="full", help="named settings (default: full)"
+    )
+    comp.add_argument(
+        "--data-dir", default=IMAGE_DATA_DIR, help=f"IDX folder in the pods (default: {IMAGE_DATA_DIR})"
+    )
+    comp.add_argument(
+        "--data-fingerprint", default="", help="digest of that data (`fashion-tfx data` prints it)"
+    )
+    comp.add_argument(
+        "--beam-arg",
+        action="append",
+        dest="beam_args",
+        metavar="ARG",
+        help="a Beam argument, repeatable, written with '=' (--beam-arg=--runner=DataflowRunner); "
+        f"replaces the default {' '.join(DEFAULT_BEAM_ARGS)}",
+    )
+    default_table = ", ".join(f"{k} {v.cpu:g} CPU {v.memory_gb:g} GB" for k, v in DEFAULT_RESOURCES.items())
+    comp.add_argument(
+        "--resources",
+        action="append",
+        type=_resources_pair,
+        default=[],
+        metavar="COMPONENT=CPU,MEMORY_GB",
+        help=f"one component's pod limits, repeatable (defaults: {default_table})",
+    )
+    comp.add_argument(
+        "--default-resources",
+        metavar="CPU,MEMORY_GB",
+        default=f"{DEFAULT_COMPONENT_RESOURCES.cpu:g},{DEFAULT_COMPONENT_RESOURCES.memory_gb:g}",
+        help="limits of every other component (default: %(default)s)",
+    )
+    comp.add_argument(
+        "--runtime-parameter",
+        action="append",
+        dest="runtime_parameters",
+        metavar="COMPONENT.PARAMETER",
+        help="expose a parameter as a run parameter, repeatable "
+        f"(default: {' '.join(DEFAULT_RUNTIME_PARAMETERS)})",
+    )
+    comp.add_argument("--image-size", type=int, help="side of the upscaled images")
+    comp.add_argument("--seed", type=int, help="seed for the eval split and training")
+    comp.add_argument("--no-cache", action="store_true", help="turn KFP's step cache off in the spec")
+
+    sub = commands.add_parser("submit", help="start a run of a compiled spec on a KFP 2.x cluster")
+    sub.add_argument("--host", required=True, help="the KFP API endpoint, e.g. http://localhost:8080")
+    sub.add_argument(
+        "--package", default=DEFAULT_OUTPUT, help=f"the compiled YAML (default: {DEFAULT_OUTPUT})"
+    )
+    sub.add_argument("--experiment", default="fashion-tfx", help="experiment name (default: fashion-tfx)")
+    sub.add_argument("--run-name", help="the run's display name")
+    sub.add_argument("--namespace", help="Kubernetes namespace (multi-user installations)")
+    sub.add_argument("--service-account", help="Kubernetes service account for the pods")
+    sub.add_argument(
+        "--param", action="append", default=[], metavar="NAME=VALUE", help="a run parameter, repeatable"
+    )
+
+
+def _command_compile(args) -> int:
+    from fashion_tfx.kubeflow.runner import compile_pipeline
+    from fashion_tfx.kubeflow.settings import KubeflowSettings, Resources
+
+    settings = KubeflowSettings(
+        image=args.image,
+        root=args.root,
+        data_dir=args.data_dir,
+        data_fingerprint=args.data_fingerprint,
+        beam_args=tuple(args.beam_args) if args.beam_args else DEFAULT_BEAM_ARGS,
+        resources={component: Resources.parse(value) for component, value in args.resources},
+        default_resources=Resources.parse(args.default_resources),
+        runtime_parameters=(
+            tuple(args.runtime_parameters)
+            if args.runtime_parameters is not None
+            else DEFAULT_RUNTIME_PARAMETERS
+        ),
+    )
+    output = compile_pipeline(
+        settings,
+        args.output,
+        args.profile,
+        image_size=args.image_size,
+        seed=args.seed,
+        enable_cache=False if args.no_cache else None,
+    )
+    print(f"compiled {output} (image {settings.image}, root {settings.root})")
+    return 0
+
+
+def _command_submit(args) -> int:
+    from fashion_tfx.kubeflow.submit import parse_arguments, read_parameters, submit
+
+    arguments = parse_arguments(args.param, read_parameters(args.package))
+    try:
+        run = submit(
+            args.host,
+            args.package,
+            arguments,
+            experiment=args.experiment,
+            run_name=args.run_name,
+            namespace=args.namespace,
+            service_account=args.service_account,
+        )
+    except Exception as err:  # the kfp client raises connection and API errors of several kinds
+        print(f"fashion-tfx: error: submitting to {args.host} failed: {err}", file=sys.stderr)
+        return 1
+    print(f"run {run.run_id}: {run.url}")
+    return 0
+
+
+def run(args) -> int:
+    """Runs the `kubeflow` subcommand the parsed arguments name."""
+    from fashion_tfx.kubeflow.runner import CompileError
+
+    commands = {"compile": _command_compile, "submit": _command_submit}
+    try:
+        return commands[args.kubeflow_command](args)
+    except CompileError as err:
+        print(f"fashion-tfx: error: {err}", file=sys.stderr)
+        return 2

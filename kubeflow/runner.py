@@ -1,0 +1,205 @@
+"""Compiles the pipeline factory's pipeline into a KFP v2 pipeline spec (YAML) with TFX's V2 runner."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import re
+import tempfile
+from pathlib import Path
+
+from fashion_tfx.data import fashion_mnist
+from fashion_tfx.kubeflow.settings import DEFAULT_RUNTIME_PARAMETERS, IMAGE_DATA_DIR, KubeflowSettings
+from fashion_tfx.pipeline.config import ConfigError, PipelineConfig, make_config
+
+DEFAULT_PROFILE = "full"
+# Where the Dockerfile copies the source tree; files the pipeline reads by path are named under it.
+IMAGE_SOURCE_DIR = "/opt/fashion-tfx"
+# Config fields that name a file of the source tree -> that file, relative to the repo root.
+SOURCE_FILE_FIELDS = {"schema_path": "data/schema.pbtxt"}
+# The KFP 2.x client and API server take the pipeline spec as YAML only, at schema 2.1.0.
+SPEC_SUFFIXES = (".yaml", ".yml")
+SCHEMA_VERSION = "2.1.0"
+
+
+class CompileError(RuntimeError):
+    """The compiled spec is unusable on a cluster (e.g. it holds a path of the build machine)."""
+
+
+def fingerprint_of(digests: dict[str, str]) -> str:
+    """Returns the data fingerprint of the four files' content digests (as `fashion_mnist.verify` does)."""
+    return hashlib.sha256("".join(digests[name] for name in fashion_mnist.FILES).encode()).hexdigest()[:16]
+
+
+def pipeline_config(
+    settings: KubeflowSettings, profile: str = DEFAULT_PROFILE, **overrides
+) -> PipelineConfig:
+    """Builds the Kubeflow-flavoured PipelineConfig: storage root, the pods' data folder, Beam arguments.
+
+    Args:
+        settings: the Kubeflow settings.
+        profile: the named profile (`test`, `quick`, `full`).
+        **overrides: other PipelineConfig fields (None values are ignored).
+
+    Raises:
+        ConfigError: an unknown profile or field, or an invalid value.
+    """
+    fingerprint = settings.data_fingerprint
+    if not fingerprint and settings.data_dir == IMAGE_DATA_DIR:
+        # The image holds Debian's copy of the canonical files, whose digests are known.
+        fingerprint = fingerprint_of(fashion_mnist.CANONICAL_SHA256)
+    fields = {f.name for f in dataclasses.fields(PipelineConfig)}
+    # Files of the source tree, as the pods see them (their defaults would be this machine's paths).
+    image_files = {
+        name: f"{IMAGE_SOURCE_DIR}/{relative}"
+        for name, relative in SOURCE_FILE_FIELDS.items()
+        if name in fields and overrides.get(name) is None
+    }
+    # make_config resolves `root` against this machine; the real root (a URI or a pod path) replaces it.
+    config = make_config(profile, ".", **overrides)
+    return dataclasses.replace(
+        config,
+        root=settings.root,
+        data_dir=settings.data_dir,
+        data_fingerprint=fingerprint,
+        beam_args=settings.beam_args,
+        **image_files,
+    )
+
+
+def build_pipeline(settings: KubeflowSettings, config: PipelineConfig):
+    """Builds the factory's pipeline (no ML Metadata connection: KFP has its own) with per-pod resources."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.dsl.components.base import base_component
+
+    from fashion_tfx.pipeline.pipeline import create_pipeline
+
+    pipeline = create_pipeline(config, metadata_connection_config=None)
+    resource_spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
+    ids = {node.id for node in pipeline.components}
+    unknown = sorted(set(settings.resources) - ids)
+    if unknown:
+        raise ConfigError(f"resources name unknown component(s) {', '.join(unknown)}; known: {sorted(ids)}")
+    for node in pipeline.components:
+        # Resolvers and importers run in KFP's own driver, not in a container of ours.
+        if isinstance(node, base_component.BaseComponent):
+            resources = settings.resources_for(node.id)
+            node.with_platform_config(
+                resource_spec(cpu_limit=resources.cpu, memory_limit=resources.memory_gb)
+            )
+    return pipeline
+
+
+def _snake_case(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def promote_runtime_parameters(spec: dict, names: tuple[str, ...]) -> None:
+    """Turns compiled constants into pipeline inputs whose defaults are those constants.
+
+    This is what `RuntimeParameter` compiles to, except that TFX's YAML output drops the defaults
+    (it keeps them in the PipelineJob's runtime config, which KFP's YAML has no place for).
+    """
+    tasks = spec["root"]["dag"]["tasks"]
+    for name in names:
+        component, parameter = name.split(".", 1)
+        if component not in tasks:
+            if name in DEFAULT_RUNTIME_PARAMETERS:
+                continue
+            raise ConfigError(f"runtime parameter {name}: the pipeline has no component {component}")
+        inputs = tasks[component].get("inputs", {}).get("parameters", {})
+        constant = inputs.get(parameter, {}).get("runtimeValue", {})
+        if "constant" not in constant:
+            raise ConfigError(f"runtime parameter {name}: {component} has no constant parameter {parameter}")
+        definition = spec["components"][tasks[component]["componentRef"]["name"]]
+        kind = definition["inputDefinitions"]["parameters"][parameter]["parameterType"]
+        default = constant["constant"]
+        if kind == "NUMBER_INTEGER":
+            default = int(default)
+        input_name = f"{_snake_case(component)}_{parameter}"
+        root_inputs = spec["root"].setdefault("inputDefinitions", {}).setdefault("parameters", {})
+        root_inputs[input_name] = {"parameterType": kind, "defaultValue": default, "isOptional": True}
+        inputs[parameter] = {"componentInputParameter": input_name}
+
+
+def build_machine_paths() -> list[str]:
+    """Returns this machine's folders that must never appear in a spec: checkout, home, temp, cwd."""
+    checkout = Path(fashion_mnist.__file__).resolve().parents[1]
+    candidates = {checkout, Path.home(), Path(tempfile.gettempdir()), Path.cwd()}
+    expanded = candidates | {p.resolve() for p in candidates}
+    # A working directory of `/` would match every path.
+    return sorted(str(p) for p in expanded if str(p) != "/")
+
+
+def find_build_machine_paths(text: str, paths: list[str] | None = None) -> list[str]:
+    """Returns the build-machine paths that occur in `text` as whole path prefixes."""
+    found = []
+    for path in paths if paths is not None else build_machine_paths():
+        # Preceded by nothing path-like (so `gs://b/root` is not `/root`), followed by a separator or end.
+        if re.search(r"(?<![\w/.:-])" + re.escape(path) + r"(?=/|$|[\"'\s,}\]\\])", text):
+            found.append(path)
+    return found
+
+
+def compile_spec(settings: KubeflowSettings, profile: str = DEFAULT_PROFILE, **overrides) -> dict:
+    """Compiles the pipeline into a KFP v2 PipelineSpec, as a dict that parses strictly as the proto.
+
+    Raises:
+        ConfigError: invalid settings or configuration.
+        CompileError: the spec holds a path of the build machine.
+    """
+    from google.protobuf import json_format
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
+
+    config = pipeline_config(settings, profile, **overrides)
+    pipeline = build_pipeline(settings, config)
+    runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
+        kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+            default_image=settings.image, use_pipeline_spec_2_1=True
+        )
+    )
+    job = runner.run(pipeline, write_out=False)
+    spec = copy.deepcopy(job["pipelineSpec"])
+    # KFP's YAML carries no runtime config, so the root travels in the spec itself.
+    spec["defaultPipelineRoot"] = str(config.pipeline_root)
+    promote_runtime_parameters(spec, settings.runtime_parameters)
+    # Strict: an unknown field raises here rather than on the cluster.
+    json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+    if spec.get("schemaVersion") != SCHEMA_VERSION:
+        raise CompileError(
+            f"schema {spec.get('schemaVersion')}; the KFP 2.x API server takes {SCHEMA_VERSION}"
+        )
+    leaks = find_build_machine_paths(json.dumps(spec))
+    if leaks:
+        raise CompileError(f"the compiled spec refers to this machine's {', '.join(leaks)}")
+    return spec
+
+
+def write_spec(spec: dict, output: str | Path) -> Path:
+    """Writes the spec as KFP YAML (the form `kfp.Client` uploads) and returns its path.
+
+    Raises:
+        ConfigError: the output does not end in .yaml or .yml.
+    """
+    import yaml
+
+    output = Path(output)
+    if output.suffix not in SPEC_SUFFIXES:
+        raise ConfigError(f"output must end in {' or '.join(SPEC_SUFFIXES)} (KFP's format), got {output}")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"# PIPELINE DEFINITION\n# Name: {spec['pipelineInfo']['name']}\n"
+        "# Compiled by `fashion-tfx kubeflow compile` from pipeline/pipeline.py.\n"
+    )
+    output.write_text(header + yaml.safe_dump(spec, sort_keys=True))
+    return output
+
+
+def compile_pipeline(
+    settings: KubeflowSettings, output: str | Path, profile: str = DEFAULT_PROFILE, **overrides
+) -> Path:
+    """Compiles the pipeline and writes its KFP YAML to `output`; returns the written path."""
+    return write_spec(compile_spec(settings, profile, **overrides), output)

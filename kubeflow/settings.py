@@ -1,0 +1,163 @@
+"""Kubeflow-only settings, typed and validated: image, storage, per-component resources, run parameters."""
+
+from __future__ import annotations
+
+import dataclasses
+import posixpath
+import re
+from collections.abc import Mapping
+
+from fashion_tfx.pipeline.config import ConfigError
+
+# Where the Dockerfile's `apt-get install dataset-fashion-mnist` puts the four IDX files in the image.
+IMAGE_DATA_DIR = "/usr/share/datasets/fashion-mnist"
+# Object stores TFX reads and writes through tf.io.gfile in the image (gs:// is built into TensorFlow).
+STORAGE_SCHEMES = ("gs://", "s3://")
+# Beam on the component's own pod by default, one worker per requested core (DEFAULT_COMPONENT_RESOURCES);
+# pass Dataflow or Flink arguments to scale out (see the README).
+DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+# Executor args TFX's V2 runner writes itself; a Beam argument must not shadow them.
+_RESERVED_ARGS = (
+    "--executor_class_path",
+    "--json_serialized_invocation_args",
+    "--json_serialized_inputs_spec",
+)
+# An image reference with an explicit tag or digest: a moving `latest` makes runs unreproducible.
+_IMAGE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[\w][\w.\-]{0,127}|@sha256:[0-9a-f]{64})$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Resources:
+    """CPU and memory limits of one component's pod.
+
+    Attributes:
+        cpu: cores (fractions allowed).
+        memory_gb: memory in GB (KFP's unit for `memoryLimit`).
+    """
+
+    cpu: float
+    memory_gb: float
+
+    def __post_init__(self) -> None:
+        for name in ("cpu", "memory_gb"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1024:
+                raise ConfigError(f"resources {name} must be a number in (0, 1024], got {value!r}")
+
+    @classmethod
+    def parse(cls, text: str) -> Resources:
+        """Parses `CPU,MEMORY_GB`, e.g. `4,16`.
+
+        Raises:
+            ConfigError: the text is not two positive numbers.
+        """
+        parts = text.split(",")
+        try:
+            cpu, memory = (float(p) for p in parts)
+        except ValueError:
+            raise ConfigError(f"resources must read CPU,MEMORY_GB (e.g. 4,16), got {text!r}") from None
+        return cls(cpu, memory)
+
+
+# Applied to the components the pipeline has; the Tuner and Trainer train models, so they get more.
+DEFAULT_RESOURCES: dict[str, Resources] = {
+    "Tuner": Resources(cpu=4, memory_gb=16),
+    "Trainer": Resources(cpu=4, memory_gb=16),
+}
+DEFAULT_COMPONENT_RESOURCES = Resources(cpu=2, memory_gb=8)
+
+# Execution parameters exposed as KFP run parameters, as `Component.parameter`; their compiled values
+# become the defaults. Entries whose component the pipeline lacks are skipped.
+DEFAULT_RUNTIME_PARAMETERS = ("IdxExampleGen.seed", "IdxExampleGen.eval_fraction")
+
+
+class StorageRoot(str):
+    """A root on object storage (`gs://bucket/dir`) or a volume (`/mnt/x`) that keeps its form under `/`.
+
+    `pathlib.Path` collapses `gs://b` into `gs:/b` and `make_config` resolves paths against the
+    build machine, so the Kubeflow config carries its root as this string instead.
+    """
+
+    def __truediv__(self, part: str) -> StorageRoot:
+        return StorageRoot(posixpath.join(self, str(part)))
+
+    def __repr__(self) -> str:
+        return f"StorageRoot({str(self)!r})"
+
+
+def validate_root(value: str, what: str = "pipeline_root") -> StorageRoot:
+    """Returns `value` as a StorageRoot without a trailing slash.
+
+    Raises:
+        ConfigError: neither an object-store URI with a bucket nor an absolute path of the pod.
+    """
+    text = str(value).rstrip("/")
+    scheme = next((s for s in STORAGE_SCHEMES if text.startswith(s)), None)
+    if scheme:
+        if not text[len(scheme) :] or text[len(scheme) :].startswith("/"):
+            raise ConfigError(f"{what} {value!r} names no bucket")
+    elif not text.startswith("/") or "://" in text:
+        raise ConfigError(
+            f"{what} must be a {' or '.join(STORAGE_SCHEMES)} URI or an absolute path of a volume "
+            f"mounted in every pod, got {value!r}"
+        )
+    if any(c.isspace() for c in text) or "/../" in text + "/" or "/./" in text + "/":
+        raise ConfigError(f"{what} {value!r} holds whitespace or '.'/'..' segments")
+    return StorageRoot(text)
+
+
+@dataclasses.dataclass(frozen=True)
+class KubeflowSettings:
+    """What the Kubeflow runner decides beyond the pipeline's own configuration.
+
+    Attributes:
+        image: the pipeline image every component runs in, with a tag or digest.
+        root: the run root on object storage or a volume: artifacts under `<root>/pipeline`, the served
+            model under `<root>/serving`.
+        data_dir: the IDX folder as the pods see it: the image's copy (default) or a mounted volume.
+        data_fingerprint: digest of that data for the cache key; computed for the image's copy.
+        beam_args: arguments for every Beam-powered component (DirectRunner, Dataflow or Flink).
+        resources: component id -> CPU and memory; these override the defaults for that component.
+        default_resources: resources of the components not named in `resources` or DEFAULT_RESOURCES.
+        runtime_parameters: `Component.parameter` names exposed as KFP run parameters.
+    """
+
+    image: str
+    root: str
+    data_dir: str = IMAGE_DATA_DIR
+    data_fingerprint: str = ""
+    beam_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    resources: Mapping[str, Resources] = dataclasses.field(default_factory=dict)
+    default_resources: Resources = DEFAULT_COMPONENT_RESOURCES
+    runtime_parameters: tuple[str, ...] = DEFAULT_RUNTIME_PARAMETERS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image, str) or not _IMAGE_PATTERN.match(self.image):
+            raise ConfigError(
+                f"image must be a registry reference with a tag or digest (e.g. "
+                f"ghcr.io/acme/fashion-tfx:0.1.0), got {self.image!r}"
+            )
+        if self.image.endswith(":latest"):
+            raise ConfigError("image tag 'latest' moves; tag the image with a version or use its digest")
+        object.__setattr__(self, "root", validate_root(self.root, "root"))
+        # IdxExampleGen reads with local file I/O, so the data must be a path in the pod: the image's copy
+        # or a mounted volume (a bucket mounted with a CSI driver works too).
+        if not str(self.data_dir).startswith("/"):
+            raise ConfigError(f"data_dir must be an absolute path in the pod, got {self.data_dir!r}")
+        object.__setattr__(self, "beam_args", tuple(self.beam_args))
+        for arg in self.beam_args:
+            if not arg.startswith("--") or arg.split("=", 1)[0] in _RESERVED_ARGS:
+                raise ConfigError(f"beam argument {arg!r} must read --name=value and not be a TFX argument")
+        for component, value in self.resources.items():
+            if not isinstance(value, Resources):
+                raise ConfigError(f"resources[{component!r}] must be Resources, got {value!r}")
+        object.__setattr__(self, "runtime_parameters", tuple(self.runtime_parameters))
+        for name in self.runtime_parameters:
+            if not re.fullmatch(r"[A-Za-z][\w]*\.[A-Za-z_]\w*", name):
+                raise ConfigError(f"runtime parameter must read Component.parameter, got {name!r}")
+
+    def resources_for(self, component_id: str) -> Resources:
+        """Returns the resources of one component: explicit, else its default, else the general default."""
+        return (
+            self.resources.get(component_id) or DEFAULT_RESOURCES.get(component_id) or self.default_resources
+        )
