@@ -5,9 +5,8 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-INTERPOLATIONS = ("nearest", "linear", "area", "cubic", "lanczos4")
-SOURCE_SIZE = 28
-MAX_IMAGE_SIZE = 1024
+# One definition of the resize's names and limits; that module loads neither OpenCV nor TensorFlow.
+from fashion_tfx.components.upscaler.resize import INTERPOLATIONS, MAX_IMAGE_SIZE, SOURCE_SIZE
 
 
 class ConfigError(ValueError):
