@@ -38,7 +38,7 @@ def add_parser(subparsers) -> None:
         "--pipeline-root",
         required=True,
         dest="root",
-        help="run root: a gs:// or s3:// URI, or a volume path mounted in every pod; artifacts go "
+        help="run root: a gs:// URI, or a volume path mounted in every pod; artifacts go "
         "under ROOT/pipeline, the served model under ROOT/serving",
     )
     comp.add_argument(

@@ -11,8 +11,9 @@ from fashion_tfx.pipeline.config import ConfigError
 
 # Where the Dockerfile's `apt-get install dataset-fashion-mnist` puts the four IDX files in the image.
 IMAGE_DATA_DIR = "/usr/share/datasets/fashion-mnist"
-# Object stores TFX reads and writes through tf.io.gfile in the image (gs:// is built into TensorFlow).
-STORAGE_SCHEMES = ("gs://", "s3://")
+# Object stores TFX reads and writes through tf.io.gfile in the image: gs:// (tensorflow-io-gcs-filesystem
+# is in the lock). s3:// would need tensorflow-io, which the lock lacks; mount such buckets as volumes.
+STORAGE_SCHEMES = ("gs://",)
 # Beam on the component's own pod by default, one worker per requested core (DEFAULT_COMPONENT_RESOURCES);
 # pass Dataflow or Flink arguments to scale out (see the README).
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
