@@ -2,7 +2,6 @@
 
 # No `from __future__ import annotations` here: the @component decorator reads real annotations.
 
-
 import json
 
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact
@@ -17,7 +16,7 @@ SUMMARY_PROPERTY = "summary"  # JSON: accuracy, example count, blessed
 class EvaluationReportArtifact(artifact.Artifact):
     """A folder with evaluation.json, evaluation.md and confusion_matrix.png."""
 
-    TYPE_NAME = "FashionEvaluationReport"
+    TYPE_NAME = "fashion_tfx.EvaluationReport"
 
 
 @component

@@ -24,7 +24,7 @@ TIMEOUT_SECONDS = 600
 class SmokeCheckResult(artifact.Artifact):
     """A folder with smoke_check.json: what was checked and what answered."""
 
-    TYPE_NAME = "FashionSmokeCheckResult"
+    TYPE_NAME = "fashion_tfx.SmokeCheckResult"
 
 
 @component
