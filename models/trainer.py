@@ -1,0 +1,106 @@
+"""The TFX Trainer's entry point: train with the best hyper-parameters, record curves, export for serving."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx import v1 as tfx
+
+from fashion_tfx.models.export import export_serving_model
+from fashion_tfx.models.families import build_model
+from fashion_tfx.models.preprocessing import TransformedBatches, read_records
+from fashion_tfx.models.search_space import ModelSettings, hyperparameters_for_training
+
+log = logging.getLogger(__name__)
+
+CURVES_PNG = "training_curves.png"
+HISTORY_JSON = "history.json"
+
+
+def plot_curves(history: dict[str, list[float]], path: str) -> None:
+    """Saves loss and accuracy per epoch (training and validation) as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for prefix, style in (("", "-o"), ("val_", "--s")):
+            values = history.get(prefix + metric)
+            if values:
+                ax.plot(range(1, len(values) + 1), values, style, label=(prefix or "train_") + metric)
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    with tf.io.gfile.GFile(path, "wb") as out:
+        fig.savefig(out, format="png", dpi=100)
+    plt.close(fig)
+
+
+def train(
+    settings: ModelSettings,
+    hyperparameters: dict | None,
+    tf_transform_output: tft.TFTransformOutput,
+    train_files: list[str],
+    eval_files: list[str],
+    log_dir: str,
+    base_model_dir: str | None = None,
+) -> tuple[keras.Model, dict[str, list[float]]]:
+    """Trains a model with early stopping and TensorBoard logs.
+
+    Returns:
+        (the model with its best validation weights restored, the per-epoch history).
+    """
+    hp = hyperparameters_for_training(settings, hyperparameters)
+    log.info("hyper-parameters for training: %s", hp.values)
+    keras.utils.set_random_seed(settings.seed)
+    model = build_model(hp, settings, base_model_dir=base_model_dir)
+    batches = TransformedBatches(tf_transform_output)
+    batch_size = hp.get("batch_size")
+    train_data = batches.dataset(read_records(train_files), batch_size, shuffle=True, seed=settings.seed)
+    eval_data = batches.dataset(read_records(eval_files), batch_size, shuffle=False)
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_accuracy", patience=settings.patience, restore_best_weights=True, mode="max"
+        ),
+        keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
+    ]
+    started = time.time()
+    history = model.fit(
+        train_data, validation_data=eval_data, epochs=settings.train_epochs, callbacks=callbacks, verbose=2
+    )
+    log.info("trained %d epochs in %.0fs", len(history.epoch), time.time() - started)
+    return model, {k: [float(v) for v in values] for k, values in history.history.items()}
+
+
+# Called by the TFX Trainer.
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    """Trains with the Tuner's best hyper-parameters (or the defaults) and exports the serving model.
+
+    Writes TensorBoard logs, `history.json` and `training_curves.png` into the ModelRun artifact, and
+    the SavedModel (see `export`) into the Model artifact.
+    """
+    settings = ModelSettings.from_custom_config(fn_args.custom_config)
+    tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    model, history = train(
+        settings,
+        fn_args.hyperparameters,
+        tf_transform_output,
+        fn_args.train_files,
+        fn_args.eval_files,
+        log_dir=fn_args.model_run_dir,
+        base_model_dir=fn_args.base_model,
+    )
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_JSON), "w") as out:
+        json.dump(history, out, indent=1)
+    plot_curves(history, os.path.join(fn_args.model_run_dir, CURVES_PNG))
+    export_serving_model(model, tf_transform_output, settings, fn_args.serving_model_dir)

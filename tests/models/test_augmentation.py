@@ -1,0 +1,64 @@
+"""Augmentation acts only in training, per image with its configured probability, and never at inference."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fashion_tfx.models.augmentation import TRANSFORMS, RandomApply, make_augmentation
+from fashion_tfx.models.families import build_model, classifier_of
+from fashion_tfx.models.search_space import ModelSettings, search_space
+
+SIZE = 32
+
+
+def _images(count: int, seed: int) -> np.ndarray:
+    # Random noise: no flip, shift, zoom, rotation or contrast change leaves such an image as it was.
+    return np.random.default_rng(seed).uniform(0.05, 0.95, (count, SIZE, SIZE, 1)).astype("float32")
+
+
+def _changed(before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    return np.abs(after - before).reshape(len(before), -1).max(axis=1) > 1e-6
+
+
+def test_inference_is_deterministic_and_equals_the_model_without_augmentation(seed):
+    settings = ModelSettings(image_size=SIZE, stems=(2,), seed=seed)
+    hp = search_space(settings)
+    hp.values["augment_probability"] = 0.5
+    model = build_model(hp, settings)
+    assert model.get_layer("augmentation") is not None
+    images = _images(16, seed)
+
+    first = model(images, training=False).numpy()
+    second = model(images, training=False).numpy()
+    without_augmentation = classifier_of(model)(images, training=False).numpy()
+
+    np.testing.assert_array_equal(first, second)
+    np.testing.assert_array_equal(first, without_augmentation)
+    # The very same block does augment in training.
+    augmented = model.get_layer("augmentation")(images, training=True).numpy()
+    assert _changed(images, augmented).any()
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+def test_training_changes_images_at_the_configured_rate(transform, seed):
+    rate = 0.25
+    block = make_augmentation({transform: rate}, seed=seed)
+    images = _images(400, seed)
+
+    augmented = block(images, training=True).numpy()
+    unchanged_at_inference = block(images, training=False).numpy()
+
+    share = _changed(images, augmented).mean()
+    # Binomial(400, 0.25): standard deviation 0.022; ±0.08 is over 3.5 of them.
+    assert abs(share - rate) < 0.08, f"{transform}: {share:.3f} of images changed, configured {rate}"
+    np.testing.assert_array_equal(unchanged_at_inference, images)
+
+
+def test_rates_zero_and_one(seed):
+    images = _images(50, seed)
+    never = RandomApply("flip", 0.0, seed=seed)(images, training=True).numpy()
+    always = make_augmentation({"flip": 1.0}, seed=seed)(images, training=True).numpy()
+    assert not _changed(images, never).any()
+    assert _changed(images, always).all()
+    np.testing.assert_array_equal(always, images[:, :, ::-1, :])
