@@ -14,6 +14,7 @@ BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
 IMAGENET, BASE_MODEL = "imagenet", "base_model"
 TUNERS = ("hyperband", "random", "bayesian")
 STEMS = (1, 2, 4, 8)
+BATCH_SIZES = (32, 64, 128)
 # Keras applications refuse inputs smaller than this.
 MIN_BACKBONE_INPUT = 32
 
@@ -21,7 +22,6 @@ MIN_BACKBONE_INPUT = 32
 DEFAULTS: dict[str, Any] = {
     "learning_rate": 1e-3,
     "dropout": 0.3,
-    "batch_size": 64,
     "augment_probability": 0.2,
     "embedding_dim": 128,
     "cnn_blocks": 3,
@@ -51,6 +51,7 @@ class ModelSettings:
         tuner_trials: trial budget of RandomSearch and BayesianOptimization.
         tuner_epochs: most epochs one trial trains (Hyperband's `max_epochs`).
         tuner_train_cap: examples per tuning epoch (a subset keeps the search affordable); None = all.
+        batch_size: the default batch size (one of `BATCH_SIZES`; the Tuner may choose another).
         train_epochs: the Trainer's most epochs (early stopping may end sooner).
         patience: epochs without validation improvement before early stopping.
         seed: for shuffling, initialisation, augmentation and the search.
@@ -68,6 +69,7 @@ class ModelSettings:
     tuner_trials: int = 4
     tuner_epochs: int = 3
     tuner_train_cap: int | None = None
+    batch_size: int = 64
     train_epochs: int = 10
     patience: int = 3
     seed: int = 42
@@ -83,6 +85,8 @@ class ModelSettings:
             raise ValueError(f"stem downsampling must be one of {STEMS}, got {bad_stems[0]!r}")
         if self.backbone not in BACKBONES:
             raise ValueError(f"unknown backbone {self.backbone!r}; choose from {', '.join(BACKBONES)}")
+        if self.batch_size not in BATCH_SIZES:
+            raise ValueError(f"batch_size must be one of {BATCH_SIZES}, got {self.batch_size!r}")
         if self.tuner not in TUNERS:
             raise ValueError(f"unknown tuner {self.tuner!r}; choose from {', '.join(TUNERS)}")
         if "transfer" in self.families:
@@ -123,7 +127,7 @@ def search_space(settings: ModelSettings) -> keras_tuner.HyperParameters:
     hp.Choice("stem", list(settings.stems), default=settings.stems[0])
     hp.Choice("learning_rate", [3e-3, 1e-3, 3e-4], default=DEFAULTS["learning_rate"])
     hp.Float("dropout", 0.0, 0.5, step=0.1, default=DEFAULTS["dropout"])
-    hp.Choice("batch_size", [32, 64, 128], default=DEFAULTS["batch_size"])
+    hp.Choice("batch_size", list(BATCH_SIZES), default=settings.batch_size)
     hp.Float("augment_probability", 0.0, 0.5, step=0.1, default=DEFAULTS["augment_probability"])
     hp.Choice("embedding_dim", [64, 128, 256], default=DEFAULTS["embedding_dim"])
     hp.Int("cnn_blocks", 2, 4, default=DEFAULTS["cnn_blocks"])

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from tfx.components import ExampleValidator, StatisticsGen
+from tfx.components import ExampleValidator, StatisticsGen, Trainer, Transform
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.common import resolver
+from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
+from tfx.proto import trainer_pb2
+from tfx.types import Channel, standard_artifacts
 
 from fashion_tfx.components.drift_gate.component import DriftGate
 from fashion_tfx.components.example_gen.component import IdxExampleGen
-from fashion_tfx.pipeline.config import PipelineConfig
+from fashion_tfx.components.upscaler.component import ImageUpscaler
+from fashion_tfx.models.fingerprint import code_fingerprint
+from fashion_tfx.models.search_space import BASE_MODEL, ModelSettings
+from fashion_tfx.models.tuner import Tuner
+from fashion_tfx.pipeline.config import SOURCE_SIZE, PipelineConfig
 
 
 def create_components(config: PipelineConfig) -> list:
@@ -29,7 +37,98 @@ def create_components(config: PipelineConfig) -> list:
     drift_gate = DriftGate(
         anomalies=example_validator.outputs["anomalies"], stop_on_anomalies=config.stop_on_anomalies
     )
-    return [example_gen, statistics_gen, schema_gen, example_validator, drift_gate]
+    # Statistics, schema and validation describe the raw 28×28 examples (the data as it arrives); the
+    # upscale is a deterministic function of them, checked by its own fidelity report. It waits for the
+    # drift gate, so anomalous data is neither upscaled nor trained on.
+    upscaler = ImageUpscaler(
+        examples=example_gen.outputs["examples"],
+        image_size=config.image_size,
+        interpolation=config.interpolation,
+    ).with_id("ImageUpscaler")
+    upscaler.add_upstream_node(drift_gate)
+    components = [example_gen, statistics_gen, schema_gen, example_validator, drift_gate, upscaler]
+    upscaler = next((c for c in components if c.id == "ImageUpscaler"), None)
+    if upscaler is not None:
+        components += model_components(
+            config, upscaler.outputs["examples"], schema_gen.outputs["schema"], True
+        )
+    else:  # until the upscaler is wired: train on the 28×28 examples, after the drift gate
+        model = model_components(config, example_gen.outputs["examples"], schema_gen.outputs["schema"], False)
+        model[0].add_upstream_node(drift_gate)
+        components += model
+    return components
+
+
+def model_settings(config: PipelineConfig, upscaled: bool) -> ModelSettings:
+    """Returns what the model code needs from the configuration.
+
+    Args:
+        config: the pipeline configuration.
+        upscaled: whether Transform receives the upscaler's output (else the raw 28×28 examples,
+            which no stem downsamples further).
+    """
+    return ModelSettings(
+        image_size=config.image_size if upscaled else SOURCE_SIZE,
+        source_size=SOURCE_SIZE,
+        upscale=upscaled,
+        interpolation=config.interpolation,
+        families=config.model_families,
+        stems=config.stems if upscaled else (1,),
+        backbone=config.backbone,
+        backbone_weights=config.backbone_weights,
+        tuner="hyperband" if config.tuner == "none" else config.tuner,
+        tuner_trials=config.tuner_trials,
+        tuner_epochs=config.tuner_epochs,
+        tuner_train_cap=config.tuner_train_cap,
+        batch_size=config.batch_size,
+        train_epochs=config.train_epochs,
+        patience=config.patience,
+        seed=config.seed,
+    )
+
+
+def model_components(config: PipelineConfig, examples, schema, upscaled: bool) -> list:
+    """Returns Transform, the Tuner (unless `config.tuner` is `none`) and the Trainer, wired together.
+
+    Transform does not materialise its output (float32 images at 128×128 would take ~4.6 GB); the
+    Tuner and Trainer apply its graph in their input pipelines, and the export embeds it.
+    """
+    settings = model_settings(config, upscaled)
+    # Function paths do not pin the code's content: the fingerprint makes TFX's cache notice edits.
+    custom_config = {**settings.to_custom_config(), "code_fingerprint": code_fingerprint()}
+    transform = Transform(
+        examples=examples,
+        schema=schema,
+        preprocessing_fn="fashion_tfx.models.preprocessing.preprocessing_fn",
+        materialize=False,
+        disable_statistics=True,
+        custom_config=custom_config,
+    )
+    components: list = [transform]
+    base_model = None
+    if "transfer" in config.model_families and config.backbone_weights == BASE_MODEL:
+        latest_blessed = resolver.Resolver(
+            strategy_class=LatestBlessedModelStrategy,
+            model=Channel(type=standard_artifacts.Model),
+            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+        ).with_id("latest_blessed_base_model")
+        components.append(latest_blessed)
+        base_model = latest_blessed.outputs["model"]
+    common = dict(
+        examples=examples,
+        transform_graph=transform.outputs["transform_graph"],
+        base_model=base_model,
+        train_args=trainer_pb2.TrainArgs(splits=["train"]),
+        eval_args=trainer_pb2.EvalArgs(splits=["eval"]),
+        custom_config=custom_config,
+    )
+    hyperparameters = None
+    if config.tuner != "none":
+        tuner = Tuner(tuner_fn="fashion_tfx.models.tuner.tuner_fn", **common).with_id("Tuner")
+        components.append(tuner)
+        hyperparameters = tuner.outputs["best_hyperparameters"]
+    trainer = Trainer(run_fn="fashion_tfx.models.trainer.run_fn", hyperparameters=hyperparameters, **common)
+    return [*components, trainer]
 
 
 def create_pipeline(config: PipelineConfig, metadata_connection_config: object | None = None):
