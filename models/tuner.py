@@ -163,6 +163,9 @@ class TrialExportingExecutor(tuner_executor.Executor):
 
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         tuner = tuner_executor.search(input_dict, exec_properties, self._get_tmp_dir())
+        if tuner.oracle.max_trials is None:
+            # Hyperband sets no trial budget, and TFX's writer compares the trial count with it.
+            tuner.oracle.max_trials = len(tuner.oracle.trials)
         tuner_executor.write_best_hyperparameters(tuner, output_dict)
         results = artifact_utils.get_single_uri(output_dict[standard_component_specs.TUNER_RESULTS_KEY])
         export_trials(tuner, results)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from fashion_tfx.components.drift_gate.component import ANOMALIES_PROPERTY
 from fashion_tfx.components.example_gen import spec as example_gen_spec
 from fashion_tfx.data.fashion_mnist import CLASS_NAMES
@@ -20,6 +23,25 @@ def split_class_counts(result: RunResult) -> dict[str, dict[str, int]] | None:
     if run is None:
         return None
     return json_property(run, example_gen_spec.EXAMPLES, example_gen_spec.CLASS_COUNTS_PROPERTY)
+
+
+def model_lines(result: RunResult) -> list[str]:
+    """Returns the tuned hyper-parameters and where the trained model and its curves are, if they ran."""
+    lines = []
+    tuner = result.component("Tuner")
+    if tuner is not None and tuner.outputs.get("best_hyperparameters"):
+        path = Path(tuner.outputs["best_hyperparameters"][0][0]) / "best_hyperparameters.txt"
+        if path.exists():
+            values = json.loads(path.read_text()).get("values", {})
+            shown = {k: v for k, v in values.items() if not k.startswith("tuner/")}
+            lines += ["", "  tuned hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items())]
+            lines.append(f"  tuning trials:  {tuner.outputs['tuner_results'][0][0]}")
+    trainer = result.component("Trainer")
+    if trainer is not None and trainer.outputs.get("model"):
+        lines += [] if lines else [""]
+        lines.append(f"  trained model:  {trainer.outputs['model'][0][0]}/Format-Serving")
+        lines.append(f"  training curves and TensorBoard logs: {trainer.outputs['model_run'][0][0]}")
+    return lines
 
 
 def render(result: RunResult) -> str:
@@ -48,6 +70,7 @@ def render(result: RunResult) -> str:
     if anomalies:
         lines += ["", "  data anomalies (the run went on: stop_on_anomalies is off):"]
         lines += [f"    {split}: {line}" for split, found in anomalies.items() for line in found]
+    lines += model_lines(result)
     lines += ["", f"  artifacts:   {config.pipeline_root}", f"  ML Metadata: {config.metadata_path}"]
     if not result.ok:
         failed = [r.node_id for r in result.components if r.state in ("failed", "running")]

@@ -60,7 +60,7 @@ def test_transform_tuner_trainer_run_and_the_export_loads_in_a_fresh_process(tin
     tuner_results = _uri(result.component("Tuner"), "tuner_results")
     with open(tuner_results / TRIALS_CSV) as f:
         trials = list(csv.DictReader(f))
-    assert len(trials) == config.tuner_trials
+    assert trials and all(t["status"] == "COMPLETED" for t in trials)
     assert {"trial_id", "score", "family", "learning_rate", "batch_size", "stem"} <= set(trials[0])
     assert len(json.loads((tuner_results / TRIALS_JSON).read_text())) == len(trials)
     assert (tuner_results / TRIALS_PNG).read_bytes().startswith(PNG_MAGIC)
