@@ -5,7 +5,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock setup.py | sha256sum |
 PROFILE ?= quick
 ARGS ?=
 
-.PHONY: setup data run test lint format bench lock clean
+.PHONY: setup data run test test-crash audit lint format bench lock clean
 
 setup: $(STAMP) data
 
@@ -28,7 +28,18 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 test: setup lint
-	$(VENV)/bin/python -m pytest $(ARGS)
+	$(VENV)/bin/python -m pytest -m "not slow" $(ARGS)
+
+# The slowest crash case (SIGKILL during the Trainer, then resume), kept out of `make test`.
+test-crash: setup
+	$(VENV)/bin/python -m pytest -m slow tests/reliability $(ARGS)
+
+# Dependency audit of the pinned lock. --strict fails when any package could not be checked (e.g. the
+# vulnerability service is unreachable), so an audit that did not happen never passes as clean.
+audit: $(STAMP)
+	@$(VENV)/bin/pip-audit -r requirements.lock --no-deps --disable-pip --strict --progress-spinner off \
+	  || { echo "make audit: FAILED: a known vulnerability was found, or pip-audit could not query its" \
+	       "vulnerability service (PyPI JSON API / OSV) for every pinned package; see above" >&2; exit 1; }
 
 bench: setup
 	$(VENV)/bin/python -m bench.run $(ARGS)

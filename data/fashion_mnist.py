@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from fashion_tfx.data.idx import IdxFormatError, read_bytes
+from fashion_tfx.data.idx import IdxFormatError, read_bytes, read_idx_pair
 
 log = logging.getLogger(__name__)
 
@@ -219,6 +219,11 @@ def locate(
 def _verified(directory: Path, origin: str, require_canonical: bool) -> DatasetLocation:
     try:
         canonical, fingerprint = verify(directory, require_canonical)
+        if not canonical:
+            # Foreign data is parsed here too, so malformed files (wrong magic, counts, labels) are
+            # refused with one clear message before a pipeline starts, not inside ExampleGen.
+            for images, labels in ((TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS)):
+                read_idx_pair(file_path(directory, images), file_path(directory, labels))
     except IdxFormatError as err:
         raise DatasetError(str(err)) from err
     return DatasetLocation(directory, origin, canonical, fingerprint)

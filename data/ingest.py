@@ -90,7 +90,9 @@ def ingest_idx(
             ]
             for n, position in enumerate(positions):
                 example = make_example(images[position], int(labels[position]), ids[source][position])
-                writers[n % num_shards].write(example.SerializeToString())
+                # deterministic=True: map fields (the features) otherwise serialize in a per-process
+                # order, and two runs with the same data would write different bytes.
+                writers[n % num_shards].write(example.SerializeToString(deterministic=True))
             for writer in writers:
                 writer.close()
             classes, class_counts = np.unique(labels[positions], return_counts=True)

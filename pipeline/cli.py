@@ -53,9 +53,16 @@ def _add_predict(subparsers) -> None:
     predict_command.add_arguments(predict)
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one `fashion-tfx: error:` line, like every other bad input."""
+
+    def error(self, message: str):
+        self.exit(2, f"fashion-tfx: error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Returns the argument parser of `fashion-tfx`."""
-    parser = argparse.ArgumentParser(prog="fashion-tfx", description=__doc__)
+    parser = _Parser(prog="fashion-tfx", description=__doc__)
     subparsers = parser.add_subparsers(dest="command", required=True)
     _add_run(subparsers)
     _add_data(subparsers)

@@ -7,6 +7,7 @@ import errno
 import fcntl
 import logging
 import os
+import shutil
 import sys
 import threading
 import time
@@ -27,20 +28,33 @@ class RunInProgressError(RuntimeError):
     """Another run holds the same root; two runs must not share one ML Metadata store at once."""
 
 
-def check_writable(path: Path) -> None:
-    """Creates `path` if needed and proves it writable with a probe file.
+# A run refuses to start below this much free space: ML Metadata (SQLite) fails mid-run with "database
+# or disk is full" when the disk fills, so a nearly full disk is refused before any work starts.
+MIN_FREE_BYTES = 64 << 20
+
+
+def check_writable(path: Path, min_free_bytes: int = MIN_FREE_BYTES) -> None:
+    """Creates `path` if needed, proves it writable with a probe file and checks its free space.
 
     Raises:
-        StorageError: naming the path and the operating system's reason.
+        StorageError: naming the path and the operating system's reason (or the free space left).
     """
     try:
         path.mkdir(parents=True, exist_ok=True)
         probe = path / f".write-probe-{os.getpid()}"
-        probe.write_bytes(b"\0" * 4096)
-        probe.unlink()
+        try:
+            probe.write_bytes(b"\0" * 4096)
+        finally:
+            probe.unlink(missing_ok=True)
+        free = shutil.disk_usage(path).free
     except OSError as err:
         reason = "disk full" if err.errno == errno.ENOSPC else err.strerror or str(err)
         raise StorageError(f"output root {path} is not writable: {reason}") from err
+    if free < min_free_bytes:
+        raise StorageError(
+            f"output root {path} is not writable: disk full ({free / 2**20:.1f} MB free, a run needs at "
+            f"least {min_free_bytes / 2**20:.0f} MB); free some space or pass a different --root"
+        )
 
 
 class RootLock:

@@ -1,0 +1,88 @@
+"""SIGKILL a run in the middle of a component, rerun it, and check through ML Metadata what was reused."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from ml_metadata.proto import metadata_store_pb2
+from reliability.runs import (
+    DATA_HALF,
+    assert_same_examples,
+    consumed_artifacts_of_incomplete_producers,
+    executions,
+    live_examples,
+    output_artifacts,
+    sigkill,
+    split_records,
+    start_run,
+    wait_for_line,
+)
+
+RUNNING = metadata_store_pb2.Execution.RUNNING
+COMPLETE = metadata_store_pb2.Execution.COMPLETE
+CACHED = metadata_store_pb2.Execution.CACHED
+
+
+def _wait_until_running(metadata_path, node_id, timeout=60.0):
+    """Waits until ML Metadata records `node_id`'s execution as RUNNING; returns that execution."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [e for node, e in executions(metadata_path) if node == node_id]
+        if found and found[-1].last_known_state == RUNNING:
+            return found[-1]
+        time.sleep(0.2)
+    raise AssertionError(f"{node_id} never showed as RUNNING in ML Metadata")
+
+
+def crash_and_resume(data_dir, root, clean_run, node_id, cut_after):
+    """Kills a run while `node_id` executes, reruns it, and checks the resume against a clean run."""
+    metadata = root / "metadata.sqlite"
+    victim = start_run(data_dir, root, cut_after=cut_after)
+    try:
+        before = wait_for_line(victim, f"▸ {node_id} running", timeout=1800)
+        killed = _wait_until_running(metadata, node_id)
+    finally:
+        sigkill(victim)
+    finished = {node for line in before if line.startswith("✓ ") for node in [line.split()[1]]}
+    assert finished, "nothing had finished before the kill"
+    last_before = max(e.id for _, e in executions(metadata))
+
+    rerun = start_run(data_dir, root, cut_after=cut_after)
+    stdout, stderr = rerun.communicate(timeout=3600)
+    assert rerun.returncode == 0, stderr
+
+    states = {e.id: e.last_known_state for _, e in executions(metadata)}
+    # The killed execution never completed, and nothing it wrote became a LIVE artifact.
+    assert states[killed.id] == RUNNING
+    assert [
+        a.uri for a in output_artifacts(metadata, killed.id) if a.state == metadata_store_pb2.Artifact.LIVE
+    ] == []
+    # The rerun reused every execution that had finished, and executed the killed one again.
+    resumed = {node: e.last_known_state for node, e in executions(metadata) if e.id > last_before}
+    assert {node for node, state in resumed.items() if state == CACHED} == finished
+    assert resumed[node_id] == COMPLETE
+    assert set(resumed.values()) <= {CACHED, COMPLETE}
+    # No execution, before or after the crash, consumed an artifact whose producer did not complete.
+    assert consumed_artifacts_of_incomplete_producers(metadata) == []
+
+    # Same split membership and the same example bytes (decompressed) as a clean run.
+    assert clean_run.returncode == 0
+    examples, clean = live_examples(metadata), live_examples(clean_run.metadata_path)
+    assert {"IdxExampleGen", DATA_HALF} <= clean.keys()
+    assert examples.keys() == clean.keys()
+    for producer in clean:
+        assert_same_examples(producer, split_records(examples[producer]), split_records(clean[producer]))
+    return resumed
+
+
+def test_sigkill_during_the_beam_upscaler_then_rerun_resumes(reliability_data, clean_runs, tmp_path):
+    resumed = crash_and_resume(reliability_data, tmp_path / "root", clean_runs[0], DATA_HALF, DATA_HALF)
+    assert resumed["IdxExampleGen"] == CACHED and resumed["StatisticsGen"] == CACHED
+
+
+@pytest.mark.slow
+def test_sigkill_during_the_trainer_then_rerun_resumes(reliability_data, clean_runs, tmp_path):
+    # The whole pipeline (Transform, Tuner, Trainer): minutes on 2 cores, so `make test-crash` runs it.
+    resumed = crash_and_resume(reliability_data, tmp_path / "root", clean_runs[0], "Trainer", None)
+    assert resumed["Transform"] == CACHED and resumed[DATA_HALF] == CACHED

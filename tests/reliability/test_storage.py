@@ -1,0 +1,42 @@
+"""A full output root (a real, tiny tmpfs) is refused with a clear error before any work starts."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from fashion_tfx.pipeline import cli
+from fashion_tfx.pipeline.local_runner import StorageError, check_writable
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 1 MB tmpfs (the tests run as root in this project's CI container, where `mount` works)."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount_point)], check=True)
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", str(mount_point)], check=True)
+
+
+def test_nearly_full_disk_is_refused_before_any_work(tiny_disk, tiny_idx_dir, capsys):
+    root = tiny_disk / "root"
+    argv = ["run", "--profile", "test", "--data-dir", str(tiny_idx_dir), "--root", str(root)]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"fashion-tfx: error: output root {root} is not writable: disk full (")
+    assert "a run needs at least 64 MB" in err
+    assert list(root.iterdir()) == []  # no ML Metadata, no artifacts, no probe file left behind
+
+
+def test_no_space_left_at_all_is_reported_as_disk_full(tiny_disk):
+    with open(tiny_disk / "filler", "wb") as filler, pytest.raises(OSError, match="No space left"):
+        while True:
+            filler.write(b"\0" * 65536)
+            filler.flush()
+    with pytest.raises(StorageError, match=r"output root .*/disk/root is not writable: disk full$"):
+        check_writable(tiny_disk / "root", min_free_bytes=0)
+    assert [p.name for p in (tiny_disk / "root").iterdir()] == []
