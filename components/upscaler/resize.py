@@ -6,15 +6,18 @@ TensorFlow graph, for a serving model that accepts raw 28x28 images.
 
 For fixed input and output sizes every `cv2.resize` interpolation is a separable linear map,
 `out = Ay · img · Axᵀ`, whose constant matrices are found by resizing unit images with OpenCV itself
-(`resize_matrices`). Agreement of the two functions, measured on 10,000 real Fashion-MNIST test
-images at 28→128, 28→32 and 28→100 (tests/components/test_resize.py checks it on real-looking images):
+(`resize_matrices`). Agreement of the two functions, measured on real Fashion-MNIST test images
+(tests/components/test_resize.py checks it on real-looking images):
 
-* "nearest", "linear" (the default) and "area": identical uint8 output, every pixel. For nearest the
-  matrices select pixels; for linear at power-of-two-friendly ratios (28→32, 28→128) every weight is
-  a multiple of 1/64, so both sides compute the exact value and round the same way.
-* "cubic" and "lanczos4": a few pixels per million differ by one grey level. OpenCV sums its 4 or
-  8 taps in its own order (folding the taps that fall outside the image onto the edge pixel) while a
-  matmul sums in another, and a float32 result within one ulp of a .5 boundary can round either way.
+* "linear" (the default) at 28→32, 64, 100, 112, 128, 224 and 256, "nearest" and "area" at every
+  size tried: identical uint8 output, every pixel. For nearest the matrices select pixels; for
+  linear at 28→32 or 28→128 every weight is a multiple of 1/64, so both sides compute the exact
+  value and round the same way.
+* "linear" at other sizes (e.g. 40, 48, 96, 120): one grey level apart on 0.3 to 7 pixels per
+  10,000 (OpenCV's float32 weights are inexact there and it evaluates `w0·a + w1·b` in its own
+  order, so a value within one ulp of a .5 boundary can round either way).
+* "cubic" and "lanczos4": one grey level apart on 2-5 pixels per million (OpenCV sums its 4 or 8
+  taps in its own order, folding the taps outside the image onto the edge pixel).
 
 Caveat: exactness assumes float32 matmuls in full float32. On GPUs with TensorFloat-32 enabled
 (TensorFlow's default on Ampere and later), matmuls lose mantissa bits; run the serving resize on

@@ -63,6 +63,19 @@ def test_tf_resize_agrees_with_opencv(images, interpolation, size):
         assert not differs.any(), f"{int(differs.sum())} pixels differ"
 
 
+@pytest.mark.parametrize("size", [64, 100, 224])
+def test_linear_is_exact_at_other_pipeline_sizes(images, size):
+    np.testing.assert_array_equal(upscale_images_tf(images, size).numpy(), upscale_images(images, size))
+
+
+@pytest.mark.parametrize("size", [40, 96])
+def test_linear_at_inexact_sizes_differs_rarely_and_by_one_level(images, size):
+    expected = upscale_images(images, size)
+    got = upscale_images_tf(images, size).numpy()
+    assert (got != expected).mean() <= 1e-3
+    assert np.abs(got.astype(int) - expected).max() <= 1
+
+
 def test_default_linear_is_exact_on_many_images():
     images = garment_like_images(2000, seed=11)
     float_out = cv2.resize(images[:50].transpose(1, 2, 0).astype(np.float32), (128, 128))

@@ -1,0 +1,326 @@
+"""The ImageUpscaler's Beam job: every split read, upscaled in batches and written, plus the report."""
+
+from __future__ import annotations
+
+import glob
+import heapq
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+
+import apache_beam as beam
+import numpy as np
+import tensorflow as tf
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
+
+from fashion_tfx.components.upscaler.fidelity import write_fidelity_report
+from fashion_tfx.components.upscaler.resize import SOURCE_SIZE, check_resize, upscale_images
+from fashion_tfx.data.examples import (
+    HEIGHT_KEY,
+    IMAGE_KEY,
+    WIDTH_KEY,
+    ExampleError,
+    decode_png,
+    encode_png,
+    read_example,
+)
+
+SAMPLES_TAG = "samples"
+SAMPLES_PER_CLASS = 20  # images per class measured in the fidelity report (the grid shows the first)
+STAGING = ".staging"
+READ_TASKS_PER_FILE = 4  # see ReadTFRecordFileFn
+# Batches amortise the per-call overhead of the resize; the upper bound keeps memory small.
+MIN_BATCH, MAX_BATCH = 32, 512
+
+Sample = tuple[int, tuple[str, bytes]]  # (label, (example id, original PNG))
+
+
+class UpscaleError(ValueError):
+    """An input example cannot be upscaled; the message names the split, the record and the example."""
+
+
+def split_folder(root: str, split: str) -> str:
+    """Returns the folder of one split inside an Examples artifact (TFX's `Split-<name>` layout)."""
+    return os.path.join(root, f"Split-{split}")
+
+
+def upscale_records(
+    records: Iterable[tuple[str, bytes]],
+    split: str,
+    size: int,
+    interpolation: str,
+    source_size: int = SOURCE_SIZE,
+    samples_per_class: int = SAMPLES_PER_CLASS,
+) -> tuple[list[bytes], list[Sample]]:
+    """Upscales the images of a batch of serialized Examples, keeping every other feature.
+
+    Args:
+        records: (location, serialized tf.Example) pairs, as read from the split's TFRecords; the
+            location names the record in errors.
+        split: the split's name, for error messages.
+        size: side of the output images.
+        interpolation: a key of `resize.INTERPOLATIONS`.
+        source_size: the side every input image must have.
+        samples_per_class: how many (smallest-id) originals per class to return for the report.
+
+    Returns:
+        The serialized upscaled Examples, and report samples as (label, (id, original PNG)).
+
+    Raises:
+        UpscaleError: an unparseable example, a missing or non-PNG image, or an image that is not
+            source_size x source_size uint8.
+    """
+    parsed = []
+    for location, serialized in records:
+        where = f"split '{split}', {location}"
+        try:
+            image, label, example_id, example = read_example(serialized)
+        except ExampleError as err:
+            raise UpscaleError(f"{where}: {err}") from err
+        if image.shape != (source_size, source_size):
+            raise UpscaleError(
+                f"{where}: example {example_id}: image is {image.shape[0]}x{image.shape[1]}, "
+                f"expected {source_size}x{source_size}"
+            )
+        parsed.append((image, label, example_id, example))
+    if not parsed:
+        return [], []
+    upscaled = upscale_images(np.stack([p[0] for p in parsed]), size, interpolation)
+    outputs = []
+    candidates: dict[int, list[tuple[str, bytes]]] = {}
+    for (_, label, example_id, example), image in zip(parsed, upscaled, strict=True):
+        feature = example.features.feature
+        original_png = feature[IMAGE_KEY].bytes_list.value[0]
+        candidates.setdefault(label, []).append((example_id, original_png))
+        feature[IMAGE_KEY].bytes_list.value[:] = [encode_png(image)]
+        feature[HEIGHT_KEY].int64_list.value[:] = [size]
+        feature[WIDTH_KEY].int64_list.value[:] = [size]
+        outputs.append(example.SerializeToString(deterministic=True))  # same bytes on every run
+    # Only each batch's smallest ids can be among the smallest overall: the rest never leave the batch.
+    samples = [
+        (label, candidate)
+        for label, members in candidates.items()
+        for candidate in heapq.nsmallest(samples_per_class, members)
+    ]
+    return outputs, samples
+
+
+class UpscaleBatchFn(beam.DoFn):
+    """Upscales a batch of (task, location, serialized Example); report samples go to a tagged output.
+
+    Emits one element per batch, a list of (task, upscaled record): Beam's per-element cost is then
+    paid once per batch.
+    """
+
+    def __init__(self, split: str, size: int, interpolation: str, source_size: int, samples_per_class: int):
+        self._args = (split, size, interpolation, source_size, samples_per_class)
+
+    def process(self, batch: list[tuple[str, str, bytes]]) -> Iterator:
+        outputs, samples = upscale_records([(location, record) for _, location, record in batch], *self._args)
+        yield [(task, record) for (task, _, _), record in zip(batch, outputs, strict=True)]
+        for sample in samples:
+            yield beam.pvalue.TaggedOutput(SAMPLES_TAG, sample)
+
+
+# TFRecords are read and written with TensorFlow's C++ reader and writer: Beam's own tfrecordio
+# checksums every record in pure Python here (no python-snappy in the lock).
+def _options(path: str) -> tf.io.TFRecordOptions:
+    return tf.io.TFRecordOptions(compression_type="GZIP" if path.endswith(".gz") else "")
+
+
+def read_tasks(pattern: str, stride: int = READ_TASKS_PER_FILE) -> list[tuple[str, str, int, int]]:
+    """Returns the read tasks of a split: (task key, file, offset, stride), `stride` per file.
+
+    The task key orders the output files, so that a rerun writes the same records in the same order.
+    """
+    return [
+        (f"{n:05d}-{offset:03d}", path, offset, stride)
+        for n, path in enumerate(sorted(glob.glob(pattern)))
+        for offset in range(stride)
+    ]
+
+
+class ReadTFRecordFileFn(beam.DoFn):
+    """Yields (task, location, record) for every `stride`-th record of a TFRecord file, from `offset`.
+
+    A file is read as `stride` tasks (offsets 0 .. stride-1) so that the runner can spread one
+    file's records over several workers: gzip cannot be split, but decompressing is cheap next
+    to the upscale. The location ("<file>, record <n>") names records whose id cannot be parsed.
+    """
+
+    def process(self, task: tuple[str, str, int, int]) -> Iterator[tuple[str, str, bytes]]:
+        key, path, offset, stride = task
+        name = os.path.basename(path)
+        for n, record in enumerate(tf.compat.v1.io.tf_record_iterator(path, _options(path))):
+            if n % stride == offset:
+                yield key, f"{name}, record {n}", record
+
+
+class WriteTFRecordBundleFn(beam.DoFn):
+    """Writes each read task's records, in order, to its own gzip TFRecord file in `temp_dir`.
+
+    Yields (task, file) when the bundle finishes: only files of committed bundles reach the output,
+    so a retried bundle leaves no duplicate.
+    """
+
+    def __init__(self, temp_dir: str):
+        self._temp_dir = temp_dir
+
+    def start_bundle(self) -> None:
+        self._files: dict[str, tuple[str, tf.io.TFRecordWriter]] = {}
+
+    def process(self, records: list[tuple[str, bytes]]) -> Iterator[tuple[str, str]]:
+        for task, record in records:
+            if task not in self._files:
+                path = os.path.join(self._temp_dir, f"{task}-{uuid.uuid4().hex}.gz")
+                self._files[task] = (path, tf.io.TFRecordWriter(path, _options(path)))
+            self._files[task][1].write(record)
+        yield from ()  # the files are emitted once, when the bundle finishes
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for task, (path, writer) in self._files.items():
+            writer.close()
+            yield WindowedValue((task, path), MIN_TIMESTAMP, [GlobalWindow()])
+
+
+def commit_shards(files: list[tuple[str, str]], split_dir: str) -> None:
+    """Moves a split's committed files into `split_dir` as data_tfrecord-NNNNN-of-NNNNN.gz, in task order.
+
+    Raises:
+        RuntimeError: two committed files for one read task (the runner ran a task twice).
+    """
+    tasks = [task for task, _ in files]
+    if len(set(tasks)) != len(tasks):
+        raise RuntimeError(f"{split_dir}: a read task was written twice: {sorted(tasks)}")
+    os.makedirs(split_dir, exist_ok=True)
+    if not files:  # an empty split is still a split: one empty file
+        tf.io.TFRecordWriter(os.path.join(split_dir, "data_tfrecord-00000-of-00001.gz"), "GZIP").close()
+    for n, (_, path) in enumerate(sorted(files)):
+        os.replace(path, os.path.join(split_dir, f"data_tfrecord-{n:05d}-of-{len(files):05d}.gz"))
+
+
+def write_report(
+    per_class: list[tuple[int, list[tuple[str, bytes]]]], size: int, interpolation: str, report_dir: str
+) -> None:
+    """Decodes the sampled originals and writes fidelity.png and fidelity.json into `report_dir`."""
+    samples = [
+        (int(label), example_id, decode_png(png))
+        for label, members in per_class
+        for example_id, png in members
+    ]
+    write_fidelity_report(samples, size, interpolation, report_dir)
+
+
+def build_upscale_pipeline(
+    pipeline: beam.Pipeline,
+    input_patterns: dict[str, str],
+    examples_dir: str,
+    report_dir: str,
+    size: int,
+    interpolation: str,
+    source_size: int = SOURCE_SIZE,
+    samples_per_class: int = SAMPLES_PER_CLASS,
+) -> None:
+    """Adds to `pipeline` the steps that upscale every split and write the fidelity report.
+
+    Args:
+        pipeline: the Beam pipeline (one for all splits).
+        input_patterns: split name -> file pattern of its gzip TFRecords.
+        examples_dir: receives `Split-<name>/data_tfrecord-*.gz` per split.
+        report_dir: receives fidelity.png and fidelity.json.
+        size: side of the output images.
+        interpolation: a key of `resize.INTERPOLATIONS`.
+        source_size: the side every input image must have.
+        samples_per_class: originals per class measured in the report.
+    """
+    all_samples = []
+    for split, pattern in sorted(input_patterns.items()):
+        temp_dir = os.path.join(examples_dir, ".bundles", split)
+        os.makedirs(temp_dir, exist_ok=True)
+        resized = (
+            pipeline
+            | f"Files[{split}]" >> beam.Create(read_tasks(pattern))
+            | f"Spread[{split}]" >> beam.Reshuffle()
+            | f"Read[{split}]" >> beam.ParDo(ReadTFRecordFileFn())
+            | f"Batch[{split}]" >> beam.BatchElements(min_batch_size=MIN_BATCH, max_batch_size=MAX_BATCH)
+            | f"Resize[{split}]"
+            >> beam.ParDo(
+                UpscaleBatchFn(split, size, interpolation, source_size, samples_per_class)
+            ).with_outputs(SAMPLES_TAG, main="examples")
+        )
+        _ = (
+            resized.examples
+            | f"Write[{split}]" >> beam.ParDo(WriteTFRecordBundleFn(temp_dir))
+            | f"ListShards[{split}]" >> beam.combiners.ToList()
+            | f"Commit[{split}]" >> beam.Map(commit_shards, split_folder(examples_dir, split))
+        )
+        all_samples.append(resized[SAMPLES_TAG])
+    _ = (
+        all_samples
+        | "Samples[all splits]" >> beam.Flatten()
+        | "SmallestIdsPerClass" >> beam.combiners.Top.SmallestPerKey(samples_per_class)
+        | "Gather" >> beam.combiners.ToList()
+        | "WriteReport" >> beam.Map(write_report, size, interpolation, report_dir)
+    )
+
+
+def upscale_examples(
+    make_pipeline: Callable[[], beam.Pipeline],
+    input_patterns: dict[str, str],
+    output_dir: str,
+    report_dir: str,
+    size: int,
+    interpolation: str,
+    source_size: int = SOURCE_SIZE,
+    samples_per_class: int = SAMPLES_PER_CLASS,
+) -> None:
+    """Runs the upscale job; outputs appear in place only if every split and the report succeed.
+
+    Everything is written under `.staging` folders and moved into `output_dir` / `report_dir` at
+    the end; on failure the staging folders are removed and the error re-raised.
+
+    Args:
+        make_pipeline: returns a fresh Beam pipeline (the executor's, with the pipeline's Beam args).
+        input_patterns: split name -> file pattern of its gzip TFRecords.
+        output_dir: the output Examples artifact's folder.
+        report_dir: the report artifact's folder.
+        size: side of the output images.
+        interpolation: a key of `resize.INTERPOLATIONS`.
+        source_size: the side every input image must have.
+        samples_per_class: originals per class measured in the report.
+
+    Raises:
+        ValueError: an invalid size or interpolation (before anything runs).
+        UpscaleError (possibly wrapped by Beam): bad input, naming the split and the example.
+    """
+    check_resize(source_size, size, interpolation)
+    if not input_patterns:
+        raise ValueError("the input Examples artifact has no splits")
+    examples_staging = os.path.join(output_dir, STAGING)
+    report_staging = os.path.join(report_dir, STAGING)
+    stagings = (examples_staging, report_staging)
+    for folder in stagings:
+        shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder)
+    try:
+        with make_pipeline() as pipeline:
+            build_upscale_pipeline(
+                pipeline,
+                input_patterns,
+                examples_staging,
+                report_staging,
+                size,
+                interpolation,
+                source_size,
+                samples_per_class,
+            )
+        for split in input_patterns:
+            os.replace(split_folder(examples_staging, split), split_folder(output_dir, split))
+        for name in os.listdir(report_staging):
+            os.replace(os.path.join(report_staging, name), os.path.join(report_dir, name))
+    finally:
+        for folder in stagings:
+            shutil.rmtree(folder, ignore_errors=True)

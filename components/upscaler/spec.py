@@ -1,0 +1,39 @@
+"""The ImageUpscaler component's contract: its input, parameters, outputs and report artifact type."""
+
+from tfx.types import artifact, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+# TFX wants input, output and parameter names unique within a spec. Downstream components read the
+# output as `outputs["examples"]`, so the input takes another name in the spec; the component's
+# constructor still calls it `examples`.
+INPUT_EXAMPLES = "input_examples"  # 28x28 Examples (ExampleGen's)
+EXAMPLES = "examples"  # the same examples, images at IMAGE_SIZE
+REPORT = "report"
+IMAGE_SIZE = "image_size"
+INTERPOLATION = "interpolation"
+
+# Custom properties written on the output Examples artifact.
+IMAGE_SIZE_PROPERTY = "image_size"
+INTERPOLATION_PROPERTY = "interpolation"
+CLASS_COUNTS_PROPERTY = "split_class_counts"  # copied from the input when present
+
+
+class ResizeReport(artifact.Artifact):
+    """A folder with fidelity.png (samples of every class, per method) and fidelity.json (the figures)."""
+
+    # KFP v2 accepts custom type names shaped like "namespace.Name" only.
+    TYPE_NAME = "fashion_tfx.ResizeReport"
+
+
+class ImageUpscalerSpec(ComponentSpec):
+    """Input, parameters and outputs of ImageUpscaler."""
+
+    PARAMETERS = {
+        IMAGE_SIZE: ExecutionParameter(type=int),
+        INTERPOLATION: ExecutionParameter(type=str),
+    }
+    INPUTS = {INPUT_EXAMPLES: ChannelParameter(type=standard_artifacts.Examples)}
+    OUTPUTS = {
+        EXAMPLES: ChannelParameter(type=standard_artifacts.Examples),
+        REPORT: ChannelParameter(type=ResizeReport),
+    }
