@@ -31,7 +31,7 @@ def test_cli_run_then_rerun_is_cached(tiny_idx_dir, tmp_path, capsys):
     runs = component_runs(root / "metadata.sqlite")
     assert {r.state for r in runs} == {"executed"}
     executed = {r.node_id for r in runs}
-    assert {"IdxExampleGen", "StatisticsGen", "SchemaGen", "ExampleValidator"} <= executed
+    assert {"IdxExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DriftGate"} <= executed
 
     assert cli.main(argv) == 0
     second_run = [
