@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-from tfx.components import ExampleValidator, StatisticsGen, Trainer, Transform
+from tfx.components import Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.common import resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
-from tfx.proto import trainer_pb2
+from tfx.proto import pusher_pb2, trainer_pb2
 from tfx.types import Channel, standard_artifacts
 
 from fashion_tfx.components.drift_gate.component import DriftGate
+from fashion_tfx.components.evaluation_report.component import EvaluationReport
 from fashion_tfx.components.example_gen.component import IdxExampleGen
+from fashion_tfx.components.serving_check.component import ServingSmokeCheck
 from fashion_tfx.components.upscaler.component import ImageUpscaler
 from fashion_tfx.models.fingerprint import code_fingerprint
 from fashion_tfx.models.search_space import BASE_MODEL, ModelSettings
 from fashion_tfx.models.tuner import Tuner
 from fashion_tfx.pipeline.config import SOURCE_SIZE, PipelineConfig
+from fashion_tfx.pipeline.evaluation import make_eval_config
 
 
 def create_components(config: PipelineConfig) -> list:
@@ -47,16 +50,44 @@ def create_components(config: PipelineConfig) -> list:
     ).with_id("ImageUpscaler")
     upscaler.add_upstream_node(drift_gate)
     components = [example_gen, statistics_gen, schema_gen, example_validator, drift_gate, upscaler]
-    upscaler = next((c for c in components if c.id == "ImageUpscaler"), None)
-    if upscaler is not None:
-        components += model_components(
-            config, upscaler.outputs["examples"], schema_gen.outputs["schema"], True
-        )
-    else:  # until the upscaler is wired: train on the 28×28 examples, after the drift gate
-        model = model_components(config, example_gen.outputs["examples"], schema_gen.outputs["schema"], False)
-        model[0].add_upstream_node(drift_gate)
-        components += model
-    return components
+    model = model_components(config, upscaler.outputs["examples"], schema_gen.outputs["schema"], True)
+    trainer = model[-1]
+    return components + model + release_components(config, example_gen.outputs["examples"], trainer)
+
+
+def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
+    """Returns the Evaluator, its report, the Pusher and the serving smoke check.
+
+    The Evaluator scores the raw 28×28 test split through `serving_default`, the signature clients
+    call, against an absolute floor and against the latest blessed model; only a blessed model is
+    pushed, and a pushed model must then load and answer in a fresh process.
+    """
+    latest_blessed = resolver.Resolver(
+        strategy_class=LatestBlessedModelStrategy,
+        model=Channel(type=standard_artifacts.Model),
+        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = Evaluator(
+        examples=raw_examples,
+        model=trainer.outputs["model"],
+        baseline_model=latest_blessed.outputs["model"],
+        eval_config=make_eval_config(config.min_accuracy, config.max_accuracy_drop),
+        example_splits=["test"],
+    )
+    report = EvaluationReport(
+        evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"]
+    )
+    pusher = Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=pusher_pb2.PushDestination(
+            filesystem=pusher_pb2.PushDestination.Filesystem(
+                base_directory=str(config.serving_dir / config.pipeline_name)
+            )
+        ),
+    )
+    smoke_check = ServingSmokeCheck(pushed_model=pusher.outputs["pushed_model"], examples=raw_examples)
+    return [latest_blessed, evaluator, report, pusher, smoke_check]
 
 
 def model_settings(config: PipelineConfig, upscaled: bool) -> ModelSettings:

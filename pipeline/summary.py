@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 
 from fashion_tfx.components.drift_gate.component import ANOMALIES_PROPERTY
+from fashion_tfx.components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
 from fashion_tfx.components.example_gen import spec as example_gen_spec
+from fashion_tfx.components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from fashion_tfx.data.fashion_mnist import CLASS_NAMES
 from fashion_tfx.data.splits import SPLITS
 from fashion_tfx.pipeline.local_runner import RunResult
@@ -44,6 +46,35 @@ def model_lines(result: RunResult) -> list[str]:
     return lines
 
 
+def release_lines(result: RunResult) -> list[str]:
+    """Returns test accuracy, the blessing, where the model was pushed and the smoke check's verdict."""
+    lines: list[str] = []
+    report = result.component("EvaluationReport")
+    headline = json_property(report, "report", REPORT_SUMMARY_PROPERTY) if report else None
+    if headline:
+        accuracy = headline.get("accuracy")
+        shown = f"{accuracy:.4f}" if accuracy is not None else "n/a"
+        verdict = "BLESSED" if headline["blessed"] else "NOT blessed"
+        lines += ["", f"  test accuracy: {shown} on {headline['example_count']} images; {verdict}"]
+        lines += [f"    failed: {failure}" for failure in headline.get("validation_failures", [])]
+        for uri, _ in report.outputs.get("report", []):
+            lines.append(f"  evaluation report: {uri}/evaluation.md")
+    pusher = result.component("Pusher")
+    for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
+        if props.get("pushed") == 1:
+            lines.append(f"  pushed to: {props.get('pushed_destination')}")
+        else:
+            lines.append("  not pushed: only blessed models ship; the served version is unchanged")
+    check = result.component("ServingSmokeCheck")
+    outcome = json_property(check, "result", SMOKE_RESULT_PROPERTY) if check else None
+    if outcome and outcome.get("checked"):
+        lines.append(
+            f"  smoke check: loaded in a fresh process, {len(outcome['signatures'])} signatures answered "
+            f"on {outcome['canary_images']} canary images; TF Serving config {outcome['models_config']}"
+        )
+    return lines
+
+
 def render(result: RunResult) -> str:
     """Formats the run summary as plain text."""
     config = result.config
@@ -71,6 +102,7 @@ def render(result: RunResult) -> str:
         lines += ["", "  data anomalies (the run went on: stop_on_anomalies is off):"]
         lines += [f"    {split}: {line}" for split, found in anomalies.items() for line in found]
     lines += model_lines(result)
+    lines += release_lines(result)
     lines += ["", f"  artifacts:   {config.pipeline_root}", f"  ML Metadata: {config.metadata_path}"]
     if not result.ok:
         failed = [r.node_id for r in result.components if r.state in ("failed", "running")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Any
 
@@ -18,7 +19,25 @@ CONFUSION_PNG = "confusion_matrix.png"
 
 
 def _value(metric_value) -> float | None:
-    return metric_value.double_value.value if metric_value.HasField("double_value") else None
+    """Returns a metric's number, or None when absent or undefined (NaN: e.g. precision of a class
+    that was never predicted)."""
+    if not metric_value.HasField("double_value"):
+        return None
+    value = metric_value.double_value.value
+    return None if math.isnan(value) else value
+
+
+def _failure(failure) -> str:
+    bounds = failure.metric_threshold
+    parts = []
+    if bounds.HasField("value_threshold"):
+        parts.append(f"at least {bounds.value_threshold.lower_bound.value:g}")
+    if bounds.HasField("change_threshold"):
+        parts.append(f"a change of at least {bounds.change_threshold.absolute.value:g} against the baseline")
+    value = _value(failure.metric_value)
+    shown = "n/a" if value is None else f"{value:.4f}"
+    name = failure.metric_key.name + (" (change)" if failure.metric_key.is_diff else "")
+    return f"{name} = {shown}, needs {' and '.join(parts)}"
 
 
 def read_evaluation(evaluation_uri: str, blessed: bool) -> dict[str, Any]:
@@ -54,13 +73,16 @@ def read_evaluation(evaluation_uri: str, blessed: bool) -> dict[str, Any]:
         for kv in record.plot_keys_and_values:
             if kv.key.model_name not in ("", "candidate"):
                 continue
-            for entry in kv.value.multi_class_confusion_matrix.entries:
-                matrix[entry.actual_class_id, entry.predicted_class_id] = int(entry.num_weighted_examples)
+            # MultiClassConfusionMatrixPlot's single default threshold (0.0): the argmax class.
+            for at_threshold in kv.value.multi_class_confusion_matrix_at_thresholds.matrices[:1]:
+                for entry in at_threshold.entries:
+                    if entry.predicted_class_id >= 0:
+                        matrix[entry.actual_class_id, entry.predicted_class_id] = int(
+                            entry.num_weighted_examples
+                        )
     validation = tfma.load_validation_result(evaluation_uri)
     failures = [
-        f"{f.metric_key.name}: {f.message}"
-        for slice_failure in validation.metric_validations_per_slice
-        for f in slice_failure.failures
+        _failure(f) for per_slice in validation.metric_validations_per_slice for f in per_slice.failures
     ]
     return {
         "accuracy": overall.get(ACCURACY),

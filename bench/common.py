@@ -1,0 +1,82 @@
+"""What every benchmark shares: the machine's description and the results-file format."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import platform
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+def machine() -> dict[str, Any]:
+    """Describes the machine a figure came from."""
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    memory_gb = None
+    try:
+        with open("/proc/meminfo") as info:
+            kb = int(next(line.split()[1] for line in info if line.startswith("MemTotal")))
+            memory_gb = round(kb / 1024**2, 1)
+    except (OSError, StopIteration, ValueError):
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gb": memory_gb,
+        "python": platform.python_version(),
+        "host": platform.node(),
+    }
+
+
+def figure(
+    what: str,
+    value: float,
+    unit: str,
+    *,
+    baseline: float | None = None,
+    baseline_what: str = "",
+    ratio: float | None = None,
+    target: str = "",
+    met: bool | None = None,
+) -> dict[str, Any]:
+    """One measured figure, with its same-run baseline, the ratio, and the target it is held to."""
+    if ratio is None and baseline:
+        ratio = value / baseline
+    return {
+        "what": what,
+        "value": value,
+        "unit": unit,
+        "baseline": baseline,
+        "baseline_what": baseline_what,
+        "ratio": ratio,
+        "target": target,
+        "met": met,
+    }
+
+
+def write_results(name: str, figures: list[dict[str, Any]], details: dict[str, Any] | None = None) -> Path:
+    """Writes bench/results/<name>.json with the figures, the machine, the time and the command."""
+    RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "benchmark": name,
+        "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable), *sys.argv]),
+        "machine": machine(),
+        "figures": figures,
+        "details": details or {},
+    }
+    path = RESULTS_DIR / f"{name}.json"
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,104 @@
+"""The pipeline's own cost: a profile end to end, per-component wall time and peak memory.
+
+Run as `python -m bench.pipeline_cost [--profile quick]`. Also measures the "TFX tax": the same
+model trained by a plain Keras script on the same data for the same epochs, without any pipeline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import figure, write_results
+
+PEAK_RSS_TARGET_GB = 6.0
+TFX_TAX_TARGET = 1.3
+
+
+def run_pipeline_subprocess(profile: str, root: Path, extra: list[str]) -> tuple[float, float, str]:
+    """Runs `fashion-tfx run` in a child process; returns (wall seconds, peak RSS in GB, stdout)."""
+    command = [
+        str(Path(sys.executable).with_name("fashion-tfx")),
+        "run",
+        "--profile",
+        profile,
+        "--root",
+        str(root),
+    ]
+    started = time.perf_counter()
+    process = subprocess.run(command + extra, capture_output=True, text=True)
+    seconds = time.perf_counter() - started
+    if process.returncode != 0:
+        raise RuntimeError(
+            f"pipeline run failed ({process.returncode}):\n{process.stdout}\n{process.stderr[-3000:]}"
+        )
+    # ru_maxrss of the children: the largest resident set any finished child reached, in KB on Linux.
+    peak_gb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024**2
+    return seconds, peak_gb, process.stdout
+
+
+def component_times(root: Path) -> dict[str, float]:
+    """Per-component wall time of the run, from ML Metadata."""
+    from fashion_tfx.pipeline.metadata import component_runs
+
+    return {run.node_id: round(run.seconds, 2) for run in component_runs(root / "metadata.sqlite")}
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Measures and writes bench/results/pipeline_cost.json."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--root", help="run root (default: a fresh temporary folder)")
+    args = parser.parse_args(argv)
+    root = Path(args.root or tempfile.mkdtemp(prefix="bench-pipeline-"))
+    seconds, peak_gb, summary = run_pipeline_subprocess(args.profile, root, ["--no-cache"])
+    times = component_times(root)
+    figures = [
+        figure(f"{args.profile} profile end to end", round(seconds, 1), "s"),
+        figure(
+            "peak RSS of the pipeline process",
+            round(peak_gb, 2),
+            "GB",
+            target=f"≤ {PEAK_RSS_TARGET_GB} GB",
+            met=peak_gb <= PEAK_RSS_TARGET_GB,
+        ),
+    ]
+    figures += [figure(f"{name} wall time", value, "s") for name, value in times.items()]
+    tax = tfx_tax(root, seconds)
+    if tax:
+        figures.append(tax)
+    path = write_results(
+        "pipeline_cost",
+        figures,
+        {"profile": args.profile, "root": str(root), "component_seconds": times, "summary": summary[-4000:]},
+    )
+    print(json.dumps(figures, indent=2))
+    print(f"wrote {path}")
+
+
+def tfx_tax(root: Path, pipeline_seconds: float):
+    """Times a plain Keras script on the same data; returns the ratio figure (None if unavailable)."""
+    try:
+        from bench.plain_keras import train_plain
+    except ImportError:
+        return None
+    plain_seconds = train_plain(root)
+    return figure(
+        "TFX tax: pipeline end to end vs plain Keras script",
+        round(pipeline_seconds, 1),
+        "s",
+        baseline=round(plain_seconds, 1),
+        baseline_what="plain Keras, same model, data and epochs",
+        target=f"≤ {TFX_TAX_TARGET}×",
+        met=pipeline_seconds / plain_seconds <= TFX_TAX_TARGET,
+    )
+
+
+if __name__ == "__main__":
+    main()
