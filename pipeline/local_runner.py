@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
+from absl import logging as absl_logging
+
 from fashion_tfx.pipeline.config import PipelineConfig
 
 if TYPE_CHECKING:
@@ -122,15 +124,27 @@ class ProgressDisplay(logging.Handler):
 
     def _tick(self) -> None:
         while not self._stop.wait(1.0):
+            self._keep_listening()
             with self._lock:
                 if self._current and self._tty:
                     name, started = self._current
                     self._write(f"▸ {name} running… {time.monotonic() - started:.0f}s", final=False)
 
+    def _keep_listening(self) -> None:
+        # A safety net: code run mid-pipeline may still reconfigure logging and silence these lines.
+        absl_logger = logging.getLogger("absl")
+        if absl_logger.level != logging.INFO or absl_logger.disabled or self not in absl_logger.handlers:
+            absl_logger.disabled = False
+            absl_logging.set_verbosity(absl_logging.INFO)
+            absl_logger.propagate = False
+            absl_logger.handlers = [self]
+
     def __enter__(self) -> ProgressDisplay:
         absl_logger = logging.getLogger("absl")
         self._saved = (absl_logger.level, absl_logger.propagate, list(absl_logger.handlers))
-        absl_logger.setLevel(logging.INFO)
+        # Through absl's own verbosity, not just the logger's level: TensorFlow's SavedModel writer
+        # lowers verbosity for a moment and restores it from absl's setting.
+        absl_logging.set_verbosity(absl_logging.INFO)
         absl_logger.propagate = False
         absl_logger.handlers = [self]
         self._ticker.start()
@@ -140,6 +154,7 @@ class ProgressDisplay(logging.Handler):
         self._stop.set()
         absl_logger = logging.getLogger("absl")
         level, absl_logger.propagate, absl_logger.handlers = self._saved
+        absl_logging.set_verbosity(absl_logging.WARNING)
         absl_logger.setLevel(level)  # setLevel, not assignment: it also clears logging's level cache
 
 
