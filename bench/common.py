@@ -64,13 +64,20 @@ def figure(
     }
 
 
+def command_line() -> str:
+    """Returns the command that is running, as a user would type it from the repo root."""
+    spec = getattr(sys.modules["__main__"], "__spec__", None)
+    argv = ["-m", spec.name, *sys.argv[1:]] if spec is not None and spec.name else sys.argv
+    return " ".join([".venv/bin/python", *(shlex.quote(a) for a in argv)])
+
+
 def write_results(name: str, figures: list[dict[str, Any]], details: dict[str, Any] | None = None) -> Path:
     """Writes bench/results/<name>.json with the figures, the machine, the time and the command."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
         "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "command": " ".join(shlex.quote(a) for a in [os.path.basename(sys.executable), *sys.argv]),
+        "command": command_line(),
         "machine": machine(),
         "figures": figures,
         "details": details or {},
