@@ -10,6 +10,11 @@ from fashion_tfx.data import fashion_mnist as fm
 from fashion_tfx.data.idx import write_idx
 
 NUM_CLASSES = 10
+# Written out here, not imported, so tests check the code's class names against the data set's.
+FASHION_CLASS_NAMES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
 
 
 def make_images(count: int, seed: int, size: int = 28) -> tuple[np.ndarray, np.ndarray]:

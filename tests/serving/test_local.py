@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from support import FASHION_CLASS_NAMES
 
 from fashion_tfx.serving import payloads
 from fashion_tfx.serving.local import LocalModel, model_versions, resolve_model_dir
@@ -52,21 +53,7 @@ def test_both_signatures_match_the_expected_probabilities(local_model, good_imag
         predictions = local_model.predict(payload, signature)
         np.testing.assert_allclose(predictions.probabilities, want, rtol=1e-4, atol=1e-6)
         np.testing.assert_array_equal(predictions.class_id, want.argmax(axis=1))
-        assert predictions.class_name == tuple(
-            (
-                "T-shirt/top",
-                "Trouser",
-                "Pullover",
-                "Dress",
-                "Coat",
-                "Sandal",
-                "Shirt",
-                "Sneaker",
-                "Bag",
-                "Ankle boot",
-            )[i]
-            for i in want.argmax(axis=1)
-        )
+        assert predictions.class_name == tuple(FASHION_CLASS_NAMES[i] for i in want.argmax(axis=1))
     assert len(set(want.argmax(axis=1))) > 1  # the fixture images are told apart
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from support import FASHION_CLASS_NAMES
 
 from fashion_tfx.pipeline.cli import main
 
@@ -37,18 +38,7 @@ def test_predict_prints_class_names_and_top3(
     out = capsys.readouterr().out.splitlines()
     assert code == 0
     assert len(out) == 3
-    names = (
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    )
+    names = FASHION_CLASS_NAMES
     probabilities = expected(good_images[:2])
     for path, line, probs in zip(png_files, out[:2], probabilities, strict=True):
         top = np.argsort(-probs)[:3]
