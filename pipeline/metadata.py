@@ -26,7 +26,7 @@ class ComponentRun:
 
     Attributes:
         node_id: the component's id in the pipeline.
-        state: executed, cached, failed, running, ...
+        state: executed, cached, resolved (a resolver's look-up), failed, running, ...
         seconds: wall time from the execution's creation to its last update.
         outputs: output key -> list of (artifact uri, custom properties).
     """
@@ -54,6 +54,7 @@ def _custom_properties(artifact) -> dict:
 def component_runs(metadata_path: Path, since_ms: int = 0) -> list[ComponentRun]:
     """Returns the component executions created at or after `since_ms`, in start order."""
     store = open_store(metadata_path)
+    type_names = {t.id: t.name for t in store.get_execution_types()}
     runs = []
     for context in store.get_contexts_by_type("node"):
         node_id = context.name.split(".", 1)[-1]
@@ -72,10 +73,14 @@ def component_runs(metadata_path: Path, since_ms: int = 0) -> list[ComponentRun]
                 artifact = artifacts[event.artifact_id]
                 outputs.setdefault(key, []).append((artifact.uri, _custom_properties(artifact)))
             seconds = (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
+            state = STATES.get(execution.last_known_state, "unknown")
+            # A resolver looks artifacts up afresh on every run: it is never cached, nor real work.
+            if type_names.get(execution.type_id, "").endswith(".Resolver") and state == "executed":
+                state = "resolved"
             runs.append(
                 ComponentRun(
                     node_id=node_id,
-                    state=STATES.get(execution.last_known_state, "unknown"),
+                    state=state,
                     seconds=seconds,
                     started_ms=execution.create_time_since_epoch,
                     outputs=outputs,

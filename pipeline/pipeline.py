@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tfx.components import Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
+from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common import resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
@@ -13,6 +14,7 @@ from tfx.types import Channel, standard_artifacts
 from fashion_tfx.components.drift_gate.component import DriftGate
 from fashion_tfx.components.evaluation_report.component import EvaluationReport
 from fashion_tfx.components.example_gen.component import IdxExampleGen
+from fashion_tfx.components.pusher.executor import Executor as IdempotentPusherExecutor
 from fashion_tfx.components.serving_check.component import ServingSmokeCheck
 from fashion_tfx.components.upscaler.component import ImageUpscaler
 from fashion_tfx.models.fingerprint import code_fingerprint
@@ -85,6 +87,7 @@ def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
                 base_directory=str(config.serving_dir / config.pipeline_name)
             )
         ),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(IdempotentPusherExecutor),
     )
     smoke_check = ServingSmokeCheck(pushed_model=pusher.outputs["pushed_model"], examples=raw_examples)
     return [latest_blessed, evaluator, report, pusher, smoke_check]

@@ -61,7 +61,9 @@ def release_lines(result: RunResult) -> list[str]:
             lines.append(f"  evaluation report: {uri}/evaluation.md")
     pusher = result.component("Pusher")
     for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
-        if props.get("pushed") == 1:
+        if props.get("pushed") == 1 and props.get("already_serving") == 1:
+            lines.append(f"  already serving: {props.get('pushed_destination')} (no new version pushed)")
+        elif props.get("pushed") == 1:
             lines.append(f"  pushed to: {props.get('pushed_destination')}")
         else:
             lines.append("  not pushed: only blessed models ship; the served version is unchanged")
@@ -86,7 +88,8 @@ def render(result: RunResult) -> str:
         lines.append(f"  {run.node_id:<{width}}  {run.state:<8}  {_duration(run.seconds):>8}")
     executed = sum(r.state == "executed" for r in result.components)
     cached = sum(r.state == "cached" for r in result.components)
-    lines.append(f"  {executed} executed, {cached} cached")
+    resolved = sum(r.state == "resolved" for r in result.components)
+    lines.append(f"  {executed} executed, {cached} cached, {resolved} resolved")
     counts = split_class_counts(result)
     if counts:
         lines += ["", "  splits and class balance:"]
