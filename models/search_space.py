@@ -14,7 +14,9 @@ BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
 IMAGENET, BASE_MODEL = "imagenet", "base_model"
 TUNERS = ("hyperband", "random", "bayesian")
 STEMS = (1, 2, 4, 8)
-BATCH_SIZES = (32, 64, 128)
+# Small batches are for tiny data sets: batch norm's running statistics and the optimiser need steps,
+# and 200 images at batch 128 give 2 steps per epoch (measured: a model that never leaves chance).
+BATCH_SIZES = (16, 32, 64, 128)
 # Keras applications refuse inputs smaller than this.
 MIN_BACKBONE_INPUT = 32
 
@@ -51,9 +53,11 @@ class ModelSettings:
         tuner_trials: trial budget of RandomSearch and BayesianOptimization.
         tuner_epochs: most epochs one trial trains (Hyperband's `max_epochs`).
         tuner_train_cap: examples per tuning epoch (a subset keeps the search affordable); None = all.
-        batch_size: the default batch size (one of `BATCH_SIZES`; the Tuner may choose another).
-        train_epochs: the Trainer's most epochs (early stopping may end sooner).
-        patience: epochs without validation improvement before early stopping.
+        batch_size: the default batch size (one of `BATCH_SIZES`) and the largest the Tuner may choose.
+        train_epochs: the Trainer's most epochs (early stopping may end sooner); 0 exports the
+            initialised model without fitting it (for tests and gating demos: an untrained model).
+        patience: epochs without validation improvement before early stopping; monitoring starts
+            after the first `patience` epochs, while batch norm's running statistics settle.
         seed: for shuffling, initialisation, augmentation and the search.
     """
 
@@ -87,6 +91,8 @@ class ModelSettings:
             raise ValueError(f"unknown backbone {self.backbone!r}; choose from {', '.join(BACKBONES)}")
         if self.batch_size not in BATCH_SIZES:
             raise ValueError(f"batch_size must be one of {BATCH_SIZES}, got {self.batch_size!r}")
+        if not isinstance(self.train_epochs, int) or self.train_epochs < 0:
+            raise ValueError(f"train_epochs must be a non-negative integer, got {self.train_epochs!r}")
         if self.tuner not in TUNERS:
             raise ValueError(f"unknown tuner {self.tuner!r}; choose from {', '.join(TUNERS)}")
         if "transfer" in self.families:
@@ -127,7 +133,8 @@ def search_space(settings: ModelSettings) -> keras_tuner.HyperParameters:
     hp.Choice("stem", list(settings.stems), default=settings.stems[0])
     hp.Choice("learning_rate", [3e-3, 1e-3, 3e-4], default=DEFAULTS["learning_rate"])
     hp.Float("dropout", 0.0, 0.5, step=0.1, default=DEFAULTS["dropout"])
-    hp.Choice("batch_size", list(BATCH_SIZES), default=settings.batch_size)
+    batch_sizes = [b for b in BATCH_SIZES if b <= settings.batch_size]
+    hp.Choice("batch_size", batch_sizes, default=settings.batch_size)
     hp.Float("augment_probability", 0.0, 0.5, step=0.1, default=DEFAULTS["augment_probability"])
     hp.Choice("embedding_dim", [64, 128, 256], default=DEFAULTS["embedding_dim"])
     hp.Int("cnn_blocks", 2, 4, default=DEFAULTS["cnn_blocks"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import time
 
@@ -21,6 +22,7 @@ log = logging.getLogger(__name__)
 
 CURVES_PNG = "training_curves.png"
 HISTORY_JSON = "history.json"
+HYPERPARAMETERS_JSON = "hyperparameters.json"  # the values the Trainer trained with (tuned or defaults)
 
 
 def plot_curves(history: dict[str, list[float]], path: str) -> None:
@@ -46,6 +48,19 @@ def plot_curves(history: dict[str, list[float]], path: str) -> None:
     plt.close(fig)
 
 
+def cosine_learning_rate(base: float, epochs: int):
+    """Returns a per-epoch schedule decaying `base` along a half cosine over `epochs` epochs.
+
+    Measured on the quick profile's 6,000 images: a constant rate plateaus with val accuracy swinging
+    ±1.5% between epochs; decaying it lets the last epochs settle.
+    """
+
+    def schedule(epoch: int, _lr: float) -> float:
+        return base * 0.5 * (1.0 + math.cos(math.pi * epoch / max(1, epochs)))
+
+    return schedule
+
+
 def train(
     settings: ModelSettings,
     hyperparameters: dict | None,
@@ -57,6 +72,8 @@ def train(
 ) -> tuple[keras.Model, dict[str, list[float]]]:
     """Trains a model with early stopping and TensorBoard logs.
 
+    With `settings.train_epochs == 0` the model is built and returned without fitting (untrained).
+
     Returns:
         (the model with its best validation weights restored, the per-epoch history).
     """
@@ -64,13 +81,25 @@ def train(
     log.info("hyper-parameters for training: %s", hp.values)
     keras.utils.set_random_seed(settings.seed)
     model = build_model(hp, settings, base_model_dir=base_model_dir)
+    if settings.train_epochs == 0:
+        log.warning("train_epochs=0: exporting the initialised model without training it")
+        return model, {}
     batches = TransformedBatches(tf_transform_output)
     batch_size = hp.get("batch_size")
     train_data = batches.dataset(read_records(train_files), batch_size, shuffle=True, seed=settings.seed)
     eval_data = batches.dataset(read_records(eval_files), batch_size, shuffle=False)
     callbacks = [
         keras.callbacks.EarlyStopping(
-            monitor="val_accuracy", patience=settings.patience, restore_best_weights=True, mode="max"
+            monitor="val_accuracy",
+            patience=settings.patience,
+            restore_best_weights=True,
+            mode="max",
+            # On small data the first epochs' validation scores reflect batch norm's unsettled running
+            # statistics (measured: chance for ~5 epochs on 100 images), not the weights.
+            start_from_epoch=min(settings.patience, settings.train_epochs - 1),
+        ),
+        keras.callbacks.LearningRateScheduler(
+            cosine_learning_rate(hp.get("learning_rate"), settings.train_epochs)
         ),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
     ]
@@ -102,5 +131,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     )
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_JSON), "w") as out:
         json.dump(history, out, indent=1)
+    hp = hyperparameters_for_training(settings, fn_args.hyperparameters)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HYPERPARAMETERS_JSON), "w") as out:
+        json.dump({"values": hp.values, "settings": settings.to_custom_config()}, out, indent=1)
     plot_curves(history, os.path.join(fn_args.model_run_dir, CURVES_PNG))
     export_serving_model(model, tf_transform_output, settings, fn_args.serving_model_dir)

@@ -49,25 +49,44 @@ class FashionHyperModel(keras_tuner.HyperModel):
         return model.fit(train, validation_data=val, **kwargs)
 
 
+class DefaultsFirstRandomSearchOracle(keras_tuner.oracles.RandomSearchOracle):
+    """Random search whose first trial is the defaults, so a small search can only add candidates.
+
+    With a budget of a few short trials, random draws alone may all be worse than the measured
+    defaults (`search_space.DEFAULTS`); trying the defaults first keeps them in the running.
+    """
+
+    def populate_space(self, trial_id):
+        if not self.trials:
+            values = dict(self.hyperparameters.values)
+            self._duplicate(values)  # records them, so no random draw repeats them
+            return {"status": keras_tuner.engine.trial.TrialStatus.RUNNING, "values": values}
+        return super().populate_space(trial_id)
+
+
 def make_tuner(settings: ModelSettings, hypermodel: keras_tuner.HyperModel, directory: str):
-    """Returns the configured Keras Tuner search (Hyperband, RandomSearch or BayesianOptimization)."""
-    common = dict(
-        hypermodel=hypermodel,
+    """Returns the configured Keras Tuner search (Hyperband, RandomSearch or BayesianOptimization).
+
+    RandomSearch starts from the defaults (see `DefaultsFirstRandomSearchOracle`).
+    """
+    oracle_args = dict(
         objective=OBJECTIVE,
         hyperparameters=search_space(settings),
         allow_new_entries=False,
         tune_new_entries=False,
         seed=settings.seed,
-        directory=directory,
-        project_name="fashion_tuning",
-        overwrite=True,
     )
+    tuner_args = dict(
+        hypermodel=hypermodel, directory=directory, project_name="fashion_tuning", overwrite=True
+    )
+    common = {**oracle_args, **tuner_args}
     if settings.tuner == "hyperband":
         return keras_tuner.Hyperband(
             max_epochs=settings.tuner_epochs, factor=3, hyperband_iterations=1, **common
         )
     if settings.tuner == "random":
-        return keras_tuner.RandomSearch(max_trials=settings.tuner_trials, **common)
+        oracle = DefaultsFirstRandomSearchOracle(max_trials=settings.tuner_trials, **oracle_args)
+        return keras_tuner.Tuner(oracle=oracle, **tuner_args)
     return keras_tuner.BayesianOptimization(max_trials=settings.tuner_trials, **common)
 
 

@@ -13,7 +13,7 @@ MODEL_FAMILIES = ("fcnn", "cnn", "transfer")
 STEMS = (1, 2, 4, 8)
 BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
 TUNERS = ("none", "hyperband", "random", "bayesian")
-BATCH_SIZES = (32, 64, 128)
+BATCH_SIZES = (16, 32, 64, 128)
 
 
 class ConfigError(ValueError):
@@ -52,9 +52,12 @@ class PipelineConfig:
         tuner_trials: the trial budget of `random` and `bayesian`.
         tuner_epochs: the most epochs one trial trains (Hyperband's `max_epochs`).
         tuner_train_cap: training examples per tuning epoch (None: all of the train split).
-        batch_size: the default batch size (the Tuner may choose another).
-        train_epochs: the Trainer's most epochs; early stopping may end sooner.
-        patience: epochs without validation improvement before early stopping.
+        batch_size: the default batch size, and the largest the Tuner may choose (16 or 32 for tiny
+            data: 200 images at 128 per batch give the optimiser and batch norm 2 steps per epoch).
+        train_epochs: the Trainer's most epochs; early stopping may end sooner. 0 is for tests and
+            gating demos: the Trainer exports the initialised, untrained model (chance accuracy).
+        patience: epochs without validation improvement before early stopping (monitoring starts
+            after the first `patience` epochs).
     """
 
     profile: str
@@ -134,10 +137,15 @@ class PipelineConfig:
         choose("backbone", self.backbone, BACKBONES)
         choose("tuner", self.tuner, TUNERS)
         choose("batch_size", self.batch_size, BATCH_SIZES)
-        for name in ("tuner_trials", "tuner_epochs", "train_epochs", "patience"):
+        for name in ("tuner_trials", "tuner_epochs", "patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
                 raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.train_epochs, int) or self.train_epochs < 0:
+            raise ConfigError(
+                f"train_epochs must be a non-negative integer (0: export the untrained model), "
+                f"got {self.train_epochs!r}"
+            )
         cap = self.tuner_train_cap
         if cap is not None and (not isinstance(cap, int) or cap <= 0):
             raise ConfigError(f"tuner_train_cap must be a positive integer or None, got {cap!r}")
@@ -182,15 +190,23 @@ PROFILES: dict[str, dict] = {
         image_size=32,
         min_accuracy=0.3,
         stems=(2,),
+        # A small, fixed search: Hyperband's few 1-2 epoch trials, batch 16 only (100-200 images).
+        # Batch 128 gave 1-2 steps per epoch and a model at chance; at batch 16 batch norm's statistics
+        # settle after ~5 epochs and 15 epochs reach 70-80% on the tests' synthetic stripes and ~60% on
+        # real data (200 images at 32×32), whatever the search picks (measured at the space's corners).
         tuner="hyperband",
         tuner_trials=2,
         tuner_epochs=2,
-        train_epochs=3,
-        patience=2,
+        batch_size=16,
+        train_epochs=15,
+        patience=5,
     ),
     # The README's main job: minutes on 2 cores.
-    # Tuning: a short Hyperband (3 epochs at most per trial, on 2,000 images) over the cnn family
-    # behind a 4×4 stem (~445 img/s at 128×128 on 2 cores); training: at most 12 epochs on 6,000.
+    # Measured: Hyperband's 1-epoch rounds on 2,000 images scored ~10% val accuracy (batch norm's
+    # running statistics unsettled after ~15 steps), so its choice was random and the Trainer reached
+    # 72.8%. The defaults (search_space.DEFAULTS) reach 88.6% test accuracy in 15 epochs on 6,000 images
+    # (cnn, 4×4 stem); so a small random search that tries them first (3 trials of 2 epochs on 2,000
+    # images, batch ≤ 64) and a Trainer with a cosine-decayed learning rate for up to 15 epochs.
     "quick": dict(
         train_cap=6000,
         eval_cap=1000,
@@ -198,11 +214,13 @@ PROFILES: dict[str, dict] = {
         image_size=128,
         min_accuracy=0.8,
         stems=(4,),
-        tuner="hyperband",
-        tuner_epochs=3,
+        tuner="random",
+        tuner_trials=3,
+        tuner_epochs=2,
         tuner_train_cap=2000,
-        train_epochs=12,
-        patience=3,
+        batch_size=64,
+        train_epochs=15,
+        patience=4,
     ),
     # All data at full size.
     # Tuning: Hyperband up to 9 epochs per trial on 10,000 images, over 2×2 and 4×4 stems; training:
@@ -214,6 +232,7 @@ PROFILES: dict[str, dict] = {
         tuner="hyperband",
         tuner_epochs=9,
         tuner_train_cap=10000,
+        batch_size=128,
         train_epochs=40,
         patience=6,
         beam_args=("--direct_running_mode=multi_processing", "--direct_num_workers=2"),
