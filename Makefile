@@ -42,7 +42,7 @@ audit: $(STAMP)
 	       "vulnerability service (PyPI JSON API / OSV) for every pinned package; see above" >&2; exit 1; }
 
 bench: setup
-	$(VENV)/bin/python -m bench.run $(ARGS)
+	$(VENV)/bin/python -m bench.run --quick $(ARGS)
 
 # Regenerates requirements.lock from requirements.in (needs uv: `pip install uv`).
 lock:

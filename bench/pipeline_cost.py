@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -55,7 +56,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--root", help="run root (default: a fresh temporary folder)")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the plain Keras baseline")
     args = parser.parse_args(argv)
+    load_start = os.getloadavg()
     root = Path(args.root or tempfile.mkdtemp(prefix="bench-pipeline-"))
     seconds, peak_gb, summary = run_pipeline_subprocess(args.profile, root, ["--no-cache"])
     times = component_times(root)
@@ -70,25 +73,63 @@ def main(argv: list[str] | None = None) -> None:
         ),
     ]
     figures += [figure(f"{name} wall time", value, "s") for name, value in times.items()]
-    tax = tfx_tax(root, seconds)
+    figures += model_figures(root)
+    plain: dict = {}
+    tax = None if args.no_baseline else tfx_tax(root, seconds, plain)
     if tax:
         figures.append(tax)
+    name = "pipeline_cost" if args.profile == "quick" else f"pipeline_cost_{args.profile}"
+    reproduce = f".venv/bin/python -m bench.pipeline_cost --profile {args.profile}"
     path = write_results(
-        "pipeline_cost",
+        name,
         figures,
-        {"profile": args.profile, "root": str(root), "component_seconds": times, "summary": summary[-4000:]},
+        {
+            "reproduce": reproduce + (" --no-baseline" if args.no_baseline else ""),
+            "profile": args.profile,
+            "root": str(root),
+            "component_seconds": times,
+            "plain_keras": plain,
+            "load_average_at_start": load_start,
+            "load_average_at_end": os.getloadavg(),
+            "summary": summary[-4000:],
+            "notes": (
+                "The plain Keras baseline trains the Trainer's model (its hyper-parameters) on the run's "
+                "upscaled examples decoded once into NumPy, for the epochs the Trainer ran, and tests it; "
+                "it does not ingest, tune, upscale, export, evaluate with TFMA or push, so the ratio "
+                "counts all of that as the pipeline's tax (see details.plain_keras and component_seconds)."
+            ),
+        },
     )
     print(json.dumps(figures, indent=2))
     print(f"wrote {path}")
 
 
-def tfx_tax(root: Path, pipeline_seconds: float):
+def model_figures(root: Path) -> list:
+    """The trained model's test accuracy and blessing, from the EvaluationReport and the Evaluator."""
+    from fashion_tfx.pipeline.metadata import component_runs
+
+    runs = {run.node_id: run for run in component_runs(root / "metadata.sqlite")}
+    figures = []
+    evaluator = runs.get("Evaluator")
+    if evaluator and evaluator.outputs.get("blessing"):
+        blessed = bool(evaluator.outputs["blessing"][0][1].get("blessed"))
+        figures.append(figure("model blessed by the Evaluator", int(blessed), "", met=blessed))
+    report = runs.get("EvaluationReport")
+    if report and report.outputs.get("report"):
+        evaluation = json.loads(Path(report.outputs["report"][0][0], "evaluation.json").read_text())
+        accuracy = evaluation.get("accuracy")
+        if accuracy is not None:
+            figures.append(figure("test accuracy", round(float(accuracy), 4), "", target="≥ 0.85 (quick)"))
+    return figures
+
+
+def tfx_tax(root: Path, pipeline_seconds: float, timings: dict | None = None):
     """Times a plain Keras script on the same data; returns the ratio figure (None if unavailable)."""
     try:
         from bench.plain_keras import train_plain
     except ImportError:
         return None
-    plain_seconds = train_plain(root)
+    plain_seconds = train_plain(root, timings)
     return figure(
         "TFX tax: pipeline end to end vs plain Keras script",
         round(pipeline_seconds, 1),

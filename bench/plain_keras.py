@@ -1,0 +1,133 @@
+"""The "TFX tax" baseline: the Trainer's model trained by a plain Keras script on the run's own data.
+
+Run as `python -m bench.plain_keras --root RUN_ROOT` after a pipeline run (`bench.pipeline_cost`
+imports `train_plain`). "The same" means, and is limited to:
+- the same model: the hyper-parameters and settings the run's Trainer wrote beside its history
+  (`hyperparameters.json` in its ModelRun artifact), built by the same `build_model`;
+- the same data: the run's upscaled train/eval/test examples (ImageUpscaler output), decoded once
+  into NumPy and scaled to [0, 1] (what the Transform graph computes);
+- the same epochs: as many as the Trainer actually ran (early stopping included), same batch size,
+  same learning-rate schedule, validating on the eval split every epoch like the Trainer does;
+- then one evaluation on the test split, as the Evaluator does.
+Not included (so the pipeline's tax counts them): reading the IDX files, statistics, validation,
+upscaling, the export with its signatures, the blessing, the push and the serving smoke check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+HYPERPARAMETERS_JSON = "hyperparameters.json"
+
+
+def _latest_output(root: Path, node_id: str, key: str) -> str:
+    from fashion_tfx.pipeline.metadata import component_runs
+
+    runs = [
+        r for r in component_runs(root / "metadata.sqlite") if r.node_id == node_id and r.outputs.get(key)
+    ]
+    if not runs:
+        raise FileNotFoundError(f"no {node_id} output {key!r} in the run under {root}")
+    return runs[-1].outputs[key][0][0]
+
+
+def load_split(examples_uri: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """Decodes one split of PNG tf.Examples into float32 images [N, H, W, 1] in [0, 1] and labels."""
+    import tensorflow as tf
+
+    files = sorted(glob.glob(os.path.join(examples_uri, f"Split-{split}", "*.gz")))
+    images, labels = [], []
+    for record in tf.data.TFRecordDataset(files, compression_type="GZIP"):
+        example = tf.train.Example.FromString(record.numpy())
+        png = example.features.feature["image"].bytes_list.value[0]
+        images.append(tf.io.decode_png(png, channels=1).numpy())
+        labels.append(example.features.feature["label"].int64_list.value[0])
+    return np.stack(images).astype("float32") / 255.0, np.asarray(labels, dtype="int64")
+
+
+def run_details(root: Path) -> dict:
+    """Returns what the run's Trainer trained with: hyper-parameters, settings and epochs run."""
+    model_run = _latest_output(root, "Trainer", "model_run")
+    chosen = json.loads(Path(model_run, HYPERPARAMETERS_JSON).read_text())
+    history = json.loads(Path(model_run, "history.json").read_text())
+    return {
+        "hyperparameters": chosen["values"],
+        "settings": chosen["settings"],
+        "epochs": len(history.get("loss", [])),
+        "examples": _latest_output(root, "ImageUpscaler", "examples"),
+    }
+
+
+def train_plain(root: str | Path, timings: dict | None = None) -> float:
+    """Trains and tests the run's model with plain Keras; returns the wall seconds of the whole script.
+
+    Args:
+        root: the pipeline run's root (ML Metadata and artifacts).
+        timings: filled with the per-stage seconds, the epochs and the test accuracy if given.
+    """
+    started = time.perf_counter()
+    import keras
+    import keras_tuner
+
+    from fashion_tfx.models.families import build_model
+    from fashion_tfx.models.search_space import ModelSettings
+    from fashion_tfx.models.trainer import cosine_learning_rate
+
+    details = run_details(Path(root))
+    settings = ModelSettings.from_custom_config(details["settings"])
+    hp = keras_tuner.HyperParameters()
+    for name, value in details["hyperparameters"].items():
+        hp.Fixed(name, value)
+    data = {split: load_split(details["examples"], split) for split in ("train", "eval", "test")}
+    decoded = time.perf_counter()
+    keras.utils.set_random_seed(settings.seed)
+    model = build_model(hp, settings)
+    history = model.fit(
+        *data["train"],
+        batch_size=hp.get("batch_size"),
+        epochs=details["epochs"],
+        validation_data=data["eval"],
+        callbacks=[
+            keras.callbacks.LearningRateScheduler(
+                cosine_learning_rate(hp.get("learning_rate"), settings.train_epochs)
+            )
+        ],
+        shuffle=True,
+        verbose=2,
+    )
+    fitted = time.perf_counter()
+    _, test_accuracy = model.evaluate(*data["test"], batch_size=256, verbose=0)
+    done = time.perf_counter()
+    if timings is not None:
+        timings.update(
+            decode_seconds=round(decoded - started, 1),
+            fit_seconds=round(fitted - decoded, 1),
+            test_seconds=round(done - fitted, 1),
+            epochs=details["epochs"],
+            images={split: int(len(labels)) for split, (_, labels) in data.items()},
+            hyperparameters=details["hyperparameters"],
+            test_accuracy=round(float(test_accuracy), 4),
+            final_val_accuracy=round(float(history.history["val_accuracy"][-1]), 4),
+        )
+    return done - started
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Prints the plain script's seconds and its breakdown for an existing run."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--root", required=True, help="root of a finished pipeline run")
+    args = parser.parse_args(argv)
+    timings: dict = {}
+    seconds = train_plain(args.root, timings)
+    print(json.dumps({"seconds": round(seconds, 1), **timings}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
