@@ -61,4 +61,5 @@ def test_second_run_in_the_same_root_fails_fast_and_metadata_survives(reliabilit
     nodes = {node: e.last_known_state for node, e in executions(root / "metadata.sqlite")}
     assert nodes["IdxExampleGen"] == metadata_store_pb2.Execution.COMPLETE
     # The progress line comes just before the execution is registered, so the kill may beat it.
-    assert nodes.get("StatisticsGen", metadata_store_pb2.Execution.RUNNING) == metadata_store_pb2.Execution.RUNNING
+    running = metadata_store_pb2.Execution.RUNNING
+    assert nodes.get("StatisticsGen", running) == running
