@@ -52,7 +52,7 @@ def create_components(config: PipelineConfig) -> list:
     ).with_id("ImageUpscaler")
     upscaler.add_upstream_node(drift_gate)
     components = [example_gen, statistics_gen, schema_gen, example_validator, drift_gate, upscaler]
-    model = model_components(config, upscaler.outputs["examples"], schema_gen.outputs["schema"], True)
+    model = model_components(config, upscaler.outputs["examples"], schema_gen.outputs["schema"])
     trainer = model[-1]
     return components + model + release_components(config, example_gen.outputs["examples"], trainer)
 
@@ -93,21 +93,15 @@ def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
     return [latest_blessed, evaluator, report, pusher, smoke_check]
 
 
-def model_settings(config: PipelineConfig, upscaled: bool) -> ModelSettings:
-    """Returns what the model code needs from the configuration.
-
-    Args:
-        config: the pipeline configuration.
-        upscaled: whether Transform receives the upscaler's output (else the raw 28×28 examples,
-            which no stem downsamples further).
-    """
+def model_settings(config: PipelineConfig) -> ModelSettings:
+    """Returns what the model code needs from the configuration (the Transform input is upscaled)."""
     return ModelSettings(
-        image_size=config.image_size if upscaled else SOURCE_SIZE,
+        image_size=config.image_size,
         source_size=SOURCE_SIZE,
-        upscale=upscaled,
+        upscale=True,
         interpolation=config.interpolation,
         families=config.model_families,
-        stems=config.stems if upscaled else (1,),
+        stems=config.stems,
         backbone=config.backbone,
         backbone_weights=config.backbone_weights,
         tuner="hyperband" if config.tuner == "none" else config.tuner,
@@ -121,13 +115,13 @@ def model_settings(config: PipelineConfig, upscaled: bool) -> ModelSettings:
     )
 
 
-def model_components(config: PipelineConfig, examples, schema, upscaled: bool) -> list:
+def model_components(config: PipelineConfig, examples, schema) -> list:
     """Returns Transform, the Tuner (unless `config.tuner` is `none`) and the Trainer, wired together.
 
     Transform does not materialise its output (float32 images at 128×128 would take ~4.6 GB); the
     Tuner and Trainer apply its graph in their input pipelines, and the export embeds it.
     """
-    settings = model_settings(config, upscaled)
+    settings = model_settings(config)
     # Function paths do not pin the code's content: the fingerprint makes TFX's cache notice edits.
     custom_config = {**settings.to_custom_config(), "code_fingerprint": code_fingerprint()}
     transform = Transform(
