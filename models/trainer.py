@@ -15,6 +15,7 @@ from tfx import v1 as tfx
 
 from fashion_tfx.models.export import export_serving_model
 from fashion_tfx.models.families import build_model
+from fashion_tfx.models.plots import save_png, subplots
 from fashion_tfx.models.preprocessing import TransformedBatches, read_records
 from fashion_tfx.models.search_space import ModelSettings, hyperparameters_for_training
 
@@ -27,12 +28,7 @@ HYPERPARAMETERS_JSON = "hyperparameters.json"  # the values the Trainer trained 
 
 def plot_curves(history: dict[str, list[float]], path: str) -> None:
     """Saves loss and accuracy per epoch (training and validation) as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    fig, axes = subplots(1, 2, figsize=(10, 4))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for prefix, style in (("", "-o"), ("val_", "--s")):
             values = history.get(prefix + metric)
@@ -42,10 +38,7 @@ def plot_curves(history: dict[str, list[float]], path: str) -> None:
         ax.set_title(metric)
         ax.grid(alpha=0.3)
         ax.legend()
-    fig.tight_layout()
-    with tf.io.gfile.GFile(path, "wb") as out:
-        fig.savefig(out, format="png", dpi=100)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def cosine_learning_rate(base: float, epochs: int):

@@ -20,6 +20,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 
 from fashion_tfx.models.families import build_model
+from fashion_tfx.models.plots import save_png, subplots
 from fashion_tfx.models.preprocessing import TransformedBatches, read_records
 from fashion_tfx.models.search_space import ModelSettings, search_space
 
@@ -132,13 +133,8 @@ def trial_rows(tuner: keras_tuner.Tuner) -> list[dict[str, Any]]:
 
 def plot_trials(rows: list[dict[str, Any]], path: str) -> None:
     """Saves a PNG: each trial's validation accuracy in trial order, coloured by family, best marked."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
     scored = [r for r in rows if r["score"] is not None]
-    fig, ax = plt.subplots(figsize=(8, 4))
+    fig, ax = subplots(figsize=(8, 4))
     for family in sorted({r.get("family", "?") for r in scored}):
         points = [(i, r["score"]) for i, r in enumerate(scored) if r.get("family", "?") == family]
         ax.scatter([p[0] for p in points], [p[1] for p in points], label=family)
@@ -155,10 +151,7 @@ def plot_trials(rows: list[dict[str, Any]], path: str) -> None:
     ax.set_title(f"{len(scored)} tuning trials")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    with tf.io.gfile.GFile(path, "wb") as out:
-        fig.savefig(out, format="png", dpi=100)
-    plt.close(fig)
+    save_png(fig, path)
 
 
 def export_trials(tuner: keras_tuner.Tuner, directory: str) -> list[dict[str, Any]]:
