@@ -6,7 +6,7 @@ from setuptools import find_packages, setup
 # Installed under those bare names they could collide with other distributions (`kubeflow` is a
 # namespace other packages use; `pipeline`, `models` and `data` are common), so each folder is
 # mapped into the `fashion_tfx` namespace instead: `fashion_tfx.pipeline`, `fashion_tfx.models`, ...
-FOLDERS = ("pipeline", "components", "models", "data", "kubeflow", "serving")
+FOLDERS = ("pipeline", "components", "models", "data", "kubeflow", "serving", "security")
 SUBPACKAGES = [
     name
     for folder in FOLDERS
@@ -20,7 +20,11 @@ setup(
     python_requires=">=3.10,<3.11",
     packages=[f"fashion_tfx.{name}" for name in SUBPACKAGES],
     # The curated schema ImportSchemaGen reads travels with the code (e.g. into the Kubeflow image).
-    package_data={"fashion_tfx.data": ["schema.pbtxt"]},
+    package_data={
+        "fashion_tfx.data": ["schema.pbtxt"],
+        # The audit's advisory snapshot and its list of accepted findings.
+        "fashion_tfx.security": ["advisories/*", "accepted-findings.yaml"],
+    },
     package_dir={f"fashion_tfx.{name}": name.replace(".", "/") for name in SUBPACKAGES},
     # Versions live in requirements.lock (installed with --no-deps); these are the direct needs.
     install_requires=[
