@@ -8,12 +8,14 @@ from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
+import yaml
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 ECOSYSTEM = "PyPI"
 SNAPSHOT = Path(__file__).resolve().parent / "advisories" / "pypa-advisory-db.jsonl.gz"
 SNAPSHOT_SOURCE = SNAPSHOT.with_name("SOURCE.json")
+SUPPLEMENT = SNAPSHOT.with_name("supplement.yaml")
 
 
 class AdvisoryDataError(ValueError):
@@ -106,6 +108,29 @@ def read_records(path: Path = SNAPSHOT) -> list[dict]:
         raise AdvisoryDataError(f"advisory snapshot not found: {path}") from None
     except (OSError, EOFError, json.JSONDecodeError) as error:
         raise AdvisoryDataError(f"advisory snapshot {path} is unreadable: {error}") from None
+
+
+def read_supplement(path: Path = SUPPLEMENT) -> list[dict]:
+    """Reads hand-added OSV records: a YAML list, each with an id, affected packages and a reference.
+
+    Raises:
+      AdvisoryDataError: the file is unreadable, not a list, or a record lacks one of those.
+    """
+    try:
+        records = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as error:
+        raise AdvisoryDataError(f"cannot read advisory supplement {path}: {error}") from None
+    if not isinstance(records, list):
+        raise AdvisoryDataError(f"{path}: expected a list of OSV records, got {type(records).__name__}")
+    for number, record in enumerate(records, 1):
+        missing = [
+            key
+            for key in ("id", "affected", "references")
+            if not (isinstance(record, dict) and record.get(key))
+        ]
+        if missing:
+            raise AdvisoryDataError(f"{path}: record {number} lacks {', '.join(missing)}")
+    return records
 
 
 def write_records(records: Iterable[dict], path: Path) -> int:

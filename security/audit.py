@@ -24,9 +24,11 @@ import yaml
 from fashion_tfx.security.advisories import (
     SNAPSHOT,
     SNAPSHOT_SOURCE,
+    SUPPLEMENT,
     AdvisoryDataError,
     AdvisoryIndex,
     read_records,
+    read_supplement,
 )
 from fashion_tfx.security.osv_mirror import OsvMirror
 
@@ -165,13 +167,14 @@ def snapshot_age(source: dict, today: datetime.date | None = None) -> str:
     return f"commit {commit} of {date}, {days} days old"
 
 
-def render(result: AuditResult, lock: Path, source: dict, records: int) -> str:
+def render(result: AuditResult, lock: Path, source: dict, records: int, added: int) -> str:
     """The audit's human-readable report."""
     lines = [
         f"audit: {result.packages} pinned packages in {lock} checked by pip-audit against {records} "
-        f"advisories of the PyPA advisory database ({snapshot_age(source)}).",
-        "audit: advisories published after that commit are not seen here; `make audit-online` asks the "
-        "live services where the network allows.",
+        f"advisories of the PyPA advisory database ({snapshot_age(source)}) and {added} added by hand "
+        f"({SUPPLEMENT.name}).",
+        "audit: other advisories published after that commit are not seen here; `make audit-online` asks "
+        "the live services where the network allows.",
     ]
     for finding, reason in result.accepted:
         fixes = ", ".join(finding.fix_versions) or "none"
@@ -199,18 +202,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lock", type=Path, default=Path("requirements.lock"), help="pinned requirements")
     parser.add_argument("--accepted", type=Path, default=ACCEPTED, help="accepted findings (YAML)")
     parser.add_argument("--snapshot", type=Path, default=SNAPSHOT, help="OSV records, gzipped JSON Lines")
+    parser.add_argument("--supplement", type=Path, default=SUPPLEMENT, help="hand-added OSV records (YAML)")
     parser.add_argument("--report", type=Path, help="also write the result here as JSON")
     args = parser.parse_args(argv)
     try:
-        records = read_records(args.snapshot)
-        index = AdvisoryIndex(records)
+        records, added = read_records(args.snapshot), read_supplement(args.supplement)
+        index = AdvisoryIndex(records + added)
         source_path = args.snapshot.with_name(SNAPSHOT_SOURCE.name)
         source = json.loads(source_path.read_text()) if source_path.exists() else {}
         result = audit(args.lock, index, load_accepted(args.accepted))
     except (AdvisoryDataError, AuditError) as error:
         print(f"audit: error: {error}", file=sys.stderr)
         return 2
-    print(render(result, args.lock, source, index.size))
+    print(render(result, args.lock, source, len(records), len(added)))
     if args.report:
         args.report.write_text(
             json.dumps(

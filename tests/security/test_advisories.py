@@ -9,10 +9,12 @@ import pytest
 
 from fashion_tfx.security.advisories import (
     SNAPSHOT,
+    SUPPLEMENT,
     AdvisoryDataError,
     AdvisoryIndex,
     affects,
     read_records,
+    read_supplement,
     write_records,
 )
 
@@ -118,3 +120,33 @@ def test_vendored_snapshot_knows_a_published_advisory():
     assert "PYSEC-2023-238" not in [r["id"] for r in index.query("pyarrow", "14.0.1")]
     source = json.loads(SNAPSHOT.with_name("SOURCE.json").read_text())
     assert source["records"] == index.size and len(source["commit"]) == 40
+
+
+def test_supplement_records_are_osv_with_a_source_and_not_yet_in_the_snapshot():
+    added = read_supplement(SUPPLEMENT)
+    assert added, "the supplement is empty: drop it, or this test"
+    snapshot_names = {name for r in read_records(SNAPSHOT) for name in [r["id"], *r.get("aliases", [])]}
+    for record in added:
+        names = {record["id"], *record.get("aliases", [])}
+        assert not names & snapshot_names, (
+            f"{record['id']} is in the snapshot now: remove it from the supplement"
+        )
+        assert all(ref["url"].startswith("https://") for ref in record["references"])
+    index = AdvisoryIndex(added)  # refuses a record that is not OSV
+    assert {r["id"] for r in index.query("urllib3", "1.26.20")} == {r["id"] for r in added}
+    assert index.query("urllib3", "2.7.0") == []
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("{a: 1}", "expected a list"),
+        ("- {id: X, affected: [{}]}\n", "record 1 lacks references"),
+        ("[unclosed", "cannot read"),
+    ],
+)
+def test_a_malformed_supplement_is_refused(tmp_path, text, message):
+    path = tmp_path / "supplement.yaml"
+    path.write_text(text)
+    with pytest.raises(AdvisoryDataError, match=message):
+        read_supplement(path)
