@@ -113,6 +113,21 @@ def _text(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.45, bo
     )
 
 
+def _fit_text(text: str, max_width: int, scale: float) -> str:
+    """Shortens `text` from the left ('..' + its tail) until it is at most `max_width` pixels wide."""
+    import cv2
+
+    def width(candidate: str) -> int:
+        return cv2.getTextSize(candidate, cv2.FONT_HERSHEY_SIMPLEX, scale, 1)[0][0]
+
+    if width(text) <= max_width:
+        return text
+    for start in range(1, len(text)):
+        if width(".." + text[start:]) <= max_width:
+            return ".." + text[start:]
+    return ""
+
+
 def render_grid(
     originals: np.ndarray, labels: np.ndarray, ids: list[str], size: int, interpolation: str
 ) -> bytes:
@@ -158,7 +173,8 @@ def render_grid(
         label = int(labels[row])
         name = CLASS_NAMES[label] if 0 <= label < len(CLASS_NAMES) else "?"
         _text(canvas, f"{label}: {name}", 10, y + cell // 2 - 4, 0.55, True)
-        _text(canvas, ids[row][-24:], 10, y + cell // 2 + 18, 0.38)
+        # Example ids are long (split/index); their tail is the part that tells two rows apart.
+        _text(canvas, _fit_text(ids[row], label_width - 20, 0.38), 10, y + cell // 2 + 18, 0.38)
         heat = cv2.applyColorMap(round_to_uint8(diff[row] * (255.0 / diff_max)), cv2.COLORMAP_MAGMA)
         panels = [cv2.cvtColor(fit(p), cv2.COLOR_GRAY2BGR) for p in (originals[row], opencv[row], keras[row])]
         panels.append(fit(heat))

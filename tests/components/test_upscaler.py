@@ -16,7 +16,7 @@ from tfx.types import artifact_utils, channel_utils, standard_artifacts
 
 from fashion_tfx.components.upscaler import executor, spec
 from fashion_tfx.components.upscaler.component import ImageUpscaler
-from fashion_tfx.components.upscaler.fidelity import FIDELITY_JSON, FIDELITY_PNG
+from fashion_tfx.components.upscaler.fidelity import FIDELITY_JSON, FIDELITY_PNG, _fit_text
 from fashion_tfx.components.upscaler.resize import INTERPOLATIONS, upscale_images
 from fashion_tfx.data.examples import ID_KEY, IMAGE_KEY, LABEL_KEY, encode_png, make_example, read_example
 
@@ -253,3 +253,14 @@ def read_split_uri(uri: str, split: str) -> list[bytes]:
     examples = standard_artifacts.Examples()
     examples.uri = uri
     return read_split(examples, split)
+
+
+def test_long_example_ids_are_shortened_from_the_left_to_fit_the_label_column():
+    def width(text):
+        return cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.38, 1)[0][0]
+
+    long_id = "fashion-mnist/t10k-images-idx3-ubyte:009999"
+    fitted = _fit_text(long_id, 150, 0.38)
+    assert width(long_id) > 150 >= width(fitted)
+    assert fitted.startswith("..") and long_id.endswith(fitted[2:]) and fitted.endswith(":009999")
+    assert _fit_text("eval-42", 150, 0.38) == "eval-42"
