@@ -110,27 +110,41 @@ def read_records(path: Path = SNAPSHOT) -> list[dict]:
         raise AdvisoryDataError(f"advisory snapshot {path} is unreadable: {error}") from None
 
 
+def read_yaml_entries(
+    path: Path, required: tuple[str, ...], what: str, item: str, error: type[Exception] = AdvisoryDataError
+) -> list[dict]:
+    """Reads a YAML file holding a list of mappings, each with non-empty values for `required`.
+
+    Args:
+      path: The YAML file.
+      required: Keys every entry must have.
+      what: What the file holds, for messages ("accepted findings").
+      item: What one entry is called, for messages ("entry").
+      error: The exception class to raise.
+
+    Raises:
+      error: the file is unreadable, not a list, or an entry lacks a required key.
+    """
+    try:
+        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
+    except (OSError, yaml.YAMLError) as problem:
+        raise error(f"cannot read {what} {path}: {problem}") from None
+    if not isinstance(entries, list):
+        raise error(f"{path}: expected a list of {what}, got {type(entries).__name__}")
+    for number, entry in enumerate(entries, 1):
+        missing = [key for key in required if not (isinstance(entry, dict) and entry.get(key))]
+        if missing:
+            raise error(f"{path}: {item} {number} lacks {', '.join(missing)}")
+    return entries
+
+
 def read_supplement(path: Path = SUPPLEMENT) -> list[dict]:
     """Reads hand-added OSV records: a YAML list, each with an id, affected packages and a reference.
 
     Raises:
       AdvisoryDataError: the file is unreadable, not a list, or a record lacks one of those.
     """
-    try:
-        records = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as error:
-        raise AdvisoryDataError(f"cannot read advisory supplement {path}: {error}") from None
-    if not isinstance(records, list):
-        raise AdvisoryDataError(f"{path}: expected a list of OSV records, got {type(records).__name__}")
-    for number, record in enumerate(records, 1):
-        missing = [
-            key
-            for key in ("id", "affected", "references")
-            if not (isinstance(record, dict) and record.get(key))
-        ]
-        if missing:
-            raise AdvisoryDataError(f"{path}: record {number} lacks {', '.join(missing)}")
-    return records
+    return read_yaml_entries(path, ("id", "affected", "references"), "OSV records", "record")
 
 
 def write_records(records: Iterable[dict], path: Path) -> int:

@@ -19,8 +19,6 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import yaml
-
 from fashion_tfx.security.advisories import (
     SNAPSHOT,
     SNAPSHOT_SOURCE,
@@ -29,6 +27,7 @@ from fashion_tfx.security.advisories import (
     AdvisoryIndex,
     read_records,
     read_supplement,
+    read_yaml_entries,
 )
 from fashion_tfx.security.osv_mirror import OsvMirror
 
@@ -74,19 +73,7 @@ def load_accepted(path: Path = ACCEPTED) -> list[dict]:
     Raises:
       AuditError: the file is not such a list, or an entry lacks a field.
     """
-    try:
-        entries = yaml.safe_load(path.read_text(encoding="utf-8")) or []
-    except (OSError, yaml.YAMLError) as error:
-        raise AuditError(f"cannot read accepted findings {path}: {error}") from None
-    if not isinstance(entries, list):
-        raise AuditError(f"{path}: expected a list of findings, got {type(entries).__name__}")
-    for number, entry in enumerate(entries, 1):
-        missing = [
-            key for key in ("id", "package", "reason") if not (isinstance(entry, dict) and entry.get(key))
-        ]
-        if missing:
-            raise AuditError(f"{path}: entry {number} lacks {', '.join(missing)}")
-    return entries
+    return read_yaml_entries(path, ("id", "package", "reason"), "accepted findings", "entry", AuditError)
 
 
 def run_pip_audit(lock: Path, osv_url: str, workdir: Path) -> tuple[int, list[Finding]]:

@@ -140,9 +140,10 @@ def test_supplement_records_are_osv_with_a_source_and_not_yet_in_the_snapshot():
 @pytest.mark.parametrize(
     "text, message",
     [
-        ("{a: 1}", "expected a list"),
+        ("{a: 1}", "expected a list of OSV records, got dict"),
         ("- {id: X, affected: [{}]}\n", "record 1 lacks references"),
-        ("[unclosed", "cannot read"),
+        ("- just a string\n", "record 1 lacks id, affected, references"),
+        ("[unclosed", "cannot read OSV records"),
     ],
 )
 def test_a_malformed_supplement_is_refused(tmp_path, text, message):
