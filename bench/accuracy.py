@@ -11,11 +11,13 @@ the `full` profile's accuracy anchor (≥ 94.0 %) is judged by on 2 cores.
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import time
 
 import numpy as np
 
-from bench.common import figure, write_results
+from bench.common import RESULTS_DIR, figure, write_results
 
 TARGET = 0.94
 
@@ -100,7 +102,16 @@ def train_point(data, count: int, epochs: int, image_size: int) -> dict:
         "images_per_second": round(count * epochs / seconds, 1),
         "test_accuracy": round(float(accuracy), 4),
         "val_accuracy": [round(float(v), 4) for v in history.history["val_accuracy"]],
+        "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def previous_points(path, replaced: set[tuple[int, int]]) -> list[dict]:
+    """The curve points of an earlier results file, except those about to be measured again."""
+    if not path.exists():
+        return []
+    curve = json.loads(path.read_text()).get("details", {}).get("curve", [])
+    return [p for p in curve if (p["train_images"], p["epochs"]) not in replaced]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -108,10 +119,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", default="12000:12,50000:8", help="comma-separated IMAGES:EPOCHS")
     parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the other points of bench/results/accuracy.json (each is dated)",
+    )
     args = parser.parse_args(argv)
     points = [tuple(int(v) for v in p.split(":")) for p in args.points.split(",")]
     data = load_data(args.image_size)
-    curve = []
+    curve = previous_points(RESULTS_DIR / "accuracy.json", set(points)) if args.keep else []
     for count, epochs in points:
         curve.append(train_point(data, count, epochs, args.image_size))
         best = max(curve, key=lambda p: p["test_accuracy"])

@@ -1,0 +1,16 @@
+"""bench.accuracy --keep: earlier points survive a run that measures other points."""
+
+from __future__ import annotations
+
+import json
+
+from bench.accuracy import previous_points
+
+
+def test_previous_points_keeps_the_others_and_drops_the_remeasured(tmp_path):
+    path = tmp_path / "accuracy.json"
+    assert previous_points(path, {(50000, 20)}) == []
+    curve = [{"train_images": 12000, "epochs": 10}, {"train_images": 50000, "epochs": 20}]
+    path.write_text(json.dumps({"details": {"curve": curve}}))
+    assert previous_points(path, {(50000, 20)}) == [{"train_images": 12000, "epochs": 10}]
+    assert previous_points(path, set()) == curve
