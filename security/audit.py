@@ -52,6 +52,12 @@ class Finding:
     def names(self) -> set[str]:
         return {self.id, *self.aliases}
 
+    def label(self) -> str:
+        """`package==version  ID aka ALIASES  (fixed in: ...)`, as the report prints it."""
+        aka = f" aka {', '.join(sorted(self.aliases))}" if self.aliases else ""
+        fixes = ", ".join(self.fix_versions) or "none"
+        return f"{self.package}=={self.version}  {self.id}{aka}  (fixed in: {fixes})"
+
 
 @dataclass
 class AuditResult:
@@ -164,12 +170,10 @@ def render(result: AuditResult, lock: Path, source: dict, records: int, added: i
         "the live services where the network allows.",
     ]
     for finding, reason in result.accepted:
-        fixes = ", ".join(finding.fix_versions) or "none"
-        lines.append(f"  accepted  {finding.package}=={finding.version}  {finding.id}  (fixed in: {fixes})")
+        lines.append(f"  accepted  {finding.label()}")
         lines.append(f"            why: {' '.join(reason.split())}")
     for finding in result.new:
-        fixes = ", ".join(finding.fix_versions) or "none"
-        lines.append(f"  NEW       {finding.package}=={finding.version}  {finding.id}  (fixed in: {fixes})")
+        lines.append(f"  NEW       {finding.label()}")
         lines.append(f"            {' '.join(finding.description.split())[:300]}")
     for entry in result.stale:
         lines.append(

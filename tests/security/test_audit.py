@@ -128,7 +128,8 @@ def test_cli_exit_codes_and_report(tmp_path, lock, capsys):
     assert main([*base, "--report", str(report)]) == 1
     out = capsys.readouterr().out
     assert (
-        "accepted  requests==2.34.2  PYSEC-9999-1" in out and "NEW       jinja2==3.1.6  PYSEC-9999-3" in out
+        "accepted  requests==2.34.2  PYSEC-9999-1 aka CVE-9999-0001  (fixed in: 99.0)" in out
+        and "NEW       jinja2==3.1.6  PYSEC-9999-3" in out
     )
     assert "commit aaaaaaa of 2024-10-10" in out and "audit: FAILED: 1 accepted, 1 new, 0 stale" in out
     saved = json.loads(report.read_text())
