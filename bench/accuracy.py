@@ -11,13 +11,12 @@ the `full` profile's accuracy anchor (≥ 94.0 %) is judged by on 2 cores.
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import time
 
 import numpy as np
 
-from bench.common import RESULTS_DIR, figure, write_results
+from bench.common import RESULTS_DIR, figure, utc_now, write_results
 
 TARGET = 0.94
 
@@ -102,7 +101,7 @@ def train_point(data, count: int, epochs: int, image_size: int) -> dict:
         "images_per_second": round(count * epochs / seconds, 1),
         "test_accuracy": round(float(accuracy), 4),
         "val_accuracy": [round(float(v), 4) for v in history.history["val_accuracy"]],
-        "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": utc_now(),
     }
 
 

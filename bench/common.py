@@ -14,6 +14,11 @@ from typing import Any
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+def utc_now() -> str:
+    """The current UTC time to the second, ISO 8601: when a result was measured."""
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
 def machine() -> dict[str, Any]:
     """Describes the machine a figure came from."""
     cpu = platform.processor() or ""
@@ -76,7 +81,7 @@ def write_results(name: str, figures: list[dict[str, Any]], details: dict[str, A
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
-        "measured_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": utc_now(),
         "command": command_line(),
         "machine": machine(),
         "figures": figures,
