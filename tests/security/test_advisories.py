@@ -151,3 +151,17 @@ def test_a_malformed_supplement_is_refused(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(AdvisoryDataError, match=message):
         read_supplement(path)
+
+
+def test_refresh_reads_a_checkout_and_turns_yaml_dates_into_osv_strings(tmp_path):
+    from fashion_tfx.security.refresh import read_checkout
+
+    (tmp_path / "vulns" / "demo-pkg").mkdir(parents=True)
+    (tmp_path / "vulns" / "demo-pkg" / "PYSEC-0000-1.yaml").write_text(
+        "id: PYSEC-0000-1\nmodified: 2024-10-10T17:35:05Z\naffected:\n"
+        "- package: {name: demo-pkg, ecosystem: PyPI}\n  versions: ['1.0']\n"
+    )
+    (record,) = read_checkout(tmp_path)
+    assert record["modified"].startswith("2024-10-10T17:35:05") and affects(record, "demo-pkg", "1.0")
+    with pytest.raises(AdvisoryDataError, match="no vulns/ folder"):
+        read_checkout(tmp_path / "vulns")
