@@ -52,6 +52,16 @@ class DatasetError(RuntimeError):
     """The data set cannot be found, fetched or verified; the message says what to do."""
 
 
+class ForeignDataError(DatasetError):
+    """The files are valid IDX data but not the canonical Fashion-MNIST, and foreign data was not allowed."""
+
+
+# The command-line flag that allows foreign data (named in the refusal, so the user knows the way on).
+ALLOW_FOREIGN_FLAG = "--allow-foreign-data"
+# Where each kind of explicit location comes from, as the user wrote it.
+ORIGIN_NAMES = {"argument": "--data-dir", "environment": f"${DATA_DIR_ENV}"}
+
+
 @dataclasses.dataclass(frozen=True)
 class DatasetLocation:
     """Where the four files were found and whether they are the canonical Fashion-MNIST.
@@ -127,6 +137,27 @@ def verify(directory: Path, require_canonical: bool) -> tuple[bool, str]:
     return False, fingerprint
 
 
+def describe_provenance(directory: str | Path, canonical: bool, fingerprint: str) -> str:
+    """Returns one line saying which data a run used, for the run header, the summary and the model card."""
+    if canonical:
+        return f"canonical Fashion-MNIST (all four files match the published SHA-256) from {directory}"
+    return (
+        f"FOREIGN data from {directory}: NOT the canonical Fashion-MNIST (no file matches its SHA-256; "
+        f"fingerprint {fingerprint}), used because foreign data was explicitly allowed"
+    )
+
+
+def refuse_foreign(directory: str | Path, origin: str) -> ForeignDataError:
+    """Returns the one-line refusal of non-canonical data that was not explicitly allowed."""
+    where = ORIGIN_NAMES.get(origin, origin)
+    return ForeignDataError(
+        f"{directory} (from {where}) is not the canonical Fashion-MNIST: none of its four files matches "
+        f"the published SHA-256, so neither its images nor its labels can be trusted; pass "
+        f"{ALLOW_FOREIGN_FLAG} to train on it anyway (its model is blessed only if it also passes the "
+        "canonical golden set)"
+    )
+
+
 def _progress(name: str, done: int, total: int) -> None:
     if not sys.stderr.isatty() and done < total:
         return
@@ -179,6 +210,7 @@ def download(directory: Path, base_url: str = DOWNLOAD_URL, retries: int = 4, ti
 def locate(
     data_dir: str | Path | None = None,
     *,
+    allow_foreign: bool = False,
     allow_download: bool = True,
     cache_dir: Path | None = None,
     debian_dir: Path = DEBIAN_DIR,
@@ -186,10 +218,11 @@ def locate(
 ) -> DatasetLocation:
     """Finds the four files: `data_dir`, then $FASHION_MNIST_DIR, the Debian package, the user cache.
 
-    Files given by the user may be other IDX data of the same format (accepted with a warning);
-    files in the Debian folder or the cache must be the canonical set.
+    Files given by the user may be other IDX data of the same format only if `allow_foreign`; files
+    in the Debian folder or the cache must be the canonical set.
 
     Raises:
+        ForeignDataError: valid IDX files that are not the canonical set, and `allow_foreign` is off.
         DatasetError: the files are missing, broken or fail verification.
     """
     explicit = [(data_dir, "argument"), (os.environ.get(DATA_DIR_ENV), "environment")]
@@ -202,7 +235,10 @@ def locate(
         missing = [str(file_path(directory, n)) for n in FILES if not file_path(directory, n).is_file()]
         if missing:
             raise DatasetError(f"data directory {directory} is missing: {', '.join(missing)}")
-        return _verified(directory, origin, require_canonical=False)
+        location = _verified(directory, origin, require_canonical=False)
+        if not location.canonical and not allow_foreign:
+            raise refuse_foreign(directory, origin)
+        return location
     if _has_all(debian_dir):
         return _verified(debian_dir, "debian", require_canonical=True)
     cache = cache_dir or default_cache_dir()

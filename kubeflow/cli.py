@@ -133,9 +133,9 @@ def _command_compile(args) -> int:
 
 
 def _command_submit(args) -> int:
-    from fashion_tfx.kubeflow.submit import parse_arguments, read_parameters, submit
+    from fashion_tfx.kubeflow.submit import parameter_fields, parse_arguments, read_parameters, submit
 
-    arguments = parse_arguments(args.param, read_parameters(args.package))
+    arguments = parse_arguments(args.param, read_parameters(args.package), parameter_fields(args.package))
     try:
         run = submit(
             args.host,
@@ -156,10 +156,11 @@ def _command_submit(args) -> int:
 def run(args) -> int:
     """Runs the `kubeflow` subcommand the parsed arguments name."""
     from fashion_tfx.kubeflow.runner import CompileError
+    from fashion_tfx.pipeline.config import ConfigError
 
     commands = {"compile": _command_compile, "submit": _command_submit}
     try:
         return commands[args.kubeflow_command](args)
-    except CompileError as err:
+    except (CompileError, ConfigError) as err:
         print(f"fashion-tfx: error: {err}", file=sys.stderr)
         return 2

@@ -6,8 +6,10 @@ import copy
 import dataclasses
 import hashlib
 import json
+import posixpath
 import re
 import tempfile
+import uuid
 from pathlib import Path
 
 from fashion_tfx.data import fashion_mnist
@@ -178,28 +180,72 @@ def compile_spec(settings: KubeflowSettings, profile: str = DEFAULT_PROFILE, **o
     return spec
 
 
+def check_output(output: str | Path) -> str:
+    """Makes sure the spec can be written at `output` (creating missing folders), before compiling.
+
+    Returns:
+        The output path as given.
+
+    Raises:
+        ConfigError: a name that is not .yaml/.yml, or a folder that cannot be created or written.
+    """
+    import tensorflow as tf
+
+    text = str(output)
+    if not text.strip() or any(not c.isprintable() for c in text):
+        raise ConfigError(f"output must name a .yaml file, got {text!r}")
+    if posixpath.splitext(text)[1] not in SPEC_SUFFIXES:
+        raise ConfigError(f"output must end in {' or '.join(SPEC_SUFFIXES)} (KFP's format), got {text}")
+    folder = posixpath.dirname(text) or "."
+    probe = posixpath.join(folder, f".compile-probe-{uuid.uuid4().hex}")
+    try:
+        tf.io.gfile.makedirs(folder)
+        if tf.io.gfile.isdir(text):
+            raise ConfigError(f"output {text} is a folder; name a .yaml file")
+        with tf.io.gfile.GFile(probe, "w") as out:
+            out.write("")
+        tf.io.gfile.remove(probe)
+    except (tf.errors.OpError, OSError) as err:
+        reason = getattr(err, "message", None) or getattr(err, "strerror", None) or str(err)
+        raise ConfigError(f"cannot write the spec into {folder}: {reason}") from None
+    return text
+
+
 def write_spec(spec: dict, output: str | Path) -> Path:
     """Writes the spec as KFP YAML (the form `kfp.Client` uploads) and returns its path.
 
+    The file is written under a temporary name and renamed, so a failure leaves no half-written spec.
+
     Raises:
-        ConfigError: the output does not end in .yaml or .yml.
+        ConfigError: the output does not end in .yaml or .yml, or its folder cannot be written.
     """
+    import tensorflow as tf
     import yaml
 
-    output = Path(output)
-    if output.suffix not in SPEC_SUFFIXES:
-        raise ConfigError(f"output must end in {' or '.join(SPEC_SUFFIXES)} (KFP's format), got {output}")
-    output.parent.mkdir(parents=True, exist_ok=True)
+    text = check_output(output)
     header = (
         f"# PIPELINE DEFINITION\n# Name: {spec['pipelineInfo']['name']}\n"
         "# Compiled by `fashion-tfx kubeflow compile` from pipeline/pipeline.py.\n"
     )
-    output.write_text(header + yaml.safe_dump(spec, sort_keys=True))
-    return output
+    partial = posixpath.join(posixpath.dirname(text) or ".", f".{posixpath.basename(text)}.partial")
+    try:
+        with tf.io.gfile.GFile(partial, "w") as out:
+            out.write(header + yaml.safe_dump(spec, sort_keys=True))
+        tf.io.gfile.rename(partial, text, overwrite=True)
+    except (tf.errors.OpError, OSError) as err:
+        if tf.io.gfile.exists(partial):
+            tf.io.gfile.remove(partial)
+        reason = getattr(err, "message", None) or getattr(err, "strerror", None) or str(err)
+        raise ConfigError(f"cannot write the spec {text}: {reason}") from None
+    return Path(text)
 
 
 def compile_pipeline(
     settings: KubeflowSettings, output: str | Path, profile: str = DEFAULT_PROFILE, **overrides
 ) -> Path:
-    """Compiles the pipeline and writes its KFP YAML to `output`; returns the written path."""
+    """Compiles the pipeline and writes its KFP YAML to `output`; returns the written path.
+
+    The output is checked first: a folder that cannot be written is refused before the (slow) compile.
+    """
+    check_output(output)
     return write_spec(compile_spec(settings, profile, **overrides), output)

@@ -23,8 +23,19 @@ _RESERVED_ARGS = (
     "--json_serialized_invocation_args",
     "--json_serialized_inputs_spec",
 )
-# An image reference with an explicit tag or digest: a moving `latest` makes runs unreproducible.
-_IMAGE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._\-/:]*[a-z0-9](:[\w][\w.\-]{0,127}|@sha256:[0-9a-f]{64})$")
+# An image reference with an explicit tag or digest, after Docker's reference grammar (ASCII only; a
+# registry host with an optional port, lower-case path components): a moving `latest` makes runs
+# unreproducible, and anything else (a trailing newline, control characters, `::`) is not an image.
+_HOST_PART = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_DOMAIN = rf"(?:{_HOST_PART}(?:\.{_HOST_PART})*(?::[0-9]+)?/)"
+_PATH_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_IMAGE_PATTERN = re.compile(
+    rf"{_DOMAIN}?{_PATH_COMPONENT}(?:/{_PATH_COMPONENT})*"
+    r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}(?:@sha256:[0-9a-f]{64})?|@sha256:[0-9a-f]{64})",
+    re.ASCII,
+)
+# A Beam argument: `--name` or `--name=value`, with a name and no control characters.
+_BEAM_ARG_PATTERN = re.compile(r"--[A-Za-z][A-Za-z0-9_-]*(?:=[^\x00-\x1f\x7f]*)?", re.ASCII)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,7 +144,7 @@ class KubeflowSettings:
     runtime_parameters: tuple[str, ...] = DEFAULT_RUNTIME_PARAMETERS
 
     def __post_init__(self) -> None:
-        if not isinstance(self.image, str) or not _IMAGE_PATTERN.match(self.image):
+        if not isinstance(self.image, str) or not _IMAGE_PATTERN.fullmatch(self.image):
             raise ConfigError(
                 f"image must be a registry reference with a tag or digest (e.g. "
                 f"ghcr.io/acme/fashion-tfx:0.1.0), got {self.image!r}"
@@ -147,8 +158,12 @@ class KubeflowSettings:
             raise ConfigError(f"data_dir must be an absolute path in the pod, got {self.data_dir!r}")
         object.__setattr__(self, "beam_args", tuple(self.beam_args))
         for arg in self.beam_args:
-            if not arg.startswith("--") or arg.split("=", 1)[0] in _RESERVED_ARGS:
-                raise ConfigError(f"beam argument {arg!r} must read --name=value and not be a TFX argument")
+            if not isinstance(arg, str) or not _BEAM_ARG_PATTERN.fullmatch(arg):
+                raise ConfigError(
+                    f"beam argument {arg!r} must read --name=value (a name after '--', no control characters)"
+                )
+            if arg.split("=", 1)[0] in _RESERVED_ARGS:
+                raise ConfigError(f"beam argument {arg!r} is a TFX argument; TFX's runner sets it itself")
         for component, value in self.resources.items():
             if not isinstance(value, Resources):
                 raise ConfigError(f"resources[{component!r}] must be Resources, got {value!r}")

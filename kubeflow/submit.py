@@ -37,11 +37,77 @@ def read_parameters(package: str | Path) -> dict[str, dict]:
     return spec["root"].get("inputDefinitions", {}).get("parameters", {})
 
 
-def parse_arguments(pairs: list[str], declared: dict[str, dict]) -> dict[str, object]:
-    """Parses NAME=VALUE pairs (VALUE as JSON when it parses, else a string) against the declared names.
+def parameter_fields(package: str | Path) -> dict[str, str]:
+    """Returns run parameter name -> the component parameter it feeds (e.g. `seed`), from the spec's DAG.
 
     Raises:
-        ConfigError: a pair without `=`, or a name the spec does not declare.
+        ConfigError: the file is missing or not a KFP YAML spec.
+    """
+    import yaml
+
+    read_parameters(package)
+    spec = yaml.safe_load(Path(package).read_text())
+    fields = {}
+    for task in spec["root"].get("dag", {}).get("tasks", {}).values():
+        for parameter, source in task.get("inputs", {}).get("parameters", {}).items():
+            if isinstance(source, dict) and "componentInputParameter" in source:
+                fields[source["componentInputParameter"]] = parameter
+    return fields
+
+
+# KFP parameter types -> the Python types a JSON value of that type may take (bool is not a number).
+_PARAMETER_TYPES = {
+    "NUMBER_INTEGER": (int,),
+    "NUMBER_DOUBLE": (int, float),
+    "STRING": (str,),
+    "BOOLEAN": (bool,),
+    "LIST": (list,),
+    "STRUCT": (dict,),
+}
+
+
+def check_argument(name: str, value: object, definition: dict, field: str | None = None) -> None:
+    """Checks one run parameter value against its declared type and, for a configuration field, its range.
+
+    The ranges are the pipeline configuration's own (`PipelineConfig.validate`), so a run parameter
+    cannot start a run that `fashion-tfx run` would refuse.
+
+    Raises:
+        ConfigError: a value of the wrong type, not finite, or out of its field's range.
+    """
+    import math
+
+    from fashion_tfx.pipeline.config import PipelineConfig, make_config
+
+    kind = definition.get("parameterType", "")
+    allowed = _PARAMETER_TYPES.get(kind)
+    if allowed is not None:
+        wrong_bool = isinstance(value, bool) and bool not in allowed
+        if wrong_bool or not isinstance(value, allowed):
+            raise ConfigError(f"run parameter {name} must be {kind.lower()}, got {value!r}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ConfigError(f"run parameter {name} must be a finite number, got {value!r}")
+    known = {f.name for f in dataclasses.fields(PipelineConfig)}
+    if field in known:
+        try:
+            make_config("test", "/", **{field: value})
+        except ConfigError as err:
+            raise ConfigError(f"run parameter {name}: {err}") from None
+
+
+def parse_arguments(
+    pairs: list[str], declared: dict[str, dict], fields: dict[str, str] | None = None
+) -> dict[str, object]:
+    """Parses NAME=VALUE pairs (VALUE as JSON when it parses, else a string) against the declared names.
+
+    Args:
+        pairs: the `--param` values.
+        declared: the spec's run parameters (name -> definition, see `read_parameters`).
+        fields: run parameter -> component parameter (see `parameter_fields`), for range checks.
+
+    Raises:
+        ConfigError: a pair without `=`, a name the spec does not declare, or a value of the wrong
+            type or out of range.
     """
     arguments: dict[str, object] = {}
     for pair in pairs:
@@ -52,9 +118,14 @@ def parse_arguments(pairs: list[str], declared: dict[str, dict]) -> dict[str, ob
             known = ", ".join(sorted(declared)) or "none"
             raise ConfigError(f"the pipeline has no run parameter {name!r}; it has: {known}")
         try:
-            arguments[name] = json.loads(text)
+            value = json.loads(text)
         except json.JSONDecodeError:
-            arguments[name] = text
+            value = text
+        # A declared string stays the text given (`--param tag=007` is the string "007").
+        if declared[name].get("parameterType") == "STRING":
+            value = text
+        check_argument(name, value, declared[name], (fields or {}).get(name))
+        arguments[name] = value
     return arguments
 
 

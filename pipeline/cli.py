@@ -26,6 +26,12 @@ def _add_run(subparsers) -> None:
     run.add_argument(
         "--root", default="runs/local", help="where artifacts and ML Metadata go (default: runs/local)"
     )
+    run.add_argument(
+        "--allow-foreign-data",
+        action="store_true",
+        help="train on IDX files that are not the canonical Fashion-MNIST (refused otherwise); the "
+        "model is still blessed only if it passes the canonical golden set",
+    )
     run.add_argument("--image-size", type=int, help="side of the upscaled images")
     run.add_argument("--seed", type=int, help="seed for the eval split and training")
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
@@ -82,13 +88,16 @@ def _command_data(args) -> int:
 
 def _command_run(args) -> int:
     from fashion_tfx.data import fashion_mnist
+    from fashion_tfx.data.golden import load_golden_set
     from fashion_tfx.pipeline import summary
     from fashion_tfx.pipeline.config import make_config
     from fashion_tfx.pipeline.local_runner import check_writable, run_pipeline
 
     # Validate the configuration and the output root before the (slower) data checks.
     check_writable(make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed).root)
-    location = fashion_mnist.locate(args.data_dir)
+    location = fashion_mnist.locate(args.data_dir, allow_foreign=args.allow_foreign_data)
+    # Fail closed before any work: without the golden set no model could be blessed.
+    load_golden_set([location.directory])
     config = make_config(
         args.profile,
         args.root,
@@ -96,12 +105,20 @@ def _command_run(args) -> int:
         seed=args.seed,
         data_dir=str(location.directory),
         data_fingerprint=location.fingerprint,
+        allow_foreign_data=args.allow_foreign_data,
         enable_cache=False if args.no_cache else None,
     )
-    print(
-        f"fashion-tfx: {config.profile} profile, data from {location.directory}, root {config.root}",
-        file=sys.stderr,
+    print(f"fashion-tfx: {config.profile} profile, root {config.root}", file=sys.stderr)
+    description = fashion_mnist.describe_provenance(
+        location.directory, location.canonical, location.fingerprint
     )
+    print(f"fashion-tfx: data: {description}", file=sys.stderr)
+    if not location.canonical:
+        print(
+            "fashion-tfx: WARNING: training on FOREIGN data; the model is blessed only if it also "
+            "reaches the accuracy floor on the canonical golden set",
+            file=sys.stderr,
+        )
     result = run_pipeline(config, verbose=args.verbose)
     print(summary.render(result))
     return 0 if result.ok else 1

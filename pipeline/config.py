@@ -29,6 +29,8 @@ class PipelineConfig:
         root: the run's root folder: artifacts, ML Metadata (SQLite) and the serving folder.
         data_dir: the folder with the four IDX files (resolved by `fashion_tfx.data.fashion_mnist`).
         data_fingerprint: a digest of the data's content; changing data invalidates the cache.
+        allow_foreign_data: ingest IDX data that is not the canonical Fashion-MNIST (refused
+            otherwise). Its model is still blessed only if it passes the canonical golden set.
         pipeline_name: the TFX pipeline's name (also the served model's name).
         seed: drives the eval split and everything random downstream.
         eval_fraction: share of the 60k training images carved out as `eval`.
@@ -64,6 +66,7 @@ class PipelineConfig:
     root: Path
     data_dir: str | None = None
     data_fingerprint: str = ""
+    allow_foreign_data: bool = False
     pipeline_name: str = "fashion-tfx"
     seed: int = 42
     eval_fraction: float = 1 / 6
@@ -248,6 +251,11 @@ def make_config(profile: str, root: str | Path, **overrides) -> PipelineConfig:
     """
     if profile not in PROFILES:
         raise ConfigError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    # Path("") is the current folder: an empty --root would write the run into wherever it started.
+    if not str(root).strip() or any(not c.isprintable() for c in str(root)):
+        raise ConfigError(
+            f"root must name a folder (not empty or whitespace, no control characters), got {str(root)!r}"
+        )
     fields = {f.name for f in dataclasses.fields(PipelineConfig)}
     unknown = set(overrides) - fields
     if unknown:

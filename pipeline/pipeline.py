@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tfx.components import Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
+from tfx.components import ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common import resolver
@@ -13,6 +13,7 @@ from tfx.types import Channel, standard_artifacts
 
 from fashion_tfx.components.drift_gate.component import DriftGate
 from fashion_tfx.components.evaluation_report.component import EvaluationReport
+from fashion_tfx.components.evaluator.component import TrustedEvaluator
 from fashion_tfx.components.example_gen.component import IdxExampleGen
 from fashion_tfx.components.pusher.executor import Executor as IdempotentPusherExecutor
 from fashion_tfx.components.serving_check.component import ServingSmokeCheck
@@ -32,6 +33,7 @@ def create_components(config: PipelineConfig) -> list:
         eval_fraction=config.eval_fraction,
         seed=config.seed,
         split_caps=config.caps(),
+        allow_foreign_data=config.allow_foreign_data,
     )
     statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
     # A curated schema (data/schema.pbtxt), not one inferred from the data it is meant to check.
@@ -61,21 +63,23 @@ def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
     """Returns the Evaluator, its report, the Pusher and the serving smoke check.
 
     The Evaluator scores the raw 28×28 test split through `serving_default`, the signature clients
-    call, against an absolute floor and against the latest blessed model; only a blessed model is
-    pushed, and a pushed model must then load and answer in a fresh process.
+    call, against an absolute floor and against the latest blessed model, and the golden set (canonical
+    test images verified by SHA-256) against the same floor; only a blessed model is pushed, and a
+    pushed model must then load and answer in a fresh process before clients can see it.
     """
     latest_blessed = resolver.Resolver(
         strategy_class=LatestBlessedModelStrategy,
         model=Channel(type=standard_artifacts.Model),
         model_blessing=Channel(type=standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
-    evaluator = Evaluator(
+    # Blesses only a model that also passes the golden set (canonical test images, SHA-256 verified).
+    evaluator = TrustedEvaluator(
         examples=raw_examples,
         model=trainer.outputs["model"],
         baseline_model=latest_blessed.outputs["model"],
         eval_config=make_eval_config(config.min_accuracy, config.max_accuracy_drop),
         example_splits=["test"],
-    )
+    ).with_id("Evaluator")
     report = EvaluationReport(
         evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"]
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fashion_tfx.components.drift_gate.component import ANOMALIES_PROPERTY
 from fashion_tfx.components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
+from fashion_tfx.components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
 from fashion_tfx.components.example_gen import spec as example_gen_spec
 from fashion_tfx.components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from fashion_tfx.data.fashion_mnist import CLASS_NAMES
@@ -46,6 +47,33 @@ def model_lines(result: RunResult) -> list[str]:
     return lines
 
 
+def data_lines(result: RunResult) -> list[str]:
+    """Returns which data the run trained on, loudly when it is not the canonical Fashion-MNIST."""
+    run = result.component("IdxExampleGen")
+    props = run.outputs.get(example_gen_spec.EXAMPLES, [("", {})])[0][1] if run else {}
+    description = props.get(example_gen_spec.DESCRIPTION_PROPERTY)
+    if not description:
+        return []
+    if props.get(example_gen_spec.PROVENANCE_PROPERTY) == "canonical":
+        return ["", f"  data: {description}"]
+    return ["", f"  WARNING: trained on {description}"]
+
+
+def trusted_check_line(result: RunResult) -> list[str]:
+    """Returns the golden-set verdict the blessing depends on (see components/evaluator)."""
+    evaluator = result.component("Evaluator")
+    verdict = json_property(evaluator, "blessing", TRUSTED_CHECK_PROPERTY) if evaluator else None
+    if not verdict:
+        return []
+    if "accuracy" not in verdict:
+        return [f"  trusted check: could not run, so NOT blessed: {verdict.get('reason')}"]
+    outcome = "passed" if verdict["passed"] else "FAILED, so NOT blessed"
+    return [
+        f"  trusted check: accuracy {verdict['accuracy']:.4f} on {verdict['examples']} canonical test "
+        f"images (SHA-256 verified), floor {verdict['floor']:g}: {outcome}"
+    ]
+
+
 def release_lines(result: RunResult) -> list[str]:
     """Returns test accuracy, the blessing, where the model was pushed and the smoke check's verdict."""
     lines: list[str] = []
@@ -59,6 +87,7 @@ def release_lines(result: RunResult) -> list[str]:
         lines += [f"    failed: {failure}" for failure in headline.get("validation_failures", [])]
         for uri, _ in report.outputs.get("report", []):
             lines.append(f"  evaluation report: {uri}/evaluation.md")
+    lines += trusted_check_line(result)
     pusher = result.component("Pusher")
     for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
         if props.get("pushed") == 1 and props.get("already_serving") == 1:
@@ -99,6 +128,7 @@ def render(result: RunResult) -> str:
             row = "".join(f"{per_class.get(str(i), 0):>7}" for i in range(len(CLASS_NAMES)))
             lines.append(f"  {split:<6}{sum(per_class.values()):>8}{row}")
         lines.append("  classes: " + ", ".join(f"{i} {name}" for i, name in enumerate(CLASS_NAMES)))
+    lines += data_lines(result)
     gate = result.component("DriftGate")
     anomalies = json_property(gate, "verdict", ANOMALIES_PROPERTY) if gate else None
     if anomalies:

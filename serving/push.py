@@ -13,6 +13,7 @@ from tensorflow_serving.config import model_server_config_pb2
 from fashion_tfx.serving.signatures import DEFAULT_MODEL_NAME
 
 MODELS_CONFIG = "models.config"
+CONFIG_MODE = 0o644  # readable by TF Serving's user, whoever owns the file
 # Where the deployment files mount the serving root inside the tensorflow/serving container.
 CONTAINER_ROOT = "/models"
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
@@ -124,5 +125,7 @@ def write_models_config(
     fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{MODELS_CONFIG}.")
     with os.fdopen(fd, "w") as out:
         out.write(text)
+    # mkstemp creates 0600: a TF Serving running as another user could not read its config.
+    os.chmod(tmp, CONFIG_MODE)
     os.replace(tmp, path)
     return path

@@ -24,6 +24,7 @@ class IdxExampleGen(base_component.BaseComponent):
         eval_fraction: float = 1 / 6,
         seed: int = 42,
         split_caps: dict[str, int | None] | None = None,
+        allow_foreign_data: bool = False,
     ):
         """Builds the component.
 
@@ -33,6 +34,8 @@ class IdxExampleGen(base_component.BaseComponent):
             eval_fraction: share of the 60k training images that becomes `eval`.
             seed: seed of the stable hash that picks the eval images.
             split_caps: optional class-balanced caps per split.
+            allow_foreign_data: ingest IDX files that are not the canonical Fashion-MNIST (refused
+                otherwise); the output records which data it holds.
         """
         super().__init__(
             spec=spec.IdxExampleGenSpec(
@@ -41,6 +44,7 @@ class IdxExampleGen(base_component.BaseComponent):
                 eval_fraction=eval_fraction,
                 seed=seed,
                 split_caps=json.dumps(split_caps or {}, sort_keys=True),
+                allow_foreign_data=int(bool(allow_foreign_data)),
                 examples=channel_utils.as_channel([standard_artifacts.Examples()]),
             )
         )

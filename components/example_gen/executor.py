@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from tfx.dsl.components.base import base_executor
@@ -10,6 +11,7 @@ from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
 from fashion_tfx.components.example_gen import spec
+from fashion_tfx.data import fashion_mnist as fm
 from fashion_tfx.data.ingest import ingest_idx
 from fashion_tfx.data.splits import SPLITS
 
@@ -24,6 +26,12 @@ class Executor(base_executor.BaseExecutor):
         exec_properties: dict[str, Any],
     ) -> None:
         examples = artifact_utils.get_single_instance(output_dict[spec.EXAMPLES])
+        data_dir = Path(exec_properties[spec.DATA_DIR])
+        # Checked here too, not only by the CLI: a compiled (Kubeflow) pipeline reads whatever its
+        # volume holds. A partly matching set is damaged and refused whatever the flag says.
+        canonical, fingerprint = fm.verify(data_dir, require_canonical=False)
+        if not canonical and not exec_properties.get(spec.ALLOW_FOREIGN_DATA):
+            raise fm.refuse_foreign(data_dir, "the pipeline's data_dir; allow_foreign_data is off")
         counts = ingest_idx(
             exec_properties[spec.DATA_DIR],
             examples.uri,
@@ -33,3 +41,9 @@ class Executor(base_executor.BaseExecutor):
         )
         examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
         examples.set_string_custom_property(spec.CLASS_COUNTS_PROPERTY, json.dumps(counts, sort_keys=True))
+        examples.set_string_custom_property(spec.PROVENANCE_PROPERTY, "canonical" if canonical else "foreign")
+        examples.set_string_custom_property(
+            spec.DESCRIPTION_PROPERTY, fm.describe_provenance(data_dir, canonical, fingerprint)
+        )
+        examples.set_string_custom_property(spec.DATA_DIR_PROPERTY, str(data_dir))
+        examples.set_string_custom_property(spec.FINGERPRINT_PROPERTY, fingerprint)

@@ -1,50 +1,35 @@
-"""TFX's filesystem Pusher, made idempotent.
+"""TFX's filesystem Pusher, made idempotent by content and invisible to clients until checked.
 
 TFX's Pusher names each push by the clock, so re-running an unchanged pipeline (whose Evaluator
 re-runs once the previous model became the baseline) would serve the same model twice under two
-versions. This executor records which Trainer model each version holds, in a registry beside the
-versions, and marks an already-served model as pushed to its existing version instead.
+versions. This executor records the SHA-256 of each version's files in a registry beside the
+versions, and marks a model whose content is already there as pushed to that version instead: a
+model path that repeats (a lost ML Metadata store restarts execution ids) is never taken for identity.
+
+A new version is copied to a hidden staging folder; the smoke check publishes it under its number
+(see `versions.py`), so TF Serving and `predict` never see a model nobody checked.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import tempfile
+import posixpath
 from typing import Any
 
-import tensorflow as tf
 from tfx.components.pusher import executor as tfx_pusher
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.types.artifact import Artifact
-from tfx.utils import proto_utils
+from tfx.utils import io_utils, proto_utils
 
-REGISTRY = ".pushed_models.json"  # version -> source model path; TF Serving ignores dot files
+from fashion_tfx.components.pusher import versions
 
-
-def read_registry(base_directory: str) -> dict[str, str]:
-    """Returns version -> source model path for the versions that still exist."""
-    path = os.path.join(base_directory, REGISTRY)
-    if not tf.io.gfile.exists(path):
-        return {}
-    with tf.io.gfile.GFile(path) as source:
-        registry = json.load(source)
-    return {v: m for v, m in registry.items() if tf.io.gfile.exists(os.path.join(base_directory, v))}
-
-
-def record_push(base_directory: str, version: str, model_path: str) -> None:
-    """Adds one version to the registry, replacing the file atomically."""
-    registry = {**read_registry(base_directory), version: model_path}
-    os.makedirs(base_directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=base_directory, prefix=f"{REGISTRY}.")
-    with os.fdopen(fd, "w") as out:
-        json.dump(registry, out, indent=1, sort_keys=True)
-    os.replace(tmp, os.path.join(base_directory, REGISTRY))
+STAGED_DESTINATION_PROPERTY = "staged_destination"  # the hidden folder the smoke check publishes
+DIGEST_PROPERTY = "model_digest"  # SHA-256 of the SavedModel's files
+ALREADY_SERVING_PROPERTY = "already_serving"  # 1: the same content was pushed before
 
 
 class Executor(tfx_pusher.Executor):
-    """Pushes a blessed model unless that very model is already serving."""
+    """Pushes a blessed model into staging unless a version with the same content already exists."""
 
     def Do(
         self,
@@ -62,14 +47,19 @@ class Executor(tfx_pusher.Executor):
             self._MarkNotPushed(model_push)
             return
         model_path = self.GetModelPath(input_dict)
-        served = [v for v, source in read_registry(base).items() if source == model_path]
-        if served:
-            version = max(served, key=int)
-            self._MarkPushed(
-                model_push, pushed_destination=os.path.join(base, version), pushed_version=version
-            )
-            model_push.set_int_custom_property("already_serving", 1)
-            return
-        super().Do(input_dict, output_dict, exec_properties)
-        version = model_push.get_string_custom_property("pushed_version")
-        record_push(base, version, model_path)
+        digest = versions.model_digest(model_path)
+        model_push.set_string_custom_property(DIGEST_PROPERTY, digest)
+        same = [v for v, entry in versions.read_registry(base).items() if entry.get("digest") == digest]
+        if same:
+            version = max(same, key=int)
+            model_push.set_int_custom_property(ALREADY_SERVING_PROPERTY, 1)
+        else:
+            version = versions.next_version(base)
+            versions.stage_model(model_path, base, version)
+            versions.record_push(base, version, digest, model_path)
+            # As TFX's Pusher does: the PushedModel artifact holds a copy of what was pushed.
+            io_utils.copy_dir(model_path, model_push.uri)
+        staged = versions.staging_path(base, version)
+        # Still staged when a run stopped before its smoke check: the rerun's check publishes it.
+        model_push.set_string_custom_property(STAGED_DESTINATION_PROPERTY, staged)
+        self._MarkPushed(model_push, pushed_destination=posixpath.join(base, version), pushed_version=version)

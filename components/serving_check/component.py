@@ -1,7 +1,8 @@
 """ServingSmokeCheck, a Python-function component run after the Pusher.
 
 TFX's InfraValidator needs Docker or Kubernetes; this check plays its part locally: the pushed model
-must load in a fresh process and answer every signature, or the run fails.
+must load in a fresh process and answer every signature, or the run fails. Only then is it published
+under its version number, where TF Serving and `predict` can see it.
 """
 
 # No `from __future__ import annotations` here: the @component decorator reads real annotations.
@@ -36,12 +37,22 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
     canary_count: Parameter[int] = 8,
 ) -> None:
     """Checks the pushed model in a fresh process; a model that was not pushed is not checked."""
+    from fashion_tfx.components.pusher.executor import STAGED_DESTINATION_PROPERTY
+    from fashion_tfx.components.pusher.versions import publish
     from fashion_tfx.serving.push import write_models_config
 
     if pushed_model.get_int_custom_property("pushed") != 1:
         outcome = {"checked": False, "reason": "the model was not blessed, so nothing was pushed"}
     else:
-        model_dir = pushed_model.get_string_custom_property("pushed_destination")
+        destination = pushed_model.get_string_custom_property("pushed_destination")
+        # A new version waits in a hidden staging folder until this check passes (see pusher/versions.py);
+        # a version published earlier (the same content pushed again) is checked where it is.
+        staged = pushed_model.get_string_custom_property(STAGED_DESTINATION_PROPERTY)
+        model_dir = staged if staged and tf.io.gfile.exists(staged) else destination
+        if not tf.io.gfile.exists(model_dir):
+            raise RuntimeError(
+                f"serving smoke check: the pushed model {destination} is missing (not staged, not published)"
+            )
         files = tf.io.gfile.glob(os.path.join(examples.uri, f"Split-{canary_split}", "*"))
         command = [
             sys.executable, "-m", "fashion_tfx.components.serving_check.canary",
@@ -52,9 +63,11 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
         answer = json.loads(lines[-1]) if lines else {"ok": False, "error": process.stderr.strip()[-2000:]}
         if process.returncode != 0 or not answer.get("ok"):
             raise RuntimeError(f"serving smoke check failed for {model_dir}: {answer.get('error')}")
-        model_base = os.path.dirname(model_dir.rstrip("/"))
+        if model_dir != destination:
+            publish(staged, destination)
+        model_base = os.path.dirname(destination.rstrip("/"))
         config_path = write_models_config(os.path.dirname(model_base), os.path.basename(model_base))
-        outcome = {"checked": True, "models_config": str(config_path), **answer}
+        outcome = {"checked": True, "models_config": str(config_path), **answer, "model_dir": destination}
     tf.io.gfile.makedirs(result.uri)
     with tf.io.gfile.GFile(os.path.join(result.uri, RESULT_FILE), "w") as out:
         json.dump(outcome, out, indent=2)

@@ -21,11 +21,21 @@ def _canonical_digests(monkeypatch, directory):
     monkeypatch.setattr(fm, "CANONICAL_SHA256", fm.content_digests(directory))
 
 
-def test_explicit_foreign_data_is_accepted_with_a_warning(tiny_idx_dir, caplog):
+def test_explicit_foreign_data_is_refused_unless_allowed(tiny_idx_dir, monkeypatch):
+    with pytest.raises(fm.ForeignDataError, match=r"\(from --data-dir\) is not the canonical Fashion-MNIST"):
+        fm.locate(tiny_idx_dir, allow_download=False)
+    monkeypatch.setenv(fm.DATA_DIR_ENV, str(tiny_idx_dir))
+    with pytest.raises(fm.ForeignDataError, match=r"\(from \$FASHION_MNIST_DIR\) .*--allow-foreign-data"):
+        fm.locate(None, allow_download=False)
+
+
+def test_explicit_foreign_data_is_accepted_when_allowed(tiny_idx_dir, caplog):
     with caplog.at_level(logging.WARNING):
-        location = fm.locate(tiny_idx_dir, allow_download=False)
+        location = fm.locate(tiny_idx_dir, allow_foreign=True, allow_download=False)
     assert location.origin == "argument" and not location.canonical
     assert "not the canonical Fashion-MNIST" in caplog.text
+    description = fm.describe_provenance(location.directory, location.canonical, location.fingerprint)
+    assert description.startswith("FOREIGN data") and location.fingerprint in description
 
 
 def test_canonical_set_is_recognised(tiny_idx_dir, monkeypatch):

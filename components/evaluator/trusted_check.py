@@ -1,0 +1,85 @@
+"""The trusted check: a model's accuracy on the golden set, through the signature clients call.
+
+Plain functions (no TFX): the Evaluator's executor calls them after TFMA's own validation.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from fashion_tfx.data.golden import GoldenSet, GoldenSetError, load_golden_set
+
+if TYPE_CHECKING:
+    import tensorflow_model_analysis as tfma
+
+TRUSTED_CHECK_PROPERTY = "trusted_check"  # JSON on the Evaluator's blessing: see `trusted_check`
+ACCURACY_METRIC = "SparseCategoricalAccuracy"
+BATCH = 200
+
+
+def accuracy_floor(eval_config: tfma.EvalConfig) -> float | None:
+    """Returns the absolute accuracy floor of the overall slice in an EvalConfig (None if it sets none).
+
+    The golden set is held to the same floor as the run's test split: one number decides "good enough".
+    """
+    floors = []
+    for spec in eval_config.metrics_specs:
+        for metric in spec.metrics:
+            if metric.class_name != ACCURACY_METRIC:
+                continue
+            thresholds = [metric.threshold] + [t.threshold for t in metric.per_slice_thresholds]
+            floors += [
+                t.value_threshold.lower_bound.value
+                for t in thresholds
+                if t.HasField("value_threshold") and t.value_threshold.HasField("lower_bound")
+            ]
+    return max(floors) if floors else None
+
+
+def score_golden_set(model_dir: str, golden: GoldenSet) -> float:
+    """Returns the model's accuracy on the golden set, scored through `serving_default`.
+
+    Raises:
+        ServingError: the model does not load or does not answer.
+    """
+    from fashion_tfx.serving.local import LocalModel
+    from fashion_tfx.serving.payloads import make_payload
+    from fashion_tfx.serving.signatures import SERVING_DEFAULT
+
+    model = LocalModel(model_dir)
+    predicted = []
+    for start in range(0, len(golden.labels), BATCH):
+        images = golden.images[start : start + BATCH].astype(np.float32)
+        payload = make_payload(images, list(golden.ids[start : start + BATCH]))
+        predicted.append(model.predict(payload, SERVING_DEFAULT).class_id)
+    return float(np.mean(np.concatenate(predicted) == golden.labels.astype(np.int64)))
+
+
+def trusted_check(model_dir: str, floor: float | None, candidates: list[str]) -> dict:
+    """Scores the model on the golden set against the floor; fails closed.
+
+    Args:
+        model_dir: the candidate's SavedModel.
+        floor: the accuracy the model must reach (see `accuracy_floor`).
+        candidates: folders that may hold the canonical test files (checked by SHA-256).
+
+    Returns:
+        A JSON-ready verdict: `passed`, and `accuracy`, `floor`, `examples`, `source`, or `reason`
+        when the check could not run (no golden set, no floor): then `passed` is False.
+    """
+    if floor is None:
+        return {"passed": False, "reason": "the evaluation sets no accuracy floor to hold the golden set to"}
+    try:
+        golden = load_golden_set(candidates)
+    except GoldenSetError as err:
+        return {"passed": False, "floor": floor, "reason": str(err)}
+    accuracy = score_golden_set(model_dir, golden)
+    return {
+        "passed": accuracy >= floor,
+        "accuracy": accuracy,
+        "floor": floor,
+        "examples": int(len(golden.labels)),
+        "source": str(golden.directory),
+    }

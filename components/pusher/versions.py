@@ -1,0 +1,137 @@
+"""Serving versions: a model's content digest, the push registry, and staging before publication.
+
+A pushed model is copied to a hidden staging folder (`.staging-<version>`) that TF Serving and the
+`predict` command ignore (both take only folders named by a plain number), and renamed into
+`<version>` once the smoke check has loaded it and called every signature. Which model a version holds
+is recorded by the SHA-256 of its files, so identity survives a lost ML Metadata store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import time
+import uuid
+
+from tfx.dsl.io import fileio
+from tfx.utils import io_utils
+
+REGISTRY = ".pushed_models.json"  # version -> {"digest", "source"}; TF Serving ignores dot files
+STAGING_PREFIX = ".staging-"
+# Readable by a TF Serving that runs as another user (its container's user, a shared volume's reader).
+FILE_MODE = 0o644
+FOLDER_MODE = 0o755
+_CHUNK = 1 << 20
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def model_digest(model_dir: str) -> str:
+    """Returns the SHA-256 over a SavedModel folder's files: their relative paths and contents.
+
+    Args:
+        model_dir: the SavedModel folder (local or on a bucket).
+    """
+    digest = hashlib.sha256()
+    files = []
+    for folder, _, names in fileio.walk(model_dir):
+        files += [posixpath.join(str(folder), str(name)) for name in names]
+    root = str(model_dir).rstrip("/") + "/"
+    for path in sorted(files):
+        digest.update(path[len(root) :].encode() + b"\0")
+        with fileio.open(path, "rb") as source:
+            while chunk := source.read(_CHUNK):
+                digest.update(chunk)
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def staging_path(base_directory: str, version: str) -> str:
+    """Returns the hidden folder a version is pushed into before its smoke check."""
+    return posixpath.join(base_directory, f"{STAGING_PREFIX}{version}")
+
+
+def read_registry(base_directory: str) -> dict[str, dict]:
+    """Returns version -> {"digest", "source"} for the versions that still exist, published or staged.
+
+    Entries of the older format (version -> source path) come back without a digest, so they never
+    match a model: at worst a model is pushed once more, never mistaken for another.
+    """
+    path = posixpath.join(base_directory, REGISTRY)
+    if not fileio.exists(path):
+        return {}
+    with fileio.open(path, "r") as source:
+        registry = json.load(source)
+    entries = {v: e if isinstance(e, dict) else {"source": e} for v, e in registry.items()}
+    return {
+        v: e
+        for v, e in entries.items()
+        if fileio.exists(posixpath.join(base_directory, v)) or fileio.exists(staging_path(base_directory, v))
+    }
+
+
+def write_readable(path: str, text: str) -> None:
+    """Replaces a file atomically (temporary name, then rename) and leaves it readable by others."""
+    partial = posixpath.join(posixpath.dirname(path), f".{posixpath.basename(path)}.{uuid.uuid4().hex}")
+    with fileio.open(partial, "w") as out:
+        out.write(text)
+    if _is_local(partial):
+        # Temporary files are often created 0600 (and a umask may say so too); TF Serving must read it.
+        os.chmod(partial, FILE_MODE)
+    fileio.rename(partial, path, overwrite=True)
+
+
+def record_push(base_directory: str, version: str, digest: str, source: str) -> None:
+    """Adds one version to the registry, replacing the file atomically."""
+    registry = {**read_registry(base_directory), version: {"digest": digest, "source": source}}
+    fileio.makedirs(base_directory)
+    write_readable(posixpath.join(base_directory, REGISTRY), json.dumps(registry, indent=1, sort_keys=True))
+
+
+def next_version(base_directory: str) -> str:
+    """Returns a version above every existing one (TF Serving serves the highest), from the clock."""
+    taken = [0]
+    if fileio.exists(base_directory):
+        for name in fileio.listdir(base_directory):
+            name = str(name).rstrip("/")
+            number = name[len(STAGING_PREFIX) :] if name.startswith(STAGING_PREFIX) else name
+            if number.isascii() and number.isdigit():
+                taken.append(int(number))
+    return str(max(int(time.time()), max(taken) + 1))
+
+
+def _make_readable(folder: str) -> None:
+    for current, _, names in os.walk(folder):
+        os.chmod(current, FOLDER_MODE)
+        for name in names:
+            os.chmod(os.path.join(current, name), FILE_MODE)
+
+
+def stage_model(model_dir: str, base_directory: str, version: str) -> str:
+    """Copies a SavedModel into the version's hidden staging folder; returns that folder.
+
+    `saved_model.pb` is copied last, so even the staging folder holds a loadable model only when
+    complete; a leftover of an interrupted copy is replaced.
+    """
+    staged = staging_path(base_directory, version)
+    if fileio.exists(staged):
+        fileio.rmtree(staged)
+    io_utils.copy_dir(model_dir, staged, deny_regex_patterns=[r"saved_model\.pb"])
+    io_utils.copy_file(posixpath.join(model_dir, "saved_model.pb"), posixpath.join(staged, "saved_model.pb"))
+    if _is_local(staged):
+        _make_readable(staged)
+    return staged
+
+
+def publish(staged: str, destination: str) -> None:
+    """Renames a checked staging folder into its numbered version, where clients see it.
+
+    On a local disk the rename is atomic; on a bucket it is a copy and delete (see docs/reliability.md).
+    """
+    if fileio.exists(destination):
+        raise FileExistsError(f"cannot publish {staged}: {destination} already exists")
+    fileio.rename(staged, destination)

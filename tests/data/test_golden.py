@@ -1,0 +1,57 @@
+"""The golden set: canonical test images, trusted only when their content matches the published SHA-256."""
+
+from __future__ import annotations
+
+import gzip
+import shutil
+
+import numpy as np
+import pytest
+
+from fashion_tfx.data import fashion_mnist as fm
+from fashion_tfx.data import golden
+from fashion_tfx.data.idx import read_bytes
+
+
+def _tampered_copy(directory, source):
+    """A copy of the canonical test files with one pixel of the image file changed."""
+    directory.mkdir()
+    content = bytearray(read_bytes(fm.file_path(source, fm.TEST_IMAGES)))
+    content[16 + 400] ^= 0xFF
+    (directory / fm.TEST_IMAGES).write_bytes(bytes(content))
+    shutil.copy(fm.file_path(source, fm.TEST_LABELS), directory)
+    return directory
+
+
+@pytest.fixture
+def canonical_dir():
+    """The system's canonical copy (the Debian package, which CI's image installs)."""
+    location = fm.locate(None, allow_download=False)
+    assert location.canonical, "the tests need the canonical Fashion-MNIST (dataset-fashion-mnist)"
+    return location.directory
+
+
+def test_golden_set_is_class_balanced_and_names_its_source(canonical_dir):
+    found = golden.load_golden_set([canonical_dir])
+    assert found.directory == canonical_dir
+    assert found.images.shape == (1000, 28, 28) and found.images.dtype == np.uint8
+    assert np.bincount(found.labels, minlength=10).tolist() == [golden.GOLDEN_PER_CLASS] * 10
+    assert len(set(found.ids)) == 1000 and found.ids[0].startswith(f"{fm.TEST_IMAGES}:")
+
+
+def test_a_tampered_copy_is_passed_over(canonical_dir, tmp_path, monkeypatch):
+    tampered = _tampered_copy(tmp_path / "tampered", canonical_dir)
+    # Tried first, refused by its digest; the installed copy is used instead.
+    assert golden.load_golden_set([tampered]).directory == canonical_dir
+    monkeypatch.setattr(golden, "default_candidates", lambda: [tmp_path / "absent"])
+    with pytest.raises(golden.GoldenSetError, match=r"no trusted golden set: .*tampered, .*absent"):
+        golden.load_golden_set([tampered])
+
+
+def test_a_gzip_copy_elsewhere_is_trusted_by_its_content(canonical_dir, tmp_path, monkeypatch):
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    for name in (fm.TEST_IMAGES, fm.TEST_LABELS):
+        (copy / f"{name}.gz").write_bytes(gzip.compress(read_bytes(fm.file_path(canonical_dir, name)), 1))
+    monkeypatch.setattr(golden, "default_candidates", lambda: [])
+    assert golden.load_golden_set([copy]).directory == copy
