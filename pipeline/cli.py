@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _command_data(args) -> int:
     from fashion_tfx.data import fashion_mnist
 
-    location = fashion_mnist.locate(args.data_dir, allow_download=not args.no_download)
+    # This command reports what it finds: foreign data is described, not refused.
+    location = fashion_mnist.locate(args.data_dir, allow_foreign=True, allow_download=not args.no_download)
     kind = "canonical Fashion-MNIST" if location.canonical else "NOT canonical Fashion-MNIST"
     print(f"data: {location.directory} ({location.origin}; {kind}; fingerprint {location.fingerprint})")
     return 0

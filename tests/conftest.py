@@ -20,6 +20,19 @@ def tiny_idx_dir(tmp_path: Path) -> Path:
     return write_idx_set(tmp_path / "idx")
 
 
+@pytest.fixture(scope="session")
+def canonical_data_dir() -> Path:
+    """The system's canonical Fashion-MNIST (the Debian package, which CI's image installs).
+
+    Runs that must bless and push a model train on it: a model of synthetic data fails the golden set.
+    """
+    from fashion_tfx.data import fashion_mnist as fm
+
+    location = fm.locate(None, allow_download=False)
+    assert location.canonical, "these tests need the canonical Fashion-MNIST (dataset-fashion-mnist)"
+    return location.directory
+
+
 @pytest.fixture
 def seed() -> int:
     """Seeds Python, NumPy and TensorFlow for tests where randomness matters."""

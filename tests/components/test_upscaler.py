@@ -230,7 +230,9 @@ def test_pipeline_run_produces_the_report(tmp_path, tiny_idx_dir, monkeypatch):
         return components[: ids.index("ImageUpscaler") + 1]
 
     monkeypatch.setattr(factory, "create_components", up_to_upscaler)
-    config = make_config("test", tmp_path / "run", data_dir=str(tiny_idx_dir), image_size=32)
+    config = make_config(
+        "test", tmp_path / "run", data_dir=str(tiny_idx_dir), image_size=32, allow_foreign_data=True
+    )
     result = run_pipeline(config, stream=open(os.devnull, "w"))  # noqa: SIM115
 
     assert result.ok, result.error

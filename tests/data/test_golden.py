@@ -24,11 +24,8 @@ def _tampered_copy(directory, source):
 
 
 @pytest.fixture
-def canonical_dir():
-    """The system's canonical copy (the Debian package, which CI's image installs)."""
-    location = fm.locate(None, allow_download=False)
-    assert location.canonical, "the tests need the canonical Fashion-MNIST (dataset-fashion-mnist)"
-    return location.directory
+def canonical_dir(canonical_data_dir):
+    return canonical_data_dir
 
 
 def test_golden_set_is_class_balanced_and_names_its_source(canonical_dir):

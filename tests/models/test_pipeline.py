@@ -50,7 +50,13 @@ def _uri(run, key: str) -> Path:
 
 
 def test_transform_tuner_trainer_run_and_the_export_loads_in_a_fresh_process(tiny_idx_dir, tmp_path):
-    config = make_config("test", tmp_path / "root", data_dir=str(tiny_idx_dir), data_fingerprint="tiny")
+    config = make_config(
+        "test",
+        tmp_path / "root",
+        data_dir=str(tiny_idx_dir),
+        data_fingerprint="tiny",
+        allow_foreign_data=True,
+    )
     result = run_pipeline(config, stream=io.StringIO())
     assert result.ok, result.error
     for node in ("Transform", "Tuner", "Trainer"):

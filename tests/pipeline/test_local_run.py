@@ -23,10 +23,10 @@ from fashion_tfx.pipeline.summary import render
 from fashion_tfx.serving.local import model_versions
 
 
-def test_cli_run_then_rerun_is_cached(tiny_idx_dir, tmp_path, capsys):
+def test_cli_run_then_rerun_is_cached(canonical_data_dir, tmp_path, capsys):
     root = tmp_path / "root"
     metadata = root / "metadata.sqlite"
-    argv = ["run", "--profile", "test", "--data-dir", str(tiny_idx_dir), "--root", str(root)]
+    argv = ["run", "--profile", "test", "--data-dir", str(canonical_data_dir), "--root", str(root)]
     assert cli.main(argv) == 0
     first = capsys.readouterr().out
     assert "splits and class balance" in first and "IdxExampleGen" in first
@@ -58,7 +58,7 @@ def test_bad_data_fails_without_publishing_examples(tiny_idx_dir, tmp_path):
     (tiny_idx_dir / f"{fm.TEST_LABELS}.gz").write_bytes(
         gzip.compress(struct.pack(">II", 2051, 40) + bytes(40))
     )
-    config = make_config("test", tmp_path / "root", data_dir=str(tiny_idx_dir))
+    config = make_config("test", tmp_path / "root", data_dir=str(tiny_idx_dir), allow_foreign_data=True)
     result = run_pipeline(config)
     assert not result.ok
     assert "t10k-labels-idx1-ubyte.gz: wrong magic number 2051" in str(result.error)
@@ -105,7 +105,7 @@ def _write_wrong_size_set(directory):
 
 def test_drift_gate_stops_the_run_and_names_the_anomalies(tmp_path):
     data = _write_wrong_size_set(tmp_path / "idx32")
-    config = make_config("test", tmp_path / "root", data_dir=str(data))
+    config = make_config("test", tmp_path / "root", data_dir=str(data), allow_foreign_data=True)
     result = run_pipeline(config)
     assert not result.ok
     assert result.component("DriftGate").state == "failed"
@@ -115,7 +115,9 @@ def test_drift_gate_stops_the_run_and_names_the_anomalies(tmp_path):
     assert result.component("ImageUpscaler") is None
     assert "error in DriftGate" in render(result)
 
-    relaxed = make_config("test", tmp_path / "root2", data_dir=str(data), stop_on_anomalies=False)
+    relaxed = make_config(
+        "test", tmp_path / "root2", data_dir=str(data), stop_on_anomalies=False, allow_foreign_data=True
+    )
     passed = run_pipeline(relaxed)
     assert passed.component("DriftGate").state == "executed"
     assert "data anomalies" in render(passed) and "height" in render(passed)

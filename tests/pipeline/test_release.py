@@ -21,9 +21,9 @@ def _blessed(result) -> bool:
     return headline["blessed"]
 
 
-def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(tiny_idx_dir, tmp_path):
+def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical_data_dir, tmp_path):
     root = tmp_path / "root"
-    good = run_pipeline(make_config("test", root, data_dir=str(tiny_idx_dir)))
+    good = run_pipeline(make_config("test", root, data_dir=str(canonical_data_dir)))
     assert good.ok, good.error
     assert _blessed(good)
     model_base = root / "serving" / "fashion-tfx"
@@ -41,15 +41,15 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(tiny_idx_
 
     report_dir = good.component("EvaluationReport").outputs["report"][0][0]
     report = json.loads(Path(report_dir, "evaluation.json").read_text())
-    assert report["example_count"] == 40 and len(report["per_class"]) == 10
-    assert sum(map(sum, report["confusion_matrix"])) == 40
+    assert report["example_count"] == 60 and len(report["per_class"]) == 10
+    assert sum(map(sum, report["confusion_matrix"])) == 60
     png = cv2.imread(f"{report_dir}/confusion_matrix.png")
     assert png is not None and png.shape[0] > 300
     summary = render(good)
     assert "BLESSED" in summary and f"pushed to: {pushed['pushed_destination']}" in summary
 
     # A deliberately bad model: the same pipeline, trained for zero epochs.
-    bad = run_pipeline(make_config("test", root, data_dir=str(tiny_idx_dir), train_epochs=0))
+    bad = run_pipeline(make_config("test", root, data_dir=str(canonical_data_dir), train_epochs=0))
     assert bad.ok, bad.error
     assert bad.component("Trainer").state == "executed"
     assert not _blessed(bad)

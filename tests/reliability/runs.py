@@ -31,7 +31,19 @@ def start_run(data_dir: Path, root: Path, *extra: str, cut_after: str | None = D
     """
     command = [sys.executable, str(Path(__file__).with_name("cut_run.py"))] if cut_after else CLI
     return subprocess.Popen(
-        [*command, "run", "--profile", "test", "--data-dir", str(data_dir), "--root", str(root), *extra],
+        # The tests' tiny synthetic data is not the canonical set: allowed explicitly, as a user would.
+        [
+            *command,
+            "run",
+            "--profile",
+            "test",
+            "--data-dir",
+            str(data_dir),
+            "--root",
+            str(root),
+            "--allow-foreign-data",
+            *extra,
+        ],  # fmt: skip
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

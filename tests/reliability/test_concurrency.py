@@ -39,6 +39,7 @@ def test_second_run_in_the_same_root_fails_fast_and_metadata_survives(reliabilit
         wait_for_line(holder, "▸ StatisticsGen running")  # ML Metadata already holds executions
         started = time.monotonic()
         argv = ["run", "--profile", "test", "--data-dir", str(reliability_data), "--root", str(root)]
+        argv.append("--allow-foreign-data")
         assert cli.main(argv) == 2
         elapsed = time.monotonic() - started
     finally:

@@ -24,7 +24,16 @@ def tiny_disk(tmp_path):
 
 def test_nearly_full_disk_is_refused_before_any_work(tiny_disk, tiny_idx_dir, capsys):
     root = tiny_disk / "root"
-    argv = ["run", "--profile", "test", "--data-dir", str(tiny_idx_dir), "--root", str(root)]
+    argv = [
+        "run",
+        "--profile",
+        "test",
+        "--data-dir",
+        str(tiny_idx_dir),
+        "--root",
+        str(root),
+        "--allow-foreign-data",
+    ]
     assert cli.main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith(f"fashion-tfx: error: output root {root} is not writable: disk full (")

@@ -1,0 +1,114 @@
+"""The Pusher's executor, called directly on tiny fake SavedModel folders: identity by content, staging."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+
+import pytest
+from tfx.proto import pusher_pb2
+from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
+
+from fashion_tfx.components.pusher import versions
+from fashion_tfx.components.pusher.executor import (
+    ALREADY_SERVING_PROPERTY,
+    STAGED_DESTINATION_PROPERTY,
+    Executor,
+)
+from fashion_tfx.serving.local import model_versions
+from fashion_tfx.serving.push import write_models_config
+
+
+def _model(uri, weights: bytes) -> standard_artifacts.Model:
+    """A Model artifact whose Format-Serving folder holds a stand-in SavedModel (bytes, not loaded)."""
+    serving = uri / "Format-Serving"
+    (serving / "variables").mkdir(parents=True, exist_ok=True)
+    (serving / "saved_model.pb").write_bytes(b"graph")
+    (serving / "variables" / "variables.data-00000-of-00001").write_bytes(weights)
+    model = standard_artifacts.Model()
+    model.uri = str(uri)
+    return model
+
+
+def _push(model, base, tmp_path, name: str) -> dict:
+    """Runs the executor once with a blessed model; returns the PushedModel's custom properties."""
+    blessing = standard_artifacts.ModelBlessing()
+    blessing.uri = str(tmp_path / f"blessing-{name}")
+    blessing.set_int_custom_property("blessed", 1)
+    pushed = standard_artifacts.PushedModel()
+    pushed.uri = str(tmp_path / f"pushed-{name}")
+    destination = pusher_pb2.PushDestination(
+        filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(base))
+    )
+    Executor().Do(
+        {"model": [model], "model_blessing": [blessing]},
+        {"pushed_model": [pushed]},
+        {"push_destination": proto_utils.proto_to_json(destination)},
+    )
+    return {
+        "pushed": pushed.get_int_custom_property("pushed"),
+        "destination": pushed.get_string_custom_property("pushed_destination"),
+        "version": pushed.get_string_custom_property("pushed_version"),
+        "staged": pushed.get_string_custom_property(STAGED_DESTINATION_PROPERTY),
+        "already": pushed.get_int_custom_property(ALREADY_SERVING_PROPERTY),
+    }
+
+
+def test_a_new_version_is_hidden_until_published(tmp_path):
+    base = tmp_path / "serving" / "fashion-tfx"
+    first = _push(_model(tmp_path / "Trainer" / "model" / "10", b"weights A"), base, tmp_path, "a")
+    assert first["pushed"] == 1 and first["staged"] == str(base / f".staging-{first['version']}")
+    # TF Serving and `predict` take only numerically named folders: nothing is visible yet.
+    assert model_versions(base) == [] and not (base / first["version"]).exists()
+    assert sorted(os.listdir(first["staged"])) == ["saved_model.pb", "variables"]
+    versions.publish(first["staged"], first["destination"])
+    assert model_versions(base) == [int(first["version"])]
+
+
+@pytest.mark.parametrize(
+    ("second_path", "second_weights", "same_version"),
+    [
+        # ML Metadata lost, execution ids repeat: same path, different model -> a new version.
+        ("Trainer/model/10", b"weights B", False),
+        # The same model from another execution (a rerun) -> the version that already holds it.
+        ("Trainer/model/42", b"weights A", True),
+    ],
+)
+def test_identity_is_the_models_content_not_its_path(tmp_path, second_path, second_weights, same_version):
+    base = tmp_path / "serving" / "fashion-tfx"
+    first = _push(_model(tmp_path / "run1" / "Trainer/model/10", b"weights A"), base, tmp_path, "a")
+    versions.publish(first["staged"], first["destination"])
+    second = _push(_model(tmp_path / "run2" / second_path, second_weights), base, tmp_path, "b")
+    assert second["pushed"] == 1
+    assert (second["version"] == first["version"]) is same_version
+    assert second["already"] == (1 if same_version else 0)
+    if not same_version:
+        assert int(second["version"]) > int(first["version"])  # TF Serving serves the highest
+        assert os.path.isdir(second["staged"])
+        versions.publish(second["staged"], second["destination"])
+        assert model_versions(base) == [int(first["version"]), int(second["version"])]
+
+
+def test_an_old_registry_entry_never_matches_by_path(tmp_path):
+    base = tmp_path / "serving" / "fashion-tfx"
+    model = _model(tmp_path / "Trainer" / "model" / "10", b"weights A")
+    (base / "1700000000").mkdir(parents=True)
+    (base / versions.REGISTRY).write_text(json.dumps({"1700000000": f"{model.uri}/Format-Serving"}))
+    pushed = _push(model, base, tmp_path, "a")
+    assert pushed["version"] != "1700000000" and pushed["already"] == 0
+
+
+def test_registry_and_models_config_are_readable_by_others(tmp_path):
+    base = tmp_path / "serving" / "fashion-tfx"
+    previous = os.umask(0o077)  # as strict as a hardened account's
+    try:
+        pushed = _push(_model(tmp_path / "m", b"weights"), base, tmp_path, "a")
+        versions.publish(pushed["staged"], pushed["destination"])
+        config = write_models_config(tmp_path / "serving")
+    finally:
+        os.umask(previous)
+    for path in (base / versions.REGISTRY, config, base / pushed["version"] / "saved_model.pb"):
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o644, path
+    assert stat.S_IMODE(os.stat(base / pushed["version"] / "variables").st_mode) == 0o755

@@ -1,0 +1,73 @@
+"""The served model is the one blessed and checked: staged until its smoke check, identified by content.
+
+Real CLI runs (test profile, canonical data) on the real LocalDagRunner, in subprocesses:
+- a run that stops after the Pusher (as one killed before or during its smoke check would) leaves
+  nothing a client or TF Serving can see; the rerun checks the model and publishes it;
+- a root whose ML Metadata was lost but whose serving folder stayed: execution ids start again, so the
+  new model lands at the old model's Trainer path, and it is still pushed as a new version.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import stat
+
+from reliability.runs import start_run
+
+from fashion_tfx.components.pusher import versions
+from fashion_tfx.pipeline.metadata import component_runs
+from fashion_tfx.serving.local import model_versions
+
+
+def _finish(process) -> str:
+    stdout, stderr = process.communicate(timeout=900)
+    assert process.returncode == 0, stderr[-3000:]
+    return stdout
+
+
+def _visible(model_base) -> list[str]:
+    """What TF Serving would load: folders named by a plain number (and `predict`: those with a model)."""
+    return sorted(p.name for p in model_base.iterdir() if p.is_dir() and p.name.isdigit())
+
+
+def test_a_version_is_published_only_after_its_check_and_identity_survives_a_lost_store(
+    canonical_data_dir, tmp_path
+):
+    root = tmp_path / "root"
+    model_base = root / "serving" / "fashion-tfx"
+    previous = os.umask(0o077)  # the runs inherit it: files must still be readable by TF Serving
+    try:
+        stopped = start_run(canonical_data_dir, root, cut_after="Pusher")
+        _finish(stopped)
+        first = {r.node_id: r for r in component_runs(root / "metadata.sqlite")}
+        props = first["Pusher"].outputs["pushed_model"][0][1]
+        old_trainer_model = first["Trainer"].outputs["model"][0][0]
+        assert props["pushed"] == 1
+        version = props["pushed_version"]
+        assert _visible(model_base) == [] and model_versions(model_base) == []
+        assert (model_base / f"{versions.STAGING_PREFIX}{version}" / "saved_model.pb").is_file()
+
+        out = _finish(start_run(canonical_data_dir, root, cut_after=None))
+        assert "smoke check: loaded in a fresh process" in out
+        assert _visible(model_base) == [version] and model_versions(model_base) == [int(version)]
+        for path in (root / "serving" / "models.config", model_base / versions.REGISTRY):
+            assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+
+        # ML Metadata is lost, the serving folder stays; a different seed trains a different model.
+        old_model_dir = props["pushed_destination"]
+        (root / "metadata.sqlite").unlink()
+        shutil.rmtree(root / "pipeline")
+        out = _finish(start_run(canonical_data_dir, root, "--seed", "7", cut_after=None))
+    finally:
+        os.umask(previous)
+    runs = {r.node_id: r for r in component_runs(root / "metadata.sqlite")}
+    # The premise: execution ids started again, so the new model sits where the old one did.
+    assert runs["Trainer"].outputs["model"][0][0] == old_trainer_model
+    new = runs["Pusher"].outputs["pushed_model"][0][1]
+    assert new["pushed"] == 1 and new.get("already_serving") != 1, new
+    assert new["model_digest"] != props["model_digest"]
+    assert int(new["pushed_version"]) > int(version)
+    assert _visible(model_base) == [version, new["pushed_version"]], os.listdir(model_base)
+    assert f"pushed to: {new['pushed_destination']}" in out and "already serving" not in out
+    assert new["pushed_destination"] != old_model_dir
