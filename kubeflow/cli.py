@@ -84,6 +84,12 @@ def add_parser(subparsers) -> None:
         help="expose a parameter as a run parameter, repeatable "
         f"(default: {' '.join(DEFAULT_RUNTIME_PARAMETERS)})",
     )
+    comp.add_argument(
+        "--allow-foreign-data",
+        action="store_true",
+        help="let the pods ingest IDX data that is not the canonical Fashion-MNIST (refused otherwise); "
+        "the model is still blessed only if it passes the canonical golden set",
+    )
     comp.add_argument("--image-size", type=int, help="side of the upscaled images")
     comp.add_argument("--seed", type=int, help="seed for the eval split and training")
     comp.add_argument("--no-cache", action="store_true", help="turn KFP's step cache off in the spec")
@@ -106,12 +112,14 @@ def _command_compile(args) -> int:
     from fashion_tfx.kubeflow.runner import compile_pipeline
     from fashion_tfx.kubeflow.settings import KubeflowSettings, Resources
 
+    # argparse treats a value of `--` as its separator and hands back an empty list in its place.
+    beam_args = [arg if isinstance(arg, str) else "--" for arg in args.beam_args or []]
     settings = KubeflowSettings(
         image=args.image,
         root=args.root,
         data_dir=args.data_dir,
         data_fingerprint=args.data_fingerprint,
-        beam_args=tuple(args.beam_args) if args.beam_args else DEFAULT_BEAM_ARGS,
+        beam_args=tuple(beam_args) if beam_args else DEFAULT_BEAM_ARGS,
         resources={component: Resources.parse(value) for component, value in args.resources},
         default_resources=Resources.parse(args.default_resources),
         runtime_parameters=(
@@ -127,6 +135,7 @@ def _command_compile(args) -> int:
         image_size=args.image_size,
         seed=args.seed,
         enable_cache=False if args.no_cache else None,
+        allow_foreign_data=True if args.allow_foreign_data else None,
     )
     print(f"compiled {output} (image {settings.image}, root {settings.root})")
     return 0

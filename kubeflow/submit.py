@@ -55,14 +55,15 @@ def parameter_fields(package: str | Path) -> dict[str, str]:
     return fields
 
 
-# KFP parameter types -> the Python types a JSON value of that type may take (bool is not a number).
+# KFP parameter types -> the Python types a JSON value of that type may take (bool is not a number),
+# and how to name them in an error.
 _PARAMETER_TYPES = {
-    "NUMBER_INTEGER": (int,),
-    "NUMBER_DOUBLE": (int, float),
-    "STRING": (str,),
-    "BOOLEAN": (bool,),
-    "LIST": (list,),
-    "STRUCT": (dict,),
+    "NUMBER_INTEGER": ((int,), "an integer"),
+    "NUMBER_DOUBLE": ((int, float), "a number"),
+    "STRING": ((str,), "a string"),
+    "BOOLEAN": ((bool,), "true or false"),
+    "LIST": ((list,), "a JSON list"),
+    "STRUCT": ((dict,), "a JSON object"),
 }
 
 
@@ -80,11 +81,11 @@ def check_argument(name: str, value: object, definition: dict, field: str | None
     from fashion_tfx.pipeline.config import PipelineConfig, make_config
 
     kind = definition.get("parameterType", "")
-    allowed = _PARAMETER_TYPES.get(kind)
-    if allowed is not None:
+    if kind in _PARAMETER_TYPES:
+        allowed, described = _PARAMETER_TYPES[kind]
         wrong_bool = isinstance(value, bool) and bool not in allowed
         if wrong_bool or not isinstance(value, allowed):
-            raise ConfigError(f"run parameter {name} must be {kind.lower()}, got {value!r}")
+            raise ConfigError(f"run parameter {name} must be {described}, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"run parameter {name} must be a finite number, got {value!r}")
     known = {f.name for f in dataclasses.fields(PipelineConfig)}

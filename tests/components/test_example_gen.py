@@ -17,7 +17,7 @@ from fashion_tfx.data.examples import ID_KEY, read_example
 from fashion_tfx.data.idx import IdxFormatError, write_idx
 
 
-def _run(data_dir, out_dir, caps=None, seed=42):
+def _run(data_dir, out_dir, caps=None, seed=42, allow_foreign=True):
     examples = standard_artifacts.Examples()
     examples.uri = str(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -30,6 +30,8 @@ def _run(data_dir, out_dir, caps=None, seed=42):
             spec.EVAL_FRACTION: 0.25,
             spec.SEED: seed,
             spec.SPLIT_CAPS: json.dumps(caps or {}),
+            # The tiny synthetic fixtures are not the canonical set.
+            spec.ALLOW_FOREIGN_DATA: int(allow_foreign),
         },
     )
     return examples
@@ -108,3 +110,23 @@ def test_bad_input_names_the_file_and_writes_nothing(case, tiny_idx_dir, tmp_pat
     with pytest.raises(IdxFormatError, match=message):
         _run(tiny_idx_dir, out)
     assert sorted(p.name for p in out.iterdir()) == []
+
+
+def test_foreign_data_is_refused_unless_allowed_and_recorded_when_it_is(tiny_idx_dir, tmp_path):
+    out = tmp_path / "refused"
+    with pytest.raises(fm.ForeignDataError, match="is not the canonical Fashion-MNIST"):
+        _run(tiny_idx_dir, out, allow_foreign=False)
+    assert sorted(p.name for p in out.iterdir()) == []
+    examples = _run(tiny_idx_dir, tmp_path / "allowed")
+    assert examples.get_string_custom_property(spec.PROVENANCE_PROPERTY) == "foreign"
+    assert examples.get_string_custom_property(spec.DESCRIPTION_PROPERTY).startswith("FOREIGN data from ")
+    assert examples.get_string_custom_property(spec.DATA_DIR_PROPERTY) == str(tiny_idx_dir)
+
+
+def test_canonical_data_is_recorded_as_such(canonical_data_dir, tmp_path):
+    examples = _run(
+        canonical_data_dir, tmp_path / "out", caps={"train": 10, "eval": 10, "test": 10}, allow_foreign=False
+    )
+    assert examples.get_string_custom_property(spec.PROVENANCE_PROPERTY) == "canonical"
+    description = examples.get_string_custom_property(spec.DESCRIPTION_PROPERTY)
+    assert description.startswith("canonical Fashion-MNIST (all four files match the published SHA-256)")

@@ -59,7 +59,9 @@ def test_unknown_or_malformed_parameters_are_refused(package):
         submit.parse_arguments(["seed=7"], declared)
     with pytest.raises(ConfigError, match="NAME=VALUE"):
         submit.parse_arguments(["idx_example_gen_seed"], declared)
-    assert submit.parse_arguments(["idx_example_gen_seed=abc"], declared) == {"idx_example_gen_seed": "abc"}
+    # Checked against the declared type before anything is sent (more cases in test_bad_flags.py).
+    with pytest.raises(ConfigError, match="idx_example_gen_seed must be an integer, got 'abc'"):
+        submit.parse_arguments(["idx_example_gen_seed=abc"], declared)
 
 
 def test_a_missing_or_foreign_package_is_refused(tmp_path):

@@ -70,6 +70,10 @@ CLI_CASES = {
         "data directory .*nowhere .* does not exist",
     ),
     "root is a file": (["run", "--root", "{tmp}/file/root"], "output root .*file/root is not writable"),
+    # Path("") is the current folder: from the repo, the run would write into the source tree.
+    "empty root": (["run", "--root", ""], r"root must name a folder .*got ''"),
+    "whitespace root": (["run", "--root", " \t "], r"root must name a folder .*got ' \\t '"),
+    "root with a newline": (["run", "--root", "runs/x\n"], r"root must name a folder .*got 'runs/x\\n'"),
     "predict max batch": (["predict", "--max-batch", "0", "x.png"], "--max-batch must be at least 1, got 0"),
 }
 
