@@ -214,7 +214,8 @@ def load_dataset_indices(
     files = {"train": (fm.TRAIN_IMAGES, fm.TRAIN_LABELS), "test": (fm.TEST_IMAGES, fm.TEST_LABELS)}
     if split not in files:
         raise PayloadError(f"unknown split {split!r}; choose train or test")
-    location = fm.locate(data_dir, allow_download=False)
+    # predict only reads images to classify (nothing is trained or blessed), so other IDX data is fine.
+    location = fm.locate(data_dir, allow_foreign=True, allow_download=False)
     try:
         all_images = read_idx_images(fm.file_path(location.directory, files[split][0]))
         all_labels = read_idx_labels(fm.file_path(location.directory, files[split][1]))
