@@ -4,6 +4,9 @@ TFX's Pusher names each push by the clock, so re-running an unchanged pipeline (
 re-runs once the previous model became the baseline) would serve the same model twice under two
 versions. This executor records which Trainer model each version holds, in a registry beside the
 versions, and marks an already-served model as pushed to its existing version instead.
+
+Each pushed version gets the blessed model's card under `assets.extra/` (which TF Serving ignores),
+copied from the EvaluationReport right after the model.
 """
 
 from __future__ import annotations
@@ -19,6 +22,9 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.types.artifact import Artifact
 from tfx.utils import proto_utils
+
+from fashion_tfx.components.pusher import spec
+from fashion_tfx.components.pusher.model_card import check_model_card, ship_model_card
 
 REGISTRY = ".pushed_models.json"  # version -> source model path; TF Serving ignores dot files
 
@@ -62,6 +68,8 @@ class Executor(tfx_pusher.Executor):
             self._MarkNotPushed(model_push)
             return
         model_path = self.GetModelPath(input_dict)
+        report_dir = artifact_utils.get_single_uri(input_dict[spec.REPORT])
+        check_model_card(report_dir)  # refuse before copying anything
         served = [v for v, source in read_registry(base).items() if source == model_path]
         if served:
             version = max(served, key=int)
@@ -69,7 +77,11 @@ class Executor(tfx_pusher.Executor):
                 model_push, pushed_destination=os.path.join(base, version), pushed_version=version
             )
             model_push.set_int_custom_property("already_serving", 1)
+            # A version pushed before cards existed gets one; an existing card stays as it was pushed.
+            if not tf.io.gfile.exists(os.path.join(base, version, spec.ASSETS_EXTRA)):
+                ship_model_card(report_dir, os.path.join(base, version))
             return
         super().Do(input_dict, output_dict, exec_properties)
         version = model_push.get_string_custom_property("pushed_version")
+        ship_model_card(report_dir, os.path.join(base, version))
         record_push(base, version, model_path)
