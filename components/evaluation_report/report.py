@@ -212,8 +212,9 @@ def verdict(report: dict[str, Any]) -> str:
     """One sentence: why the model was or was not blessed, and against which baseline."""
     accuracy, thresholds, baseline = report["accuracy"], report["thresholds"], report.get("baseline")
     floor, drop = thresholds.get("min_accuracy"), thresholds.get("max_accuracy_drop")
+    floor = "n/a" if floor is None else f"{floor:g}"
     if report["blessed"]:
-        sentence = f"Blessed: accuracy {accuracy:.4f} meets the floor of {floor:g}"
+        sentence = f"Blessed: accuracy {accuracy:.4f} meets the floor of {floor}"
         if baseline:
             change = report["comparison"]["accuracy_change"]
             allowed = "no drop was allowed" if not drop else f"a drop of at most {drop:g} was allowed"
@@ -226,7 +227,7 @@ def verdict(report: dict[str, Any]) -> str:
     reasons = []
     for failure in report["validation_failures"]:
         if failure["metric"] == ACCURACY and not failure["change"]:
-            reasons.append(f"accuracy {accuracy:.4f} is below the floor of {floor:g}")
+            reasons.append(f"accuracy {accuracy:.4f} is below the floor of {floor}")
         elif failure["metric"] == ACCURACY and baseline:
             allowed = "no drop is allowed" if not drop else f"at most {drop:g} is allowed"
             reasons.append(f"it falls {-failure['value']:.4f} below the baseline's accuracy, where {allowed}")
