@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 CURVES_PNG = "training_curves.png"
 HISTORY_JSON = "history.json"
 HYPERPARAMETERS_JSON = "hyperparameters.json"  # the values the Trainer trained with (tuned or defaults)
+TRAINING_JSON = "training.json"  # epochs run, wall time, parameter counts, code fingerprint (model card)
 
 
 def plot_curves(history: dict[str, list[float]], path: str) -> None:
@@ -113,6 +114,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """
     settings = ModelSettings.from_custom_config(fn_args.custom_config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
+    started = time.time()
     model, history = train(
         settings,
         fn_args.hyperparameters,
@@ -127,5 +129,14 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     hp = hyperparameters_for_training(settings, fn_args.hyperparameters)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HYPERPARAMETERS_JSON), "w") as out:
         json.dump({"values": hp.values, "settings": settings.to_custom_config()}, out, indent=1)
+    record = {
+        "epochs": len(history.get("loss", [])),
+        "seconds": round(time.time() - started, 1),
+        "parameters": int(model.count_params()),
+        "trainable_parameters": int(sum(math.prod(w.shape) for w in model.trainable_weights)),
+        "code_fingerprint": (fn_args.custom_config or {}).get("code_fingerprint"),
+    }
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_JSON), "w") as out:
+        json.dump(record, out, indent=1)
     plot_curves(history, os.path.join(fn_args.model_run_dir, CURVES_PNG))
     export_serving_model(model, tf_transform_output, settings, fn_args.serving_model_dir)

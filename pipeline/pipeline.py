@@ -2,20 +2,19 @@
 
 from __future__ import annotations
 
-from tfx.components import ExampleValidator, Pusher, StatisticsGen, Trainer, Transform
+from tfx.components import ExampleValidator, StatisticsGen, Trainer, Transform
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
-from tfx.dsl.components.base import executor_spec
 from tfx.dsl.components.common import resolver
 from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
-from tfx.proto import pusher_pb2, trainer_pb2
+from tfx.proto import trainer_pb2
 from tfx.types import Channel, standard_artifacts
 
 from fashion_tfx.components.drift_gate.component import DriftGate
 from fashion_tfx.components.evaluation_report.component import EvaluationReport
 from fashion_tfx.components.evaluator.component import TrustedEvaluator
 from fashion_tfx.components.example_gen.component import IdxExampleGen
-from fashion_tfx.components.pusher.executor import Executor as IdempotentPusherExecutor
+from fashion_tfx.components.pusher.component import ModelPusher
 from fashion_tfx.components.serving_check.component import ServingSmokeCheck
 from fashion_tfx.components.upscaler.component import ImageUpscaler
 from fashion_tfx.models.fingerprint import code_fingerprint
@@ -64,8 +63,9 @@ def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
 
     The Evaluator scores the raw 28×28 test split through `serving_default`, the signature clients
     call, against an absolute floor and against the latest blessed model, and the golden set (canonical
-    test images verified by SHA-256) against the same floor; only a blessed model is pushed, and a
-    pushed model must then load and answer in a fresh process before clients can see it.
+    test images verified by SHA-256) against the same floor; only a blessed model is pushed, with the
+    model card the report wrote, and a pushed model must then load and answer in a fresh process
+    before clients can see it.
     """
     latest_blessed = resolver.Resolver(
         strategy_class=LatestBlessedModelStrategy,
@@ -81,18 +81,20 @@ def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
         example_splits=["test"],
     ).with_id("Evaluator")
     report = EvaluationReport(
-        evaluation=evaluator.outputs["evaluation"], blessing=evaluator.outputs["blessing"]
+        evaluation=evaluator.outputs["evaluation"],
+        blessing=evaluator.outputs["blessing"],
+        model=trainer.outputs["model"],
+        model_run=trainer.outputs["model_run"],
+        examples=raw_examples,
+        data_source=config.data_dir or "",
+        data_fingerprint=config.data_fingerprint,
     )
-    pusher = Pusher(
+    pusher = ModelPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
-        push_destination=pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(
-                base_directory=str(config.serving_dir / config.pipeline_name)
-            )
-        ),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(IdempotentPusherExecutor),
-    )
+        report=report.outputs["report"],
+        base_directory=str(config.serving_dir / config.pipeline_name),
+    ).with_id("Pusher")
     smoke_check = ServingSmokeCheck(pushed_model=pusher.outputs["pushed_model"], examples=raw_examples)
     return [latest_blessed, evaluator, report, pusher, smoke_check]
 

@@ -84,7 +84,7 @@ def release_lines(result: RunResult) -> list[str]:
         shown = f"{accuracy:.4f}" if accuracy is not None else "n/a"
         verdict = "BLESSED" if headline["blessed"] else "NOT blessed"
         lines += ["", f"  test accuracy: {shown} on {headline['example_count']} images; {verdict}"]
-        lines += [f"    failed: {failure}" for failure in headline.get("validation_failures", [])]
+        lines += [f"    {headline['verdict']}"] if headline.get("verdict") else []
         for uri, _ in report.outputs.get("report", []):
             lines.append(f"  evaluation report: {uri}/evaluation.md")
     lines += trusted_check_line(result)

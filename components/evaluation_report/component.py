@@ -1,32 +1,54 @@
-"""EvaluationReport, a Python-function component that turns the Evaluator's output into a report."""
+"""EvaluationReport, the component class: the Evaluator's verdict explained, and the model card."""
 
-# No `from __future__ import annotations` here: the @component decorator reads real annotations.
+from __future__ import annotations
 
-import json
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types import channel_utils
 
-from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact
-from tfx.dsl.component.experimental.decorators import component
-from tfx.types import artifact, standard_artifacts
-
-from fashion_tfx.components.evaluation_report.report import write_report
-
-SUMMARY_PROPERTY = "summary"  # JSON: accuracy, example count, blessed
+from fashion_tfx.components.evaluation_report import executor, spec
+from fashion_tfx.components.evaluation_report.spec import SUMMARY_PROPERTY  # noqa: F401  (re-exported)
 
 
-class EvaluationReportArtifact(artifact.Artifact):
-    """A folder with evaluation.json, evaluation.md and confusion_matrix.png."""
+class EvaluationReport(base_component.BaseComponent):
+    """Writes evaluation.json/.md and confusion_matrix.png, and model_card.json/.md for a blessed model.
 
-    TYPE_NAME = "fashion_tfx.EvaluationReport"
+    Output: `report`, a folder the Pusher ships the model card from.
+    """
 
+    SPEC_CLASS = spec.EvaluationReportSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
-@component
-def EvaluationReport(  # noqa: N802  (TFX names components like classes)
-    evaluation: InputArtifact[standard_artifacts.ModelEvaluation],
-    blessing: InputArtifact[standard_artifacts.ModelBlessing],
-    report: OutputArtifact[EvaluationReportArtifact],
-) -> None:
-    """Writes the evaluation report and records its headline figures on the artifact."""
-    blessed = blessing.get_int_custom_property("blessed") == 1
-    content = write_report(evaluation.uri, blessed, report.uri)
-    headline = {k: content[k] for k in ("accuracy", "example_count", "blessed", "validation_failures")}
-    report.set_string_custom_property(SUMMARY_PROPERTY, json.dumps(headline))
+    def __init__(
+        self,
+        evaluation: types.BaseChannel,
+        blessing: types.BaseChannel,
+        model: types.BaseChannel,
+        model_run: types.BaseChannel,
+        examples: types.BaseChannel,
+        data_source: str = "",
+        data_fingerprint: str = "",
+    ):
+        """Builds the component.
+
+        Args:
+            evaluation: the Evaluator's ModelEvaluation.
+            blessing: the Evaluator's ModelBlessing (names the candidate and baseline models).
+            model: the Trainer's model (its signatures go into the card).
+            model_run: the Trainer's ModelRun (hyper-parameters, history, curves, training record).
+            examples: the raw Examples (split sizes and class balance).
+            data_source: where the data was read from.
+            data_fingerprint: a digest of the data's content.
+        """
+        super().__init__(
+            spec=spec.EvaluationReportSpec(
+                evaluation=evaluation,
+                blessing=blessing,
+                model=model,
+                model_run=model_run,
+                examples=examples,
+                data_source=data_source,
+                data_fingerprint=data_fingerprint,
+                report=channel_utils.as_channel([spec.EvaluationReportArtifact()]),
+            )
+        )

@@ -6,8 +6,9 @@ versions. This executor records the SHA-256 of each version's files in a registr
 versions, and marks a model whose content is already there as pushed to that version instead: a
 model path that repeats (a lost ML Metadata store restarts execution ids) is never taken for identity.
 
-A new version is copied to a hidden staging folder; the smoke check publishes it under its number
-(see `versions.py`), so TF Serving and `predict` never see a model nobody checked.
+A new version is copied to a hidden staging folder, with the blessed model's card under
+`assets.extra/` (which TF Serving ignores); the smoke check publishes it under its number (see
+`versions.py`), so TF Serving and `predict` never see a model nobody checked.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import posixpath
 from typing import Any
 
 from tfx.components.pusher import executor as tfx_pusher
+from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.types.artifact import Artifact
 from tfx.utils import io_utils, proto_utils
 
-from fashion_tfx.components.pusher import versions
+from fashion_tfx.components.pusher import spec, versions
+from fashion_tfx.components.pusher.model_card import check_model_card, ship_model_card
 
 STAGED_DESTINATION_PROPERTY = "staged_destination"  # the hidden folder the smoke check publishes
 DIGEST_PROPERTY = "model_digest"  # SHA-256 of the SavedModel's files
@@ -47,15 +50,23 @@ class Executor(tfx_pusher.Executor):
             self._MarkNotPushed(model_push)
             return
         model_path = self.GetModelPath(input_dict)
+        report_dir = artifact_utils.get_single_uri(input_dict[spec.REPORT])
+        check_model_card(report_dir)  # refuse before copying anything
         digest = versions.model_digest(model_path)
         model_push.set_string_custom_property(DIGEST_PROPERTY, digest)
         same = [v for v, entry in versions.read_registry(base).items() if entry.get("digest") == digest]
         if same:
             version = max(same, key=int)
             model_push.set_int_custom_property(ALREADY_SERVING_PROPERTY, 1)
+            # A version pushed before cards existed gets one; an existing card stays as it was pushed.
+            holder = versions.staging_path(base, version)
+            if not fileio.exists(holder):
+                holder = posixpath.join(base, version)
+            if not fileio.exists(posixpath.join(holder, spec.ASSETS_EXTRA)):
+                ship_model_card(report_dir, holder)
         else:
             version = versions.next_version(base)
-            versions.stage_model(model_path, base, version)
+            ship_model_card(report_dir, versions.stage_model(model_path, base, version))
             versions.record_push(base, version, digest, model_path)
             # As TFX's Pusher does: the PushedModel artifact holds a copy of what was pushed.
             io_utils.copy_dir(model_path, model_push.uri)

@@ -9,11 +9,29 @@ import cv2
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
+from fashion_tfx.components.pusher.spec import ASSETS_EXTRA
 from fashion_tfx.pipeline.config import make_config
 from fashion_tfx.pipeline.local_runner import run_pipeline
 from fashion_tfx.pipeline.metadata import json_property
 from fashion_tfx.pipeline.summary import render
 from fashion_tfx.serving.local import model_versions
+
+
+def _report(result) -> tuple[Path, dict]:
+    report_dir = Path(result.component("EvaluationReport").outputs["report"][0][0])
+    return report_dir, json.loads((report_dir / "evaluation.json").read_text())
+
+
+def _check_per_class_against_matrix(report: dict) -> None:
+    """Every per-class recall and precision equals the ratio the confusion matrix gives."""
+    matrix = report["confusion_matrix"]
+    for i, row in enumerate(report["per_class"]):
+        row_sum, column_sum = sum(matrix[i]), sum(r[i] for r in matrix)
+        for figure, total in (("recall", row_sum), ("precision", column_sum)):
+            if total:
+                assert abs(row[figure] - matrix[i][i] / total) < 1e-6, (row, figure)
+            else:
+                assert row[figure] is None and row[f"{figure}_note"].startswith("undefined")
 
 
 def _blessed(result) -> bool:
@@ -39,12 +57,39 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     )
     assert [m.name for m in config.model_config_list.config] == ["fashion-tfx"]
 
-    report_dir = good.component("EvaluationReport").outputs["report"][0][0]
-    report = json.loads(Path(report_dir, "evaluation.json").read_text())
+    report_dir, report = _report(good)
     assert report["example_count"] == 60 and len(report["per_class"]) == 10
     assert sum(map(sum, report["confusion_matrix"])) == 60
+    _check_per_class_against_matrix(report)
+    assert abs(report["tfma_accuracy"] - report["accuracy"]) < 1e-6 and report["warnings"] == []
+    assert report["baseline"] is None and "no blessed baseline" in report["verdict"]
     png = cv2.imread(f"{report_dir}/confusion_matrix.png")
     assert png is not None and png.shape[0] > 300
+
+    # The model card ships inside the pushed version, and its figures are the evaluation's.
+    shipped = model_base / str(versions[0]) / ASSETS_EXTRA
+    assert sorted(p.name for p in shipped.iterdir()) == [
+        "confusion_matrix.png", "model_card.json", "model_card.md", "training_curves.png"
+    ]  # fmt: skip
+    card = json.loads((shipped / "model_card.json").read_text())
+    assert card == json.loads((report_dir / "model_card.json").read_text())
+    metrics = {
+        (m["type"], m["slice"]): m["value"] for m in card["quantitative_analysis"]["performance_metrics"]
+    }
+    assert metrics[("accuracy", "overall")] == report["accuracy"]
+    for row in report["per_class"]:
+        for figure in ("recall", "precision"):
+            assert metrics.get((figure, f"label={row['class']}")) == row[figure]
+    assert card["lineage"]["evaluation"]["confusion_matrix"] == report["confusion_matrix"]
+    trainer_model = good.component("Trainer").outputs["model"][0][0]
+    assert card["lineage"]["artifacts"]["model"]["uri"] == trainer_model
+    assert card["lineage"]["pipeline_run_id"] and card["lineage"]["code_fingerprint"]
+    assert set(card["lineage"]["signatures"]) == {"serving_default", "predict_images", "embed"}
+    assert card["lineage"]["training"]["epochs"] >= 1
+    assert "60 images for evaluation and blessing" in card["model_parameters"]["data"][2]["description"]
+    page = (shipped / "model_card.md").read_text()
+    assert f"accuracy **{report['accuracy']:.4f}** on 60 images" in page
+    assert "![confusion matrix](confusion_matrix.png)" in page
     summary = render(good)
     assert "BLESSED" in summary and f"pushed to: {pushed['pushed_destination']}" in summary
 
@@ -58,3 +103,15 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     skipped = json_property(bad.component("ServingSmokeCheck"), "result", "result")
     assert skipped["checked"] is False
     assert "NOT blessed" in render(bad) and "not pushed" in render(bad)
+
+    # Its report says why, against which baseline: the model the first run blessed.
+    bad_dir, bad_report = _report(bad)
+    _check_per_class_against_matrix(bad_report)
+    assert bad_report["baseline"]["model"]["uri"] == trainer_model
+    assert bad_report["baseline"]["accuracy"] == report["accuracy"]
+    assert bad_report["verdict"].startswith(f"Not blessed: accuracy {bad_report['accuracy']:.4f} is below")
+    assert (
+        f"(baseline: model #{card['lineage']['artifacts']['model']['artifact_id']}" in bad_report["verdict"]
+    )
+    assert bad_report["verdict"] in (bad_dir / "evaluation.md").read_text()
+    assert not (bad_dir / "model_card.json").exists()  # a card only for a blessed model

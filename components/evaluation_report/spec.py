@@ -1,0 +1,45 @@
+"""The EvaluationReport component's contract: its input, output and parameter names, and its files."""
+
+from tfx.types import artifact, standard_artifacts
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
+
+EVALUATION = "evaluation"
+BLESSING = "blessing"
+MODEL = "model"
+MODEL_RUN = "model_run"
+EXAMPLES = "examples"
+REPORT = "report"
+DATA_SOURCE = "data_source"
+DATA_FINGERPRINT = "data_fingerprint"
+
+SUMMARY_PROPERTY = "summary"  # JSON on the report artifact: accuracy, example count, blessed, verdict
+
+# The model card, beside evaluation.md, written for a blessed model only; the Pusher ships these files
+# (with the pictures the Markdown shows) into the pushed version's assets.extra/.
+MODEL_CARD_JSON = "model_card.json"
+MODEL_CARD_MARKDOWN = "model_card.md"
+TRAINING_CURVES_PNG = "training_curves.png"
+
+
+class EvaluationReportArtifact(artifact.Artifact):
+    """A folder with evaluation.json/.md, confusion_matrix.png and, when blessed, the model card."""
+
+    TYPE_NAME = "fashion_tfx.EvaluationReport"
+
+
+class EvaluationReportSpec(ComponentSpec):
+    """Inputs, parameters and output of EvaluationReport."""
+
+    PARAMETERS = {
+        # Where the data came from and a digest of its content, for the model card.
+        DATA_SOURCE: ExecutionParameter(type=str),
+        DATA_FINGERPRINT: ExecutionParameter(type=str),
+    }
+    INPUTS = {
+        EVALUATION: ChannelParameter(type=standard_artifacts.ModelEvaluation),
+        BLESSING: ChannelParameter(type=standard_artifacts.ModelBlessing),
+        MODEL: ChannelParameter(type=standard_artifacts.Model),
+        MODEL_RUN: ChannelParameter(type=standard_artifacts.ModelRun),
+        EXAMPLES: ChannelParameter(type=standard_artifacts.Examples),
+    }
+    OUTPUTS = {REPORT: ChannelParameter(type=EvaluationReportArtifact)}
