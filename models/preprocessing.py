@@ -24,6 +24,18 @@ def decode_images(png: tf.Tensor, size: int) -> tf.Tensor:
     return tf.reshape(images, [-1, size, size, 1])
 
 
+def scale_pixels(images: tf.Tensor) -> tf.Tensor:
+    """Decoded grey levels uint8 [N, H, W, 1] -> `image_xf` float32 in [0, 1].
+
+    The Transform graph's whole work on pixels, kept apart from the decoding so that the served graph,
+    which gets pixels rather than PNG bytes, applies this same function (see `models/export.py`, which
+    checks at export that the Transform graph still equals decoding followed by this).
+    """
+    # A product, not a quotient: graph optimisers rewrite division by a constant into this product
+    # in some graphs and not others, which differ in the last bit; a product is the same everywhere.
+    return tf.cast(images, tf.float32) * tf.constant(1.0 / 255.0, tf.float32)
+
+
 # Called by the TFX Transform.
 def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict[str, Any]) -> dict[str, tf.Tensor]:
     """Scales pixels to [0, 1] and shapes them (H, W, 1); the label passes through.
@@ -37,7 +49,7 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict[str, Any]
     """
     size = int(custom_config["image_size"])
     images = decode_images(inputs[IMAGE_KEY], size)
-    outputs = {IMAGE_XF: tf.cast(images, tf.float32) / 255.0}
+    outputs = {IMAGE_XF: scale_pixels(images)}
     if LABEL_KEY in inputs:
         outputs[LABEL_XF] = tf.reshape(inputs[LABEL_KEY], [-1])
     return outputs

@@ -67,6 +67,21 @@ def resolve_model_dir(
     return base / str(versions[-1])
 
 
+_TF_ERROR_PREAMBLE = ("Graph execution error:", "Detected at node", "<stack traces unavailable>")
+
+
+def error_line(message: str) -> str:
+    """The line of a TensorFlow error message that says what was wrong (e.g. the failed assertion).
+
+    Graph errors open with "Graph execution error:" and a stack-trace preamble; the cause follows.
+    """
+    lines = [line.strip() for line in message.splitlines()]
+    for line in lines:
+        if line and not line.startswith(_TF_ERROR_PREAMBLE) and not line.startswith("[["):
+            return line.split("\t [[")[0].strip()
+    return lines[0] if lines else message
+
+
 class LocalModel:
     """A SavedModel loaded once and called in-process with validated payloads.
 
@@ -118,7 +133,7 @@ class LocalModel:
             outputs = function(**tensors)
         except (tf.errors.OpError, TypeError, ValueError) as err:
             message = getattr(err, "message", None) or str(err)
-            raise ServingError(f"signature {signature_name!r} failed: {message.splitlines()[0]}") from err
+            raise ServingError(f"signature {signature_name!r} failed: {error_line(message)}") from err
         return {k: v.numpy() for k, v in outputs.items()}
 
     def predict(self, payload: payloads.Payload, signature_name: str) -> Predictions:

@@ -13,10 +13,9 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_tfx.data import examples
-from fashion_tfx.serving.signatures import IMAGE_SIDE, MAX_BATCH
+from fashion_tfx.serving.signatures import IMAGE_SIDE, MAX_BATCH, MAX_PNG_BYTES, PNG_SIGNATURE
 
-MAX_FILE_BYTES = 1 << 20  # a 28x28 PNG is well under 1 KB; refuse anything that could be a bomb
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_FILE_BYTES = MAX_PNG_BYTES
 
 
 class PayloadError(ValueError):
