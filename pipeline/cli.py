@@ -23,8 +23,12 @@ def _add_run(subparsers) -> None:
         "--profile", choices=sorted(PROFILES), default="quick", help="named settings (default: quick)"
     )
     run.add_argument("--data-dir", help="folder with the four IDX files (default: found automatically)")
+    from fashion_tfx.pipeline.config import default_root
+
     run.add_argument(
-        "--root", default="runs/local", help="where artifacts and ML Metadata go (default: runs/local)"
+        "--root",
+        default=str(default_root()),
+        help=f"where artifacts and ML Metadata go (default: {default_root()}, whatever the current folder)",
     )
     run.add_argument("--image-size", type=int, help="side of the upscaled images")
     run.add_argument("--seed", type=int, help="seed for the eval split and training")

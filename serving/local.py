@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +18,23 @@ from fashion_tfx.serving.signatures import (
     ServingError,
 )
 
+# Plain ASCII decimal only: str.isdigit() also accepts '١٢' (Arabic-Indic, which int() reads as 12)
+# and '²' (which int() refuses), and TF Serving itself reads version folders as ASCII numbers.
+VERSION_NAME = re.compile(r"[0-9]{1,18}", re.ASCII)
+
 
 def model_versions(model_base: str | Path) -> list[int]:
-    """Returns the numeric version folders holding a SavedModel, oldest first (TF Serving's rule)."""
+    """Returns the numeric version folders holding a SavedModel, oldest first (TF Serving's rule).
+
+    Folders whose names are not plain ASCII decimal numbers are not versions and are ignored.
+    """
     base = Path(model_base)
     if not base.is_dir():
         return []
     return sorted(
         int(child.name)
         for child in base.iterdir()
-        if child.name.isdigit() and (child / "saved_model.pb").is_file()
+        if VERSION_NAME.fullmatch(child.name) and (child / "saved_model.pb").is_file()
     )
 
 
@@ -61,10 +69,19 @@ def resolve_model_dir(
     if version is not None:
         if version not in versions:
             raise ServingError(f"{base}: no version {version} (found: {versions or 'none'})")
-        return base / str(version)
+        # The folder of that number as TF Serving names it (leading zeros allowed there too).
+        return next(
+            child
+            for child in base.iterdir()
+            if VERSION_NAME.fullmatch(child.name) and int(child.name) == version
+        )
     if not versions:
         raise ServingError(f"{base}: no SavedModel and no numeric version folder holding one")
-    return base / str(versions[-1])
+    return next(
+        child
+        for child in base.iterdir()
+        if VERSION_NAME.fullmatch(child.name) and int(child.name) == versions[-1]
+    )
 
 
 _TF_ERROR_PREAMBLE = ("Graph execution error:", "Detected at node", "<stack traces unavailable>")
