@@ -76,15 +76,23 @@ class ServingModule(tf.Module):
         self.embed = tf.function(self._embed, input_signature=[image_spec])
         setattr(self, TRUNK_ENDPOINT, tf.function(self._embed_transformed, input_signature=[xf_spec]))
 
-    def _transform(self, images_uint8: tf.Tensor) -> tf.Tensor:
-        """Raw images uint8 [N, 28, 28] -> `image_xf`, as the upscaler and the Transform graph make it."""
+    def _transform(self, images: tf.Tensor) -> tf.Tensor:
+        """Raw grey levels [N, 28, 28] (uint8, or whole-number floats) -> `image_xf`, as in training.
+
+        Training's `image_xf` is `scale_pixels` of the upscaled uint8 pixels; whole-number floats hold
+        the same values, so they are scaled without a cast to uint8 and back.
+        """
         if self._upscale:
             from fashion_tfx.components.upscaler.resize import upscale_images_tf
 
-            images_uint8 = upscale_images_tf(
-                images_uint8, self._size, interpolation=self._interpolation, source_size=self._source
+            images = upscale_images_tf(
+                images,
+                self._size,
+                interpolation=self._interpolation,
+                source_size=self._source,
+                as_float=True,
             )
-        return scale_pixels(images_uint8[..., tf.newaxis])
+        return scale_pixels(images[..., tf.newaxis])
 
     def _classify(self, image_xf: tf.Tensor) -> dict[str, tf.Tensor]:
         probabilities = self.classifier(image_xf, training=False)
@@ -100,23 +108,26 @@ class ServingModule(tf.Module):
         return self._classify(self._transform(images))
 
     def _predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self._classify(self._transform(to_uint8(images)))
+        return self._classify(self._transform(to_grey_levels(images)))
 
     def _embed(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {EMBEDDING: self.embedder(self._transform(to_uint8(images)), training=False)}
+        return {EMBEDDING: self.embedder(self._transform(to_grey_levels(images)), training=False)}
 
     def _embed_transformed(self, image_xf: tf.Tensor) -> tf.Tensor:
         return self.embedder(image_xf, training=False)
 
 
-def to_uint8(images: tf.Tensor) -> tf.Tensor:
-    """Grey levels as floats (0-255) -> uint8, rounding to the nearest level and checking the range."""
-    checks = [
-        tf.debugging.assert_greater_equal(images, 0.0, message="grey levels must lie in [0, 255]"),
-        tf.debugging.assert_less_equal(images, 255.0, message="grey levels must lie in [0, 255]"),
-    ]
-    with tf.control_dependencies(checks):
-        return tf.cast(tf.round(images), tf.uint8)
+def to_grey_levels(images: tf.Tensor) -> tf.Tensor:
+    """Grey levels as floats (0-255) -> whole grey levels (float32), refusing NaN and out-of-range values.
+
+    Rounds to the nearest level, as the client's cast to uint8 PNG pixels does (half to even).
+    """
+    in_range = tf.reduce_all(
+        tf.reshape(tf.logical_and(images >= 0.0, images <= 255.0), [tf.shape(images)[0], -1]), axis=1
+    )
+    check = _refuse_unless(in_range, "image {}: grey levels must lie in [0, 255] (finite values; no NaN)", [])
+    with tf.control_dependencies([check]):
+        return tf.round(images)
 
 
 def _refuse_unless(ok: tf.Tensor, message: str, values: list[tf.Tensor]) -> tf.Operation:
