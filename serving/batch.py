@@ -166,8 +166,9 @@ def with_png(item: Item) -> bytes:
 class AtomicOutput:
     """A file written under a temporary name and renamed into place only when complete.
 
-    Works through `tf.io.gfile`, so the destination may be a bucket path. Used as a context manager:
-    leaving it with an exception removes the partial file, so a failed command writes nothing.
+    Works through `tf.io.gfile`, so the destination may be a bucket path. Either `open()` it and write,
+    or let another writer write to `partial`; then `commit()`, or `discard()` to leave nothing behind.
+    As a context manager it opens, and commits unless an exception leaves the block.
     """
 
     def __init__(self, path: str, mode: str = "w"):
@@ -184,14 +185,30 @@ class AtomicOutput:
         self._mode = mode
         self.file = None
 
-    def __enter__(self):
+    def open(self):
+        """Opens the partial file for writing and returns it."""
         self.file = self._gfile.GFile(self.partial, self._mode)
         return self.file
 
-    def __exit__(self, kind, value, traceback):
-        self.file.close()
-        if kind is None:
-            self._gfile.rename(self.partial, self.path, overwrite=True)
-        elif self._gfile.exists(self.partial):
+    def commit(self) -> None:
+        """Closes the partial file and moves it to the destination."""
+        if self.file is not None:
+            self.file.close()
+        self._gfile.rename(self.partial, self.path, overwrite=True)
+
+    def discard(self) -> None:
+        """Closes and removes the partial file, if any."""
+        if self.file is not None:
+            self.file.close()
+        if self._gfile.exists(self.partial):
             self._gfile.remove(self.partial)
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, kind, value, traceback):
+        if kind is None:
+            self.commit()
+        else:
+            self.discard()
         return False

@@ -308,7 +308,7 @@ def run_batch(args: argparse.Namespace, sources) -> int:
     predict = make_backend(args)
     to_stdout = args.output in (None, "-")
     output = None if to_stdout else streaming.AtomicOutput(args.output)
-    stream = sys.stdout if to_stdout else output.__enter__()
+    stream = sys.stdout if to_stdout else output.open()
     try:
         writer = PredictionWriter(stream, form)
 
@@ -324,10 +324,10 @@ def run_batch(args: argparse.Namespace, sources) -> int:
             raise payloads.PayloadError(f"no usable image among the inputs ({skipped} skipped)")
     except BaseException:
         if output is not None:
-            output.__exit__(*sys.exc_info())
+            output.discard()
         raise
     if output is not None:
-        output.__exit__(None, None, None)
+        output.commit()
     where = "stdout" if to_stdout else args.output
     print(
         f"fashion-tfx: {done} images predicted ({args.backend} backend, signature {args.signature}) "
