@@ -89,10 +89,15 @@ def run_embed(args: argparse.Namespace) -> int:
     import numpy as np
 
     from fashion_tfx.serving import catalogue
-    from fashion_tfx.serving.predict_command import check_batch_arguments, check_sources, stream_batches
+    from fashion_tfx.serving.predict_command import (
+        DEFAULT_BATCH_SIZE,
+        check_batch_arguments,
+        check_sources,
+        stream_batches,
+    )
 
     bad_input, model_failed = _errors()
-    args.max_batch = max(args.batch_size, 1)
+    args.max_batch = max(args.batch_size or DEFAULT_BATCH_SIZE, 1)  # embed has no request cap of its own
     writer = None
     try:
         check_batch_arguments(args)

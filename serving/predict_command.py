@@ -94,8 +94,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def add_batch_arguments(parser: argparse.ArgumentParser, what: str) -> None:
     """Adds the options of streaming over folders and TFRecord files (shared with `embed`)."""
     parser.add_argument(
-        "--batch-size", type=ascii_int, default=DEFAULT_BATCH_SIZE,
-        help=f"images per request when streaming folders or TFRecord files (default: {DEFAULT_BATCH_SIZE})",
+        "--batch-size", type=ascii_int,
+        help=f"images per request when streaming folders or TFRecord files (default: {DEFAULT_BATCH_SIZE}, "
+        "at most --max-batch)",
     )  # fmt: skip
     parser.add_argument(
         "--strict", action="store_true",
@@ -228,6 +229,8 @@ def check_batch_arguments(args: argparse.Namespace) -> None:
 
     if args.max_batch < 1:
         raise PayloadError(f"--max-batch must be at least 1, got {args.max_batch}")
+    if args.batch_size is None:
+        args.batch_size = min(DEFAULT_BATCH_SIZE, args.max_batch)
     if not 1 <= args.batch_size <= args.max_batch:
         raise PayloadError(
             f"--batch-size must lie in 1..{args.max_batch} (--max-batch), got {args.batch_size}"

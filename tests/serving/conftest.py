@@ -291,3 +291,13 @@ def grpc_serving(local_model: LocalModel) -> GrpcServing:
 def expected():
     """The tiny model's probabilities for a batch, computed with NumPy."""
     return expected_probabilities
+
+
+@pytest.fixture(scope="session")
+def real_serving_root(tmp_path_factory, tiny_model_dir) -> Path:
+    """A serving root holding a real tiny export (see tests/tiny_export.py) as `fashion-tfx/3/`."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("real_serving")
+    shutil.copytree(tiny_model_dir, push.safe_model_path(root, DEFAULT_MODEL_NAME) / "3")
+    return root
