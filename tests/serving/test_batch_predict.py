@@ -197,3 +197,62 @@ def test_default_serving_root_does_not_depend_on_the_current_folder(tmp_path, mo
     run_root = build_parser().parse_args(["run"]).root
     assert before == after and os.path.isabs(after)
     assert after == os.path.join(run_root, "serving")
+
+
+@pytest.fixture
+def small_index(real_serving_root, png_folder, tmp_path_factory, capsys) -> str:
+    index = tmp_path_factory.mktemp("index") / "small.parquet"
+    code, _, err = _cli(
+        ["embed", str(png_folder), "--serving-root", str(real_serving_root), "--output", str(index)], capsys
+    )
+    assert code == 0, err
+    return str(index)
+
+
+# (case, arguments after `similar QUERY`, expected exit code, what the one line must say)
+SIMILAR_BAD_INPUTS = {
+    "k zero": (["--index", "{index}", "-k", "0"], 2, "-k must be at least 1"),
+    "k not ASCII": (["--index", "{index}", "-k", "٥"], 2, "-k: not a plain decimal number"),
+    "index missing": (["--index", "{work}/none.parquet"], 2, "none.parquet: no such index file"),
+    "index not parquet": (["--index", "{work}/x.npy"], 2, "must be a Parquet catalogue"),
+    "index of garbage": (["--index", "{work}/garbage.parquet"], 2, "unreadable Parquet file"),
+    "grid not a PNG": (["--index", "{index}", "--grid", "{work}/grid.jpg"], 2, "must be a .png file"),
+    "grid folder missing": (["--index", "{index}", "--grid", "/nonexistent/g.png"], 2, "does not exist"),
+    "index from another model": (
+        ["--index", "{index}", "--serving-root", "{stand_in}"],
+        2,
+        "made by another model",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(SIMILAR_BAD_INPUTS))
+def test_similar_bad_input_is_one_line_and_writes_nothing(
+    case, small_index, real_serving_root, serving_root, png_folder, tmp_path, capsys
+):
+    args, expected_code, message = SIMILAR_BAD_INPUTS[case]
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "garbage.parquet").write_bytes(b"PAR1 not really")
+    places = dict(index=small_index, work=work, stand_in=serving_root)
+    argv = ["similar", str(png_folder / "img00.png"), *[a.format(**places) for a in args]]
+    if "--serving-root" not in argv:
+        argv += ["--serving-root", str(real_serving_root)]
+    if "--grid" not in argv:
+        argv += ["--grid", str(work / "grid.png")]
+    code, out, err = _cli(argv, capsys)
+    assert code == expected_code, err
+    assert out == "" and err.startswith("fashion-tfx: error: ") and len(err.strip().splitlines()) == 1, err
+    assert message in err
+    assert sorted(os.listdir(work)) == ["garbage.parquet"], "nothing may be written"
+
+
+def test_embed_refuses_an_unknown_output_format_and_writes_nothing(
+    real_serving_root, png_folder, tmp_path, capsys
+):
+    output = tmp_path / "e.csv"
+    code, _, err = _cli(
+        ["embed", str(png_folder), "--serving-root", str(real_serving_root), "--output", str(output)], capsys
+    )
+    assert code == 2 and "give a .npy or .parquet output file" in err and len(err.strip().splitlines()) == 1
+    assert not output.exists()
