@@ -1,7 +1,8 @@
 """Serving fixtures: a tiny SavedModel with the served signature contract, and TF Serving stand-ins.
 
-The real model is not exported yet, so `serving_root` saves a small tf.Module implementing the
-contract (a fixed linear map of the 7x7 mean-pooled image) in TF Serving's layout. The REST and
+`serving_root` saves a small tf.Module implementing the contract (a fixed linear map of the 7x7
+mean-pooled image, so tests can compute its answers with NumPy) in TF Serving's layout;
+`real_serving_root` holds a real tiny export (tests/tiny_export.py), which newer tests prefer. The REST and
 gRPC stand-ins decode requests the way TF Serving does (its documented JSON mapping; TensorProtos
 via `tf.make_ndarray`) and run them against that SavedModel in-process.
 """
