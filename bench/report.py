@@ -48,6 +48,15 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
             f"- **{name}** ({path.name}): measured {result['measured_at']} on {machine['cores']} cores, "
             f"{machine['cpu']}, {machine.get('memory_gb')} GB; command: `{result['command']}`"
         )
+        load = result.get("details", {}).get("load_average_at_start")
+        if load:
+            end = result["details"].get("load_average_at_end") or [None]
+            sources.append(
+                f"  - machine load (1-minute load average) at start {load[0]:.1f}"
+                + (f", at end {end[0]:.1f}" if end[0] is not None else "")
+                + f" on {machine['cores']} cores: shared with other work, so absolute times vary; "
+                "ratios come from the same run"
+            )
         notes = result.get("details", {}).get("notes")
         if notes:
             sources.append(f"  - {notes}")

@@ -1,40 +1,68 @@
-"""The serving SavedModel: raw 28×28 images in; upscale, Transform graph and model inside; three signatures.
+"""The serving SavedModel: raw 28×28 images in; upscale, pixel scaling and model inside; three signatures.
 
-Signatures (the contract with serving clients):
+Signatures (the contract with serving clients, named in `serving/signatures.py`):
     serving_default(examples: string [N]) -> probabilities float32 [N, 10], class_id int64 [N],
         class_name string [N]; `examples` are serialized tf.Examples with the raw 28×28 PNG `image`.
+        The graph enforces the client's PNG contract itself (size in bytes, PNG signature, the
+        header's dimensions and bit depth), before any pixel is decoded.
     predict_images(images: float32 [N, 28, 28], grey levels 0-255) -> the same three outputs.
     embed(images: float32 [N, 28, 28]) -> embedding float32 [N, D].
 Besides, `embed_transformed` (not a signature) maps Transform-output images to embeddings: the trunk
 that a later run's Trainer reloads, frozen, for transfer learning from this model.
+
+Training reads upscaled PNGs and the Transform graph decodes them, then scales the pixels
+(`preprocessing.scale_pixels`). Serving has pixels already, so it applies `scale_pixels` to them
+directly rather than encoding PNGs for the Transform graph to decode again; `check_transform_is_scaling`
+verifies at export, on probe images covering every grey level, that the Transform graph is still exactly
+decode-then-`scale_pixels`, and the export fails otherwise (e.g. after an analyzer is added to it).
 """
 
 from __future__ import annotations
 
+import os
+
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from fashion_tfx.data.examples import IMAGE_KEY
 from fashion_tfx.data.fashion_mnist import CLASS_NAMES
 from fashion_tfx.models.families import TRUNK_ENDPOINT, classifier_of, embedding_model
-from fashion_tfx.models.preprocessing import IMAGE_XF, decode_images
+from fashion_tfx.models.preprocessing import IMAGE_XF, decode_images, scale_pixels
 from fashion_tfx.models.search_space import ModelSettings
+from fashion_tfx.serving.signatures import (
+    CLASS_ID,
+    CLASS_NAME,
+    EMBED,
+    EMBEDDING,
+    INPUT_NAMES,
+    MAX_PNG_BYTES,
+    PNG_MAX_BIT_DEPTH,
+    PNG_SIGNATURE,
+    PREDICT_IMAGES,
+    PROBABILITIES,
+    SERVING_DEFAULT,
+)
 
-SERVING_DEFAULT, PREDICT_IMAGES, EMBED = "serving_default", "predict_images", "embed"
-PROBABILITIES, CLASS_ID, CLASS_NAME, EMBEDDING = "probabilities", "class_id", "class_name", "embedding"
+# TF Serving replays this file (PredictionLog records, at most 1,000) when it loads a version.
+WARMUP_DIR = "assets.extra"
+WARMUP_FILE = "tf_serving_warmup_requests"
+WARMUP_BATCH_SIZES = (1, 64)
+_PNG_HEADER_BYTES = 26  # signature (8), IHDR length and type (8), width, height (8), depth, colour type
+
+
+class TransformMismatchError(ValueError):
+    """The Transform graph no longer equals decoding then `scale_pixels`, so serving would be skewed."""
 
 
 class ServingModule(tf.Module):
-    """Holds the model, its embedding sub-model and the Transform layer, and defines the signatures."""
+    """Holds the model and its embedding sub-model, and defines the signatures."""
 
-    def __init__(
-        self, model: keras.Model, tf_transform_output: tft.TFTransformOutput, settings: ModelSettings
-    ):
+    def __init__(self, model: keras.Model, settings: ModelSettings):
         super().__init__(name="fashion_serving")
         self.classifier = classifier_of(model)
         self.embedder = embedding_model(model)
-        self.tft_layer = tf_transform_output.transform_features_layer()
         self._source = settings.source_size
         self._size = settings.image_size
         self._upscale = settings.upscale
@@ -48,23 +76,23 @@ class ServingModule(tf.Module):
         self.embed = tf.function(self._embed, input_signature=[image_spec])
         setattr(self, TRUNK_ENDPOINT, tf.function(self._embed_transformed, input_signature=[xf_spec]))
 
-    def _transform(self, images_uint8: tf.Tensor) -> tf.Tensor:
-        """Raw images uint8 [N, 28, 28] -> the Transform graph's `image_xf`, as in training."""
+    def _transform(self, images: tf.Tensor) -> tf.Tensor:
+        """Raw grey levels [N, 28, 28] (uint8, or whole-number floats) -> `image_xf`, as in training.
+
+        Training's `image_xf` is `scale_pixels` of the upscaled uint8 pixels; whole-number floats hold
+        the same values, so they are scaled without a cast to uint8 and back.
+        """
         if self._upscale:
             from fashion_tfx.components.upscaler.resize import upscale_images_tf
 
-            images_uint8 = upscale_images_tf(
-                images_uint8, self._size, interpolation=self._interpolation, source_size=self._source
+            images = upscale_images_tf(
+                images,
+                self._size,
+                interpolation=self._interpolation,
+                source_size=self._source,
+                as_float=True,
             )
-        # The Transform graph takes PNG bytes, as the (upscaled) examples hold them; PNG is lossless.
-        # Level 0 (stored, no deflate): the same pixels come back, at a third of the encode+decode
-        # time of the default level (measured at batch 64, 128×128), which dominated serving.
-        png = tf.map_fn(
-            lambda image: tf.io.encode_png(image[..., tf.newaxis], compression=0),
-            images_uint8,
-            fn_output_signature=tf.TensorSpec([], tf.string),
-        )
-        return self.tft_layer({IMAGE_KEY: tf.reshape(png, [-1, 1])})[IMAGE_XF]
+        return scale_pixels(images[..., tf.newaxis])
 
     def _classify(self, image_xf: tf.Tensor) -> dict[str, tf.Tensor]:
         probabilities = self.classifier(image_xf, training=False)
@@ -74,42 +102,207 @@ class ServingModule(tf.Module):
 
     def _serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         features = tf.io.parse_example(examples, {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})
-        images = decode_images(features[IMAGE_KEY], self._source)[..., 0]
+        png = features[IMAGE_KEY]
+        with tf.control_dependencies(png_contract_checks(png, self._source)):
+            images = decode_images(png, self._source)[..., 0]
         return self._classify(self._transform(images))
 
     def _predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self._classify(self._transform(to_uint8(images)))
+        return self._classify(self._transform(to_grey_levels(images)))
 
     def _embed(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {EMBEDDING: self.embedder(self._transform(to_uint8(images)), training=False)}
+        return {EMBEDDING: self.embedder(self._transform(to_grey_levels(images)), training=False)}
 
     def _embed_transformed(self, image_xf: tf.Tensor) -> tf.Tensor:
         return self.embedder(image_xf, training=False)
 
 
-def to_uint8(images: tf.Tensor) -> tf.Tensor:
-    """Grey levels as floats (0-255) -> uint8, rounding to the nearest level and checking the range."""
+def to_grey_levels(images: tf.Tensor) -> tf.Tensor:
+    """Grey levels as floats (0-255) -> whole grey levels (float32), refusing NaN and out-of-range values.
+
+    Rounds to the nearest level, as the client's cast to uint8 PNG pixels does (half to even).
+    """
+    in_range = tf.reduce_all(
+        tf.reshape(tf.logical_and(images >= 0.0, images <= 255.0), [tf.shape(images)[0], -1]), axis=1
+    )
+    check = _refuse_unless(in_range, "image {}: grey levels must lie in [0, 255] (finite values; no NaN)", [])
+    with tf.control_dependencies([check]):
+        return tf.round(images)
+
+
+def _refuse_unless(ok: tf.Tensor, message: str, values: list[tf.Tensor]) -> tf.Operation:
+    """An assertion that names the first example failing `ok` (a bool vector) with `message`.
+
+    `message` is a `tf.strings.format` template: its first `{}` is the example's index, the others
+    take `values` (vectors aligned with `ok`) at that index.
+    """
+    bad = tf.cast(tf.logical_not(ok), tf.int32)
+    # One dummy slot at the end, so an empty or all-good batch still has something to gather.
+    first = tf.argmax(tf.concat([bad, [1]], axis=0), output_type=tf.int32)
+    picked = [tf.gather(tf.concat([v, tf.zeros([1], v.dtype)], axis=0), first) for v in values]
+    text = tf.strings.format(message, [first, *picked])
+    return tf.debugging.Assert(tf.reduce_all(ok), [text])
+
+
+def png_contract_checks(png: tf.Tensor, side: int) -> list[tf.Operation]:
+    """The client's PNG contract, checked in the graph from the bytes and the header only.
+
+    Refuses, naming the example: more than `MAX_PNG_BYTES` bytes; anything that is not a PNG (a JPEG,
+    GIF or BMP, which `tf.io.decode_png` would otherwise decode); a header declaring other dimensions
+    than side×side (so a 20000×20000 image is never decompressed); a bit depth above 8.
+
+    Args:
+        png: string [N], the `image` feature of each example.
+        side: the side the images must have.
+
+    Returns:
+        Assertions to run before decoding.
+    """
+    length = tf.strings.length(png)
+    # Pad every string to the header's length so the header fields can be read as a [N, 26] array.
+    padded = tf.strings.substr(tf.strings.join([png, b"\0" * _PNG_HEADER_BYTES]), 0, _PNG_HEADER_BYTES)
+    header = tf.cast(tf.io.decode_raw(padded, tf.uint8), tf.int64)
+    header = tf.reshape(header, [-1, _PNG_HEADER_BYTES])
+    signature = tf.constant(list(PNG_SIGNATURE + b"\0\0\0\x0dIHDR"), tf.int64)
+    is_png = tf.logical_and(
+        tf.reduce_all(tf.equal(header[:, :16], signature), axis=1), length >= _PNG_HEADER_BYTES
+    )
+    big_endian = tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int64)
+    width = tf.reduce_sum(header[:, 16:20] * big_endian, axis=1)
+    height = tf.reduce_sum(header[:, 20:24] * big_endian, axis=1)
+    depth = header[:, 24]
+    # Each check assumes the previous ones passed, so they run in order.
     checks = [
-        tf.debugging.assert_greater_equal(images, 0.0, message="grey levels must lie in [0, 255]"),
-        tf.debugging.assert_less_equal(images, 255.0, message="grey levels must lie in [0, 255]"),
+        _refuse_unless(
+            length <= MAX_PNG_BYTES,
+            f"example {{}}: {{}} bytes is too large for a {side}x{side} PNG (at most {MAX_PNG_BYTES})",
+            [tf.cast(length, tf.int64)],
+        )
     ]
     with tf.control_dependencies(checks):
-        return tf.cast(tf.round(images), tf.uint8)
+        checks.append(
+            _refuse_unless(is_png, "example {}: not a PNG image (missing PNG signature / IHDR header)", [])
+        )
+    with tf.control_dependencies(checks):
+        checks.append(
+            _refuse_unless(
+                tf.logical_and(tf.equal(height, side), tf.equal(width, side)),
+                f"example {{}}: PNG header declares {{}}x{{}} pixels; the model takes {side}x{side}",
+                [height, width],
+            )
+        )
+    with tf.control_dependencies(checks):
+        checks.append(
+            _refuse_unless(
+                depth <= PNG_MAX_BIT_DEPTH,
+                "example {}: {}-bit PNG; expected 8-bit grey levels",
+                [depth],
+            )
+        )
+    return checks
+
+
+def check_transform_is_scaling(tf_transform_output: tft.TFTransformOutput, size: int) -> None:
+    """Checks that the Transform graph maps PNG images to exactly `scale_pixels` of their pixels.
+
+    Probes: two size×size images that hold every grey level 0-255 in different places.
+
+    Raises:
+        TransformMismatchError: any output pixel differs, so the served graph (which applies
+            `scale_pixels` to pixels it never PNG-encodes) would no longer match training.
+    """
+    levels = (np.arange(size * size) % 256).astype(np.uint8).reshape(size, size)
+    probes = np.stack([levels, levels[::-1].T])[..., np.newaxis]
+    png = tf.stack([tf.io.encode_png(image) for image in tf.constant(probes)])
+    transformed = tf_transform_output.transform_features_layer()({IMAGE_KEY: tf.reshape(png, [-1, 1])})
+    served = scale_pixels(tf.constant(probes)).numpy()
+    got = transformed[IMAGE_XF].numpy()
+    if got.shape != served.shape or not np.array_equal(got, served):
+        raise TransformMismatchError(
+            f"the Transform graph's {IMAGE_XF} is no longer decode-then-scale_pixels "
+            f"(shape {list(got.shape)} vs {list(served.shape)}, max |Δ| "
+            f"{np.abs(got - served).max() if got.shape == served.shape else 'n/a'}); "
+            "models/export.py must apply the same change to the pixels it serves"
+        )
+
+
+def warmup_images(count: int, side: int, seed: int = 0) -> np.ndarray:
+    """Deterministic uint8 [count, side, side] images for warm-up: noise, blank, ramps and blobs."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:side, 0:side]
+    kinds = [
+        lambda: rng.integers(0, 256, (side, side)),
+        lambda: np.zeros((side, side)),
+        lambda: (xx + yy) * 255 / (2 * side - 2),
+        lambda: 255.0 * (((xx - side / 2) ** 2 + (yy - side / 2) ** 2) < rng.uniform(20, 120)),
+    ]
+    return np.stack([kinds[i % len(kinds)]() for i in range(count)]).round().astype(np.uint8)
+
+
+def warmup_inputs(signature: str, images: np.ndarray) -> np.ndarray:
+    """The value a client sends to `signature` for `images` (uint8 [N, 28, 28])."""
+    if signature == SERVING_DEFAULT:
+        from fashion_tfx.serving.payloads import serialize_examples
+
+        return np.array(serialize_examples(images, [f"warmup:{i}" for i in range(len(images))]), dtype=object)
+    return images.astype(np.float32)
+
+
+def write_warmup_requests(module: ServingModule, export_dir: str, source_size: int) -> str:
+    """Writes TF Serving's warm-up file: a PredictRequest per signature and batch size, with its answer.
+
+    TF Serving replays the requests when it loads the version (and ignores the recorded responses); the
+    responses let a test check that the saved model still answers them the same way.
+
+    Returns:
+        The file's path.
+    """
+    from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
+
+    functions = {
+        SERVING_DEFAULT: module.serve_examples,
+        PREDICT_IMAGES: module.predict_images,
+        EMBED: module.embed,
+    }
+    directory = os.path.join(export_dir, WARMUP_DIR)
+    tf.io.gfile.makedirs(directory)
+    path = os.path.join(directory, WARMUP_FILE)
+    images = warmup_images(max(WARMUP_BATCH_SIZES), source_size)
+    with tf.io.TFRecordWriter(path) as writer:
+        for signature, function in functions.items():
+            for batch in WARMUP_BATCH_SIZES:
+                value = warmup_inputs(signature, images[:batch])
+                request = predict_pb2.PredictRequest()
+                request.model_spec.signature_name = signature
+                request.inputs[INPUT_NAMES[signature]].CopyFrom(tf.make_tensor_proto(value))
+                response = predict_pb2.PredictResponse()
+                for name, tensor in function(tf.constant(value)).items():
+                    response.outputs[name].CopyFrom(tf.make_tensor_proto(tensor.numpy()))
+                log = prediction_log_pb2.PredictionLog(
+                    predict_log=prediction_log_pb2.PredictLog(request=request, response=response)
+                )
+                writer.write(log.SerializeToString())
+    return path
 
 
 def export_serving_model(
     model: keras.Model, tf_transform_output: tft.TFTransformOutput, settings: ModelSettings, export_dir: str
 ) -> ServingModule:
-    """Writes the serving SavedModel with its three signatures into `export_dir`.
+    """Writes the serving SavedModel with its three signatures and its warm-up requests into `export_dir`.
+
+    Raises:
+        TransformMismatchError: the Transform graph is not what the served graph applies.
 
     Returns:
         The exported module (callable in-process, e.g. by tests).
     """
-    module = ServingModule(model, tf_transform_output, settings)
+    check_transform_is_scaling(tf_transform_output, settings.image_size)
+    module = ServingModule(model, settings)
     signatures = {
         SERVING_DEFAULT: module.serve_examples.get_concrete_function(),
         PREDICT_IMAGES: module.predict_images.get_concrete_function(),
         EMBED: module.embed.get_concrete_function(),
     }
     tf.saved_model.save(module, export_dir, signatures=signatures)
+    write_warmup_requests(module, export_dir, settings.source_size)
     return module

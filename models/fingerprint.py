@@ -11,12 +11,15 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
-# The model package, plus code the exported graph embeds: the in-graph upscale and the class names.
+# The model package, plus code the exported graph embeds: the in-graph upscale, the class names, the
+# serving contract (signature names, PNG limits) and the examples written as warm-up requests.
 MODULES = (
     "fashion_tfx.models",
     "fashion_tfx.components.upscaler",
     "fashion_tfx.data.examples",
     "fashion_tfx.data.fashion_mnist",
+    "fashion_tfx.serving.signatures",
+    "fashion_tfx.serving.payloads",
 )
 
 

@@ -16,12 +16,29 @@ LABEL_XF = "label_xf"  # int64 class id
 def decode_images(png: tf.Tensor, size: int) -> tf.Tensor:
     """Decodes a batch of one-channel PNG strings into uint8 [N, size, size, 1], checking the size."""
     png = tf.reshape(png, [-1])
-    images = tf.map_fn(
-        lambda data: tf.ensure_shape(tf.io.decode_png(data, channels=1), [size, size, 1]),
-        png,
-        fn_output_signature=tf.TensorSpec([size, size, 1], tf.uint8),
+
+    def decode(data: tf.Tensor) -> tf.Tensor:
+        return tf.ensure_shape(tf.io.decode_png(data, channels=1), [size, size, 1])
+
+    # A single image (a served request at batch 1) skips map_fn's loop, which costs more than the decode.
+    images = tf.cond(
+        tf.equal(tf.size(png), 1),
+        lambda: decode(png[0])[tf.newaxis],
+        lambda: tf.map_fn(decode, png, fn_output_signature=tf.TensorSpec([size, size, 1], tf.uint8)),
     )
     return tf.reshape(images, [-1, size, size, 1])
+
+
+def scale_pixels(images: tf.Tensor) -> tf.Tensor:
+    """Decoded grey levels uint8 [N, H, W, 1] -> `image_xf` float32 in [0, 1].
+
+    The Transform graph's whole work on pixels, kept apart from the decoding so that the served graph,
+    which gets pixels rather than PNG bytes, applies this same function (see `models/export.py`, which
+    checks at export that the Transform graph still equals decoding followed by this).
+    """
+    # A product, not a quotient: graph optimisers rewrite division by a constant into this product
+    # in some graphs and not others, which differ in the last bit; a product is the same everywhere.
+    return tf.cast(images, tf.float32) * tf.constant(1.0 / 255.0, tf.float32)
 
 
 # Called by the TFX Transform.
@@ -37,7 +54,7 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict[str, Any]
     """
     size = int(custom_config["image_size"])
     images = decode_images(inputs[IMAGE_KEY], size)
-    outputs = {IMAGE_XF: tf.cast(images, tf.float32) / 255.0}
+    outputs = {IMAGE_XF: scale_pixels(images)}
     if LABEL_KEY in inputs:
         outputs[LABEL_XF] = tf.reshape(inputs[LABEL_KEY], [-1])
     return outputs

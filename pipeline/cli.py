@@ -23,8 +23,12 @@ def _add_run(subparsers) -> None:
         "--profile", choices=sorted(PROFILES), default="quick", help="named settings (default: quick)"
     )
     run.add_argument("--data-dir", help="folder with the four IDX files (default: found automatically)")
+    from fashion_tfx.pipeline.config import default_root
+
     run.add_argument(
-        "--root", default="runs/local", help="where artifacts and ML Metadata go (default: runs/local)"
+        "--root",
+        default=str(default_root()),
+        help=f"where artifacts and ML Metadata go (default: {default_root()}, whatever the current folder)",
     )
     run.add_argument(
         "--allow-foreign-data",
@@ -59,6 +63,15 @@ def _add_predict(subparsers) -> None:
     predict_command.add_arguments(predict)
 
 
+def _add_embed(subparsers) -> None:
+    from fashion_tfx.serving import embed_command
+
+    embed = subparsers.add_parser("embed", help="embed images (folders, TFRecord files) into .npy or Parquet")
+    embed_command.add_embed_arguments(embed)
+    similar = subparsers.add_parser("similar", help="find the catalogue items nearest to an image")
+    embed_command.add_similar_arguments(similar)
+
+
 class _Parser(argparse.ArgumentParser):
     """An argument parser whose errors are one `fashion-tfx: error:` line, like every other bad input."""
 
@@ -74,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(subparsers)
     _add_kubeflow(subparsers)
     _add_predict(subparsers)
+    _add_embed(subparsers)
     return parser
 
 
@@ -138,6 +152,18 @@ def _command_predict(args) -> int:
     return predict_command.run(args)
 
 
+def _command_embed(args) -> int:
+    from fashion_tfx.serving import embed_command
+
+    return embed_command.run_embed(args)
+
+
+def _command_similar(args) -> int:
+    from fashion_tfx.serving import embed_command
+
+    return embed_command.run_similar(args)
+
+
 def _command_kubeflow(args) -> int:
     from fashion_tfx.kubeflow import cli as kubeflow_cli
 
@@ -157,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         "data": _command_data,
         "kubeflow": _command_kubeflow,
         "predict": _command_predict,
+        "embed": _command_embed,
+        "similar": _command_similar,
     }
     try:
         return commands[args.command](args)

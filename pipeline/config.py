@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 # One definition of the resize's names and limits; that module loads neither OpenCV nor TensorFlow.
@@ -14,6 +15,23 @@ STEMS = (1, 2, 4, 8)
 BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
 TUNERS = ("none", "hyperband", "random", "bayesian")
 BATCH_SIZES = (16, 32, 64, 128)
+
+
+_CHECKOUT = Path(__file__).resolve().parent.parent  # the project folder, for an editable install
+
+
+def default_root() -> Path:
+    """The run root when `--root` is not given: `runs/local` of the project checkout.
+
+    Anchored to the checkout (where `make run` writes), not to the current folder, so that
+    `fashion-tfx predict` finds the pushed model whatever folder it is started from. An installed
+    (non-editable) package has no checkout; it then uses `$XDG_DATA_HOME/fashion-tfx/runs/local`
+    (`~/.local/share/...` by default).
+    """
+    if (_CHECKOUT / "setup.py").is_file() and (_CHECKOUT / "pipeline").is_dir():
+        return _CHECKOUT / "runs" / "local"
+    data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(data_home) / "fashion-tfx" / "runs" / "local"
 
 
 class ConfigError(ValueError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -17,16 +18,23 @@ from fashion_tfx.serving.signatures import (
     ServingError,
 )
 
+# Plain ASCII decimal only: str.isdigit() also accepts '١٢' (Arabic-Indic, which int() reads as 12)
+# and '²' (which int() refuses), and TF Serving itself reads version folders as ASCII numbers.
+VERSION_NAME = re.compile(r"[0-9]{1,18}", re.ASCII)
+
 
 def model_versions(model_base: str | Path) -> list[int]:
-    """Returns the numeric version folders holding a SavedModel, oldest first (TF Serving's rule)."""
+    """Returns the numeric version folders holding a SavedModel, oldest first (TF Serving's rule).
+
+    Folders whose names are not plain ASCII decimal numbers are not versions and are ignored.
+    """
     base = Path(model_base)
     if not base.is_dir():
         return []
     return sorted(
         int(child.name)
         for child in base.iterdir()
-        if child.name.isdigit() and (child / "saved_model.pb").is_file()
+        if VERSION_NAME.fullmatch(child.name) and (child / "saved_model.pb").is_file()
     )
 
 
@@ -61,10 +69,34 @@ def resolve_model_dir(
     if version is not None:
         if version not in versions:
             raise ServingError(f"{base}: no version {version} (found: {versions or 'none'})")
-        return base / str(version)
+        # The folder of that number as TF Serving names it (leading zeros allowed there too).
+        return next(
+            child
+            for child in base.iterdir()
+            if VERSION_NAME.fullmatch(child.name) and int(child.name) == version
+        )
     if not versions:
         raise ServingError(f"{base}: no SavedModel and no numeric version folder holding one")
-    return base / str(versions[-1])
+    return next(
+        child
+        for child in base.iterdir()
+        if VERSION_NAME.fullmatch(child.name) and int(child.name) == versions[-1]
+    )
+
+
+_TF_ERROR_PREAMBLE = ("Graph execution error:", "Detected at node", "<stack traces unavailable>")
+
+
+def error_line(message: str) -> str:
+    """The line of a TensorFlow error message that says what was wrong (e.g. the failed assertion).
+
+    Graph errors open with "Graph execution error:" and a stack-trace preamble; the cause follows.
+    """
+    lines = [line.strip() for line in message.splitlines()]
+    for line in lines:
+        if line and not line.startswith(_TF_ERROR_PREAMBLE) and not line.startswith("[["):
+            return line.split("\t [[")[0].strip()
+    return lines[0] if lines else message
 
 
 class LocalModel:
@@ -118,7 +150,7 @@ class LocalModel:
             outputs = function(**tensors)
         except (tf.errors.OpError, TypeError, ValueError) as err:
             message = getattr(err, "message", None) or str(err)
-            raise ServingError(f"signature {signature_name!r} failed: {message.splitlines()[0]}") from err
+            raise ServingError(f"signature {signature_name!r} failed: {error_line(message)}") from err
         return {k: v.numpy() for k, v in outputs.items()}
 
     def predict(self, payload: payloads.Payload, signature_name: str) -> Predictions:

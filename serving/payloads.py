@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
+import stat
 import struct
 import zlib
 from collections.abc import Sequence
@@ -13,10 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from fashion_tfx.data import examples
-from fashion_tfx.serving.signatures import IMAGE_SIDE, MAX_BATCH
+from fashion_tfx.serving.signatures import IMAGE_SIDE, MAX_BATCH, MAX_PNG_BYTES, PNG_SIGNATURE
 
-MAX_FILE_BYTES = 1 << 20  # a 28x28 PNG is well under 1 KB; refuse anything that could be a bomb
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MAX_FILE_BYTES = MAX_PNG_BYTES
 
 
 class PayloadError(ValueError):
@@ -174,6 +176,59 @@ def image_from_png(data: bytes, name: str) -> np.ndarray:
     return image
 
 
+def read_limited_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
+    """Reads a local regular file of at most `limit` bytes, refusing anything else before reading it.
+
+    A FIFO, a device (`/dev/zero`), a folder or a socket is refused without blocking or reading, and
+    at most `limit + 1` bytes are ever read, so a huge (or sparse) file costs nothing.
+
+    Raises:
+        PayloadError: missing, unreadable, not a regular file, or larger than `limit`.
+    """
+    try:
+        # Non-blocking, so opening a FIFO with no writer returns at once instead of hanging.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as err:
+        if err.errno == errno.ENXIO:  # a socket, or a FIFO opened oddly
+            raise PayloadError(f"{path}: not a regular file") from err
+        raise PayloadError(f"{path}: cannot read file ({err.strerror or err})") from err
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            kind = "a folder" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+            raise PayloadError(f"{path}: {kind}; give a PNG file")
+        if info.st_size > limit:
+            raise PayloadError(
+                f"{path}: {info.st_size} bytes is too large for a {IMAGE_SIDE}x{IMAGE_SIDE} PNG"
+            )
+        chunks, remaining = [], limit + 1
+        while remaining > 0:  # the size may change while reading: never trust st_size alone
+            chunk = os.read(descriptor, remaining)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+    except OSError as err:
+        raise PayloadError(f"{path}: cannot read file ({err.strerror or err})") from err
+    finally:
+        os.close(descriptor)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise PayloadError(
+            f"{path}: more than {limit} bytes is too large for a {IMAGE_SIDE}x{IMAGE_SIDE} PNG"
+        )
+    return data
+
+
+def load_png_file(path: str | Path) -> np.ndarray:
+    """Reads one local PNG file into a uint8 [28, 28] image.
+
+    Raises:
+        PayloadError: the file is missing, unreadable, not a regular file or not a usable image.
+    """
+    return image_from_png(read_limited_file(path), str(path))
+
+
 def load_png_files(paths: Sequence[str | Path]) -> tuple[np.ndarray, list[str]]:
     """Reads PNG files into a uint8 array [N, 28, 28] and their names.
 
@@ -182,11 +237,7 @@ def load_png_files(paths: Sequence[str | Path]) -> tuple[np.ndarray, list[str]]:
     """
     images, names = [], []
     for path in map(Path, paths):
-        try:
-            data = path.read_bytes()
-        except OSError as err:
-            raise PayloadError(f"{path}: cannot read file ({err.strerror or err})") from err
-        images.append(image_from_png(data, str(path)))
+        images.append(load_png_file(path))
         names.append(str(path))
     return np.stack(images) if images else np.zeros((0, IMAGE_SIDE, IMAGE_SIDE), np.uint8), names
 

@@ -1,11 +1,45 @@
-"""The `fashion-tfx predict` subcommand: classify PNG files or dataset images with any backend."""
+"""The `fashion-tfx predict` subcommand: classify PNG files, folders, TFRecord files or data set images."""
 
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 
 BACKENDS = ("local", "rest", "grpc")
+OUTPUT_FORMATS = ("csv", "jsonl")
+DEFAULT_BATCH_SIZE = 64
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+
+
+def ascii_int(text: str) -> int:
+    """An argparse type: a plain ASCII decimal integer.
+
+    `int()` also reads other scripts' digits ('١٢' is 12) and surrounding spaces; a number on the
+    command line is refused unless it is written in ASCII digits.
+    """
+    if not _ASCII_INTEGER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a plain decimal number: {text!r}")
+    return int(text)
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a finite number of seconds above zero (NaN, inf, 0 and negatives are refused)."""
+    try:
+        value = float(text) if text.isascii() else math.nan
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a finite number of seconds above 0, got {text!r}")
+    return value
+
+
+def default_serving_root() -> str:
+    """TF Serving's root of the default run (`<default run root>/serving`), whatever the current folder."""
+    from fashion_tfx.pipeline.config import default_root
+
+    return str(default_root() / "serving")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,9 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         REST_FORMATS,
     )
 
-    parser.add_argument("images", nargs="*", metavar="PNG", help="28x28 PNG files to classify")
     parser.add_argument(
-        "--index", type=int, action="append", default=[], metavar="N",
+        "images", nargs="*", metavar="INPUT",
+        help="28x28 PNG files, folders of PNGs, or TFRecord files of tf.Examples (.tfrecord[.gz], .gz)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--index", type=ascii_int, action="append", default=[], metavar="N",
         help="an image of the data set by position (repeatable)",
     )  # fmt: skip
     parser.add_argument("--split", choices=("test", "train"), default="test", help="split of --index")
@@ -31,14 +68,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--model-dir", help="local: a SavedModel folder, or a folder of numeric versions")
     where.add_argument(
         "--serving-root",
-        default="runs/local/serving",
-        help="local: TF Serving's root, holding <model-name>/<version>/ (default: runs/local/serving)",
+        default=default_serving_root(),
+        help="local: TF Serving's root, holding <model-name>/<version>/ (default: %(default)s)",
     )
     parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME, help="served model name")
-    parser.add_argument("--version", type=int, help="model version (default: the latest)")
+    parser.add_argument("--version", type=ascii_int, help="model version (default: the latest)")
     parser.add_argument("--host", default="localhost", help="rest/grpc: TF Serving's host")
-    parser.add_argument("--port", type=int, help="rest/grpc: port (default: 8501 REST, 8500 gRPC)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="rest/grpc: seconds per request")
+    parser.add_argument("--port", type=ascii_int, help="rest/grpc: port (default: 8501 REST, 8500 gRPC)")
+    parser.add_argument(
+        "--timeout", type=positive_seconds, default=30.0, help="rest/grpc: seconds per request"
+    )
     parser.add_argument(
         "--signature", choices=PREDICTION_SIGNATURES, default=PREDICT_IMAGES, help="signature to call"
     )
@@ -46,7 +85,34 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--format", choices=REST_FORMATS, default=REST_FORMATS[0],
         help="rest: row (instances) or columnar (inputs) request format",
     )  # fmt: skip
-    parser.add_argument("--max-batch", type=int, default=MAX_BATCH, help="largest number of images accepted")
+    parser.add_argument(
+        "--max-batch", type=ascii_int, default=MAX_BATCH, help="largest number of images accepted"
+    )
+    add_batch_arguments(parser, "predictions")
+
+
+def add_batch_arguments(parser: argparse.ArgumentParser, what: str) -> None:
+    """Adds the options of streaming over folders and TFRecord files (shared with `embed`)."""
+    parser.add_argument(
+        "--batch-size", type=ascii_int,
+        help=f"images per request when streaming folders or TFRecord files (default: {DEFAULT_BATCH_SIZE}, "
+        "at most --max-batch)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--strict", action="store_true",
+        help="stop at the first unusable file or example (default: list it, skip it, count it)",
+    )  # fmt: skip
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar on stderr")
+    if what == "predictions":
+        parser.add_argument(
+            "--output", metavar="FILE",
+            help="write predictions as CSV or JSON Lines (by extension: .csv, .jsonl); '-' for stdout",
+        )  # fmt: skip
+        parser.add_argument(
+            "--output-format",
+            choices=OUTPUT_FORMATS,
+            help="csv or jsonl (default: from --output's extension)",
+        )
 
 
 def load_payload(args: argparse.Namespace):
@@ -113,6 +179,167 @@ def format_predictions(payload, predictions, k: int = 3) -> str:
     return "\n".join(lines)
 
 
+def output_format(args: argparse.Namespace) -> str:
+    """The output format: `--output-format`, else from `--output`'s extension (CSV by default)."""
+    if args.output_format:
+        return args.output_format
+    output = (args.output or "").lower()
+    return "jsonl" if output.endswith((".jsonl", ".json", ".ndjson")) else "csv"
+
+
+class PredictionWriter:
+    """Writes prediction rows as CSV (id, class, one probability column per class) or JSON Lines."""
+
+    def __init__(self, stream, form: str):
+        import csv
+
+        from fashion_tfx.data.fashion_mnist import CLASS_NAMES
+
+        self._stream = stream
+        self._form = form
+        self._classes = CLASS_NAMES
+        if form == "csv":
+            self._csv = csv.writer(stream, lineterminator="\n")
+            self._csv.writerow(["id", "class", *CLASS_NAMES])
+
+    def write(self, ids, predictions) -> None:
+        """Writes one row per input of a batch."""
+        import json
+
+        for i, item_id in enumerate(ids):
+            probabilities = [round(float(p), 6) for p in predictions.probabilities[i]]
+            if self._form == "csv":
+                self._csv.writerow([item_id, predictions.class_name[i], *probabilities])
+            else:
+                row = {
+                    "id": item_id,
+                    "class": predictions.class_name[i],
+                    "probabilities": dict(zip(self._classes, probabilities, strict=True)),
+                }
+                self._stream.write(json.dumps(row) + "\n")
+
+
+def check_batch_arguments(args: argparse.Namespace) -> None:
+    """Checks the streaming options.
+
+    Raises:
+        PayloadError: a batch size outside 1..--max-batch.
+    """
+    from fashion_tfx.serving.payloads import PayloadError
+
+    if args.max_batch < 1:
+        raise PayloadError(f"--max-batch must be at least 1, got {args.max_batch}")
+    if args.batch_size is None:
+        args.batch_size = min(DEFAULT_BATCH_SIZE, args.max_batch)
+    if not 1 <= args.batch_size <= args.max_batch:
+        raise PayloadError(
+            f"--batch-size must lie in 1..{args.max_batch} (--max-batch), got {args.batch_size}"
+        )
+
+
+def stream_batches(args: argparse.Namespace, sources, on_batch) -> tuple[int, int]:
+    """Streams the inputs in batches through `on_batch(items)`, listing and counting unusable ones.
+
+    Returns:
+        (images handed to `on_batch`, items skipped).
+
+    Raises:
+        PayloadError: with `--strict`, the first unusable item; or a damaged TFRecord file.
+    """
+    from tqdm import tqdm
+
+    from fashion_tfx.serving import batch as streaming
+    from fashion_tfx.serving.payloads import PayloadError
+
+    done = skipped = 0
+    progress = tqdm(
+        total=streaming.count_items(sources),
+        unit="img",
+        file=sys.stderr,
+        disable=True if args.no_progress else None,  # None: only on a terminal
+        dynamic_ncols=True,
+    )
+    with progress:
+        for items in streaming.batches(streaming.iter_items(sources), args.batch_size):
+            good = [item for item in items if item.error is None]
+            for item in items:
+                if item.error is not None:
+                    if args.strict:
+                        raise PayloadError(f"{item.error} (--strict)")
+                    progress.write(f"fashion-tfx: skipped: {item.error}", file=sys.stderr)
+                    skipped += 1
+            if good:
+                on_batch(good)
+                done += len(good)
+            progress.update(len(items))
+    return done, skipped
+
+
+def check_sources(paths) -> list:
+    """Classifies the inputs; a TFRecord input must be a regular file.
+
+    Raises:
+        PayloadError: a TFRecord input that is missing or not a regular file.
+    """
+    import os
+
+    from fashion_tfx.serving import batch as streaming
+    from fashion_tfx.serving.payloads import PayloadError
+
+    sources = [streaming.classify_input(path) for path in paths]
+    for source in sources:
+        if source.kind == "tfrecord" and not os.path.isfile(source.path):
+            raise PayloadError(f"{source.path}: not a regular file (expected a TFRecord file of tf.Examples)")
+    return sources
+
+
+def is_batch_mode(args: argparse.Namespace, sources) -> bool:
+    """Streaming (tabular output) when a folder or TFRecord file is given, or an output file or format."""
+    return bool(args.output or args.output_format) or any(s.kind != "png" for s in sources)
+
+
+def run_batch(args: argparse.Namespace, sources) -> int:
+    """Streams predictions over the inputs into CSV or JSON Lines; returns the exit code."""
+    import numpy as np
+
+    from fashion_tfx.serving import batch as streaming
+    from fashion_tfx.serving import payloads
+
+    if args.index:
+        raise payloads.PayloadError("--index cannot be combined with folders, TFRecord files or --output")
+    form = output_format(args)
+    predict = make_backend(args)
+    to_stdout = args.output in (None, "-")
+    output = None if to_stdout else streaming.AtomicOutput(args.output)
+    stream = sys.stdout if to_stdout else output.open()
+    try:
+        writer = PredictionWriter(stream, form)
+
+        def on_batch(items):
+            names = [item.id for item in items]
+            payload = payloads.make_payload(
+                np.stack([item.image for item in items]), names, max_batch=args.max_batch
+            )
+            writer.write(names, predict(payload, args.signature))
+
+        done, skipped = stream_batches(args, sources, on_batch)
+        if done == 0:
+            raise payloads.PayloadError(f"no usable image among the inputs ({skipped} skipped)")
+    except BaseException:
+        if output is not None:
+            output.discard()
+        raise
+    if output is not None:
+        output.commit()
+    where = "stdout" if to_stdout else args.output
+    print(
+        f"fashion-tfx: {done} images predicted ({args.backend} backend, signature {args.signature}) "
+        f"into {where} as {form}; {skipped} skipped" + (" (listed above)" if skipped else ""),
+        file=sys.stderr,
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Runs `fashion-tfx predict`: exit code 2 for bad input, 1 when the model or server fails."""
     from fashion_tfx.data.fashion_mnist import DatasetError
@@ -121,8 +348,10 @@ def run(args: argparse.Namespace) -> int:
     from fashion_tfx.serving.signatures import ServingError
 
     try:
-        if args.max_batch < 1:
-            raise PayloadError(f"--max-batch must be at least 1, got {args.max_batch}")
+        check_batch_arguments(args)
+        sources = check_sources(args.images)
+        if is_batch_mode(args, sources):
+            return run_batch(args, sources)
         payload = load_payload(args)
         predict = make_backend(args)
         predictions = predict(payload, args.signature)

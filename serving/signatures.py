@@ -14,7 +14,7 @@ IMAGE_SIDE = 28  # the model's input: 28x28 grey levels, as in Fashion-MNIST
 MAX_BATCH = 256  # default cap on images per request
 SERVING_DEFAULT = "serving_default"  # input: serialized tf.Examples
 PREDICT_IMAGES = "predict_images"  # input: float32 [N, 28, 28] grey levels
-EMBED = "embed"
+EMBED = "embed"  # input: float32 [N, 28, 28] grey levels
 
 # The single input of each signature the clients call.
 INPUT_NAMES = {SERVING_DEFAULT: "examples", PREDICT_IMAGES: "images", EMBED: "images"}
@@ -23,6 +23,11 @@ PROBABILITIES = "probabilities"
 CLASS_ID = "class_id"
 CLASS_NAME = "class_name"
 OUTPUT_NAMES = (PROBABILITIES, CLASS_ID, CLASS_NAME)
+EMBEDDING = "embedding"  # the output of `embed`
+# The PNG contract of `serving_default`'s examples, enforced by the client and by the served graph.
+MAX_PNG_BYTES = 1 << 20  # a 28x28 PNG is well under 1 KB; anything larger could be a bomb
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+PNG_MAX_BIT_DEPTH = 8  # 16-bit PNGs are refused (the model takes 8-bit grey levels)
 # TF Serving's two REST request formats: row ("instances") and columnar ("inputs").
 REST_FORMATS = ("instances", "inputs")
 

@@ -43,3 +43,11 @@ def seed() -> int:
 
     tf.random.set_seed(value)
     return value
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A real serving export (Transform graph, small CNN, warm-up records) of the `test` profile's size."""
+    from tiny_export import export_tiny_model
+
+    return export_tiny_model(tmp_path_factory.mktemp("tiny_export"))

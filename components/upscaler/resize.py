@@ -129,7 +129,11 @@ def upscale_images(images: np.ndarray, size: int, interpolation: str = "linear")
 
 
 def upscale_images_tf(
-    images: tf.Tensor, size: int, interpolation: str = "linear", source_size: int = SOURCE_SIZE
+    images: tf.Tensor,
+    size: int,
+    interpolation: str = "linear",
+    source_size: int = SOURCE_SIZE,
+    as_float: bool = False,
 ) -> tf.Tensor:
     """Upscales a batch of one-channel images inside a TensorFlow graph, like `upscale_images`.
 
@@ -141,9 +145,11 @@ def upscale_images_tf(
         size: side of the output images.
         interpolation: a key of `INTERPOLATIONS`.
         source_size: side of the input images.
+        as_float: return the rounded grey levels as float32 (the same values, without the cast to
+            uint8 and back that a float consumer, e.g. the serving graph, would otherwise pay).
 
     Returns:
-        uint8 tensor of shape (N, size, size).
+        uint8 (or float32 holding whole numbers 0-255) tensor of shape (N, size, size).
 
     Raises:
         ValueError: the size or interpolation is invalid, or the images' static shape is wrong.
@@ -159,4 +165,5 @@ def upscale_images_tf(
     pixels = tf.cast(images, tf.float32)
     rows = tf.matmul(pixels, tf.constant(np.ascontiguousarray(ax.T)))  # (N, source, size)
     resized = tf.matmul(tf.constant(ay), rows)  # (N, size, size)
-    return tf.cast(tf.clip_by_value(tf.round(resized), 0.0, 255.0), tf.uint8)
+    levels = tf.clip_by_value(tf.round(resized), 0.0, 255.0)
+    return levels if as_float else tf.cast(levels, tf.uint8)

@@ -1,7 +1,8 @@
 """Serving fixtures: a tiny SavedModel with the served signature contract, and TF Serving stand-ins.
 
-The real model is not exported yet, so `serving_root` saves a small tf.Module implementing the
-contract (a fixed linear map of the 7x7 mean-pooled image) in TF Serving's layout. The REST and
+`serving_root` saves a small tf.Module implementing the contract (a fixed linear map of the 7x7
+mean-pooled image, so tests can compute its answers with NumPy) in TF Serving's layout;
+`real_serving_root` holds a real tiny export (tests/tiny_export.py), which newer tests prefer. The REST and
 gRPC stand-ins decode requests the way TF Serving does (its documented JSON mapping; TensorProtos
 via `tf.make_ndarray`) and run them against that SavedModel in-process.
 """
@@ -291,3 +292,13 @@ def grpc_serving(local_model: LocalModel) -> GrpcServing:
 def expected():
     """The tiny model's probabilities for a batch, computed with NumPy."""
     return expected_probabilities
+
+
+@pytest.fixture(scope="session")
+def real_serving_root(tmp_path_factory, tiny_model_dir) -> Path:
+    """A serving root holding a real tiny export (see tests/tiny_export.py) as `fashion-tfx/3/`."""
+    import shutil
+
+    root = tmp_path_factory.mktemp("real_serving")
+    shutil.copytree(tiny_model_dir, push.safe_model_path(root, DEFAULT_MODEL_NAME) / "3")
+    return root
