@@ -47,12 +47,14 @@ def plot_curves(history: dict, path: str) -> None:
         if restored and history.get("val_" + metric):
             value = history["val_" + metric][restored - 1]
             ax.axvline(restored, color="k", linestyle=":", linewidth=1)
+            ax.plot([restored], [value], "*", color="k", markersize=12, label=f"restored (epoch {restored})")
             ax.annotate(
-                f"restored: epoch {restored}\nval_{metric} {value:.3f}",
+                f"val_{metric} {value:.3f}",
                 (restored, value),
                 textcoords="offset points",
-                xytext=(6, -28 if metric == "accuracy" else 10),
+                xytext=(8, 12 if metric == "accuracy" else -18),
                 fontsize=8,
+                bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85},
             )
         ax.set_title(metric)
     rates = history.get("learning_rate")

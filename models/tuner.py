@@ -19,7 +19,7 @@ from tfx.components.tuner import executor as tuner_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 
-from fashion_tfx.models.console import TrialLines
+from fashion_tfx.models.console import FAMILY_PREFIXES, TrialLines
 from fashion_tfx.models.families import build_model
 from fashion_tfx.models.plots import save_png, subplots
 from fashion_tfx.models.preprocessing import TransformedBatches, read_records
@@ -184,7 +184,9 @@ def plot_trials(
 
     scored = [r for r in rows if r["score"] is not None]
     ranges = ranges if ranges is not None else tuned_ranges(None, rows)
-    names = list(ranges)
+    # A family's own parameters (cnn_*, fcnn_*) only matter if some trial built that family.
+    families_tried = {str(r.get("family")) for r in scored}
+    names = [n for n in ranges if not n.startswith(FAMILY_PREFIXES) or n.split("_")[0] in families_tried]
     panels = 1 + len(names)
     columns = min(4, panels)
     lines = -(-panels // columns)
@@ -205,6 +207,7 @@ def plot_trials(
             labels = [f"{c:g}" if isinstance(c, float) else str(c) for c in categories]
             ax.set_xticks(range(len(categories)), labels)
         ax.set_title(title, fontsize=10)
+        ax.margins(y=0.15)
         ax.grid(alpha=0.3)
 
     ax0 = axes[0][0]
