@@ -13,6 +13,7 @@ from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from fashion_tfx.models.console import PROGRESS_LOGGER_NAME
+from fashion_tfx.pipeline.metadata import read_only_store
 
 Execution = metadata_store_pb2.Execution
 FINISHED = {Execution.COMPLETE: "", Execution.CACHED: "cached", Execution.FAILED: "FAILED"}
@@ -33,14 +34,6 @@ class _KnownNoise(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         return not any(re.search(pattern, message) for pattern in KNOWN_LIBRARY_WARNINGS)
-
-
-def read_only_store(metadata_path: Path) -> metadata_store.MetadataStore:
-    """Opens the run's SQLite ML Metadata store read-only, so watching it can never change it."""
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(metadata_path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
-    return metadata_store.MetadataStore(config)
 
 
 class ProgressDisplay:

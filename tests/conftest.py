@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,3 +33,32 @@ def seed() -> int:
 
     tf.random.set_seed(value)
     return value
+
+
+@dataclasses.dataclass
+class CliRun:
+    """A finished `fashion-tfx run --profile test` subprocess: its root and what it printed."""
+
+    root: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def full_test_run(tmp_path_factory) -> CliRun:
+    """The whole pipeline once per session, by the console script, stdout and stderr piped (no terminal).
+
+    Shared by the console test (what a person sees) and the notebook test (what is left to inspect).
+    """
+    base = tmp_path_factory.mktemp("full-test-run")
+    data, root = write_idx_set(base / "idx"), base / "root"
+    command = [str(Path(sys.executable).parent / "fashion-tfx"), "run", "--profile", "test"]
+    process = subprocess.run(
+        [*command, "--data-dir", str(data), "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={key: value for key, value in os.environ.items() if key != "TERM"},
+    )
+    return CliRun(root, process.returncode, process.stdout, process.stderr)
