@@ -80,12 +80,13 @@ def run_pipeline(config: PipelineConfig, *, verbose: bool = False, stream: TextI
         check_metadata_store(config.metadata_path, config.pipeline_root)
         started = time.time()
         since_ms = int(started * 1000)
-        pipeline = create_pipeline(
-            config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path))
-        )
         error: BaseException | None = None
         log = LibraryOutputToFile(new_log_path(config.root), console=stream)
         with log, ProgressDisplay(config.metadata_path, since_ms, log.console, verbose=verbose):
+            # Built inside: what TFX says while building the pipeline belongs in the log too.
+            pipeline = create_pipeline(
+                config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path))
+            )
             try:
                 LocalDagRunner().run(pipeline)
             except KeyboardInterrupt:

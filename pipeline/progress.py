@@ -27,6 +27,10 @@ KNOWN_LIBRARY_WARNINGS = {
     r"Python version 3\.10": "TFX 1.16 runs on Python 3.9-3.10 only",
     # Pusher: TFX's own deprecation of custom_executor_spec; another change replaces our Pusher.
     r"custom_executor_spec": "TFX's deprecation of a component argument, not a problem of this run",
+    # Beam's pure-Python CRC fallback; the upscaler reads TFRecords with TensorFlow's C++ reader instead.
+    r"Couldn't find python-snappy": "Beam's own TFRecord IO is not on the hot path here",
+    # Transform is deliberately not materialised (pixels to 0..1 happen in the model's input pipeline).
+    r"Using the in-place Transform": "by design: see pipeline/pipeline.py",
 }
 
 
@@ -120,7 +124,8 @@ class ProgressDisplay:
     def _line(self, text: str) -> None:
         """Writes a permanent line (above the status line, on a terminal)."""
         if self._tty:
-            self._stream.write("\r\033[K" + text + "\n" + self._status)
+            self._stream.write("\r\033[K" + text + "\n")
+            self._status = ""  # overwritten: the next redraw writes it again below the new line
         else:
             self._stream.write(text + "\n")
         self._stream.flush()
@@ -130,6 +135,7 @@ class ProgressDisplay:
         with self._lock:
             self.poll()
             self._line(text)
+            self._redraw_status()
 
     def _poll_loop(self) -> None:
         while not self._stop.wait(self._poll_seconds):
