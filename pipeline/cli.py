@@ -104,10 +104,8 @@ def _command_run(args) -> int:
         data_fingerprint=location.fingerprint,
         enable_cache=False if args.no_cache else None,
     )
-    print(
-        f"fashion-tfx: {config.profile} profile, data from {location.directory}, root {config.root}",
-        file=sys.stderr,
-    )
+    header = f"fashion-tfx: {config.profile} profile, data from {location.directory}, root {config.root}"
+    print(summary.relative_to_cwd(header), file=sys.stderr)
     result = run_pipeline(config, verbose=args.verbose)
     print(summary.render(result))
     if result.interrupted:

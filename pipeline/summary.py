@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from fashion_tfx.components.drift_gate.component import ANOMALIES_PROPERTY
@@ -123,7 +124,12 @@ def render(result: RunResult) -> str:
         failed = [r.node_id for r in result.components if r.state in ("failed", "running")]
         where = f" in {failed[0]}" if failed else ""
         lines += ["", f"error{where}: {result.error}"]
-    return "\n".join(lines)
+    return relative_to_cwd("\n".join(lines))
+
+
+def relative_to_cwd(text: str) -> str:
+    """Shortens the paths inside the current folder (`runs/local/…` rather than `/home/…/runs/local/…`)."""
+    return text.replace(os.path.join(os.getcwd(), ""), "")
 
 
 def interrupted_lines(result: RunResult) -> list[str]:
