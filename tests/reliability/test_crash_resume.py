@@ -30,7 +30,11 @@ def _wait_until_running(metadata_path, node_id, timeout=60.0):
         if not metadata_path.exists():  # the run has not created its store yet: let it, not us
             time.sleep(0.2)
             continue
-        found = [e for node, e in executions(metadata_path) if node == node_id]
+        try:
+            found = [e for node, e in executions(metadata_path) if node == node_id]
+        except Exception:  # noqa: BLE001  (the run may be creating the store's tables right now)
+            time.sleep(0.2)
+            continue
         if found and found[-1].last_known_state == RUNNING:
             return found[-1]
         time.sleep(0.2)
