@@ -24,7 +24,7 @@ KNOWN_LIBRARY_WARNINGS = {
     # TFX's resolver asks ML Metadata for a filter this MLMD version lacks, then filters in Python.
     r"ArtifactQuery\.property_predicate is not supported": "TFX falls back to filtering in Python",
     # Google's client libraries warn on every start that Python 3.10 support will end (TFX 1.16 needs it).
-    r"Python version 3\.10": "TFX 1.16 runs on Python 3.9-3.10 only",
+    r"non-supported Python version \(3\.10": "TFX 1.16 runs on Python 3.9-3.10 only",
     # Pusher: TFX's own deprecation of custom_executor_spec; another change replaces our Pusher.
     r"custom_executor_spec": "TFX's deprecation of a component argument, not a problem of this run",
     # Beam's pure-Python CRC fallback; the upscaler reads TFRecords with TensorFlow's C++ reader instead.
