@@ -11,7 +11,7 @@ RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 # The same pins and flags as scripts/setup-venv.sh: the lock is complete, so no resolution.
 COPY requirements.lock /opt/fashion-tfx/requirements.lock
-RUN python -m pip install --no-cache-dir --upgrade "pip==24.3.1" "setuptools==75.6.0" "wheel==0.45.1" \
+RUN python -m pip install --no-cache-dir --upgrade "pip==24.3.1" "setuptools==80.9.0" "wheel==0.45.1" \
  && python -m pip install --no-cache-dir --no-deps -r /opt/fashion-tfx/requirements.lock
 COPY . /opt/fashion-tfx
 RUN python -m pip install --no-cache-dir --no-deps --no-build-isolation /opt/fashion-tfx \

@@ -73,12 +73,16 @@ def read_records(file_patterns: list[str] | str, cap: int | None = None) -> tf.d
     """Returns the serialized tf.Examples of gzip TFRecord files (optionally the first `cap`), cached.
 
     The PNG-encoded records are small (the Transform output would be 64 KB per 128×128 image), so they
-    are cached and decoded again each epoch.
+    are cached and decoded again each epoch. The dataset knows its length: counting it fills the cache,
+    and Keras, told how many batches an epoch has, no longer runs off the end of the first epoch
+    ("Your input ran out of data").
     """
     records = tf.data.TFRecordDataset(list_files(file_patterns), compression_type="GZIP")
     if cap:
         records = records.take(cap)
-    return records.cache()
+    records = records.cache()
+    count = int(records.reduce(tf.constant(0, tf.int64), lambda n, _: n + 1))
+    return records.apply(tf.data.experimental.assert_cardinality(count))
 
 
 class TransformedBatches:

@@ -13,6 +13,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
+from fashion_tfx.models.console import EpochLines, format_hyperparameters, progress_log
 from fashion_tfx.models.export import export_serving_model
 from fashion_tfx.models.families import build_model
 from fashion_tfx.models.plots import save_png, subplots
@@ -27,18 +28,51 @@ HYPERPARAMETERS_JSON = "hyperparameters.json"  # the values the Trainer trained 
 TRAINING_JSON = "training.json"  # epochs run, wall time, parameter counts, code fingerprint (model card)
 
 
-def plot_curves(history: dict[str, list[float]], path: str) -> None:
-    """Saves loss and accuracy per epoch (training and validation) as a PNG."""
-    fig, axes = subplots(1, 2, figsize=(10, 4))
-    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+def plot_curves(history: dict, path: str) -> None:
+    """Saves loss, accuracy and the learning rate per epoch as a PNG, marking the restored best epoch.
+
+    Args:
+        history: metric name -> per-epoch values (Keras' history), plus `restored_epoch` (1-based), the
+            epoch whose weights early stopping restored and the model was exported with, if any.
+        path: where the PNG goes (any tf.io.gfile path).
+    """
+    from matplotlib.ticker import MaxNLocator
+
+    restored = history.get("restored_epoch")
+    fig, axes = subplots(1, 3, figsize=(14, 4))
+    for ax, metric in zip(axes[:2], ("loss", "accuracy"), strict=True):
         for prefix, style in (("", "-o"), ("val_", "--s")):
             values = history.get(prefix + metric)
             if values:
                 ax.plot(range(1, len(values) + 1), values, style, label=(prefix or "train_") + metric)
-        ax.set_xlabel("epoch")
+        if restored and history.get("val_" + metric):
+            value = history["val_" + metric][restored - 1]
+            ax.axvline(restored, color="k", linestyle=":", linewidth=1)
+            ax.plot([restored], [value], "*", color="k", markersize=12, label=f"restored (epoch {restored})")
+            ax.annotate(
+                f"val_{metric} {value:.3f}",
+                (restored, value),
+                textcoords="offset points",
+                xytext=(8, 12 if metric == "accuracy" else -18),
+                fontsize=8,
+                bbox={"boxstyle": "round", "fc": "white", "alpha": 0.85},
+            )
         ax.set_title(metric)
+    rates = history.get("learning_rate")
+    if rates:
+        axes[2].plot(range(1, len(rates) + 1), rates, "-o", color="C2", label="learning rate")
+        axes[2].set_yscale("log")
+        if restored:
+            axes[2].axvline(
+                restored, color="k", linestyle=":", linewidth=1, label=f"restored epoch {restored}"
+            )
+    axes[2].set_title("learning rate (cosine schedule)")
+    for ax in axes:
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
-        ax.legend()
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8)
     save_png(fig, path)
 
 
@@ -69,10 +103,17 @@ def train(
     With `settings.train_epochs == 0` the model is built and returned without fitting (untrained).
 
     Returns:
-        (the model with its best validation weights restored, the per-epoch history).
+        (the model with its best validation weights restored, the per-epoch history and, under
+        `restored_epoch`, the 1-based epoch whose weights were restored).
     """
     hp = hyperparameters_for_training(settings, hyperparameters)
     log.info("hyper-parameters for training: %s", hp.values)
+    progress_log.info(
+        "  training %s for up to %d epochs (early stopping on val_accuracy, patience %d)",
+        format_hyperparameters(hp.values),
+        settings.train_epochs,
+        settings.patience,
+    )
     keras.utils.set_random_seed(settings.seed)
     model = build_model(hp, settings, base_model_dir=base_model_dir)
     if settings.train_epochs == 0:
@@ -82,27 +123,37 @@ def train(
     batch_size = hp.get("batch_size")
     train_data = batches.dataset(read_records(train_files), batch_size, shuffle=True, seed=settings.seed)
     eval_data = batches.dataset(read_records(eval_files), batch_size, shuffle=False)
+    early_stopping = keras.callbacks.EarlyStopping(
+        monitor="val_accuracy",
+        patience=settings.patience,
+        restore_best_weights=True,
+        mode="max",
+        # On small data the first epochs' validation scores reflect batch norm's unsettled running
+        # statistics (measured: chance for ~5 epochs on 100 images), not the weights.
+        start_from_epoch=min(settings.patience, settings.train_epochs - 1),
+    )
     callbacks = [
-        keras.callbacks.EarlyStopping(
-            monitor="val_accuracy",
-            patience=settings.patience,
-            restore_best_weights=True,
-            mode="max",
-            # On small data the first epochs' validation scores reflect batch norm's unsettled running
-            # statistics (measured: chance for ~5 epochs on 100 images), not the weights.
-            start_from_epoch=min(settings.patience, settings.train_epochs - 1),
-        ),
+        early_stopping,
         keras.callbacks.LearningRateScheduler(
             cosine_learning_rate(hp.get("learning_rate"), settings.train_epochs)
         ),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
+        EpochLines(settings.train_epochs),  # after the scheduler, whose rate it reports
     ]
     started = time.time()
     history = model.fit(
         train_data, validation_data=eval_data, epochs=settings.train_epochs, callbacks=callbacks, verbose=2
     )
     log.info("trained %d epochs in %.0fs", len(history.epoch), time.time() - started)
-    return model, {k: [float(v) for v in values] for k, values in history.history.items()}
+    curves: dict = {k: [float(v) for v in values] for k, values in history.history.items()}
+    if early_stopping.best_weights is not None:  # Keras restored them at the end of training
+        curves["restored_epoch"] = early_stopping.best_epoch + 1
+        progress_log.info(
+            "  restored the weights of epoch %d (val_accuracy %.3f)",
+            curves["restored_epoch"],
+            curves["val_accuracy"][early_stopping.best_epoch],
+        )
+    return model, curves
 
 
 # Called by the TFX Trainer.

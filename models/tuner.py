@@ -19,6 +19,7 @@ from tfx.components.tuner import executor as tuner_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 
+from fashion_tfx.models.console import FAMILY_PREFIXES, TrialLines
 from fashion_tfx.models.families import build_model
 from fashion_tfx.models.plots import save_png, subplots
 from fashion_tfx.models.preprocessing import TransformedBatches, read_records
@@ -65,6 +66,19 @@ class DefaultsFirstRandomSearchOracle(keras_tuner.oracles.RandomSearchOracle):
         return super().populate_space(trial_id)
 
 
+# The searches, each also logging one line per finished trial for the run's console (see TrialLines).
+class _Tuner(TrialLines, keras_tuner.Tuner):
+    pass
+
+
+class _Hyperband(TrialLines, keras_tuner.Hyperband):
+    pass
+
+
+class _BayesianOptimization(TrialLines, keras_tuner.BayesianOptimization):
+    pass
+
+
 def make_tuner(settings: ModelSettings, hypermodel: keras_tuner.HyperModel, directory: str):
     """Returns the configured Keras Tuner search (Hyperband, RandomSearch or BayesianOptimization).
 
@@ -82,13 +96,11 @@ def make_tuner(settings: ModelSettings, hypermodel: keras_tuner.HyperModel, dire
     )
     common = {**oracle_args, **tuner_args}
     if settings.tuner == "hyperband":
-        return keras_tuner.Hyperband(
-            max_epochs=settings.tuner_epochs, factor=3, hyperband_iterations=1, **common
-        )
+        return _Hyperband(max_epochs=settings.tuner_epochs, factor=3, hyperband_iterations=1, **common)
     if settings.tuner == "random":
         oracle = DefaultsFirstRandomSearchOracle(max_trials=settings.tuner_trials, **oracle_args)
-        return keras_tuner.Tuner(oracle=oracle, **tuner_args)
-    return keras_tuner.BayesianOptimization(max_trials=settings.tuner_trials, **common)
+        return _Tuner(oracle=oracle, **tuner_args)
+    return _BayesianOptimization(max_trials=settings.tuner_trials, **common)
 
 
 # Called by the TFX Tuner.
@@ -115,12 +127,13 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
 
 
 def trial_rows(tuner: keras_tuner.Tuner) -> list[dict[str, Any]]:
-    """Returns one row per trial: id, status, score, epochs trained and its hyper-parameters."""
+    """Returns one row per trial in order: number (1, 2, …), id, status, score, epochs, hyper-parameters."""
     rows = []
-    for trial in tuner.oracle.trials.values():
+    for trial in sorted(tuner.oracle.trials.values(), key=lambda t: t.trial_id):
         values = {k: v for k, v in trial.hyperparameters.values.items()}
         rows.append(
             {
+                "trial": len(rows) + 1,
                 "trial_id": trial.trial_id,
                 "status": trial.status,
                 "score": trial.score,
@@ -128,29 +141,102 @@ def trial_rows(tuner: keras_tuner.Tuner) -> list[dict[str, Any]]:
                 **values,
             }
         )
-    return sorted(rows, key=lambda r: r["trial_id"])
+    return rows
 
 
-def plot_trials(rows: list[dict[str, Any]], path: str) -> None:
-    """Saves a PNG: each trial's validation accuracy in trial order, coloured by family, best marked."""
+def tuned_ranges(
+    space: keras_tuner.HyperParameters | None, rows: list[dict[str, Any]]
+) -> dict[str, list | tuple[float, float]]:
+    """Returns each hyper-parameter the search could vary, with what it could take.
+
+    Choices and integers map to the list of their possible values, real numbers to (min, max). Without
+    the space (an old trials.json), the values that differ between trials, as lists.
+    """
+    if space is None:
+        keys = [k for k in dict.fromkeys(k for r in rows for k in r) if k not in TRIAL_COLUMNS]
+        seen = {k: sorted({r.get(k) for r in rows}, key=str) for k in keys if not k.startswith("tuner/")}
+        return {k: v for k, v in seen.items() if len(v) > 1}
+    ranges: dict[str, list | tuple[float, float]] = {}
+    for hp in space.space:
+        if isinstance(hp, keras_tuner.engine.hyperparameters.Float):
+            if hp.min_value != hp.max_value:
+                ranges[hp.name] = (hp.min_value, hp.max_value)
+            continue
+        values = list(hp.values) if hasattr(hp, "values") else []
+        if len(values) > 1:
+            ranges[hp.name] = sorted(values, key=lambda v: (str(type(v)), v))
+    return ranges
+
+
+TRIAL_COLUMNS = ("trial", "trial_id", "status", "score", "best_step")
+
+
+def plot_trials(
+    rows: list[dict[str, Any]], path: str, ranges: dict[str, list | tuple[float, float]] | None = None
+) -> None:
+    """Saves a PNG: the score by trial number, then the score against each tuned hyper-parameter.
+
+    Each point is a trial, labelled with its number (the `trial` column of trials.csv) and coloured by
+    model family; the best trial is ringed. Real-valued hyper-parameters span their search range;
+    choices and integers get one tick per possible value, tried or not.
+    """
+    from matplotlib.ticker import MaxNLocator
+
     scored = [r for r in rows if r["score"] is not None]
-    fig, ax = subplots(figsize=(8, 4))
-    for family in sorted({r.get("family", "?") for r in scored}):
-        points = [(i, r["score"]) for i, r in enumerate(scored) if r.get("family", "?") == family]
-        ax.scatter([p[0] for p in points], [p[1] for p in points], label=family)
-    if scored:
-        best = max(range(len(scored)), key=lambda i: scored[i]["score"])
-        ax.annotate(
-            f"best {scored[best]['score']:.3f}",
-            (best, scored[best]["score"]),
-            textcoords="offset points",
-            xytext=(5, 5),
-        )
-    ax.set_xlabel("trial")
-    ax.set_ylabel(OBJECTIVE.name)
-    ax.set_title(f"{len(scored)} tuning trials")
-    ax.grid(alpha=0.3)
-    ax.legend()
+    ranges = ranges if ranges is not None else tuned_ranges(None, rows)
+    # A family's own parameters (cnn_*, fcnn_*) only matter if some trial built that family.
+    families_tried = {str(r.get("family")) for r in scored}
+    names = [n for n in ranges if not n.startswith(FAMILY_PREFIXES) or n.split("_")[0] in families_tried]
+    panels = 1 + len(names)
+    columns = min(4, panels)
+    lines = -(-panels // columns)
+    fig, axes = subplots(lines, columns, figsize=(3.6 * columns, 3.0 * lines), squeeze=False)
+    families = sorted({str(r.get("family", "?")) for r in scored})
+    colours = {family: f"C{i}" for i, family in enumerate(families)}
+    best = max(scored, key=lambda r: r["score"]) if scored else None
+
+    def draw(ax, xs, title, categories=None):
+        for row, x in zip(scored, xs, strict=True):
+            ax.scatter([x], [row["score"]], color=colours[str(row.get("family", "?"))], zorder=3)
+            ax.annotate(
+                str(row["trial"]), (x, row["score"]), textcoords="offset points", xytext=(4, 3), fontsize=8
+            )
+            if row is best:
+                ax.scatter([x], [row["score"]], s=180, facecolors="none", edgecolors="k", zorder=4)
+        if categories is not None:
+            labels = [f"{c:g}" if isinstance(c, float) else str(c) for c in categories]
+            ax.set_xticks(range(len(categories)), labels)
+        ax.set_title(title, fontsize=10)
+        ax.margins(y=0.15)
+        ax.grid(alpha=0.3)
+
+    ax0 = axes[0][0]
+    draw(ax0, [r["trial"] for r in scored], "by trial number")
+    ax0.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax0.set_xlabel("trial")
+    ax0.set_ylabel(OBJECTIVE.name)
+    for i, name in enumerate(names, start=1):
+        ax = axes[i // columns][i % columns]
+        values = [r.get(name) for r in scored]
+        possible = ranges[name]
+        if isinstance(possible, tuple):
+            draw(ax, values, name)
+            margin = (possible[1] - possible[0]) * 0.05
+            ax.set_xlim(possible[0] - margin, possible[1] + margin)
+        else:
+            categories = list(possible) + sorted({v for v in values if v not in possible}, key=str)
+            draw(ax, [categories.index(v) for v in values], name, categories)
+            ax.set_xlim(-0.5, len(categories) - 0.5)
+    for j in range(panels, lines * columns):
+        axes[j // columns][j % columns].axis("off")
+    for family, colour in colours.items():
+        ax0.scatter([], [], color=colour, label=family)
+    if colours:
+        ax0.legend(fontsize=8, title="family", title_fontsize=8)
+    headline = f"{len(scored)} tuning trials, {OBJECTIVE.name} against each tuned hyper-parameter"
+    if best is not None:
+        headline += f"; best: trial {best['trial']} ({best['score']:.3f}, ringed)"
+    fig.suptitle(headline, fontsize=11)
     save_png(fig, path)
 
 
@@ -166,7 +252,7 @@ def export_trials(tuner: keras_tuner.Tuner, directory: str) -> list[dict[str, An
         out.write(text.getvalue())
     with tf.io.gfile.GFile(os.path.join(directory, TRIALS_JSON), "w") as out:
         json.dump(rows, out, indent=1)
-    plot_trials(rows, os.path.join(directory, TRIALS_PNG))
+    plot_trials(rows, os.path.join(directory, TRIALS_PNG), tuned_ranges(tuner.oracle.hyperparameters, rows))
     return rows
 
 

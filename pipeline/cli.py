@@ -15,6 +15,9 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
 
 
+INTERRUPTED_EXIT = 130  # the shell's code for a command stopped by SIGINT (128 + 2)
+
+
 def _add_run(subparsers) -> None:
     from fashion_tfx.pipeline.config import PROFILES
 
@@ -40,7 +43,9 @@ def _add_run(subparsers) -> None:
     run.add_argument("--seed", type=int, help="seed for the eval split and training")
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
     run.add_argument(
-        "--verbose", action="store_true", help="also show warnings from TFX, Beam and TensorFlow"
+        "--verbose",
+        action="store_true",
+        help="also show warnings from TFX, Beam and TensorFlow (all library output is in the run's log file)",
     )
 
 
@@ -106,7 +111,8 @@ def _command_run(args) -> int:
     from fashion_tfx.data.golden import load_golden_set
     from fashion_tfx.pipeline import summary
     from fashion_tfx.pipeline.config import make_config
-    from fashion_tfx.pipeline.local_runner import check_writable, run_pipeline
+    from fashion_tfx.pipeline.local_runner import run_pipeline
+    from fashion_tfx.pipeline.storage import check_writable
 
     # Validate the configuration and the output root before the (slower) data checks.
     check_writable(make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed).root)
@@ -123,7 +129,8 @@ def _command_run(args) -> int:
         allow_foreign_data=args.allow_foreign_data,
         enable_cache=False if args.no_cache else None,
     )
-    print(f"fashion-tfx: {config.profile} profile, root {config.root}", file=sys.stderr)
+    header = f"fashion-tfx: {config.profile} profile, data from {location.directory}, root {config.root}"
+    print(summary.relative_to_cwd(header), file=sys.stderr)
     description = fashion_mnist.describe_provenance(
         location.directory, location.canonical, location.fingerprint
     )
@@ -136,6 +143,8 @@ def _command_run(args) -> int:
         )
     result = run_pipeline(config, verbose=args.verbose)
     print(summary.render(result))
+    if result.interrupted:
+        return INTERRUPTED_EXIT
     return 0 if result.ok else 1
 
 
@@ -174,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fashion-tfx` console script."""
     from fashion_tfx.data.fashion_mnist import DatasetError
     from fashion_tfx.pipeline.config import ConfigError
-    from fashion_tfx.pipeline.local_runner import RunInProgressError, StorageError
+    from fashion_tfx.pipeline.root_lock import RunInProgressError
+    from fashion_tfx.pipeline.storage import MetadataStoreError, StorageError
 
     args = build_parser().parse_args(argv)
     _quiet_logging(verbose=getattr(args, "verbose", False))
@@ -188,9 +198,13 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         return commands[args.command](args)
-    except (ConfigError, DatasetError, StorageError, RunInProgressError) as err:
+    except (ConfigError, DatasetError, StorageError, MetadataStoreError, RunInProgressError) as err:
         print(f"fashion-tfx: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        # Outside a pipeline run (which reports what it finished): nothing was half-done worth naming.
+        print("fashion-tfx: interrupted (Ctrl-C)", file=sys.stderr)
+        return INTERRUPTED_EXIT
 
 
 if __name__ == "__main__":

@@ -3,206 +3,102 @@
 from __future__ import annotations
 
 import dataclasses
-import errno
-import fcntl
-import logging
-import os
-import shutil
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from absl import logging as absl_logging
-
 from fashion_tfx.pipeline.config import PipelineConfig
+from fashion_tfx.pipeline.root_lock import RootLock, RunInProgressError  # noqa: F401  (part of this API)
+from fashion_tfx.pipeline.storage import (  # noqa: F401  (part of this API)
+    MetadataStoreError,
+    StorageError,
+    check_metadata_store,
+    check_writable,
+)
 
 if TYPE_CHECKING:
     from fashion_tfx.pipeline.metadata import ComponentRun
 
 
-class StorageError(RuntimeError):
-    """The run's root cannot be written; raised before any work starts."""
+class RunInterruptedError(Exception):
+    """The run was stopped with Ctrl-C (SIGINT); what had finished is kept and a rerun resumes."""
 
-
-class RunInProgressError(RuntimeError):
-    """Another run holds the same root; two runs must not share one ML Metadata store at once."""
-
-
-# A run refuses to start below this much free space: ML Metadata (SQLite) fails mid-run with "database
-# or disk is full" when the disk fills, so a nearly full disk is refused before any work starts.
-MIN_FREE_BYTES = 64 << 20
-
-
-def check_writable(path: Path, min_free_bytes: int = MIN_FREE_BYTES) -> None:
-    """Creates `path` if needed, proves it writable with a probe file and checks its free space.
-
-    Raises:
-        StorageError: naming the path and the operating system's reason (or the free space left).
-    """
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        probe = path / f".write-probe-{os.getpid()}"
-        try:
-            probe.write_bytes(b"\0" * 4096)
-        finally:
-            probe.unlink(missing_ok=True)
-        free = shutil.disk_usage(path).free
-    except OSError as err:
-        reason = "disk full" if err.errno == errno.ENOSPC else err.strerror or str(err)
-        raise StorageError(f"output root {path} is not writable: {reason}") from err
-    if free < min_free_bytes:
-        raise StorageError(
-            f"output root {path} is not writable: disk full ({free / 2**20:.1f} MB free, a run needs at "
-            f"least {min_free_bytes / 2**20:.0f} MB); free some space or pass a different --root"
-        )
-
-
-class RootLock:
-    """An exclusive, non-blocking lock on a run root, released when the process ends (even on SIGKILL)."""
-
-    def __init__(self, root: Path):
-        self._path = root / ".run.lock"
-        self._file: TextIO | None = None
-
-    def __enter__(self) -> RootLock:
-        self._file = open(self._path, "a+")
-        try:
-            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            self._file.seek(0)
-            holder = self._file.read().strip() or "another process"
-            self._file.close()
-            raise RunInProgressError(
-                f"another fashion-tfx run ({holder}) is using {self._path.parent}; wait for it to finish "
-                f"or pass a different --root"
-            ) from None
-        self._file.truncate(0)
-        self._file.write(f"pid {os.getpid()}")
-        self._file.flush()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        assert self._file is not None
-        fcntl.flock(self._file, fcntl.LOCK_UN)
-        self._file.close()
-
-
-class ProgressDisplay(logging.Handler):
-    """Shows which component runs and for how long, from the LocalDagRunner's own log lines."""
-
-    def __init__(self, stream: TextIO = sys.stderr, verbose: bool = False):
-        super().__init__(level=logging.INFO)
-        self._stream = stream
-        self._verbose = verbose
-        self._tty = stream.isatty()
-        self._current: tuple[str, float] | None = None
-        self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._ticker = threading.Thread(target=self._tick, daemon=True)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        message = record.getMessage()
-        with self._lock:
-            if record.msg == "Component %s is running.":
-                self._current = (record.args[0], time.monotonic())
-                self._write(f"▸ {record.args[0]} running", final=not self._tty)
-            elif record.msg == "Component %s is finished.":
-                elapsed = time.monotonic() - self._current[1] if self._current else 0.0
-                self._write(f"✓ {record.args[0]} finished in {elapsed:.1f}s", final=True)
-                self._current = None
-            elif record.levelno >= logging.ERROR or (self._verbose and record.levelno >= logging.WARNING):
-                self._write(f"  {record.levelname.lower()}: {message.splitlines()[0][:300]}", final=True)
-
-    def _write(self, text: str, final: bool) -> None:
-        if self._tty:
-            self._stream.write("\r\033[K" + text + ("\n" if final else ""))
-        else:
-            self._stream.write(text + "\n")
-        self._stream.flush()
-
-    def _tick(self) -> None:
-        while not self._stop.wait(1.0):
-            self._keep_listening()
-            with self._lock:
-                if self._current and self._tty:
-                    name, started = self._current
-                    self._write(f"▸ {name} running… {time.monotonic() - started:.0f}s", final=False)
-
-    def _keep_listening(self) -> None:
-        # A safety net: code run mid-pipeline may still reconfigure logging and silence these lines.
-        absl_logger = logging.getLogger("absl")
-        if absl_logger.level != logging.INFO or absl_logger.disabled or self not in absl_logger.handlers:
-            absl_logger.disabled = False
-            absl_logging.set_verbosity(absl_logging.INFO)
-            absl_logger.propagate = False
-            absl_logger.handlers = [self]
-
-    def __enter__(self) -> ProgressDisplay:
-        absl_logger = logging.getLogger("absl")
-        self._saved = (absl_logger.level, absl_logger.propagate, list(absl_logger.handlers))
-        # Through absl's own verbosity, not just the logger's level: TensorFlow's SavedModel writer
-        # lowers verbosity for a moment and restores it from absl's setting.
-        absl_logging.set_verbosity(absl_logging.INFO)
-        absl_logger.propagate = False
-        absl_logger.handlers = [self]
-        self._ticker.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        absl_logger = logging.getLogger("absl")
-        level, absl_logger.propagate, absl_logger.handlers = self._saved
-        absl_logging.set_verbosity(absl_logging.WARNING)
-        absl_logger.setLevel(level)  # setLevel, not assignment: it also clears logging's level cache
+    def __str__(self) -> str:
+        return "interrupted (Ctrl-C)"
 
 
 @dataclasses.dataclass
 class RunResult:
-    """What a run did: its components, whether it succeeded, and the error if not."""
+    """What a run did: its components, whether it succeeded, the error if not, and its log file."""
 
     config: PipelineConfig
     components: list[ComponentRun]
     seconds: float
     error: BaseException | None = None
+    log_path: Path | None = None
+    metadata_error: str | None = None  # why ML Metadata could not be read back, if it could not
 
     @property
     def ok(self) -> bool:
         return self.error is None
+
+    @property
+    def interrupted(self) -> bool:
+        return isinstance(self.error, RunInterruptedError)
 
     def component(self, node_id: str) -> ComponentRun | None:
         """Returns the named component's execution in this run, if it ran."""
         return next((c for c in self.components if c.node_id == node_id), None)
 
 
-def run_pipeline(config: PipelineConfig, *, verbose: bool = False, stream: TextIO = sys.stderr) -> RunResult:
+def run_pipeline(config: PipelineConfig, *, verbose: bool = False, stream: TextIO | None = None) -> RunResult:
     """Runs the pipeline locally and reads back, from ML Metadata, what each component did.
+
+    The console (`stream`, default standard error) shows only the progress display; everything the
+    libraries print goes to a log file under the root (`RunResult.log_path`).
 
     Raises:
         StorageError: the root is not writable (before anything runs).
+        MetadataStoreError: the root's ML Metadata store is damaged, or missing beside old artifacts.
         RunInProgressError: another run holds the root.
     """
-    # Imported here so that `--help` and config errors answer without loading TensorFlow.
+    # Imported here so that `--help` and config errors answer without loading TensorFlow (and before
+    # the log file takes over the console, so TensorFlow sets up its logging the usual way).
     from tfx.orchestration import metadata as tfx_metadata
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from fashion_tfx.pipeline.metadata import component_runs
     from fashion_tfx.pipeline.pipeline import create_pipeline
+    from fashion_tfx.pipeline.progress import ProgressDisplay
+    from fashion_tfx.pipeline.run_log import LibraryOutputToFile, new_log_path
 
+    stream = stream or sys.stderr
     for path in (config.root, config.pipeline_root, config.serving_dir):
         check_writable(path)
     with RootLock(config.root):
+        check_metadata_store(config.metadata_path, config.pipeline_root)
         started = time.time()
         since_ms = int(started * 1000)
-        pipeline = create_pipeline(
-            config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path))
-        )
-        error = None
-        with ProgressDisplay(stream=stream, verbose=verbose):
+        error: BaseException | None = None
+        log = LibraryOutputToFile(new_log_path(config.root), console=stream)
+        with log, ProgressDisplay(config.metadata_path, since_ms, log.console, verbose=verbose):
+            # Built inside: what TFX says while building the pipeline belongs in the log too.
+            pipeline = create_pipeline(
+                config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path))
+            )
             try:
                 LocalDagRunner().run(pipeline)
+            except KeyboardInterrupt:
+                error = RunInterruptedError()
             except Exception as err:  # reported in the summary with the failing component
                 error = err
-        components = component_runs(config.metadata_path, since_ms) if config.metadata_path.exists() else []
-        return RunResult(config, components, time.time() - started, error)
+        components: list[ComponentRun] = []
+        metadata_error = None
+        try:
+            components = (
+                component_runs(config.metadata_path, since_ms) if config.metadata_path.exists() else []
+            )
+        except Exception as err:  # noqa: BLE001  (a store damaged mid-run: say so in the summary)
+            metadata_error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        return RunResult(config, components, time.time() - started, error, log.path, metadata_error)

@@ -43,6 +43,14 @@ def open_store(metadata_path: Path) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(tfx_metadata.sqlite_metadata_connection_config(str(metadata_path)))
 
 
+def read_only_store(metadata_path: Path) -> metadata_store.MetadataStore:
+    """Opens the run's SQLite ML Metadata store read-only, so reading it can never change it."""
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(metadata_path)
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
+    return metadata_store.MetadataStore(config)
+
+
 def _custom_properties(artifact) -> dict:
     props = {}
     for key, value in artifact.custom_properties.items():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from fashion_tfx.components.drift_gate.component import ANOMALIES_PROPERTY
@@ -12,6 +13,7 @@ from fashion_tfx.components.example_gen import spec as example_gen_spec
 from fashion_tfx.components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from fashion_tfx.data.fashion_mnist import CLASS_NAMES
 from fashion_tfx.data.splits import SPLITS
+from fashion_tfx.models.console import format_hyperparameters
 from fashion_tfx.pipeline.local_runner import RunResult
 from fashion_tfx.pipeline.metadata import json_property
 
@@ -36,9 +38,8 @@ def model_lines(result: RunResult) -> list[str]:
         path = Path(tuner.outputs["best_hyperparameters"][0][0]) / "best_hyperparameters.txt"
         if path.exists():
             values = json.loads(path.read_text()).get("values", {})
-            shown = {k: v for k, v in values.items() if not k.startswith("tuner/")}
-            lines += ["", "  tuned hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items())]
-            lines.append(f"  tuning trials:  {tuner.outputs['tuner_results'][0][0]}")
+            trials = tuner.outputs["tuner_results"][0][0]
+            lines += ["", f"  tuned: {format_hyperparameters(values)}  (trials: {trials})"]
     trainer = result.component("Trainer")
     if trainer is not None and trainer.outputs.get("model"):
         lines += [] if lines else [""]
@@ -106,19 +107,27 @@ def release_lines(result: RunResult) -> list[str]:
     return lines
 
 
-def render(result: RunResult) -> str:
-    """Formats the run summary as plain text."""
-    config = result.config
-    status = "finished" if result.ok else "FAILED"
-    lines = [f"fashion-tfx: {config.profile} profile {status} in {_duration(result.seconds)}", ""]
-    width = max([len(c.node_id) for c in result.components] + [9])
-    lines.append(f"  {'component':<{width}}  {'state':<8}  {'time':>8}")
-    for run in result.components:
-        lines.append(f"  {run.node_id:<{width}}  {run.state:<8}  {_duration(run.seconds):>8}")
+def component_line(result: RunResult) -> str:
+    """Returns how many components executed, were cached or resolved, and the three longest."""
     executed = sum(r.state == "executed" for r in result.components)
     cached = sum(r.state == "cached" for r in result.components)
     resolved = sum(r.state == "resolved" for r in result.components)
-    lines.append(f"  {executed} executed, {cached} cached, {resolved} resolved")
+    line = f"  {executed} executed, {cached} cached, {resolved} resolved"
+    longest = sorted((r for r in result.components if r.state == "executed"), key=lambda r: -r.seconds)[:3]
+    if longest:
+        line += "; longest: " + ", ".join(f"{r.node_id} {_duration(r.seconds)}" for r in longest)
+    return line
+
+
+def render(result: RunResult) -> str:
+    """Formats the run summary as plain text."""
+    config = result.config
+    status = "finished" if result.ok else "INTERRUPTED" if result.interrupted else "FAILED"
+    lines = [f"fashion-tfx: {config.profile} profile {status} in {_duration(result.seconds)}"]
+    # Each component's line was on the progress display; the summary keeps the totals.
+    lines.append(component_line(result))
+    if result.metadata_error:
+        lines.append(f"  could not read ML Metadata back ({result.metadata_error}): what ran is unknown")
     counts = split_class_counts(result)
     if counts:
         lines += ["", "  splits and class balance:"]
@@ -137,8 +146,31 @@ def render(result: RunResult) -> str:
     lines += model_lines(result)
     lines += release_lines(result)
     lines += ["", f"  artifacts:   {config.pipeline_root}", f"  ML Metadata: {config.metadata_path}"]
-    if not result.ok:
+    if result.log_path:
+        lines.append(f"  log (everything the libraries printed): {result.log_path}")
+    if result.interrupted:
+        lines += ["", *interrupted_lines(result)]
+    elif not result.ok:
         failed = [r.node_id for r in result.components if r.state in ("failed", "running")]
         where = f" in {failed[0]}" if failed else ""
         lines += ["", f"error{where}: {result.error}"]
-    return "\n".join(lines)
+    return relative_to_cwd("\n".join(lines))
+
+
+def relative_to_cwd(text: str) -> str:
+    """Shortens the paths inside the current folder (`runs/local/…` rather than `/home/…/runs/local/…`)."""
+    return text.replace(os.path.join(os.getcwd(), ""), "")
+
+
+def interrupted_lines(result: RunResult) -> list[str]:
+    """Says what an interrupted run finished, what it stopped, and that the same command resumes it."""
+    done = [r.node_id for r in result.components if r.state in ("executed", "cached", "resolved")]
+    stopped = [r.node_id for r in result.components if r.state in ("running", "new")]
+    lines = [f"interrupted (Ctrl-C) after {len(done)} finished step(s)"]
+    if stopped:
+        lines[0] += f", during {', '.join(stopped)}"
+    lines.append(
+        "  rerun the same command to resume: finished steps are reused (shown as cached), the interrupted "
+        "one starts again"
+    )
+    return lines

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -51,3 +54,33 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     from tiny_export import export_tiny_model
 
     return export_tiny_model(tmp_path_factory.mktemp("tiny_export"))
+
+
+@dataclasses.dataclass
+class CliRun:
+    """A finished `fashion-tfx run --profile test` subprocess: its root and what it printed."""
+
+    root: Path
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture(scope="session")
+def full_test_run(tmp_path_factory, canonical_data_dir) -> CliRun:
+    """The whole pipeline once per session, by the console script, stdout and stderr piped (no terminal).
+
+    Shared by the console test (what a person sees) and the notebook test (what is left to inspect).
+    """
+    base = tmp_path_factory.mktemp("full-test-run")
+    # Canonical data: a model of synthetic data would fail the golden set, and nothing would be served.
+    data, root = canonical_data_dir, base / "root"
+    command = [str(Path(sys.executable).parent / "fashion-tfx"), "run", "--profile", "test"]
+    process = subprocess.run(
+        [*command, "--data-dir", str(data), "--root", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        env={key: value for key, value in os.environ.items() if key != "TERM"},
+    )
+    return CliRun(root, process.returncode, process.stdout, process.stderr)

@@ -6,7 +6,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_executor
+from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
@@ -40,6 +42,8 @@ class Executor(base_executor.BaseExecutor):
             caps=json.loads(exec_properties[spec.SPLIT_CAPS] or "{}"),
         )
         examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
+        # Said explicitly: StatisticsGen and the Evaluator otherwise warn that they assume it.
+        examples_utils.set_payload_format(examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
         examples.set_string_custom_property(spec.CLASS_COUNTS_PROPERTY, json.dumps(counts, sort_keys=True))
         examples.set_string_custom_property(spec.PROVENANCE_PROPERTY, "canonical" if canonical else "foreign")
         examples.set_string_custom_property(

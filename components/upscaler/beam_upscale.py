@@ -35,7 +35,7 @@ READ_TASKS_PER_FILE = 4  # see ReadTFRecordFileFn
 # Batches amortise the per-call overhead of the resize; the upper bound keeps memory small.
 MIN_BATCH, MAX_BATCH = 32, 512
 
-Sample = tuple[int, tuple[str, bytes]]  # (label, (example id, original PNG))
+Sample = tuple[int, tuple[str, bytes, str]]  # (label, (example id, original PNG, split))
 
 
 class UpscaleError(ValueError):
@@ -67,7 +67,7 @@ def upscale_records(
         samples_per_class: how many (smallest-id) originals per class to return for the report.
 
     Returns:
-        The serialized upscaled Examples, and report samples as (label, (id, original PNG)).
+        The serialized upscaled Examples, and report samples as (label, (id, original PNG, split)).
 
     Raises:
         UpscaleError: an unparseable example, a missing or non-PNG image, or an image that is not
@@ -90,11 +90,11 @@ def upscale_records(
         return [], []
     upscaled = upscale_images(np.stack([p[0] for p in parsed]), size, interpolation)
     outputs = []
-    candidates: dict[int, list[tuple[str, bytes]]] = {}
+    candidates: dict[int, list[tuple[str, bytes, str]]] = {}
     for (_, label, example_id, example), image in zip(parsed, upscaled, strict=True):
         feature = example.features.feature
         original_png = feature[IMAGE_KEY].bytes_list.value[0]
-        candidates.setdefault(label, []).append((example_id, original_png))
+        candidates.setdefault(label, []).append((example_id, original_png, split))
         feature[IMAGE_KEY].bytes_list.value[:] = [encode_png(image)]
         feature[HEIGHT_KEY].int64_list.value[:] = [size]
         feature[WIDTH_KEY].int64_list.value[:] = [size]
@@ -203,13 +203,13 @@ def commit_shards(files: list[tuple[str, str]], split_dir: str) -> None:
 
 
 def write_report(
-    per_class: list[tuple[int, list[tuple[str, bytes]]]], size: int, interpolation: str, report_dir: str
+    per_class: list[tuple[int, list[tuple[str, bytes, str]]]], size: int, interpolation: str, report_dir: str
 ) -> None:
     """Decodes the sampled originals and writes fidelity.png and fidelity.json into `report_dir`."""
     samples = [
-        (int(label), example_id, decode_png(png))
+        (int(label), example_id, decode_png(png), split)
         for label, members in per_class
-        for example_id, png in members
+        for example_id, png, split in members
     ]
     write_fidelity_report(samples, size, interpolation, report_dir)
 

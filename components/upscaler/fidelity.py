@@ -128,78 +128,154 @@ def _fit_text(text: str, max_width: int, scale: float) -> str:
     return ""
 
 
-def render_grid(
-    originals: np.ndarray, labels: np.ndarray, ids: list[str], size: int, interpolation: str
-) -> bytes:
-    """Draws one row per class: original, OpenCV upscale, tf.image.resize upscale, their difference.
+DIFFERENCE_GAIN = 16  # the grid's difference panels: one grey level of error shows as 16
 
-    Panels are drawn pixel for pixel (enlarged by whole factors with nearest neighbour when smaller
-    than 128, so the original's pixels stay visible); the difference uses the magma colour map.
-    Drawn with OpenCV rather than matplotlib, which takes seconds for forty panels.
+
+def grid_methods(interpolation: str) -> list[tuple[str, str, str]]:
+    """Returns the methods the grid shows: (fidelity.json key, title, note), the component's first."""
+    contrast = "cubic" if interpolation != "cubic" else "linear"
+    return [
+        (f"opencv_{interpolation}", f"OpenCV {interpolation}", "(this component)"),
+        (f"tf_image_resize_{KERAS_DEFAULT_METHOD}", f"tf {KERAS_DEFAULT_METHOD}", "(Keras default)"),
+        (f"opencv_{contrast}", f"OpenCV {contrast}", "(for contrast)"),
+    ]
+
+
+def _upscale(originals: np.ndarray, size: int, key: str) -> np.ndarray:
+    if key.startswith("opencv_"):
+        return upscale_images(originals, size, key.removeprefix("opencv_"))
+    return tf_image_resize(originals, size, key.removeprefix("tf_image_resize_"))
+
+
+def _round_trip(upscaled: np.ndarray, height: int, width: int) -> np.ndarray:
+    """INTER_AREA back to the source size, as `round_trip_error` measures it."""
+    import cv2
+
+    return round_to_uint8(
+        cv2.resize(upscaled.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA)
+    )
+
+
+def _short_id(example_id: str) -> str:
+    """`train-images-idx3-ubyte:1043` -> `train-images:1043` (the file and the index tell rows apart)."""
+    return example_id.replace("-idx3-ubyte", "").replace("-idx1-ubyte", "")
+
+
+def render_grid(
+    originals: np.ndarray,
+    labels: np.ndarray,
+    ids: list[str],
+    size: int,
+    interpolation: str,
+    splits: list[str] | None = None,
+    in_graph_max_difference: int | None = None,
+) -> bytes:
+    """Draws one row per class: the original, then per method its upscale and its amplified round-trip error.
+
+    The error panel is |INTER_AREA back to the source size - original| x DIFFERENCE_GAIN (black: none;
+    white: 16 grey levels or more), the pixels the round-trip PSNR printed under it is computed from.
+    Panels are drawn pixel for pixel (enlarged by whole factors with nearest neighbour), with OpenCV
+    rather than matplotlib, which takes seconds for seventy panels.
+
+    Args:
+        originals: uint8 (N, H, W), one example per row.
+        labels: class ids, one per row.
+        ids: example ids, one per row.
+        size: the upscaled side.
+        interpolation: the component's OpenCV interpolation.
+        splits: each row's split (train / eval / test), shown with its id.
+        in_graph_max_difference: the component's resize against the served model's in-graph twin.
 
     Returns:
         PNG bytes (BGR).
     """
     import cv2
 
-    opencv = upscale_images(originals, size, interpolation)
-    keras = tf_image_resize(originals, size, KERAS_DEFAULT_METHOD)
-    diff = np.abs(opencv.astype(np.int16) - keras)
-    diff_max = max(int(diff.max()), 1)  # colour scale; at least one level so zero stays black
+    height_px, width_px = originals.shape[1:]
+    methods = grid_methods(interpolation)
+    upscaled = {key: _upscale(originals, size, key) for key, _, _ in methods}
     cell = size * max(1, -(-128 // size)) if size < 128 else min(size, 256)
-    column = max(cell, 150)  # room for the column titles
-    label_width, header, gap, footer = 170, 96, 10, 44
+    column = max(cell, 112)
+    label_width, header, gap, under = 180, 112, 8, 20
     rows = len(originals)
-    height = header + rows * (cell + gap) + footer
-    width = label_width + 4 * (column + gap)
+    columns = 1 + 2 * len(methods)
+    row_height = cell + under + gap
+    footer = 52
+    height = header + rows * row_height + footer
+    width = label_width + columns * (column + gap)
     canvas = np.full((height, width, 3), 255, dtype=np.uint8)
-    _text(canvas, f"Resize fidelity: one example per class, upscaled to {size}x{size}", 10, 24, 0.6, True)
-    titles = (
-        ("original", f"{originals.shape[1]}x{originals.shape[2]}", ""),
-        (f"OpenCV {interpolation}", f"{size}x{size}", "(this component)"),
-        ("tf.image.resize", KERAS_DEFAULT_METHOD, "(Keras default)"),
-        ("|OpenCV - TF|", "black: 0, yellow:", f"{diff_max} grey level(s)"),
-    )
-    for col, lines in enumerate(titles):
-        x = label_width + col * (column + gap)
-        for n, line in enumerate(lines):
-            _text(canvas, line, x, 52 + 17 * n, 0.45 if n == 0 else 0.4, bold=n == 0)
-
-    def fit(panel: np.ndarray) -> np.ndarray:
-        return cv2.resize(panel, (cell, cell), interpolation=cv2.INTER_NEAREST)
-
-    for row in range(rows):
-        y = header + row * (cell + gap)
-        label = int(labels[row])
-        name = CLASS_NAMES[label] if 0 <= label < len(CLASS_NAMES) else "?"
-        _text(canvas, f"{label}: {name}", 10, y + cell // 2 - 4, 0.55, True)
-        # Example ids are long (split/index); their tail is the part that tells two rows apart.
-        _text(canvas, _fit_text(ids[row], label_width - 20, 0.38), 10, y + cell // 2 + 18, 0.38)
-        heat = cv2.applyColorMap(round_to_uint8(diff[row] * (255.0 / diff_max)), cv2.COLORMAP_MAGMA)
-        panels = [cv2.cvtColor(fit(p), cv2.COLOR_GRAY2BGR) for p in (originals[row], opencv[row], keras[row])]
-        panels.append(fit(heat))
-        for col, panel in enumerate(panels):
-            x = label_width + col * (column + gap)
-            canvas[y : y + cell, x : x + cell] = panel
-        verdict = "identical" if not diff[row].any() else f"max {int(diff[row].max())} levels"
-        x = label_width + 3 * (column + gap)
-        cv2.putText(
-            canvas,
-            verdict,
-            (x + 6, y + cell - 8),
-            cv2.FONT_HERSHEY_SIMPLEX,
-            0.4,
-            (255, 255, 255),
-            1,
-            cv2.LINE_AA,
-        )
     _text(
         canvas,
-        "round-trip PSNR and max error of every method: fidelity.json",
+        f"Resize fidelity: one example per class, {height_px}x{width_px} upscaled to {size}x{size}",
         10,
-        height - footer // 2 + 4,
-        0.45,
+        24,
+        0.6,
+        True,
     )
+    _text(
+        canvas,
+        f"error panels: |upscale, then INTER_AREA back to {height_px}x{width_px}, minus the original| "
+        f"x {DIFFERENCE_GAIN} (magma: black 0, pale yellow {256 // DIFFERENCE_GAIN} grey levels or more); "
+        "round-trip PSNR under each",
+        10,
+        46,
+        0.42,
+    )
+    titles = [("original", f"{height_px}x{width_px}")]
+    for _, title, note in methods:
+        titles += [(title, note), (f"error x{DIFFERENCE_GAIN}", title)]
+    for col, (first, second) in enumerate(titles):
+        x = label_width + col * (column + gap)
+        _text(canvas, first, x, 80, 0.42, bold=True)
+        _text(canvas, second, x, 97, 0.38)
+
+    def fit(panel: np.ndarray) -> np.ndarray:
+        return cv2.cvtColor(
+            cv2.resize(panel, (cell, cell), interpolation=cv2.INTER_NEAREST), cv2.COLOR_GRAY2BGR
+        )
+
+    for row in range(rows):
+        y = header + row * row_height
+        label = int(labels[row])
+        name = CLASS_NAMES[label] if 0 <= label < len(CLASS_NAMES) else "?"
+        _text(canvas, f"{label}: {name}", 10, y + cell // 2 - 12, 0.55, True)
+        if splits is not None:
+            _text(canvas, f"split: {splits[row]}", 10, y + cell // 2 + 8, 0.4)
+        _text(canvas, _fit_text(_short_id(ids[row]), label_width - 16, 0.38), 10, y + cell // 2 + 26, 0.38)
+        panels = [fit(originals[row])]
+        notes = [""]
+        for key, _, _ in methods:
+            back = _round_trip(upscaled[key][row], height_px, width_px)
+            error = np.abs(back.astype(np.int16) - originals[row])
+            psnr = round_trip_error(originals[row][np.newaxis], upscaled[key][row][np.newaxis])["psnr_db"]
+            amplified = round_to_uint8(np.minimum(error * DIFFERENCE_GAIN, 255.0))
+            heat = cv2.applyColorMap(amplified, cv2.COLORMAP_MAGMA)
+            panels += [
+                fit(upscaled[key][row]),
+                cv2.resize(heat, (cell, cell), interpolation=cv2.INTER_NEAREST),
+            ]
+            notes += ["", "lossless" if psnr is None else f"PSNR {psnr:.1f} dB"]
+        for col, (panel, note) in enumerate(zip(panels, notes, strict=True)):
+            x = label_width + col * (column + gap)
+            canvas[y : y + cell, x : x + cell] = panel
+            if note:
+                _text(canvas, note, x, y + cell + 15, 0.4)
+    _text(
+        canvas,
+        "round-trip PSNR and max error of every method over all sampled images: fidelity.json",
+        10,
+        height - footer + 20,
+        0.42,
+    )
+    if in_graph_max_difference is not None:
+        _text(
+            canvas,
+            f"the served model's in-graph resize differs from this component's output by at most "
+            f"{in_graph_max_difference} grey level(s) on these images",
+            10,
+            height - footer + 40,
+            0.42,
+        )
     ok, png = cv2.imencode(".png", canvas)
     if not ok:
         raise ValueError("could not encode the fidelity grid as PNG")
@@ -212,7 +288,7 @@ def write_fidelity_report(
     """Writes fidelity.png (first sample of each class) and fidelity.json (metrics over all samples).
 
     Args:
-        samples: (label, example id, uint8 original image) triples.
+        samples: (label, example id, uint8 original image, split) tuples.
         size: the upscaled side.
         interpolation: the component's OpenCV interpolation.
         output_dir: folder that receives the two files (created if missing).
@@ -244,7 +320,15 @@ def write_fidelity_report(
         "grid": FIDELITY_PNG,
     }
     os.makedirs(output_dir, exist_ok=True)
-    grid = render_grid(originals[first], labels[first], [samples[i][1] for i in first], size, interpolation)
+    grid = render_grid(
+        originals[first],
+        labels[first],
+        [samples[i][1] for i in first],
+        size,
+        interpolation,
+        splits=[samples[i][3] for i in first],
+        in_graph_max_difference=content["component_vs_in_graph_resize"]["max_abs_difference"],
+    )
     with open(os.path.join(output_dir, FIDELITY_PNG), "wb") as f:
         f.write(grid)
     with open(os.path.join(output_dir, FIDELITY_JSON), "w") as f:

@@ -36,7 +36,7 @@ def test_second_run_in_the_same_root_fails_fast_and_metadata_survives(reliabilit
     root = tmp_path / "root"
     holder = start_run(reliability_data, root)
     try:
-        wait_for_line(holder, "▸ StatisticsGen running")  # ML Metadata already holds executions
+        wait_for_line(holder, "✓ IdxExampleGen")  # ML Metadata already holds executions
         started = time.monotonic()
         argv = ["run", "--profile", "test", "--data-dir", str(reliability_data), "--root", str(root)]
         argv.append("--allow-foreign-data")

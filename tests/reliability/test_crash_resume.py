@@ -16,7 +16,6 @@ from reliability.runs import (
     sigkill,
     split_records,
     start_run,
-    wait_for_line,
 )
 
 RUNNING = metadata_store_pb2.Execution.RUNNING
@@ -28,7 +27,14 @@ def _wait_until_running(metadata_path, node_id, timeout=60.0):
     """Waits until ML Metadata records `node_id`'s execution as RUNNING; returns that execution."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = [e for node, e in executions(metadata_path) if node == node_id]
+        if not metadata_path.exists():  # the run has not created its store yet: let it, not us
+            time.sleep(0.2)
+            continue
+        try:
+            found = [e for node, e in executions(metadata_path) if node == node_id]
+        except Exception:  # noqa: BLE001  (the run may be creating the store's tables right now)
+            time.sleep(0.2)
+            continue
         if found and found[-1].last_known_state == RUNNING:
             return found[-1]
         time.sleep(0.2)
@@ -40,10 +46,11 @@ def crash_and_resume(data_dir, root, clean_run, node_id, cut_after):
     metadata = root / "metadata.sqlite"
     victim = start_run(data_dir, root, cut_after=cut_after)
     try:
-        before = wait_for_line(victim, f"▸ {node_id} running", timeout=1800)
-        killed = _wait_until_running(metadata, node_id)
+        killed = _wait_until_running(metadata, node_id, timeout=1800)
     finally:
         sigkill(victim)
+    # The progress display's lines, read from ML Metadata: one `✓ <node> …` per finished component.
+    before = victim.stderr.read().splitlines()
     finished = {node for line in before if line.startswith("✓ ") for node in [line.split()[1]]}
     assert finished, "nothing had finished before the kill"
     last_before = max(e.id for _, e in executions(metadata))

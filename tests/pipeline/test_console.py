@@ -1,0 +1,52 @@
+"""What a person sees during a run: the progress display only, and the libraries' output in the run's log."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+# Every component of the test profile's pipeline shows exactly one line when it finishes.
+COMPONENTS = (
+    "IdxExampleGen",
+    "StatisticsGen",
+    "ImportSchemaGen",
+    "ExampleValidator",
+    "DriftGate",
+    "ImageUpscaler",
+    "Transform",
+    "Tuner",
+    "Trainer",
+    "Evaluator",
+    "Pusher",
+)
+
+
+def test_a_test_run_prints_a_short_plain_console_and_logs_the_libraries(full_test_run):
+    run = full_test_run
+    assert run.returncode == 0, run.stderr[-3000:]
+    console = run.stdout + run.stderr
+    lines = console.splitlines()
+    assert len(lines) <= 60, f"{len(lines)} lines on the console:\n{console}"
+    assert "\x1b" not in console and "\r" not in console  # not a terminal: no escape codes, no redraws
+    for node_id in COMPONENTS:
+        assert sum(line.startswith(f"✓ {node_id} ") for line in lines) == 1, (node_id, console)
+    # One line per tuning trial (n/N, hyper-parameters, score, best so far, time) and per epoch.
+    trials = [line for line in lines if re.match(r"  trial \d+/\d+  ", line)]
+    assert trials and all(re.search(r"val_accuracy \d\.\d{3}  best \d\.\d{3}  \d+s$", t) for t in trials)
+    assert re.match(r"  trial 1/(\d+)", trials[0]) and len(trials) == int(trials[0].split()[1].split("/")[1])
+    epochs = [line for line in lines if re.match(r"  epoch \d+/\d+  ", line)]
+    assert epochs and all(" val_accuracy " in e and " lr " in e for e in epochs)
+    assert [int(e.split()[1].split("/")[0]) for e in epochs] == list(range(1, len(epochs) + 1))
+
+    # The summary names the log file, which holds what the libraries printed, in full.
+    (named,) = re.findall(r"log \(everything the libraries printed\): (\S+)", run.stdout)
+    log = Path(named)
+    assert log.parent == run.root / "logs" and log.is_file()
+    text = log.read_text()
+    assert "Search: Running Trial #1" in text  # Keras Tuner's own display (print)
+    assert re.search(r"Epoch 1/\d+", text)  # Keras' fit output
+    assert re.search(r" I absl: .*IdxExampleGen", text)  # TFX's own logging, through absl
+    assert "Your input ran out of data" not in text  # fixed at its cause: the datasets know their length
+    # None of it reached the console.
+    assert "Search: Running Trial" not in console and "Epoch 1/" not in console
+    assert "Traceback" not in console
