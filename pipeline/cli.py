@@ -84,10 +84,10 @@ def _command_run(args) -> int:
     from fashion_tfx.data import fashion_mnist
     from fashion_tfx.pipeline import summary
     from fashion_tfx.pipeline.config import make_config
-    from fashion_tfx.pipeline.local_runner import check_writable, run_pipeline
+    from fashion_tfx.pipeline.local_runner import check_root, run_pipeline
 
     # Validate the configuration and the output root before the (slower) data checks.
-    check_writable(make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed).root)
+    check_root(make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed))
     location = fashion_mnist.locate(args.data_dir)
     config = make_config(
         args.profile,

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from absl import logging as absl_logging
 
-from fashion_tfx.pipeline.config import PipelineConfig
+from fashion_tfx.pipeline.config import PipelineConfig, StorageRoot
 
 if TYPE_CHECKING:
     from fashion_tfx.pipeline.metadata import ComponentRun
@@ -57,6 +57,28 @@ def check_writable(path: Path, min_free_bytes: int = MIN_FREE_BYTES) -> None:
             f"output root {path} is not writable: disk full ({free / 2**20:.1f} MB free, a run needs at "
             f"least {min_free_bytes / 2**20:.0f} MB); free some space or pass a different --root"
         )
+
+
+def check_root(config: PipelineConfig) -> None:
+    """Proves, before any work, that the run can write its root and its local state.
+
+    A local root (and its pipeline and serving folders) is probed with a real write; a bucket root
+    with a probe object, and its local ML Metadata folder like a local root.
+
+    Raises:
+        StorageError: naming the root and the reason.
+    """
+    from fashion_tfx.pipeline.storage import BucketError, check_bucket_writable
+
+    if isinstance(config.root, StorageRoot):
+        try:
+            check_bucket_writable(str(config.root))
+        except BucketError as err:
+            raise StorageError(str(err)) from err
+        check_writable(config.state_dir)
+    else:
+        for path in (config.root, config.pipeline_root, config.serving_dir, config.state_dir):
+            check_writable(path)
 
 
 class RootLock:
@@ -190,9 +212,8 @@ def run_pipeline(config: PipelineConfig, *, verbose: bool = False, stream: TextI
     from fashion_tfx.pipeline.metadata import component_runs
     from fashion_tfx.pipeline.pipeline import create_pipeline
 
-    for path in (config.root, config.pipeline_root, config.serving_dir):
-        check_writable(path)
-    with RootLock(config.root):
+    check_root(config)
+    with RootLock(config.state_dir):
         started = time.time()
         since_ms = int(started * 1000)
         pipeline = create_pipeline(

@@ -1,0 +1,85 @@
+"""A GCS emulator for the tests: gcp-storage-emulator, in memory, on 127.0.0.1, and the client settings.
+
+Run as a script (`python tests/gcs_emulator.py --port N --bucket B [--bucket B2]`); the fixtures in
+tests/kubeflow/conftest.py start it as a subprocess, so the pipeline's own threads never starve it.
+
+One fix to the emulator (gcp-storage-emulator 2026.7.19): a request with an empty body reaches its
+upload handlers as `None` instead of `b""`, so uploading an empty object (`PUT /bucket/dir%2F`, how
+TensorFlow's GCS plugin makes a folder, or an empty file) fails inside the handler with
+`TypeError: object of type 'NoneType' has no len()` and the client waits for an answer that never
+comes. Real GCS accepts empty objects; the fix makes the emulator read an empty body as `b""`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+
+# How each client library is pointed at the emulator (see docs/kubeflow.md):
+# - google-cloud-storage (and so Beam 2.61's gcsio, which is built on it): STORAGE_EMULATOR_HOST;
+# - TensorFlow: its built-in gs:// filesystem has no endpoint setting, so TF_USE_MODULAR_FILESYSTEM
+#   loads tensorflow-io-gcs-filesystem instead, whose google-cloud-cpp client honours
+#   CLOUD_STORAGE_EMULATOR_ENDPOINT. That plugin (0.37.1) crashes (SIGSEGV) when any of the GCS_* cache
+#   settings below is unset (it passes getenv's NULL to a string_view), so all are set; 0 turns the
+#   read and stat caches off, so one step always sees what the previous step wrote.
+PLUGIN_SETTINGS = {
+    "TF_USE_MODULAR_FILESYSTEM": "true",
+    "GCS_READ_CACHE_BLOCK_SIZE_MB": "16",
+    "GCS_READ_CACHE_MAX_SIZE_MB": "0",
+    "GCS_READ_CACHE_MAX_STALENESS": "0",
+    "GCS_STAT_CACHE_MAX_AGE": "0",
+    "GCS_STAT_CACHE_MAX_ENTRIES": "1",
+}
+
+
+def client_environment(endpoint: str) -> dict[str, str]:
+    """Returns the environment variables that point every GCS client of the pipeline at `endpoint`."""
+    return {
+        **PLUGIN_SETTINGS,
+        "STORAGE_EMULATOR_HOST": endpoint,
+        "CLOUD_STORAGE_EMULATOR_ENDPOINT": endpoint,
+        # google-auth would otherwise look for credentials on a metadata server that is not there.
+        "GOOGLE_CLOUD_PROJECT": "fashion-tfx-test",
+        "NO_GCE_CHECK": "True",
+    }
+
+
+def free_port() -> int:
+    """Returns a TCP port free on 127.0.0.1 at the time of the call."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _patch_empty_bodies() -> None:
+    from gcp_storage_emulator import server
+
+    read_data = server._read_data
+
+    def read_data_or_empty(request_handler, query):
+        data = read_data(request_handler, query)
+        return b"" if data is None else data
+
+    server._read_data = read_data_or_empty
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serves an in-memory emulator with the given buckets until killed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--bucket", action="append", default=[])
+    args = parser.parse_args(argv)
+    os.environ.pop("STORAGE_EMULATOR_HOST", None)
+    _patch_empty_bodies()
+    from gcp_storage_emulator.handlers import buckets
+    from gcp_storage_emulator.server import create_server
+
+    emulator = create_server("127.0.0.1", args.port, in_memory=True)
+    for name in args.bucket:
+        buckets.create_bucket(name, emulator._storage)
+    emulator.run()
+
+
+if __name__ == "__main__":
+    main()
