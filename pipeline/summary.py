@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import posixpath
+
+from tfx.dsl.io import fileio
 
 from fashion_tfx.components.drift_gate.component import ANOMALIES_PROPERTY
 from fashion_tfx.components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
@@ -32,9 +34,10 @@ def model_lines(result: RunResult) -> list[str]:
     lines = []
     tuner = result.component("Tuner")
     if tuner is not None and tuner.outputs.get("best_hyperparameters"):
-        path = Path(tuner.outputs["best_hyperparameters"][0][0]) / "best_hyperparameters.txt"
-        if path.exists():
-            values = json.loads(path.read_text()).get("values", {})
+        path = posixpath.join(tuner.outputs["best_hyperparameters"][0][0], "best_hyperparameters.txt")
+        if fileio.exists(path):
+            with fileio.open(path) as source:
+                values = json.load(source).get("values", {})
             shown = {k: v for k, v in values.items() if not k.startswith("tuner/")}
             lines += ["", "  tuned hyper-parameters: " + ", ".join(f"{k}={v}" for k, v in shown.items())]
             lines.append(f"  tuning trials:  {tuner.outputs['tuner_results'][0][0]}")

@@ -13,8 +13,12 @@ comes. Real GCS accepts empty objects; the fix makes the emulator read an empty 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import socket
+
+BUCKET = "fashion-tfx-ci"  # the tests' writable bucket
+READ_ONLY_BUCKET = "fashion-tfx-read-only"  # writes answered 403, as without write access
 
 # How each client library is pointed at the emulator (see docs/kubeflow.md):
 # - google-cloud-storage (and so Beam 2.61's gcsio, which is built on it): STORAGE_EMULATOR_HOST;
@@ -64,19 +68,58 @@ def _patch_empty_bodies() -> None:
     server._read_data = read_data_or_empty
 
 
+def _refuse_writes_to(bucket: str) -> None:
+    """Answers every write to `bucket` as GCS answers a caller without write access (403, JSON error).
+
+    The emulator has no permissions at all; this stands in for a bucket the caller may only read.
+    """
+    from gcp_storage_emulator import server
+
+    marks = (f"/b/{bucket}/", f"/b/{bucket}?", f"/{bucket}/")
+
+    def refusing(method):
+        original = getattr(server.RequestHandler, method)
+
+        def handler(self):
+            if any(mark in self.path for mark in marks):
+                body = json.dumps(
+                    {
+                        "error": {
+                            "code": 403,
+                            "message": f"caller does not have storage.objects.create access to {bucket}",
+                        }
+                    }
+                ).encode()
+                self.send_response(403)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+                return None
+            return original(self)
+
+        setattr(server.RequestHandler, method, handler)
+
+    for method in ("do_POST", "do_PUT", "do_PATCH", "do_DELETE"):
+        refusing(method)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Serves an in-memory emulator with the given buckets until killed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--bucket", action="append", default=[])
+    parser.add_argument("--read-only-bucket", action="append", default=[])
     args = parser.parse_args(argv)
     os.environ.pop("STORAGE_EMULATOR_HOST", None)
     _patch_empty_bodies()
+    for bucket in args.read_only_bucket:
+        _refuse_writes_to(bucket)
     from gcp_storage_emulator.handlers import buckets
     from gcp_storage_emulator.server import create_server
 
     emulator = create_server("127.0.0.1", args.port, in_memory=True)
-    for name in args.bucket:
+    for name in args.bucket + args.read_only_bucket:
         buckets.create_bucket(name, emulator._storage)
     emulator.run()
 

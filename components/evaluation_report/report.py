@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import tensorflow_model_analysis as tfma
+from tfx.dsl.io import fileio
 
 from fashion_tfx.data.fashion_mnist import CLASS_NAMES
 from fashion_tfx.pipeline.evaluation import ACCURACY
@@ -142,17 +143,18 @@ def plot_confusion_matrix(matrix: np.ndarray, path: str) -> None:
         )
     ax.set_title("Confusion matrix, test split")
     fig.tight_layout()
-    fig.savefig(path)
+    with fileio.open(path, "wb") as out:
+        fig.savefig(out, format="png")
     plt.close(fig)
 
 
 def write_report(evaluation_uri: str, blessed: bool, output_dir: str) -> dict[str, Any]:
     """Writes evaluation.json, evaluation.md and confusion_matrix.png into `output_dir`."""
     report = read_evaluation(evaluation_uri, blessed)
-    os.makedirs(output_dir, exist_ok=True)
-    with open(os.path.join(output_dir, REPORT_JSON), "w") as out:
+    fileio.makedirs(output_dir)
+    with fileio.open(os.path.join(output_dir, REPORT_JSON), "w") as out:
         json.dump(report, out, indent=2)
-    with open(os.path.join(output_dir, REPORT_MARKDOWN), "w") as out:
+    with fileio.open(os.path.join(output_dir, REPORT_MARKDOWN), "w") as out:
         out.write(render_markdown(report))
     plot_confusion_matrix(np.array(report["confusion_matrix"]), os.path.join(output_dir, CONFUSION_PNG))
     return report

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from typing import Any
 
 import tensorflow as tf
@@ -34,13 +34,13 @@ def read_registry(base_directory: str) -> dict[str, str]:
 
 
 def record_push(base_directory: str, version: str, model_path: str) -> None:
-    """Adds one version to the registry, replacing the file atomically."""
+    """Adds one version to the registry, replacing the file at once (a local or a bucket folder)."""
     registry = {**read_registry(base_directory), version: model_path}
-    os.makedirs(base_directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=base_directory, prefix=f"{REGISTRY}.")
-    with os.fdopen(fd, "w") as out:
+    tf.io.gfile.makedirs(base_directory)
+    tmp = os.path.join(base_directory, f"{REGISTRY}.{uuid.uuid4().hex}")
+    with tf.io.gfile.GFile(tmp, "w") as out:
         json.dump(registry, out, indent=1, sort_keys=True)
-    os.replace(tmp, os.path.join(base_directory, REGISTRY))
+    tf.io.gfile.rename(tmp, os.path.join(base_directory, REGISTRY), overwrite=True)
 
 
 class Executor(tfx_pusher.Executor):
