@@ -8,6 +8,11 @@ upload handlers as `None` instead of `b""`, so uploading an empty object (`PUT /
 TensorFlow's GCS plugin makes a folder, or an empty file) fails inside the handler with
 `TypeError: object of type 'NoneType' has no len()` and the client waits for an answer that never
 comes. Real GCS accepts empty objects; the fix makes the emulator read an empty body as `b""`.
+
+And a second: the emulator builds each object's `mediaLink` from the request's Host header, and
+TensorFlow's GCS plugin (google-cloud-cpp) sends `Host: 127.0.0.1` without the port, so objects it
+uploads get a download link on port 80, which Beam's gcsio (google-cloud-storage) then follows and
+fails (connection refused). The fix adds the emulator's own port to a Host header that has none.
 """
 
 from __future__ import annotations
@@ -68,6 +73,23 @@ def _patch_empty_bodies() -> None:
     server._read_data = read_data_or_empty
 
 
+def _patch_host_without_port() -> None:
+    from urllib.parse import urlparse
+
+    from gcp_storage_emulator import server
+
+    init = server.Request.__init__
+
+    def init_with_port(self, request_handler, method):
+        init(self, request_handler, method)
+        if urlparse(self._base_url).port is None:
+            self._base_url = f"{self._base_url}:{request_handler.server.server_address[1]}"
+            self._full_url = self._base_url + self._path
+            self._parsed_url = urlparse(self._full_url)
+
+    server.Request.__init__ = init_with_port
+
+
 def _refuse_writes_to(bucket: str) -> None:
     """Answers every write to `bucket` as GCS answers a caller without write access (403, JSON error).
 
@@ -113,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ.pop("STORAGE_EMULATOR_HOST", None)
     _patch_empty_bodies()
+    _patch_host_without_port()
     for bucket in args.read_only_bucket:
         _refuse_writes_to(bucket)
     from gcp_storage_emulator.handlers import buckets
