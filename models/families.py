@@ -106,7 +106,7 @@ def served_base_model(path: str | None) -> str | None:
 
 def _transfer_trunk(x, settings: ModelSettings, stem: int, base_model_dir: str | None):
     if settings.backbone_weights == BASE_MODEL:
-        # The latest blessed model's own trunk (stem included), reloaded frozen from its SavedModel.
+        # The served model's own trunk (stem included), reloaded frozen from its SavedModel.
         trunk = keras.layers.TFSMLayer(
             base_model_dir, call_endpoint=TRUNK_ENDPOINT, trainable=False, name=BACKBONE
         )
@@ -133,7 +133,7 @@ def build_classifier(
     Args:
         hp: hyper-parameters (see `search_space.search_space`).
         settings: the pipeline's fixed choices (image size, backbone, ...).
-        base_model_dir: the SavedModel of the latest blessed model, for `backbone_weights=base_model`.
+        base_model_dir: the served SavedModel (ServedBaseModel), for `backbone_weights=base_model`.
     """
     family = hp.get("family")
     if family == "transfer" and settings.backbone_weights == BASE_MODEL and not base_model_dir:

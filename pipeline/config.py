@@ -91,14 +91,14 @@ class PipelineConfig:
         schema_path: the curated schema of the raw examples (default: the packaged data/schema.pbtxt).
         stop_on_anomalies: stop before upscaling and training when the data does not match the schema.
         min_accuracy: the Evaluator blesses a model only at or above this test accuracy.
-        max_accuracy_drop: largest test-accuracy drop against the latest blessed model still blessed.
+        max_accuracy_drop: largest test-accuracy drop against the served model (the baseline) still blessed.
         model_families: families the Tuner searches (`fcnn`, `cnn`, `transfer`); the first is the
             default when no Tuner runs.
         stems: the models' first downsampling (1, 2, 4 or 8) to search; the first is the default. It
             sets the training cost: at 128×128 a 4×4 stem is ~18× faster than none (measured).
         backbone: the `transfer` family's network (`mobilenet_v3_small`, `efficientnet_b0`, `vgg19`).
-        backbone_weights: `imagenet` (needs a network once), `base_model` (the trunk of the latest
-            blessed model; works offline) or the path of a Keras weights file.
+        backbone_weights: `imagenet` (needs a network once), `base_model` (the trunk of the model
+            served now; works offline) or the path of a Keras weights file.
         tuner: `hyperband`, `random`, `bayesian`, or `none` to train with the default hyper-parameters.
         tuner_trials: the trial budget of `random` and `bayesian`.
         tuner_epochs: the most epochs one trial trains (Hyperband's `max_epochs`).

@@ -30,12 +30,14 @@ READ_ONLY_BUCKET = "fashion-tfx-read-only"  # writes answered 403, as without wr
 # - TensorFlow: its built-in gs:// filesystem has no endpoint setting, so TF_USE_MODULAR_FILESYSTEM
 #   loads tensorflow-io-gcs-filesystem instead, whose google-cloud-cpp client honours
 #   CLOUD_STORAGE_EMULATOR_ENDPOINT. That plugin (0.37.1) crashes (SIGSEGV) when any of the GCS_* cache
-#   settings below is unset (it passes getenv's NULL to a string_view), so all are set; 0 turns the
-#   read and stat caches off, so one step always sees what the previous step wrote.
+#   settings below is unset (it passes getenv's NULL to a string_view), so all are set. With its read
+#   cache off (its default), TF's table reader got wrong bytes back ("block checksum mismatch" reading
+#   a checkpoint) while with the block cache on reads are right; blocks are dropped when an object's
+#   generation changes, and the stat cache is off, so one step always sees what the previous wrote.
 PLUGIN_SETTINGS = {
     "TF_USE_MODULAR_FILESYSTEM": "true",
     "GCS_READ_CACHE_BLOCK_SIZE_MB": "16",
-    "GCS_READ_CACHE_MAX_SIZE_MB": "0",
+    "GCS_READ_CACHE_MAX_SIZE_MB": "64",
     "GCS_READ_CACHE_MAX_STALENESS": "0",
     "GCS_STAT_CACHE_MAX_AGE": "0",
     "GCS_STAT_CACHE_MAX_ENTRIES": "1",

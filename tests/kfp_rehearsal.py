@@ -46,10 +46,15 @@ class TaskRun:
     stderr: str
 
     def output_artifact(self, key: str) -> pipeline_spec_pb2.RuntimeArtifact:
-        """The task's output artifact `key`, as the executor output reported it (else as allocated)."""
+        """The task's output artifact `key`: as allocated (name, type, URI), with what the executor
+        output reported (URI, metadata) laid over it, as KFP records it for the next task."""
+        artifact = copy.deepcopy(self.executor_input.outputs.artifacts[key].artifacts[0])
         if key in self.executor_output.artifacts:
-            return self.executor_output.artifacts[key].artifacts[0]
-        return self.executor_input.outputs.artifacts[key].artifacts[0]
+            reported = self.executor_output.artifacts[key].artifacts[0]
+            if reported.uri:
+                artifact.uri = reported.uri
+            artifact.metadata.CopyFrom(reported.metadata)
+        return artifact
 
 
 def _mapped(value, mounts: dict[str, str]):
