@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
+import posixpath
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
+from tfx.dsl.io import fileio
+from tfx.types import artifact_utils, standard_artifacts
 
 from fashion_tfx.data import fashion_mnist as fm
 from fashion_tfx.data.examples import make_example
@@ -18,13 +20,26 @@ IMAGES_PER_SHARD = 10_000
 
 
 def split_dir(root: str | os.PathLike, split: str) -> str:
-    """Returns the folder of one split inside an Examples artifact (TFX's `Split-<name>` layout)."""
-    return os.path.join(str(root), f"Split-{split}")
+    """Returns the folder of one split inside an Examples artifact at `root`, by TFX's own helper."""
+    examples = standard_artifacts.Examples()
+    examples.uri = str(root)
+    examples.split_names = artifact_utils.encode_split_names([split])
+    return artifact_utils.get_split_uri([examples], split)
 
 
 def shard_path(root: str | os.PathLike, split: str, shard: int, num_shards: int) -> str:
     """Returns the path of one gzip TFRecord shard of a split."""
-    return os.path.join(split_dir(root, split), f"data_tfrecord-{shard:05d}-of-{num_shards:05d}.gz")
+    return posixpath.join(split_dir(root, split), f"data_tfrecord-{shard:05d}-of-{num_shards:05d}.gz")
+
+
+def move_files(source_dir: str, destination_dir: str) -> None:
+    """Moves the files of `source_dir` (one level) into `destination_dir`, through TFX's fileio.
+
+    A rename on a local disk, a copy and delete in a bucket (which has no rename).
+    """
+    fileio.makedirs(destination_dir)
+    for name in fileio.listdir(source_dir):
+        fileio.rename(posixpath.join(source_dir, name), posixpath.join(destination_dir, name), overwrite=True)
 
 
 def ingest_idx(
@@ -42,7 +57,8 @@ def ingest_idx(
 
     Args:
         data_dir: folder with the four Fashion-MNIST files (`.gz` or raw).
-        output_dir: the Examples artifact's folder; receives `Split-train/`, `Split-eval/`, `Split-test/`.
+        output_dir: the Examples artifact's folder, local or in a bucket; receives `Split-train/`,
+            `Split-eval/`, `Split-test/`.
         eval_fraction: share of the training file carved out as `eval`.
         seed: seed of the stable hash that picks the eval images.
         caps: optional class-balanced per-split caps.
@@ -74,16 +90,16 @@ def ingest_idx(
         seed=seed,
         caps=caps,
     )
-    output_dir = Path(output_dir)
-    staging = output_dir / ".staging"
-    shutil.rmtree(staging, ignore_errors=True)
+    output_dir = str(output_dir)
+    staging = posixpath.join(output_dir, ".staging")
+    _remove_tree(staging)
     counts: dict[str, dict[str, int]] = {}
     try:
         for split in SPLITS:
             source, positions = assignment[split]
             _, images, labels = sources[source]
             num_shards = max(1, -(-len(positions) // IMAGES_PER_SHARD))
-            os.makedirs(split_dir(staging, split))
+            fileio.makedirs(split_dir(staging, split))
             writers = [
                 tf.io.TFRecordWriter(shard_path(staging, split, s, num_shards), options="GZIP")
                 for s in range(num_shards)
@@ -98,9 +114,14 @@ def ingest_idx(
             classes, class_counts = np.unique(labels[positions], return_counts=True)
             counts[split] = {str(int(c)): int(k) for c, k in zip(classes, class_counts, strict=True)}
         for split in SPLITS:
-            os.replace(split_dir(staging, split), split_dir(output_dir, split))
-        staging.rmdir()
+            move_files(split_dir(staging, split), split_dir(output_dir, split))
+        _remove_tree(staging)
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+        _remove_tree(staging)
         raise
     return counts
+
+
+def _remove_tree(path: str) -> None:
+    if fileio.exists(path):
+        fileio.rmtree(path)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import posixpath
 import re
 from collections.abc import Mapping
 
-from fashion_tfx.pipeline.config import ConfigError
+from fashion_tfx.pipeline.config import STORAGE_SCHEMES, ConfigError, StorageRoot
 
 # Where the Dockerfile's `apt-get install dataset-fashion-mnist` puts the four IDX files in the image.
 IMAGE_DATA_DIR = "/usr/share/datasets/fashion-mnist"
-# Object stores TFX reads and writes through tf.io.gfile in the image: gs:// (tensorflow-io-gcs-filesystem
-# is in the lock). s3:// would need tensorflow-io, which the lock lacks; mount such buckets as volumes.
-STORAGE_SCHEMES = ("gs://",)
 # Beam on the component's own pod by default, one worker per requested core (DEFAULT_COMPONENT_RESOURCES);
 # pass Dataflow or Flink arguments to scale out (see the README).
 DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
@@ -81,20 +77,6 @@ DEFAULT_COMPONENT_RESOURCES = Resources(cpu=2, memory_gb=8)
 # Execution parameters exposed as KFP run parameters, as `Component.parameter`; their compiled values
 # become the defaults. Entries whose component the pipeline lacks are skipped.
 DEFAULT_RUNTIME_PARAMETERS = ("IdxExampleGen.seed", "IdxExampleGen.eval_fraction")
-
-
-class StorageRoot(str):
-    """A root on object storage (`gs://bucket/dir`) or a volume (`/mnt/x`) that keeps its form under `/`.
-
-    `pathlib.Path` collapses `gs://b` into `gs:/b` and `make_config` resolves paths against the
-    build machine, so the Kubeflow config carries its root as this string instead.
-    """
-
-    def __truediv__(self, part: str) -> StorageRoot:
-        return StorageRoot(posixpath.join(self, str(part)))
-
-    def __repr__(self) -> str:
-        return f"StorageRoot({str(self)!r})"
 
 
 def validate_root(value: str, what: str = "pipeline_root") -> StorageRoot:

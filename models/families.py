@@ -8,6 +8,7 @@ import os
 import keras
 import keras_tuner
 import numpy as np
+import tensorflow as tf
 
 from fashion_tfx.models.augmentation import augmentation_probabilities, make_augmentation
 from fashion_tfx.models.search_space import BASE_MODEL, IMAGENET, ModelSettings, max_cnn_blocks
@@ -98,9 +99,14 @@ def _cnn_trunk(x, hp: keras_tuner.HyperParameters, image_size: int):
     return keras.layers.Dense(hp.get("embedding_dim"), activation="relu", name=EMBEDDING)(x)
 
 
+def served_base_model(path: str | None) -> str | None:
+    """Returns the base model's SavedModel folder, or None when the look-up found nothing served."""
+    return path if path and tf.io.gfile.exists(os.path.join(path, "saved_model.pb")) else None
+
+
 def _transfer_trunk(x, settings: ModelSettings, stem: int, base_model_dir: str | None):
     if settings.backbone_weights == BASE_MODEL:
-        # The latest blessed model's own trunk (stem included), reloaded frozen from its SavedModel.
+        # The served model's own trunk (stem included), reloaded frozen from its SavedModel.
         trunk = keras.layers.TFSMLayer(
             base_model_dir, call_endpoint=TRUNK_ENDPOINT, trainable=False, name=BACKBONE
         )
@@ -110,7 +116,7 @@ def _transfer_trunk(x, settings: ModelSettings, stem: int, base_model_dir: str |
     scale, offsets = _BACKBONE_INPUT[settings.backbone]
     x = GreyToRGB(scale, offsets, name="grey_to_rgb")(x)
     weights = settings.backbone_weights
-    if weights != IMAGENET and not os.path.exists(weights):
+    if weights != IMAGENET and not tf.io.gfile.exists(weights):
         raise FileNotFoundError(f"backbone weights file {weights} does not exist")
     backbone = make_backbone(settings.backbone, size, weights)
     backbone.name = BACKBONE
@@ -127,7 +133,7 @@ def build_classifier(
     Args:
         hp: hyper-parameters (see `search_space.search_space`).
         settings: the pipeline's fixed choices (image size, backbone, ...).
-        base_model_dir: the SavedModel of the latest blessed model, for `backbone_weights=base_model`.
+        base_model_dir: the served SavedModel (ServedBaseModel), for `backbone_weights=base_model`.
     """
     family = hp.get("family")
     if family == "transfer" and settings.backbone_weights == BASE_MODEL and not base_model_dir:

@@ -47,7 +47,7 @@ class ModelSettings:
         families: model families the Tuner may choose from; the first is the default.
         stems: stem downsampling factors the Tuner may choose from; the first is the default.
         backbone: the `transfer` family's keras.applications network.
-        backbone_weights: `imagenet`, `base_model` (the trunk of the latest blessed model), or the
+        backbone_weights: `imagenet`, `base_model` (the trunk of the served model), or the
             path of a Keras weights file for `backbone`.
         tuner: `hyperband`, `random` or `bayesian`.
         tuner_trials: trial budget of RandomSearch and BayesianOptimization.

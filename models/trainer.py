@@ -15,7 +15,7 @@ from tfx import v1 as tfx
 
 from fashion_tfx.models.console import EpochLines, format_hyperparameters, progress_log
 from fashion_tfx.models.export import export_serving_model
-from fashion_tfx.models.families import build_model
+from fashion_tfx.models.families import build_model, served_base_model
 from fashion_tfx.models.plots import save_png, subplots
 from fashion_tfx.models.preprocessing import TransformedBatches, read_records
 from fashion_tfx.models.search_space import ModelSettings, hyperparameters_for_training
@@ -173,7 +173,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         fn_args.train_files,
         fn_args.eval_files,
         log_dir=fn_args.model_run_dir,
-        base_model_dir=fn_args.base_model,
+        base_model_dir=served_base_model(fn_args.base_model),
     )
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_JSON), "w") as out:
         json.dump(history, out, indent=1)

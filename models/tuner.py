@@ -20,7 +20,7 @@ from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 
 from fashion_tfx.models.console import FAMILY_PREFIXES, TrialLines
-from fashion_tfx.models.families import build_model
+from fashion_tfx.models.families import build_model, served_base_model
 from fashion_tfx.models.plots import save_png, subplots
 from fashion_tfx.models.preprocessing import TransformedBatches, read_records
 from fashion_tfx.models.search_space import ModelSettings, search_space
@@ -109,7 +109,8 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     settings = ModelSettings.from_custom_config(fn_args.custom_config)
     keras.utils.set_random_seed(settings.seed)
     batches = TransformedBatches(tft.TFTransformOutput(fn_args.transform_graph_path))
-    hypermodel = FashionHyperModel(settings, batches, getattr(fn_args, "base_model", None))
+    base_model_dir = served_base_model(getattr(fn_args, "base_model", None))
+    hypermodel = FashionHyperModel(settings, batches, base_model_dir)
     tuner = make_tuner(settings, hypermodel, fn_args.working_dir)
     early_stopping = keras.callbacks.EarlyStopping(
         monitor="val_accuracy", mode="max", patience=settings.patience

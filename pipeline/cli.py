@@ -112,10 +112,10 @@ def _command_run(args) -> int:
     from fashion_tfx.pipeline import summary
     from fashion_tfx.pipeline.config import make_config
     from fashion_tfx.pipeline.local_runner import run_pipeline
-    from fashion_tfx.pipeline.storage import check_writable
+    from fashion_tfx.pipeline.storage import check_root
 
     # Validate the configuration and the output root before the (slower) data checks.
-    check_writable(make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed).root)
+    check_root(make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed))
     location = fashion_mnist.locate(args.data_dir, allow_foreign=args.allow_foreign_data)
     # Fail closed before any work: without the golden set no model could be blessed.
     load_golden_set([location.directory])

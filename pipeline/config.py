@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import posixpath
 from pathlib import Path
 
 # One definition of the resize's names and limits; that module loads neither OpenCV nor TensorFlow.
@@ -32,10 +33,54 @@ def default_root() -> Path:
         return _CHECKOUT / "runs" / "local"
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "fashion-tfx" / "runs" / "local"
+# Object stores the pipeline's file layers (TFX fileio / tf.io.gfile, Beam FileSystems) write in this
+# install: gs:// (tensorflow-io-gcs-filesystem and apache-beam[gcp] are in the lock). s3:// would need
+# tensorflow-io, which the lock lacks.
+STORAGE_SCHEMES = ("gs://",)
 
 
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field and the allowed values."""
+
+
+class StorageRoot(str):
+    """A root on object storage (`gs://bucket/dir`) or a pod volume (`/mnt/x`) that keeps its form under `/`.
+
+    `pathlib.Path` collapses `gs://b` into `gs:/b` (and `resolve()` then makes it a local folder
+    `./gs:/b`), so such roots are carried as this string instead.
+    """
+
+    def __truediv__(self, part: str) -> StorageRoot:
+        return StorageRoot(posixpath.join(self, str(part)))
+
+    def __repr__(self) -> str:
+        return f"StorageRoot({str(self)!r})"
+
+
+def is_uri(path: str | Path) -> bool:
+    """Returns whether `path` names an object-store URI (`scheme://...`) rather than a local path."""
+    return "://" in str(path)
+
+
+def object_store_root(value: str, what: str = "root") -> StorageRoot:
+    """Returns `value` as a StorageRoot without a trailing slash.
+
+    Raises:
+        ConfigError: a scheme the pipeline cannot write, no bucket, or whitespace or `.`/`..` segments.
+    """
+    text = str(value).rstrip("/")
+    scheme = next((s for s in STORAGE_SCHEMES if text.startswith(s)), None)
+    if scheme is None:
+        raise ConfigError(
+            f"{what} {value!r} has an unknown scheme {text.split('://', 1)[0]}://; "
+            f"use {' or '.join(STORAGE_SCHEMES)} or a local path"
+        )
+    bucket = text[len(scheme) :].split("/", 1)[0]
+    if not bucket:
+        raise ConfigError(f"{what} {value!r} names no bucket")
+    if any(c.isspace() for c in text) or "/../" in text + "/" or "/./" in text + "/":
+        raise ConfigError(f"{what} {value!r} holds whitespace or '.'/'..' segments")
+    return StorageRoot(text)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +89,11 @@ class PipelineConfig:
 
     Attributes:
         profile: the profile this config came from.
-        root: the run's root folder: artifacts, ML Metadata (SQLite) and the serving folder.
+        root: the run's root: artifacts and the serving folder, and ML Metadata (SQLite) unless
+            `metadata_dir` says otherwise. A local folder (a Path) or a bucket URI (a StorageRoot).
+        metadata_dir: a local folder for ML Metadata's SQLite file and the run lock (SQLite cannot
+            live in a bucket); default: the root, or for a bucket root a folder under
+            ~/.local/state/fashion-tfx named after the bucket and path.
         data_dir: the folder with the four IDX files (resolved by `fashion_tfx.data.fashion_mnist`).
         data_fingerprint: a digest of the data's content; changing data invalidates the cache.
         allow_foreign_data: ingest IDX data that is not the canonical Fashion-MNIST (refused
@@ -60,14 +109,14 @@ class PipelineConfig:
         schema_path: the curated schema of the raw examples (default: the packaged data/schema.pbtxt).
         stop_on_anomalies: stop before upscaling and training when the data does not match the schema.
         min_accuracy: the Evaluator blesses a model only at or above this test accuracy.
-        max_accuracy_drop: largest test-accuracy drop against the latest blessed model still blessed.
+        max_accuracy_drop: largest test-accuracy drop against the served model (the baseline) still blessed.
         model_families: families the Tuner searches (`fcnn`, `cnn`, `transfer`); the first is the
             default when no Tuner runs.
         stems: the models' first downsampling (1, 2, 4 or 8) to search; the first is the default. It
             sets the training cost: at 128×128 a 4×4 stem is ~18× faster than none (measured).
         backbone: the `transfer` family's network (`mobilenet_v3_small`, `efficientnet_b0`, `vgg19`).
-        backbone_weights: `imagenet` (needs a network once), `base_model` (the trunk of the latest
-            blessed model; works offline) or the path of a Keras weights file.
+        backbone_weights: `imagenet` (needs a network once), `base_model` (the trunk of the model
+            served now; works offline) or the path of a Keras weights file.
         tuner: `hyperband`, `random`, `bayesian`, or `none` to train with the default hyper-parameters.
         tuner_trials: the trial budget of `random` and `bayesian`.
         tuner_epochs: the most epochs one trial trains (Hyperband's `max_epochs`).
@@ -81,7 +130,8 @@ class PipelineConfig:
     """
 
     profile: str
-    root: Path
+    root: Path | StorageRoot
+    metadata_dir: Path | None = None
     data_dir: str | None = None
     data_fingerprint: str = ""
     allow_foreign_data: bool = False
@@ -182,17 +232,26 @@ class PipelineConfig:
         return self.schema_path or str(Path(__file__).resolve().parent.parent / "data" / "schema.pbtxt")
 
     @property
-    def pipeline_root(self) -> Path:
+    def pipeline_root(self) -> Path | StorageRoot:
         """Where TFX writes the artifacts."""
         return self.root / "pipeline"
 
     @property
-    def metadata_path(self) -> Path:
-        """The ML Metadata SQLite file."""
-        return self.root / "metadata.sqlite"
+    def state_dir(self) -> Path:
+        """The local folder of ML Metadata's SQLite file and of the run lock."""
+        if self.metadata_dir is not None:
+            return Path(self.metadata_dir)
+        if isinstance(self.root, StorageRoot):
+            return Path.home() / ".local" / "state" / "fashion-tfx" / self.root.replace("://", "/", 1)
+        return self.root
 
     @property
-    def serving_dir(self) -> Path:
+    def metadata_path(self) -> Path:
+        """The ML Metadata SQLite file."""
+        return self.state_dir / "metadata.sqlite"
+
+    @property
+    def serving_dir(self) -> Path | StorageRoot:
         """TF Serving's model base folder (the Pusher's destination)."""
         return self.root / "serving"
 
@@ -279,4 +338,8 @@ def make_config(profile: str, root: str | Path, **overrides) -> PipelineConfig:
     if unknown:
         raise ConfigError(f"unknown configuration field(s): {', '.join(sorted(unknown))}")
     values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
-    return PipelineConfig(profile=profile, root=Path(root).expanduser().resolve(), **values)
+    if values.get("metadata_dir") is not None:
+        values["metadata_dir"] = Path(values["metadata_dir"]).expanduser().resolve()
+    # A bucket URI stays a URI: as a Path it would become a local folder named `gs:`.
+    resolved_root = object_store_root(root) if is_uri(root) else Path(root).expanduser().resolve()
+    return PipelineConfig(profile=profile, root=resolved_root, **values)

@@ -14,6 +14,7 @@ from fashion_tfx.pipeline.storage import (  # noqa: F401  (part of this API)
     MetadataStoreError,
     StorageError,
     check_metadata_store,
+    check_root,
     check_writable,
 )
 
@@ -74,14 +75,13 @@ def run_pipeline(config: PipelineConfig, *, verbose: bool = False, stream: TextI
     from fashion_tfx.pipeline.run_log import LibraryOutputToFile, new_log_path
 
     stream = stream or sys.stderr
-    for path in (config.root, config.pipeline_root, config.serving_dir):
-        check_writable(path)
-    with RootLock(config.root):
+    check_root(config)
+    with RootLock(config.state_dir):
         check_metadata_store(config.metadata_path, config.pipeline_root)
         started = time.time()
         since_ms = int(started * 1000)
         error: BaseException | None = None
-        log = LibraryOutputToFile(new_log_path(config.root), console=stream)
+        log = LibraryOutputToFile(new_log_path(config.state_dir), console=stream)
         with log, ProgressDisplay(config.metadata_path, since_ms, log.console, verbose=verbose):
             # Built inside: what TFX says while building the pipeline belongs in the log too.
             pipeline = create_pipeline(

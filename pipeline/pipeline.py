@@ -4,17 +4,15 @@ from __future__ import annotations
 
 from tfx.components import ExampleValidator, StatisticsGen, Trainer, Transform
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
-from tfx.dsl.components.common import resolver
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
-from tfx.types import Channel, standard_artifacts
 
 from fashion_tfx.components.drift_gate.component import DriftGate
 from fashion_tfx.components.evaluation_report.component import EvaluationReport
 from fashion_tfx.components.evaluator.component import TrustedEvaluator
 from fashion_tfx.components.example_gen.component import IdxExampleGen
 from fashion_tfx.components.pusher.component import ModelPusher
+from fashion_tfx.components.serving_baseline.component import ServedBaseModel, ServingBaseline
 from fashion_tfx.components.serving_check.component import ServingSmokeCheck
 from fashion_tfx.components.upscaler.component import ImageUpscaler
 from fashion_tfx.models.fingerprint import code_fingerprint
@@ -62,21 +60,20 @@ def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
     """Returns the Evaluator, its report, the Pusher and the serving smoke check.
 
     The Evaluator scores the raw 28×28 test split through `serving_default`, the signature clients
-    call, against an absolute floor and against the latest blessed model, and the golden set (canonical
-    test images verified by SHA-256) against the same floor; only a blessed model is pushed, with the
-    model card the report wrote, and a pushed model must then load and answer in a fresh process
-    before clients can see it.
+    call, against an absolute floor and against the model served now (ServingBaseline: the newest
+    version under the serving root, a plain container step on every runner), and the golden set
+    (canonical test images verified by SHA-256) against the same floor; only a blessed model is
+    pushed, with the model card the report wrote, and a pushed model must then load and answer in a
+    fresh process before clients can see it.
     """
-    latest_blessed = resolver.Resolver(
-        strategy_class=LatestBlessedModelStrategy,
-        model=Channel(type=standard_artifacts.Model),
-        model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-    ).with_id("latest_blessed_model_resolver")
-    # Blesses only a model that also passes the golden set (canonical test images, SHA-256 verified).
+    model_dir = served_model_dir(config)
+    baseline = ServingBaseline(candidate=trainer.outputs["model"], serving_model_dir=model_dir)
+    # TFX's Evaluator, whose blessing also needs the golden set, and which drops a baseline artifact
+    # that holds no model (nothing served yet).
     evaluator = TrustedEvaluator(
         examples=raw_examples,
         model=trainer.outputs["model"],
-        baseline_model=latest_blessed.outputs["model"],
+        baseline_model=baseline.outputs["baseline"],
         eval_config=make_eval_config(config.min_accuracy, config.max_accuracy_drop),
         example_splits=["test"],
     ).with_id("Evaluator")
@@ -93,10 +90,15 @@ def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         report=report.outputs["report"],
-        base_directory=str(config.serving_dir / config.pipeline_name),
+        base_directory=model_dir,
     ).with_id("Pusher")
     smoke_check = ServingSmokeCheck(pushed_model=pusher.outputs["pushed_model"], examples=raw_examples)
-    return [latest_blessed, evaluator, report, pusher, smoke_check]
+    return [baseline, evaluator, report, pusher, smoke_check]
+
+
+def served_model_dir(config: PipelineConfig) -> str:
+    """The TF Serving model folder the Pusher writes to and the baseline is read from."""
+    return str(config.serving_dir / config.pipeline_name)
 
 
 def model_settings(config: PipelineConfig) -> ModelSettings:
@@ -141,13 +143,9 @@ def model_components(config: PipelineConfig, examples, schema) -> list:
     components: list = [transform]
     base_model = None
     if "transfer" in config.model_families and config.backbone_weights == BASE_MODEL:
-        latest_blessed = resolver.Resolver(
-            strategy_class=LatestBlessedModelStrategy,
-            model=Channel(type=standard_artifacts.Model),
-            model_blessing=Channel(type=standard_artifacts.ModelBlessing),
-        ).with_id("latest_blessed_base_model")
-        components.append(latest_blessed)
-        base_model = latest_blessed.outputs["model"]
+        served = ServedBaseModel(examples=examples, serving_model_dir=served_model_dir(config))
+        components.append(served)
+        base_model = served.outputs["model"]
     common = dict(
         examples=examples,
         transform_graph=transform.outputs["transform_graph"],

@@ -1,4 +1,4 @@
-"""Checks a run's root before any work starts: writable, with room, and an ML Metadata store that is whole."""
+"""Checks a run's root before any work starts: writable (a folder or a bucket), with room, and a whole ML Metadata store."""
 
 from __future__ import annotations
 
@@ -6,7 +6,10 @@ import errno
 import os
 import shutil
 import sqlite3
+import uuid
 from pathlib import Path
+
+from fashion_tfx.pipeline.config import PipelineConfig, StorageRoot
 
 
 class StorageError(RuntimeError):
@@ -67,7 +70,17 @@ def _sqlite_problem(metadata_path: Path) -> str | None:
     return None if verdict == "ok" else f"SQLite finds it damaged ({verdict})"
 
 
-def check_metadata_store(metadata_path: Path, pipeline_root: Path) -> None:
+def _listing(folder: Path | StorageRoot) -> list[str]:
+    """Returns the sorted names in a local folder or under a bucket prefix ([] if there is none)."""
+    from tfx.dsl.io import fileio
+
+    folder = str(folder)
+    if not fileio.exists(folder) or not fileio.isdir(folder):
+        return []
+    return sorted(str(name).rstrip("/") for name in fileio.listdir(folder))
+
+
+def check_metadata_store(metadata_path: Path, pipeline_root: Path | StorageRoot) -> None:
     """Refuses a damaged ML Metadata store, or a missing one beside artifacts of earlier runs.
 
     ML Metadata is what ties the artifact folders to the executions that wrote them; without it a rerun
@@ -82,10 +95,78 @@ def check_metadata_store(metadata_path: Path, pipeline_root: Path) -> None:
         if problem:
             raise MetadataStoreError(f"ML Metadata store {metadata_path} is damaged: {problem}; {advice}")
         return
-    leftovers = sorted(p.name for p in pipeline_root.iterdir()) if pipeline_root.is_dir() else []
+    leftovers = _listing(pipeline_root)
     if leftovers:
         raise MetadataStoreError(
             f"ML Metadata store {metadata_path} is missing but {pipeline_root} holds artifacts of an earlier "
             f"run ({', '.join(leftovers[:3])}{', …' if len(leftovers) > 3 else ''}), which cannot be "
             f"reused without it; {advice}"
         )
+
+# A probe must answer quickly: a wrong endpoint or a missing network otherwise stalls in retries.
+PROBE_TIMEOUT_SECONDS = 15
+
+
+class BucketError(StorageError):
+    """The bucket of a root cannot be used; the message names the root and the reason."""
+
+
+def split_gcs_uri(uri: str) -> tuple[str, str]:
+    """Returns (bucket, object prefix without slashes at either end) of a `gs://` URI."""
+    bucket, _, prefix = uri[len("gs://") :].partition("/")
+    return bucket, prefix.strip("/")
+
+
+def check_bucket_writable(uri: str) -> None:
+    """Writes and deletes a probe object under `uri`, a `gs://` root.
+
+    The probe goes through google-cloud-storage (the client Beam's gcsio uses), with one short attempt,
+    so an unreachable endpoint, a missing bucket or missing write access is named at once.
+
+    Raises:
+        BucketError: naming the root and the reason (unreachable, no such bucket, no write access,
+            no credentials).
+    """
+    import google.auth.exceptions
+    import requests
+    from google.api_core import exceptions as api_exceptions
+    from google.cloud import storage
+
+    bucket_name, prefix = split_gcs_uri(uri)
+    probe_name = "/".join(p for p in (prefix, f".write-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}") if p)
+    try:
+        client = storage.Client()
+        blob = client.bucket(bucket_name).blob(probe_name)
+        blob.upload_from_string(b"", timeout=PROBE_TIMEOUT_SECONDS, retry=None)
+        blob.delete(timeout=PROBE_TIMEOUT_SECONDS, retry=None)
+    except google.auth.exceptions.DefaultCredentialsError as err:
+        raise BucketError(f"output root {uri}: no Google Cloud credentials found ({err})") from err
+    except api_exceptions.NotFound as err:
+        raise BucketError(f"output root {uri}: bucket {bucket_name} does not exist") from err
+    except (api_exceptions.Forbidden, api_exceptions.Unauthorized) as err:
+        raise BucketError(
+            f"output root {uri} is not writable: no write access to bucket {bucket_name}"
+        ) from err
+    except (requests.ConnectionError, requests.Timeout) as err:
+        raise BucketError(
+            f"output root {uri}: the storage service is unreachable ({type(err).__name__})"
+        ) from err
+    except api_exceptions.GoogleAPIError as err:
+        raise BucketError(f"output root {uri} is not writable: {err}") from err
+
+
+def check_root(config: PipelineConfig) -> None:
+    """Proves, before any work, that the run can write its root and its local state.
+
+    A local root (and its pipeline and serving folders) is probed with a real write; a bucket root
+    with a probe object, and its local ML Metadata folder like a local root.
+
+    Raises:
+        StorageError: naming the root and the reason (BucketError, a StorageError, for a bucket).
+    """
+    if isinstance(config.root, StorageRoot):
+        check_bucket_writable(str(config.root))
+        check_writable(config.state_dir)
+    else:
+        for path in (config.root, config.pipeline_root, config.serving_dir, config.state_dir):
+            check_writable(path)

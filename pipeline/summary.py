@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from pathlib import Path
+import posixpath
+
+from tfx.dsl.io import fileio
 
 from fashion_tfx.components.drift_gate.component import ANOMALIES_PROPERTY
 from fashion_tfx.components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
@@ -35,9 +37,10 @@ def model_lines(result: RunResult) -> list[str]:
     lines = []
     tuner = result.component("Tuner")
     if tuner is not None and tuner.outputs.get("best_hyperparameters"):
-        path = Path(tuner.outputs["best_hyperparameters"][0][0]) / "best_hyperparameters.txt"
-        if path.exists():
-            values = json.loads(path.read_text()).get("values", {})
+        path = posixpath.join(tuner.outputs["best_hyperparameters"][0][0], "best_hyperparameters.txt")
+        if fileio.exists(path):
+            with fileio.open(path) as source:
+                values = json.load(source).get("values", {})
             trials = tuner.outputs["tuner_results"][0][0]
             lines += ["", f"  tuned: {format_hyperparameters(values)}  (trials: {trials})"]
     trainer = result.component("Trainer")

@@ -107,7 +107,8 @@ class LocalModel:
     """
 
     def __init__(self, path: str | Path, max_batch: int = payloads.MAX_BATCH):
-        self.path = Path(path)
+        # A bucket URI stays a string: Path would collapse `gs://b` into `gs:/b`.
+        self.path = path if "://" in str(path) else Path(path)
         self.max_batch = max_batch
         try:
             self._loaded = tf.saved_model.load(str(self.path))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import os
 import re
 import tempfile
+import uuid
 from pathlib import Path
 
 from google.protobuf import text_format
@@ -98,11 +98,12 @@ def add_model_entry(
 
 def write_models_config(
     serving_root: str | Path, model_name: str = DEFAULT_MODEL_NAME, base_root: str = CONTAINER_ROOT
-) -> Path:
+) -> str | Path:
     """Writes (or updates) `<serving_root>/models.config` so it lists `model_name`.
 
-    Other entries already listed are kept as they are; the file is replaced atomically so a TF
-    Serving polling it (`--model_config_file_poll_wait_seconds`) never reads half a file.
+    Other entries already listed are kept as they are; the file is replaced at once (a rename) so a
+    TF Serving polling it (`--model_config_file_poll_wait_seconds`) never reads half a file. The
+    serving root may be a local folder or a bucket (`gs://...`, through tf.io.gfile).
 
     Returns:
         The path of the config file.
@@ -110,22 +111,31 @@ def write_models_config(
     Raises:
         ServingRootError: an invalid model name, or an existing file that is not a valid config.
     """
-    root = Path(serving_root).expanduser().absolute()
-    safe_model_path(root, model_name)
-    path = root / MODELS_CONFIG
+    import tensorflow as tf
+
+    if "://" in str(serving_root):
+        root: str | Path = str(serving_root).rstrip("/")
+        validate_model_name(model_name)  # a bucket has no symlinks to escape through
+        path: str | Path = f"{root}/{MODELS_CONFIG}"
+    else:
+        root = Path(serving_root).expanduser().absolute()
+        safe_model_path(root, model_name)
+        path = root / MODELS_CONFIG
     config = model_server_config_pb2.ModelServerConfig()
-    if path.exists():
+    if tf.io.gfile.exists(str(path)):
         try:
-            text_format.Parse(path.read_text(), config)
+            with tf.io.gfile.GFile(str(path)) as source:
+                text_format.Parse(source.read(), config)
         except text_format.ParseError as err:
             raise ServingRootError(f"{path} is not a TF Serving model config ({err})") from err
     add_model_entry(config, model_name, base_root)
     text = text_format.MessageToString(config)
-    root.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=root, prefix=f".{MODELS_CONFIG}.")
-    with os.fdopen(fd, "w") as out:
+    tf.io.gfile.makedirs(str(root))
+    tmp = f"{root}/.{MODELS_CONFIG}.{uuid.uuid4().hex}"
+    with tf.io.gfile.GFile(tmp, "w") as out:
         out.write(text)
-    # mkstemp creates 0600: a TF Serving running as another user could not read its config.
-    os.chmod(tmp, CONFIG_MODE)
-    os.replace(tmp, path)
+    if "://" not in str(tmp):
+        # A TF Serving running as another user must read its config, whatever the umask says.
+        os.chmod(tmp, CONFIG_MODE)
+    tf.io.gfile.rename(tmp, str(path), overwrite=True)
     return path

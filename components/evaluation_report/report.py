@@ -14,7 +14,7 @@ import os
 from typing import Any
 
 import numpy as np
-import tensorflow as tf
+from tfx.dsl.io import fileio
 
 from fashion_tfx.data.fashion_mnist import CLASS_NAMES
 from fashion_tfx.pipeline.evaluation import ACCURACY
@@ -475,7 +475,7 @@ def plot_confusion_matrix(matrix: np.ndarray, path: str, title: str = "Confusion
             )
     ax.set_title(title)
     fig.tight_layout()
-    with tf.io.gfile.GFile(path, "wb") as out:
+    with fileio.open(path, "wb") as out:
         fig.savefig(out, format="png")
     plt.close(fig)
 
@@ -493,10 +493,10 @@ def write_report(
         The report dict (as in evaluation.json).
     """
     report = build_report(evaluation_uri, blessed, candidate, baseline)
-    tf.io.gfile.makedirs(output_dir)
-    with tf.io.gfile.GFile(os.path.join(output_dir, REPORT_JSON), "w") as out:
+    fileio.makedirs(output_dir)
+    with fileio.open(os.path.join(output_dir, REPORT_JSON), "w") as out:
         json.dump(report, out, indent=2)
-    with tf.io.gfile.GFile(os.path.join(output_dir, REPORT_MARKDOWN), "w") as out:
+    with fileio.open(os.path.join(output_dir, REPORT_MARKDOWN), "w") as out:
         out.write(render_markdown(report))
     plot_confusion_matrix(
         np.array(report["confusion_matrix"]), os.path.join(output_dir, CONFUSION_PNG), confusion_title(report)

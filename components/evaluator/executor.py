@@ -1,10 +1,15 @@
-"""TFX's Evaluator, with the trusted check: a model is blessed only if it also passes the golden set.
+"""TFX's Evaluator, with the trusted check, and a baseline that may hold no model.
 
 TFMA's thresholds judge the model on the run's own test split, which comes from the data the run was
 given: label-shifted or foreign data yields a model that looks good there. This executor also scores
 the candidate on the golden set (canonical test images verified by SHA-256, see
 `fashion_tfx.data.golden`) and turns a BLESSED verdict into NOT_BLESSED when that check fails or
-cannot run, so every reader of the blessing (Pusher, baseline resolvers, report) sees the same answer.
+cannot run, so every reader of the blessing (Pusher, baseline step, report) sees the same answer.
+
+TFX's Evaluator applies the change thresholds only when its `baseline_model` input holds an artifact;
+an artifact that points to no model would make TFMA fail to load it. ServingBaseline always outputs
+one artifact (a step cannot output none), marked `found` = 0 when nothing is served yet: this executor
+then passes no baseline, exactly as TFX does for an empty baseline channel (only the floor applies).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from fashion_tfx.components.evaluator.trusted_check import (
     trusted_check,
 )
 from fashion_tfx.components.example_gen import spec as example_gen_spec
+from fashion_tfx.components.serving_baseline.component import has_model
 
 
 def withdraw_blessing(blessing: Artifact) -> None:
@@ -40,7 +46,7 @@ def withdraw_blessing(blessing: Artifact) -> None:
 
 
 class Executor(tfx_evaluator.Executor):
-    """Runs TFMA's evaluation, then the trusted check, and blesses only when both pass."""
+    """Drops an empty baseline, runs TFMA's evaluation, then the trusted check; blesses only when both pass."""
 
     def Do(
         self,
@@ -48,6 +54,11 @@ class Executor(tfx_evaluator.Executor):
         output_dict: dict[str, list[Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
+        key = standard_component_specs.BASELINE_MODEL_KEY
+        baselines = [b for b in input_dict.get(key, []) if has_model(b)]
+        input_dict = {k: v for k, v in input_dict.items() if k != key}
+        if baselines:
+            input_dict[key] = baselines
         super().Do(input_dict, output_dict, exec_properties)
         if not output_dict.get(standard_component_specs.BLESSING_KEY):
             return

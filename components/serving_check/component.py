@@ -15,7 +15,7 @@ import sys
 import tensorflow as tf
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
-from tfx.types import artifact, standard_artifacts
+from tfx.types import artifact, artifact_utils, standard_artifacts
 
 RESULT_PROPERTY = "result"  # JSON written on the output artifact
 RESULT_FILE = "smoke_check.json"
@@ -53,7 +53,7 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
             raise RuntimeError(
                 f"serving smoke check: the pushed model {destination} is missing (not staged, not published)"
             )
-        files = tf.io.gfile.glob(os.path.join(examples.uri, f"Split-{canary_split}", "*"))
+        files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], canary_split), "*"))
         command = [
             sys.executable, "-m", "fashion_tfx.components.serving_check.canary",
             "--model-dir", model_dir, "--examples", *files, "--count", str(canary_count),

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import glob
 import heapq
-import os
-import shutil
+import posixpath
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 
 import apache_beam as beam
 import numpy as np
-import tensorflow as tf
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.io.tfrecordio import _TFRecordUtil
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
@@ -27,6 +27,7 @@ from fashion_tfx.data.examples import (
     encode_png,
     read_example,
 )
+from fashion_tfx.data.ingest import split_dir
 
 SAMPLES_TAG = "samples"
 SAMPLES_PER_CLASS = 20  # images per class measured in the fidelity report (the grid shows the first)
@@ -43,8 +44,8 @@ class UpscaleError(ValueError):
 
 
 def split_folder(root: str, split: str) -> str:
-    """Returns the folder of one split inside an Examples artifact (TFX's `Split-<name>` layout)."""
-    return os.path.join(root, f"Split-{split}")
+    """Returns the folder of one split inside an Examples artifact at `root`, by TFX's own helper."""
+    return split_dir(root, split)
 
 
 def upscale_records(
@@ -125,10 +126,40 @@ class UpscaleBatchFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput(SAMPLES_TAG, sample)
 
 
-# TFRecords are read and written with TensorFlow's C++ reader and writer: Beam's own tfrecordio
-# checksums every record in pure Python here (no python-snappy in the lock).
-def _options(path: str) -> tf.io.TFRecordOptions:
-    return tf.io.TFRecordOptions(compression_type="GZIP" if path.endswith(".gz") else "")
+# Files go through Beam's FileSystems (local, gs://, ...), records through Beam's own TFRecord codec
+# (what ReadFromTFRecord / WriteToTFRecord use; crc32c by crcmod's C extension). Not those transforms
+# themselves: the read tasks below keep each file's record order and the commit keeps retried bundles
+# out, so a rerun writes the same records in the same files in the same order.
+def _compression(path: str) -> str:
+    return CompressionTypes.GZIP if path.endswith(".gz") else CompressionTypes.UNCOMPRESSED
+
+
+def iter_tfrecords(path: str) -> Iterator[bytes]:
+    """Yields the records of a (gzip) TFRecord file, read through Beam's FileSystems."""
+    with FileSystems.open(path, compression_type=_compression(path)) as source:
+        while (record := _TFRecordUtil.read_record(source)) is not None:
+            yield record
+
+
+def _makedirs(path: str) -> None:
+    if not FileSystems.exists(path):
+        FileSystems.mkdirs(path)
+
+
+def _remove_tree(path: str) -> None:
+    if "://" in path:  # an object store has no folders: delete every object under the prefix
+        FileSystems.delete([path.rstrip("/") + "/"])
+    elif FileSystems.exists(path):
+        FileSystems.delete([path])
+
+
+def _move_files(source_dir: str, destination_dir: str) -> None:
+    """Moves every file of `source_dir` into `destination_dir`, keeping names (one level deep)."""
+    _makedirs(destination_dir)
+    sources = [m.path for m in FileSystems.match([FileSystems.join(source_dir, "*")])[0].metadata_list]
+    targets = [FileSystems.join(destination_dir, posixpath.basename(path)) for path in sources]
+    if sources:
+        FileSystems.rename(sources, targets)
 
 
 def read_tasks(pattern: str, stride: int = READ_TASKS_PER_FILE) -> list[tuple[str, str, int, int]]:
@@ -138,7 +169,7 @@ def read_tasks(pattern: str, stride: int = READ_TASKS_PER_FILE) -> list[tuple[st
     """
     return [
         (f"{n:05d}-{offset:03d}", path, offset, stride)
-        for n, path in enumerate(sorted(glob.glob(pattern)))
+        for n, path in enumerate(sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list))
         for offset in range(stride)
     ]
 
@@ -153,8 +184,8 @@ class ReadTFRecordFileFn(beam.DoFn):
 
     def process(self, task: tuple[str, str, int, int]) -> Iterator[tuple[str, str, bytes]]:
         key, path, offset, stride = task
-        name = os.path.basename(path)
-        for n, record in enumerate(tf.compat.v1.io.tf_record_iterator(path, _options(path))):
+        name = posixpath.basename(path)
+        for n, record in enumerate(iter_tfrecords(path)):
             if n % stride == offset:
                 yield key, f"{name}, record {n}", record
 
@@ -170,14 +201,14 @@ class WriteTFRecordBundleFn(beam.DoFn):
         self._temp_dir = temp_dir
 
     def start_bundle(self) -> None:
-        self._files: dict[str, tuple[str, tf.io.TFRecordWriter]] = {}
+        self._files: dict[str, tuple[str, object]] = {}
 
     def process(self, records: list[tuple[str, bytes]]) -> Iterator[tuple[str, str]]:
         for task, record in records:
             if task not in self._files:
-                path = os.path.join(self._temp_dir, f"{task}-{uuid.uuid4().hex}.gz")
-                self._files[task] = (path, tf.io.TFRecordWriter(path, _options(path)))
-            self._files[task][1].write(record)
+                path = FileSystems.join(self._temp_dir, f"{task}-{uuid.uuid4().hex}.gz")
+                self._files[task] = (path, FileSystems.create(path, compression_type=CompressionTypes.GZIP))
+            _TFRecordUtil.write_record(self._files[task][1], record)
         yield from ()  # the files are emitted once, when the bundle finishes
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
@@ -195,11 +226,17 @@ def commit_shards(files: list[tuple[str, str]], split_dir: str) -> None:
     tasks = [task for task, _ in files]
     if len(set(tasks)) != len(tasks):
         raise RuntimeError(f"{split_dir}: a read task was written twice: {sorted(tasks)}")
-    os.makedirs(split_dir, exist_ok=True)
+    _makedirs(split_dir)
     if not files:  # an empty split is still a split: one empty file
-        tf.io.TFRecordWriter(os.path.join(split_dir, "data_tfrecord-00000-of-00001.gz"), "GZIP").close()
-    for n, (_, path) in enumerate(sorted(files)):
-        os.replace(path, os.path.join(split_dir, f"data_tfrecord-{n:05d}-of-{len(files):05d}.gz"))
+        path = FileSystems.join(split_dir, "data_tfrecord-00000-of-00001.gz")
+        FileSystems.create(path, compression_type=CompressionTypes.GZIP).close()
+    ordered = [path for _, path in sorted(files)]
+    targets = [
+        FileSystems.join(split_dir, f"data_tfrecord-{n:05d}-of-{len(files):05d}.gz")
+        for n in range(len(files))
+    ]
+    if ordered:
+        FileSystems.rename(ordered, targets)
 
 
 def write_report(
@@ -238,8 +275,8 @@ def build_upscale_pipeline(
     """
     all_samples = []
     for split, pattern in sorted(input_patterns.items()):
-        temp_dir = os.path.join(examples_dir, ".bundles", split)
-        os.makedirs(temp_dir, exist_ok=True)
+        temp_dir = FileSystems.join(examples_dir, ".bundles", split)
+        _makedirs(temp_dir)
         resized = (
             pipeline
             | f"Files[{split}]" >> beam.Create(read_tasks(pattern))
@@ -299,12 +336,12 @@ def upscale_examples(
     check_resize(source_size, size, interpolation)
     if not input_patterns:
         raise ValueError("the input Examples artifact has no splits")
-    examples_staging = os.path.join(output_dir, STAGING)
-    report_staging = os.path.join(report_dir, STAGING)
+    examples_staging = FileSystems.join(output_dir, STAGING)
+    report_staging = FileSystems.join(report_dir, STAGING)
     stagings = (examples_staging, report_staging)
     for folder in stagings:
-        shutil.rmtree(folder, ignore_errors=True)
-        os.makedirs(folder)
+        _remove_tree(folder)
+        _makedirs(folder)
     try:
         with make_pipeline() as pipeline:
             build_upscale_pipeline(
@@ -318,9 +355,8 @@ def upscale_examples(
                 samples_per_class,
             )
         for split in input_patterns:
-            os.replace(split_folder(examples_staging, split), split_folder(output_dir, split))
-        for name in os.listdir(report_staging):
-            os.replace(os.path.join(report_staging, name), os.path.join(report_dir, name))
+            _move_files(split_folder(examples_staging, split), split_folder(output_dir, split))
+        _move_files(report_staging, report_dir)
     finally:
         for folder in stagings:
-            shutil.rmtree(folder, ignore_errors=True)
+            _remove_tree(folder)

@@ -7,6 +7,7 @@ import math
 import os
 
 import numpy as np
+from tfx.dsl.io import fileio
 
 from fashion_tfx.components.upscaler.resize import (
     INTERPOLATIONS,
@@ -319,7 +320,7 @@ def write_fidelity_report(
         **fidelity_metrics(originals, size, interpolation),
         "grid": FIDELITY_PNG,
     }
-    os.makedirs(output_dir, exist_ok=True)
+    fileio.makedirs(output_dir)
     grid = render_grid(
         originals[first],
         labels[first],
@@ -329,8 +330,8 @@ def write_fidelity_report(
         splits=[samples[i][3] for i in first],
         in_graph_max_difference=content["component_vs_in_graph_resize"]["max_abs_difference"],
     )
-    with open(os.path.join(output_dir, FIDELITY_PNG), "wb") as f:
+    with fileio.open(os.path.join(output_dir, FIDELITY_PNG), "wb") as f:
         f.write(grid)
-    with open(os.path.join(output_dir, FIDELITY_JSON), "w") as f:
+    with fileio.open(os.path.join(output_dir, FIDELITY_JSON), "w") as f:
         json.dump(content, f, indent=2, sort_keys=True)
     return content

@@ -405,3 +405,30 @@ def test_build_context_holds_what_the_image_installs(build_context):
         folder = package.removeprefix("fashion_tfx.").replace(".", "/")
         assert f"{folder}/__init__.py" in build_context, package
     assert not any(p.startswith((".venv/", ".git/", "runs/")) for p in build_context)
+
+
+# What the open-source KFP 2.x backend runs: its Argo compiler (backend/src/v2/compiler/argocompiler)
+# turns `container` and `importer` executors into pods and refuses every other kind (a `resolver`
+# gets "resolver executors not implemented"; `custom_job` is Vertex AI only).
+OPEN_SOURCE_KFP_EXECUTORS = {"container", "importer"}
+
+
+@pytest.mark.parametrize(
+    "profile, overrides",
+    [
+        ("test", {}),
+        ("quick", {}),
+        ("full", {}),
+        # The transfer family on the trunk of the served model: its base-model look-up is a step too.
+        ("test", {"model_families": ("transfer",), "backbone_weights": "base_model", "stems": (1,)}),
+    ],
+)
+def test_spec_holds_only_executors_open_source_kfp_runs(profile, overrides):
+    spec = runner.compile_spec(_settings(), profile, **overrides)
+    kinds = {node: set(executor) for node, executor in _executors(spec).items()}
+    refused = {node: sorted(kind) for node, kind in kinds.items() if not kind <= OPEN_SOURCE_KFP_EXECUTORS}
+    assert not refused, f"executors the open-source KFP backend refuses: {refused}"
+    tasks = spec["root"]["dag"]["tasks"]
+    assert "ServingBaseline" in tasks and "ServingBaseline" in tasks["Evaluator"]["dependentTasks"]
+    if overrides:
+        assert "ServedBaseModel" in tasks["Trainer"]["dependentTasks"]

@@ -1,0 +1,1 @@
+"""ServingBaseline: finds the model served under the serving root, the Evaluator's baseline."""

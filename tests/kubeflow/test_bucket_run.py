@@ -1,0 +1,131 @@
+"""The `test` profile end to end with its root in a bucket (a GCS emulator on 127.0.0.1), as on Kubeflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from gcs_emulator import BUCKET
+
+REPO = Path(__file__).resolve().parents[2]
+CLI = str(Path(sys.executable).parent / "fashion-tfx")
+PREFIX = "runs/ci"
+
+
+def _objects(emulator, prefix: str) -> dict[str, int]:
+    """Returns object name -> size for every object under `prefix` in the test bucket."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    client = storage.Client(
+        project="fashion-tfx-test",
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": emulator.endpoint},
+    )
+    return {blob.name: blob.size for blob in client.list_blobs(BUCKET, prefix=prefix)}
+
+
+def _local_paths_named_gs(*folders: Path) -> list[str]:
+    found = []
+    for folder in folders:
+        for current, dirs, files in os.walk(folder):
+            found += [os.path.join(current, n) for n in dirs + files if n.startswith("gs:")]
+    return found
+
+
+@pytest.fixture(scope="module")
+def bucket_run(gcs_emulator, tmp_path_factory):
+    """Runs `fashion-tfx run --profile test --root gs://...` once, from an empty working directory."""
+    base = tmp_path_factory.mktemp("bucket-run")
+    data_dir = base / "idx"
+    from support import write_idx_set
+
+    write_idx_set(data_dir)
+    work, home = base / "work", base / "home"
+    work.mkdir()
+    home.mkdir()
+    root = f"gs://{BUCKET}/{PREFIX}"
+    env = {**os.environ, **gcs_emulator.environment, "HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    process = subprocess.run(
+        [CLI, "run", "--profile", "test", "--data-dir", str(data_dir), "--root", root],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return process, root, work, home
+
+
+def test_bucket_run_completes_and_pushes(bucket_run):
+    process, root, _, _ = bucket_run
+    assert process.returncode == 0, process.stderr[-4000:] + process.stdout[-2000:]
+    assert "BLESSED" in process.stdout
+
+
+def test_every_artifact_report_and_the_pushed_model_are_in_the_bucket(bucket_run, gcs_emulator):
+    process, root, _, home = bucket_run
+    assert process.returncode == 0, process.stderr[-4000:]
+    from fashion_tfx.pipeline.metadata import component_runs
+
+    metadata = home / ".local" / "state" / "fashion-tfx" / "gs" / BUCKET / PREFIX / "metadata.sqlite"
+    objects = _objects(gcs_emulator, PREFIX + "/")
+    runs = component_runs(metadata)
+    assert {r.state for r in runs} == {"executed"}
+    # Every output artifact of every step lives in the bucket, and those that hold files hold them there.
+    empty_by_design = {("DriftGate", "verdict"), ("Pusher", "pushed_model")}
+    for run in runs:
+        for key, artifacts in run.outputs.items():
+            for uri, _ in artifacts:
+                assert uri.startswith(f"{root}/pipeline/{run.node_id}/"), (run.node_id, key, uri)
+                prefix = uri[len(f"gs://{BUCKET}/") :] + "/"
+                held = [name for name in objects if name.startswith(prefix)]
+                if (run.node_id, key) not in empty_by_design:
+                    assert held, f"{run.node_id}.{key}: nothing in the bucket under {uri}"
+    names = set(objects)
+
+    def under(node: str, output: str, *parts: str) -> None:
+        run = next(r for r in runs if r.node_id == node)
+        uri = run.outputs[output][0][0][len(f"gs://{BUCKET}/") :]
+        for part in parts:
+            assert any(n.startswith(uri) and part in n[len(uri) :] for n in names), f"{node}: no {part}"
+
+    for split in ("train", "eval", "test"):
+        under("IdxExampleGen", "examples", f"/Split-{split}/data_tfrecord-")
+        under("ImageUpscaler", "examples", f"/Split-{split}/data_tfrecord-")
+    under("ImageUpscaler", "report", "fidelity.png", "fidelity.json")
+    under("Tuner", "tuner_results", "trials.csv", "trials.png")
+    under("Trainer", "model", "Format-Serving/saved_model.pb")
+    under("Trainer", "model_run", "training_curves.png", "history.json")
+    under("EvaluationReport", "report", "evaluation.json", "evaluation.md", "confusion_matrix.png")
+    under("ServingSmokeCheck", "result", "smoke_check.json")
+    baseline = next(r for r in runs if r.node_id == "ServingBaseline").outputs["baseline"][0][1]
+    assert baseline["found"] == 0  # the first run: nothing was served, only the floor applied
+
+    pushed = next(r for r in runs if r.node_id == "Pusher").outputs["pushed_model"][0][1]
+    assert pushed["pushed"] == 1 and pushed["pushed_destination"].startswith(f"{root}/serving/fashion-tfx/")
+    version = pushed["pushed_version"]
+    serving = f"{PREFIX}/serving/"
+    assert f"{serving}fashion-tfx/{version}/saved_model.pb" in names
+    assert f"{serving}models.config" in names and f"{serving}fashion-tfx/.pushed_models.json" in names
+    check = json.loads(
+        next(r for r in runs if r.node_id == "ServingSmokeCheck").outputs["result"][0][1]["result"]
+    )
+    assert check["checked"] and check["model_dir"].startswith(f"{root}/serving/")
+    # Staging folders were emptied once their content was moved into place.
+    assert not [n for n in names if "/.staging/" in n or "/.bundles/" in n]
+
+
+def test_nothing_of_the_run_lands_on_local_disk(bucket_run):
+    process, root, work, home = bucket_run
+    assert process.returncode == 0, process.stderr[-4000:]
+    assert sorted(p.name for p in work.iterdir()) == []
+    state = home / ".local" / "state" / "fashion-tfx" / "gs" / BUCKET / PREFIX
+    local = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file())
+    # ML Metadata (SQLite) and the run lock: local by nature, in the state folder named after the root.
+    assert local == [str((state / n).relative_to(home)) for n in (".run.lock", "metadata.sqlite")]
+    assert _local_paths_named_gs(work, home, REPO) == []
