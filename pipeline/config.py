@@ -33,6 +33,8 @@ def default_root() -> Path:
         return _CHECKOUT / "runs" / "local"
     data_home = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(data_home) / "fashion-tfx" / "runs" / "local"
+
+
 # Object stores the pipeline's file layers (TFX fileio / tf.io.gfile, Beam FileSystems) write in this
 # install: gs:// (tensorflow-io-gcs-filesystem and apache-beam[gcp] are in the lock). s3:// would need
 # tensorflow-io, which the lock lacks.

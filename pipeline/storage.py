@@ -1,4 +1,4 @@
-"""Checks a run's root before any work starts: writable (a folder or a bucket), with room, and a whole ML Metadata store."""
+"""Checks a run's root before any work: writable (folder or bucket), with room, a whole metadata store."""
 
 from __future__ import annotations
 
@@ -102,6 +102,7 @@ def check_metadata_store(metadata_path: Path, pipeline_root: Path | StorageRoot)
             f"run ({', '.join(leftovers[:3])}{', …' if len(leftovers) > 3 else ''}), which cannot be "
             f"reused without it; {advice}"
         )
+
 
 # A probe must answer quickly: a wrong endpoint or a missing network otherwise stalls in retries.
 PROBE_TIMEOUT_SECONDS = 15

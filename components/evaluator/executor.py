@@ -46,7 +46,7 @@ def withdraw_blessing(blessing: Artifact) -> None:
 
 
 class Executor(tfx_evaluator.Executor):
-    """Drops an empty baseline, runs TFMA's evaluation, then the trusted check; blesses only when both pass."""
+    """Drops an empty baseline, runs TFMA, then the trusted check; blesses only when both pass."""
 
     def Do(
         self,
