@@ -16,7 +16,7 @@ SUMMARY_PROPERTY = "summary"  # JSON: accuracy, example count, blessed
 class EvaluationReportArtifact(artifact.Artifact):
     """A folder with evaluation.json, evaluation.md and confusion_matrix.png."""
 
-    TYPE_NAME = "fashion_tfx.EvaluationReport"
+    TYPE_NAME = "fashion_tfx_artifacts.EvaluationReport"  # importable: see fashion_tfx_artifacts.py
 
 
 @component
