@@ -19,6 +19,8 @@ setup(
     description="A TFX pipeline that trains, tunes, evaluates and ships a Fashion-MNIST classifier.",
     python_requires=">=3.10,<3.11",
     packages=[f"fashion_tfx.{name}" for name in SUBPACKAGES],
+    # One top-level module: the import path TFX's Kubeflow entrypoint needs for custom artifact types.
+    py_modules=["fashion_tfx_artifacts"],
     # The curated schema ImportSchemaGen reads travels with the code (e.g. into the Kubeflow image).
     package_data={
         "fashion_tfx.data": ["schema.pbtxt"],

@@ -16,7 +16,7 @@ ANOMALIES_PROPERTY = "anomalies"  # JSON: split -> anomaly lines (empty when the
 class DriftVerdict(artifact.Artifact):
     """The gate's verdict; its `anomalies` property lists what ExampleValidator found."""
 
-    TYPE_NAME = "fashion_tfx.DriftVerdict"
+    TYPE_NAME = "fashion_tfx_artifacts.DriftVerdict"  # importable: see fashion_tfx_artifacts.py
 
 
 @component

@@ -24,7 +24,7 @@ TRAINING_CURVES_PNG = "training_curves.png"
 class EvaluationReportArtifact(artifact.Artifact):
     """A folder with evaluation.json/.md, confusion_matrix.png and, when blessed, the model card."""
 
-    TYPE_NAME = "fashion_tfx.EvaluationReport"
+    TYPE_NAME = "fashion_tfx_artifacts.EvaluationReport"  # importable: see fashion_tfx_artifacts.py
 
 
 class EvaluationReportSpec(ComponentSpec):

@@ -25,7 +25,7 @@ TIMEOUT_SECONDS = 600
 class SmokeCheckResult(artifact.Artifact):
     """A folder with smoke_check.json: what was checked and what answered."""
 
-    TYPE_NAME = "fashion_tfx.SmokeCheckResult"
+    TYPE_NAME = "fashion_tfx_artifacts.SmokeCheckResult"  # importable: see fashion_tfx_artifacts.py
 
 
 @component

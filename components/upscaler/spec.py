@@ -22,7 +22,7 @@ class ResizeReport(artifact.Artifact):
     """A folder with fidelity.png (samples of every class, per method) and fidelity.json (the figures)."""
 
     # KFP v2 accepts custom type names shaped like "namespace.Name" only.
-    TYPE_NAME = "fashion_tfx.ResizeReport"
+    TYPE_NAME = "fashion_tfx_artifacts.ResizeReport"  # importable: see fashion_tfx_artifacts.py
 
 
 class ImageUpscalerSpec(ComponentSpec):

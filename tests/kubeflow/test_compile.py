@@ -432,3 +432,35 @@ def test_spec_holds_only_executors_open_source_kfp_runs(profile, overrides):
     assert "ServingBaseline" in tasks and "ServingBaseline" in tasks["Evaluator"]["dependentTasks"]
     if overrides:
         assert "ServedBaseModel" in tasks["Trainer"]["dependentTasks"]
+
+
+def test_every_artifact_type_of_the_spec_resolves_to_its_class_in_the_pod(compiled):
+    """TFX's V2 entrypoint rebuilds each artifact from its schema title; a custom title must import."""
+    from kfp.pipeline_spec import pipeline_spec_pb2
+    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as entrypoint
+    from tfx.types.artifact import Artifact
+    from tfx.utils import import_utils
+
+    _, spec = compiled
+    titles = {}
+    for component in spec["components"].values():
+        for side in ("inputDefinitions", "outputDefinitions"):
+            for definition in component.get(side, {}).get("artifacts", {}).values():
+                schema = pipeline_spec_pb2.ArtifactTypeSchema(
+                    **{
+                        {"schemaTitle": "schema_title", "instanceSchema": "instance_schema"}[k]: v
+                        for k, v in definition["artifactType"].items()
+                        if k in ("schemaTitle", "instanceSchema")
+                    }
+                )
+                path = entrypoint._retrieve_class_path(schema)
+                titles[path] = import_utils.import_class_by_path(path)
+    assert all(issubclass(cls, Artifact) for cls in titles.values())
+    custom = {path for path in titles if path.startswith("fashion_tfx")}
+    assert custom == {
+        "fashion_tfx_artifacts.DriftVerdict",
+        "fashion_tfx_artifacts.ResizeReport",
+        "fashion_tfx_artifacts.EvaluationReport",
+        "fashion_tfx_artifacts.SmokeCheckResult",
+    }
+    assert all(path == titles[path].TYPE_NAME for path in custom)
