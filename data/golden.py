@@ -98,3 +98,46 @@ def load_golden_set(
         f"blessed. Install the Debian package dataset-fashion-mnist or run `fashion-tfx data` to "
         "download them"
     )
+
+
+def class_resemblance(images: np.ndarray, labels: np.ndarray, golden: GoldenSet) -> dict[int, int]:
+    """Returns, for each class present in the data, the canonical class its mean image is nearest to.
+
+    A semantic check the schema cannot make: a label-shifted copy of Fashion-MNIST maps class k to
+    canonical class k-1; other data maps its classes arbitrarily.
+
+    Args:
+        images: uint8 [N, 28, 28] of the data to check.
+        labels: their class ids.
+        golden: the trusted reference (its per-class mean images).
+    """
+    reference = np.stack(
+        [
+            golden.images[golden.labels == c].reshape(-1, 28 * 28).mean(axis=0)
+            for c in range(len(fm.CLASS_NAMES))
+        ]
+    )
+    nearest = {}
+    for label in np.unique(labels):
+        mean = images[labels == label].reshape(-1, images.shape[1] * images.shape[2]).mean(axis=0)
+        if mean.shape != reference.shape[1:]:
+            continue  # other image sizes cannot be compared (the drift gate names them)
+        nearest[int(label)] = int(np.argmin(((reference - mean) ** 2).sum(axis=1)))
+    return nearest
+
+
+def describe_resemblance(nearest: dict[int, int]) -> str | None:
+    """Returns one line naming the classes that look like another canonical class (None if none do)."""
+    names = fm.CLASS_NAMES
+    unlike = [
+        f"{k} {names[k] if k < len(names) else '?'} looks like {j} {names[j]}"
+        for k, j in nearest.items()
+        if k != j
+    ]
+    if not unlike:
+        return None
+    return (
+        f"{len(unlike)} of {len(nearest)} classes look like another canonical class "
+        f"({'; '.join(unlike[:4])}{'; …' if len(unlike) > 4 else ''}): the labels are shifted or the data is "
+        "not Fashion-MNIST"
+    )

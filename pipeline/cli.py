@@ -118,7 +118,7 @@ def _command_run(args) -> int:
     check_root(make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed))
     location = fashion_mnist.locate(args.data_dir, allow_foreign=args.allow_foreign_data)
     # Fail closed before any work: without the golden set no model could be blessed.
-    load_golden_set([location.directory])
+    golden = load_golden_set([location.directory])
     config = make_config(
         args.profile,
         args.root,
@@ -141,11 +141,26 @@ def _command_run(args) -> int:
             "reaches the accuracy floor on the canonical golden set",
             file=sys.stderr,
         )
+        resemblance = _describe_resemblance(location.directory, golden)
+        if resemblance:
+            print(f"fashion-tfx: WARNING: {resemblance}", file=sys.stderr)
     result = run_pipeline(config, verbose=args.verbose)
     print(summary.render(result))
     if result.interrupted:
         return INTERRUPTED_EXIT
     return 0 if result.ok else 1
+
+
+def _describe_resemblance(directory, golden) -> str | None:
+    """Compares the training classes' mean images with the golden set's (see data/golden.py)."""
+    from fashion_tfx.data import fashion_mnist as fm
+    from fashion_tfx.data.golden import class_resemblance, describe_resemblance
+    from fashion_tfx.data.idx import read_idx_pair
+
+    images, labels = read_idx_pair(
+        fm.file_path(directory, fm.TRAIN_IMAGES), fm.file_path(directory, fm.TRAIN_LABELS)
+    )
+    return describe_resemblance(class_resemblance(images, labels, golden))
 
 
 def _quiet_logging(verbose: bool) -> None:

@@ -51,7 +51,8 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
         model_dir = staged if staged and tf.io.gfile.exists(staged) else destination
         if not tf.io.gfile.exists(model_dir):
             raise RuntimeError(
-                f"serving smoke check: the pushed model {destination} is missing (not staged, not published)"
+                f"serving smoke check: the pushed model {destination} is missing (not staged, not "
+                "published); rerun with --no-cache to push it again"
             )
         files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], canary_split), "*"))
         command = [

@@ -52,3 +52,27 @@ def test_a_gzip_copy_elsewhere_is_trusted_by_its_content(canonical_dir, tmp_path
         (copy / f"{name}.gz").write_bytes(gzip.compress(read_bytes(fm.file_path(canonical_dir, name)), 1))
     monkeypatch.setattr(golden, "default_candidates", lambda: [])
     assert golden.load_golden_set([copy]).directory == copy
+
+
+def test_class_resemblance_names_a_label_shift_and_passes_the_canonical_set(canonical_dir):
+    from support import make_images
+
+    from fashion_tfx.data.idx import read_idx_pair
+
+    reference = golden.load_golden_set([canonical_dir])
+    images, labels = read_idx_pair(
+        fm.file_path(canonical_dir, fm.TRAIN_IMAGES), fm.file_path(canonical_dir, fm.TRAIN_LABELS)
+    )
+    images, labels = images[:2000], labels[:2000]
+    assert golden.class_resemblance(images, labels, reference) == {c: c for c in range(10)}
+    assert golden.describe_resemblance(golden.class_resemblance(images, labels, reference)) is None
+    shifted = golden.class_resemblance(images, (labels + 1) % 10, reference)
+    assert shifted == {c: (c - 1) % 10 for c in range(10)}
+    assert golden.describe_resemblance(shifted).startswith(
+        "10 of 10 classes look like another canonical class (0 T-shirt/top looks like 9 Ankle boot; "
+        "1 Trouser looks like 0 T-shirt/top;"
+    )
+    stripes, stripe_labels = make_images(120, seed=0)
+    assert "look like another canonical class" in golden.describe_resemblance(
+        golden.class_resemblance(stripes, stripe_labels, reference)
+    )

@@ -115,6 +115,14 @@ def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
     # The run header and the summary both say it.
     assert f"fashion-tfx: data: FOREIGN data from {data_dir}: NOT the canonical Fashion-MNIST" in err
     assert "fashion-tfx: WARNING: training on FOREIGN data" in err
+    # The semantic check names what a checksum cannot: which classes look like which.
+    shifted_hint = (
+        "10 of 10 classes look like another canonical class (0 T-shirt/top looks like 9 Ankle boot;"
+    )
+    if CASES[case][0] == "label-shifted":
+        assert f"fashion-tfx: WARNING: {shifted_hint}" in err
+    else:
+        assert re.search(r"fashion-tfx: WARNING: \d+ of 10 classes look like another canonical class", err)
     assert f"  WARNING: trained on FOREIGN data from {data_dir}" in out
     # The golden set is what refuses the model.
     verdict = re.search(
