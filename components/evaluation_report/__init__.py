@@ -1,1 +1,1 @@
-"""EvaluationReport: the Evaluator's results as JSON, a Markdown page and a confusion-matrix PNG."""
+"""EvaluationReport: the Evaluator's results as JSON, Markdown and a confusion-matrix PNG; the model card."""

@@ -1,1 +1,1 @@
-"""An idempotent Pusher executor: a model already serving is not pushed again as a new version."""
+"""ModelPusher: an idempotent filesystem Pusher that ships the model card inside each pushed version."""
