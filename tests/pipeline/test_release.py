@@ -69,7 +69,8 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     # The model card ships inside the pushed version, and its figures are the evaluation's.
     shipped = model_base / str(versions[0]) / ASSETS_EXTRA
     assert sorted(p.name for p in shipped.iterdir()) == [
-        "confusion_matrix.png", "model_card.json", "model_card.md", "training_curves.png"
+        "confusion_matrix.png", "model_card.json", "model_card.md", "tf_serving_warmup_requests",
+        "training_curves.png",
     ]  # fmt: skip
     card = json.loads((shipped / "model_card.json").read_text())
     assert card == json.loads((report_dir / "model_card.json").read_text())
