@@ -85,6 +85,7 @@ def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
         examples=raw_examples,
         data_source=config.data_dir or "",
         data_fingerprint=config.data_fingerprint,
+        baseline_model=baseline.outputs["baseline"],
     )
     pusher = ModelPusher(
         model=trainer.outputs["model"],

@@ -28,6 +28,7 @@ class EvaluationReport(base_component.BaseComponent):
         examples: types.BaseChannel,
         data_source: str = "",
         data_fingerprint: str = "",
+        baseline_model: types.BaseChannel | None = None,
     ):
         """Builds the component.
 
@@ -39,6 +40,7 @@ class EvaluationReport(base_component.BaseComponent):
             examples: the raw Examples (split sizes and class balance).
             data_source: where the data was read from.
             data_fingerprint: a digest of the data's content.
+            baseline_model: the Evaluator's baseline (ServingBaseline's copy of the served version).
         """
         super().__init__(
             spec=spec.EvaluationReportSpec(
@@ -49,6 +51,7 @@ class EvaluationReport(base_component.BaseComponent):
                 examples=examples,
                 data_source=data_source,
                 data_fingerprint=data_fingerprint,
+                baseline_model=baseline_model,
                 report=channel_utils.as_channel([spec.EvaluationReportArtifact()]),
             )
         )

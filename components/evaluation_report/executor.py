@@ -22,6 +22,7 @@ from fashion_tfx.components.evaluation_report.model_card import (
 )
 from fashion_tfx.components.evaluation_report.report import model_reference, write_report
 from fashion_tfx.components.example_gen.spec import CLASS_COUNTS_PROPERTY
+from fashion_tfx.components.serving_baseline.component import SOURCE_PROPERTY, VERSION_PROPERTY
 from fashion_tfx.models.trainer import CURVES_PNG, HISTORY_JSON, HYPERPARAMETERS_JSON, TRAINING_JSON
 
 
@@ -53,6 +54,12 @@ class Executor(base_executor.BaseExecutor):
                 ),
                 blessing.get_int_custom_property(evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY),
             )
+            served = [b for b in input_dict.get(spec.BASELINE_MODEL, []) if b.uri == baseline["uri"]]
+            if served and served[0].has_custom_property(VERSION_PROPERTY):
+                # A copy of the served version, not a Trainer output: name it as clients see it.
+                baseline["execution_id"] = None
+                baseline["served_version"] = served[0].get_int_custom_property(VERSION_PROPERTY)
+                baseline["served_from"] = served[0].get_string_custom_property(SOURCE_PROPERTY)
         candidate = _artifact_reference(model)
         out = report_artifact.uri
         report = write_report(evaluation.uri, blessed, out, candidate, baseline)

@@ -186,9 +186,11 @@ def model_reference(uri: str | None, artifact_id: int | None) -> dict[str, Any] 
 
 
 def describe_model(reference: dict[str, Any] | None) -> str:
-    """'model #12 (Trainer execution 9)', or the URI when the ids are unknown."""
+    """'model #12 (Trainer execution 9)', 'served version 17…', or the URI when the ids are unknown."""
     if not reference:
         return "no model"
+    if reference.get("served_version") is not None:
+        return f"served version {reference['served_version']}"
     if reference.get("artifact_id") is None:
         return f"model {reference['uri']}"
     execution = reference.get("execution_id")

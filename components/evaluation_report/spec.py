@@ -8,6 +8,7 @@ BLESSING = "blessing"
 MODEL = "model"
 MODEL_RUN = "model_run"
 EXAMPLES = "examples"
+BASELINE_MODEL = "baseline_model"
 REPORT = "report"
 DATA_SOURCE = "data_source"
 DATA_FINGERPRINT = "data_fingerprint"
@@ -41,5 +42,7 @@ class EvaluationReportSpec(ComponentSpec):
         MODEL: ChannelParameter(type=standard_artifacts.Model),
         MODEL_RUN: ChannelParameter(type=standard_artifacts.ModelRun),
         EXAMPLES: ChannelParameter(type=standard_artifacts.Examples),
+        # What ServingBaseline found served (the Evaluator's baseline): named by its served version.
+        BASELINE_MODEL: ChannelParameter(type=standard_artifacts.Model, optional=True),
     }
     OUTPUTS = {REPORT: ChannelParameter(type=EvaluationReportArtifact)}
