@@ -53,8 +53,9 @@ def make_eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.Eval
                     # The one source of every per-class figure: top-1 predictions counted per
                     # (actual, predicted) pair. TFMA's Precision/Recall binarized by class id count
                     # a class as predicted when its probability passes 0.5, not when it is the
-                    # top-1 class, so they disagreed with this matrix; the report derives recall
-                    # and precision from it instead (see components/evaluation_report/report.py).
+                    # top-1 class, so they disagreed with this matrix, and TFMA 0.47's top_k=1
+                    # variant counts a never-predicted class's images as hits. The report derives
+                    # recall and precision from this matrix instead (docs/evaluation.md).
                     tfma.MetricConfig(class_name="MultiClassConfusionMatrixPlot"),
                 ]
             ),
