@@ -78,10 +78,12 @@ def test_a_terminal_gets_a_status_line_redrawn_in_place(tmp_path):
 
 def test_library_warnings_reach_the_console_only_with_verbose_and_known_noise_never(tmp_path):
     path = tmp_path / "metadata.sqlite"
+    library = logging.getLogger("a_library")
+    library.setLevel(logging.WARNING)  # whatever an earlier test set the root logger to
     for verbose in (False, True):
         stream = io.StringIO()
         with ProgressDisplay(path, since_ms=0, stream=stream, verbose=verbose, poll_seconds=60):
-            logging.getLogger("tfx").warning("ArtifactQuery.property_predicate is not supported.")
-            logging.getLogger("tfx").warning("something worth knowing")
+            library.warning("ArtifactQuery.property_predicate is not supported.")
+            library.warning("something worth knowing")
         expected = "  warning: something worth knowing\n" if verbose else ""
         assert stream.getvalue() == expected
