@@ -38,13 +38,13 @@ def _local_paths_named_gs(*folders: Path) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def bucket_run(gcs_emulator, tmp_path_factory):
-    """Runs `fashion-tfx run --profile test --root gs://...` once, from an empty working directory."""
-    base = tmp_path_factory.mktemp("bucket-run")
-    data_dir = base / "idx"
-    from support import write_idx_set
+def bucket_run(gcs_emulator, tmp_path_factory, canonical_data_dir):
+    """Runs `fashion-tfx run --profile test --root gs://...` once, from an empty working directory.
 
-    write_idx_set(data_dir)
+    On the canonical data: a model of synthetic data would fail the golden set, and nothing would be pushed.
+    """
+    base = tmp_path_factory.mktemp("bucket-run")
+    data_dir = canonical_data_dir
     work, home = base / "work", base / "home"
     work.mkdir()
     home.mkdir()

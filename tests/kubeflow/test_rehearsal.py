@@ -16,21 +16,24 @@ POD_DATA = "/mnt/data/fashion-mnist"
 
 
 @pytest.fixture(scope="module")
-def rehearsal(tmp_path_factory):
-    """Compiles the `test` profile (one Beam worker in memory, as on CI's 2 cores) and rehearses it."""
-    from kfp_rehearsal import rehearse
-    from support import write_idx_set
+def rehearsal(tmp_path_factory, canonical_data_dir):
+    """Compiles the `test` profile (one Beam worker in memory, as on CI's 2 cores) and rehearses it.
 
+    On the canonical data: a model of synthetic data would fail the golden set, and nothing would be pushed.
+    """
+    from kfp_rehearsal import rehearse
+
+    from fashion_tfx.data.fashion_mnist import locate
     from fashion_tfx.kubeflow.runner import IMAGE_SOURCE_DIR, compile_spec
     from fashion_tfx.kubeflow.settings import KubeflowSettings
 
     base = tmp_path_factory.mktemp("rehearsal")
-    data = write_idx_set(base / "data")
+    data = canonical_data_dir
     settings = KubeflowSettings(
         image=IMAGE,
         root=POD_ROOT,
         data_dir=POD_DATA,
-        data_fingerprint="synthetic-test-data",
+        data_fingerprint=locate(str(data), allow_download=False).fingerprint,
         beam_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"),
     )
     spec = compile_spec(settings, "test")
