@@ -123,10 +123,16 @@ def to_grey_levels(images: tf.Tensor) -> tf.Tensor:
 
     Rounds to the nearest level, as the client's cast to uint8 PNG pixels does (half to even).
     """
-    in_range = tf.reduce_all(
-        tf.reshape(tf.logical_and(images >= 0.0, images <= 255.0), [tf.shape(images)[0], -1]), axis=1
-    )
-    check = _refuse_unless(in_range, "image {}: grey levels must lie in [0, 255] (finite values; no NaN)", [])
+    in_range = tf.logical_and(images >= 0.0, images <= 255.0)  # False for NaN
+
+    def refuse() -> tf.Tensor:
+        # Only for a bad batch: find and name the first image with a value out of range.
+        per_image = tf.reduce_all(tf.reshape(in_range, [tf.shape(images)[0], -1]), axis=1)
+        message = "image {}: grey levels must lie in [0, 255] (finite values; no NaN)"
+        with tf.control_dependencies([_refuse_unless(per_image, message, [])]):
+            return tf.constant(False)
+
+    check = tf.cond(tf.reduce_all(in_range), lambda: tf.constant(True), refuse)
     with tf.control_dependencies([check]):
         return tf.round(images)
 
