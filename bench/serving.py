@@ -193,6 +193,7 @@ def main(argv: list[str] | None = None) -> None:
             "load_average_at_start": load_start,
             "load_average_at_end": os.getloadavg(),
             "notes": (
+                f"Model measured: the run's {_model_description(details, settings)}. "
                 f"Serving overhead is the in-graph preprocessing; at batch 64 its costliest stage is "
                 f"'{dominant}' (stage_ms_per_call: p50 of {STAGE_CALLS} calls, each stage its own "
                 "tf.function). The served graph applies the Transform graph's pixel scaling "
@@ -206,6 +207,15 @@ def main(argv: list[str] | None = None) -> None:
 
 
 STAGE_CALLS = 50
+
+
+def _model_description(details: dict, settings) -> str:
+    """E.g. `cnn (stem 4, 3 blocks of 64 filters) at 128×128`."""
+    hp = details["hyperparameters"]
+    return (
+        f"{hp.get('family')} (stem {hp.get('stem')}, {hp.get('cnn_blocks')} blocks of "
+        f"{hp.get('cnn_filters')} filters) at {settings.image_size}×{settings.image_size}"
+    )
 
 
 def stage_breakdown(loaded, settings, records, grey) -> dict:
