@@ -3,7 +3,8 @@
 Run as `python -m bench.run [--quick] [--with-full]` (`make bench` runs the quick mode). Order:
 the upscaler on all 70,000 images (`bench.upscaler`); the quick profile end to end with the plain
 Keras baseline (`bench.pipeline_cost`); then, on that same run's artifacts, training throughput
-(`bench.training`) and serving latency (`bench.serving`); last `bench.report`. `--quick` times fewer
+(`bench.training`), serving latency (`bench.serving`) and batch prediction over the 10,000 test
+images (`bench.batch_predict`); last `bench.report`. `--quick` times fewer
 images in the training benchmark; `--with-full` adds the full profile end to end (hours on 2 cores).
 Each step runs in its own process, so one step's memory and threads do not colour the next.
 """
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> None:
     step("bench.pipeline_cost", "--profile", "quick", "--root", root)
     step("bench.training", "--root", root, *(["--images", "2000"] if args.quick else []))
     step("bench.serving", "--root", root)
+    step("bench.batch_predict", "--root", root)
     if args.with_full:
         full_root = tempfile.mkdtemp(prefix="bench-full-")
         step("bench.pipeline_cost", "--profile", "full", "--root", full_root, "--no-baseline")

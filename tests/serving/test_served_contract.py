@@ -112,3 +112,22 @@ def test_good_pngs_still_pass_and_agree_with_predict_images(real_model):
     by_examples = real_model.call("serving_default", {"examples": _examples(*pngs)})
     by_pixels = real_model.call("predict_images", {"images": images.astype(np.float32)})
     np.testing.assert_allclose(by_examples["probabilities"], by_pixels["probabilities"], atol=1e-6)
+
+
+def _with(index: int, value: float) -> np.ndarray:
+    images = np.zeros((3, 28, 28), np.float32)
+    images[index, 5, 5] = value
+    return images
+
+
+@pytest.mark.parametrize("signature", ["predict_images", "embed"])
+@pytest.mark.parametrize(
+    ("images", "named"),
+    [(_with(2, np.nan), "image 2"), (_with(0, 300.0), "image 0"), (_with(1, -0.5), "image 1")],
+    ids=["NaN", "above 255", "negative"],
+)
+def test_pixel_signatures_refuse_values_outside_grey_levels(real_model, signature, images, named):
+    with pytest.raises(ServingError) as refused:
+        real_model.call(signature, {"images": images})
+    assert f"{named}: grey levels must lie in [0, 255]" in str(refused.value)
+    assert "\n" not in str(refused.value)
