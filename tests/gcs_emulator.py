@@ -13,6 +13,12 @@ And a second: the emulator builds each object's `mediaLink` from the request's H
 TensorFlow's GCS plugin (google-cloud-cpp) sends `Host: 127.0.0.1` without the port, so objects it
 uploads get a download link on port 80, which Beam's gcsio (google-cloud-storage) then follows and
 fails (connection refused). The fix adds the emulator's own port to a Host header that has none.
+
+And a third: a ranged download that starts at or past the end of an object (any range of an empty
+object, such as a folder marker) gets `206` with `Content-Range: bytes 0--1/0` instead of GCS's
+`416 Range Not Satisfiable`; TensorFlow's GCS plugin then corrupted its heap and crashed (SIGSEGV in
+`ObjectReadStreambuf`'s destructor, seen with gdb while writing a SavedModel's fingerprint). The fix
+answers 416 there, as GCS does.
 """
 
 from __future__ import annotations
@@ -30,13 +36,16 @@ READ_ONLY_BUCKET = "fashion-tfx-read-only"  # writes answered 403, as without wr
 # - TensorFlow: its built-in gs:// filesystem has no endpoint setting, so TF_USE_MODULAR_FILESYSTEM
 #   loads tensorflow-io-gcs-filesystem instead, whose google-cloud-cpp client honours
 #   CLOUD_STORAGE_EMULATOR_ENDPOINT. That plugin (0.37.1) crashes (SIGSEGV) when any of the GCS_* cache
-#   settings below is unset (it passes getenv's NULL to a string_view), so all are set. With its read
-#   cache off (its default), TF's table reader got wrong bytes back ("block checksum mismatch" reading
-#   a checkpoint) while with the block cache on reads are right; blocks are dropped when an object's
-#   generation changes, and the stat cache is off, so one step always sees what the previous wrote.
+#   settings below is unset (it passes getenv's NULL to a string_view), so all are set. Its read path
+#   then misbehaved against this emulator in several settings: with its read cache off (its default)
+#   TF's table reader got wrong bytes ("block checksum mismatch" reading a checkpoint) and reading a
+#   470 kB saved_model.pb crashed (heap corruption in google-cloud-cpp's ObjectReadStreambuf, seen with
+#   gdb); with 1 MB blocks it crashed or hung. With its default 64 MB blocks and a 64 MB block cache
+#   every read was right. Blocks are dropped when an object's generation changes, and the stat cache is
+#   off, so one step always sees what the previous one wrote.
 PLUGIN_SETTINGS = {
     "TF_USE_MODULAR_FILESYSTEM": "true",
-    "GCS_READ_CACHE_BLOCK_SIZE_MB": "16",
+    "GCS_READ_CACHE_BLOCK_SIZE_MB": "64",
     "GCS_READ_CACHE_MAX_SIZE_MB": "64",
     "GCS_READ_CACHE_MAX_STALENESS": "0",
     "GCS_STAT_CACHE_MAX_AGE": "0",
@@ -92,6 +101,35 @@ def _patch_host_without_port() -> None:
     server.Request.__init__ = init_with_port
 
 
+def _patch_unsatisfiable_ranges() -> None:
+    import re
+    from http import HTTPStatus
+
+    from gcp_storage_emulator import server
+    from gcp_storage_emulator.exceptions import NotFound
+    from gcp_storage_emulator.handlers import objects
+
+    download = objects.download
+
+    def download_or_416(request, response, storage, *args, **kwargs):
+        match = re.fullmatch(r"\s*bytes=(\d+)-\d*", request.get_header("range", "") or "")
+        if match:
+            try:
+                size = len(storage.get_file(request.params["bucket_name"], request.params["object_id"]))
+            except NotFound:
+                size = None
+            if size is not None and int(match.group(1)) >= size:
+                response.status = HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE
+                response["Content-Range"] = f"bytes */{size}"
+                return None
+        return download(request, response, storage, *args, **kwargs)
+
+    server.HANDLERS = tuple(
+        (pattern, {m: download_or_416 if h is download else h for m, h in methods.items()})
+        for pattern, methods in server.HANDLERS
+    )
+
+
 def _refuse_writes_to(bucket: str) -> None:
     """Answers every write to `bucket` as GCS answers a caller without write access (403, JSON error).
 
@@ -138,6 +176,7 @@ def main(argv: list[str] | None = None) -> None:
     os.environ.pop("STORAGE_EMULATOR_HOST", None)
     _patch_empty_bodies()
     _patch_host_without_port()
+    _patch_unsatisfiable_ranges()
     for bucket in args.read_only_bucket:
         _refuse_writes_to(bucket)
     from gcp_storage_emulator.handlers import buckets
