@@ -115,7 +115,8 @@ def component_line(result: RunResult) -> str:
     executed = sum(r.state == "executed" for r in result.components)
     cached = sum(r.state == "cached" for r in result.components)
     resolved = sum(r.state == "resolved" for r in result.components)
-    line = f"  {executed} executed, {cached} cached, {resolved} resolved"
+    # Resolver nodes exist only in pipelines that still use them (this factory no longer does).
+    line = f"  {executed} executed, {cached} cached" + (f", {resolved} resolved" if resolved else "")
     longest = sorted((r for r in result.components if r.state == "executed"), key=lambda r: -r.seconds)[:3]
     if longest:
         line += "; longest: " + ", ".join(f"{r.node_id} {_duration(r.seconds)}" for r in longest)

@@ -134,4 +134,12 @@ def publish(staged: str, destination: str) -> None:
     """
     if fileio.exists(destination):
         raise FileExistsError(f"cannot publish {staged}: {destination} already exists")
-    fileio.rename(staged, destination)
+    if _is_local(staged):
+        fileio.rename(staged, destination)
+        return
+    # An object store has no folder rename (TF's GCS filesystem fails on one): copy, `saved_model.pb`
+    # last so the version is loadable only when complete, then delete the staged copy.
+    io_utils.copy_dir(staged, destination, deny_regex_patterns=[r"saved_model\.pb"])
+    graph = "saved_model.pb"
+    io_utils.copy_file(posixpath.join(staged, graph), posixpath.join(destination, graph))
+    fileio.rmtree(staged)

@@ -11,6 +11,11 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
+from fashion_tfx.components.evaluation_report.spec import (
+    MODEL_CARD_JSON,
+    MODEL_CARD_MARKDOWN,
+    EvaluationReportArtifact,
+)
 from fashion_tfx.components.pusher import versions
 from fashion_tfx.components.pusher.executor import (
     ALREADY_SERVING_PROPERTY,
@@ -42,8 +47,15 @@ def _push(model, base, tmp_path, name: str) -> dict:
     destination = pusher_pb2.PushDestination(
         filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(base))
     )
+    # The EvaluationReport of a blessed model holds its card, which the Pusher ships with the model.
+    report = EvaluationReportArtifact()
+    report.uri = str(tmp_path / f"report-{name}")
+    os.makedirs(report.uri, exist_ok=True)
+    for card in (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN):
+        with open(os.path.join(report.uri, card), "w") as out:
+            out.write("{}" if card.endswith(".json") else "# card")
     Executor().Do(
-        {"model": [model], "model_blessing": [blessing]},
+        {"model": [model], "model_blessing": [blessing], "report": [report]},
         {"pushed_model": [pushed]},
         {"push_destination": proto_utils.proto_to_json(destination)},
     )
@@ -62,7 +74,7 @@ def test_a_new_version_is_hidden_until_published(tmp_path):
     assert first["pushed"] == 1 and first["staged"] == str(base / f".staging-{first['version']}")
     # TF Serving and `predict` take only numerically named folders: nothing is visible yet.
     assert model_versions(base) == [] and not (base / first["version"]).exists()
-    assert sorted(os.listdir(first["staged"])) == ["saved_model.pb", "variables"]
+    assert sorted(os.listdir(first["staged"])) == ["assets.extra", "saved_model.pb", "variables"]
     versions.publish(first["staged"], first["destination"])
     assert model_versions(base) == [int(first["version"])]
 

@@ -1,4 +1,4 @@
-"""The release stage's own file IO on a bucket: baseline look-up and copy, Pusher registry, models.config."""
+"""The release stage's own file IO on a bucket: baseline copy, staged push and publish, registry, config."""
 
 from __future__ import annotations
 
@@ -12,23 +12,31 @@ from gcs_emulator import BUCKET
 
 SERVING = f"gs://{BUCKET}/release-io/serving"
 VERSION = "1700000000"
+NEW_VERSION = "1700000001"
+SOURCE = f"gs://{BUCKET}/release-io/Trainer/model/7/Format-Serving"
 
 # Run in a fresh process: TensorFlow reads the emulator settings when it first touches gs://.
 SCRIPT = textwrap.dedent(
     f"""
     import json
-    from fashion_tfx.components.pusher.executor import read_registry, record_push
+    from fashion_tfx.components.pusher import versions
     from fashion_tfx.components.serving_baseline.baseline import copy_served_model, served_versions
     from fashion_tfx.serving.push import write_models_config
 
     model_dir = "{SERVING}/fashion-tfx"
     empty = copy_served_model("{SERVING}/nothing-served", "gs://{BUCKET}/release-io/empty-baseline")
-    versions = served_versions(model_dir)
+    versions_before = served_versions(model_dir)
     copied = copy_served_model(model_dir, "gs://{BUCKET}/release-io/baseline/Format-Serving")
-    record_push(model_dir, "{VERSION}", "gs://{BUCKET}/release-io/Trainer/model/7/Format-Serving")
+    # The Pusher's path: digest, copy into hidden staging, record; the smoke check then publishes.
+    digest = versions.model_digest("{SERVING}/fashion-tfx/{VERSION}")
+    staged = versions.stage_model("{SERVING}/fashion-tfx/{VERSION}", model_dir, "{NEW_VERSION}")
+    versions.record_push(model_dir, "{NEW_VERSION}", digest, "{SOURCE}")
+    hidden = served_versions(model_dir)
+    versions.publish(staged, model_dir + "/{NEW_VERSION}")
     config = write_models_config("{SERVING}", "fashion-tfx")
-    print(json.dumps({{"empty": empty, "versions": versions, "copied": copied,
-                      "registry": read_registry(model_dir), "config": str(config)}}))
+    print(json.dumps({{"empty": empty, "versions": versions_before, "copied": copied, "digest": digest,
+                      "hidden": hidden, "registry": versions.read_registry(model_dir),
+                      "after": served_versions(model_dir), "config": str(config)}}))
     """
 )
 
@@ -71,12 +79,17 @@ def test_baseline_copy_registry_and_models_config_live_in_the_bucket(gcs_emulato
     assert (
         result["empty"] is None and result["versions"] == [int(VERSION)] and result["copied"] == int(VERSION)
     )
-    assert result["registry"] == {VERSION: f"gs://{BUCKET}/release-io/Trainer/model/7/Format-Serving"}
+    # Staged, the new version is invisible; published, it is the newest; the registry names its content.
+    assert result["hidden"] == [int(VERSION)] and result["after"] == [int(VERSION), int(NEW_VERSION)]
+    assert result["registry"] == {NEW_VERSION: {"digest": result["digest"], "source": SOURCE}}
     assert result["config"] == f"{SERVING}/models.config"
 
     objects = {blob.name: blob for blob in _client(gcs_emulator).list_blobs(BUCKET, prefix="release-io/")}
     for relative, content in uploaded.items():
         assert objects[f"release-io/baseline/Format-Serving/{relative}"].download_as_bytes() == content
+        published = objects[f"release-io/serving/fashion-tfx/{NEW_VERSION}/{relative}"]
+        assert published.download_as_bytes() == content
+    assert not [n for n in objects if "/.staging-" in n]
     assert not [n for n in objects if n.startswith("release-io/empty-baseline/") and not n.endswith("/")]
     config = objects["release-io/serving/models.config"].download_as_bytes().decode()
     assert 'name: "fashion-tfx"' in config and 'base_path: "/models/fashion-tfx"' in config
