@@ -44,6 +44,8 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     good = run_pipeline(make_config("test", root, data_dir=str(canonical_data_dir)))
     assert good.ok, good.error
     assert _blessed(good)
+    # Nothing was served before the first run: no baseline, only the absolute floor.
+    assert good.component("ServingBaseline").outputs["baseline"][0][1]["found"] == 0
     model_base = root / "serving" / "fashion-tfx"
     versions = model_versions(model_base)
     assert len(versions) == 1
@@ -98,6 +100,11 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     bad = run_pipeline(make_config("test", root, data_dir=str(canonical_data_dir), train_epochs=0))
     assert bad.ok, bad.error
     assert bad.component("Trainer").state == "executed"
+    # The baseline is the model served now, the first run's: the new candidate is compared with it.
+    baseline = bad.component("ServingBaseline").outputs["baseline"][0][1]
+    assert baseline["found"] == 1 and baseline["served_version"] == versions[0]
+    failures = json_property(bad.component("EvaluationReport"), "report", "summary")["validation_failures"]
+    assert any("(change)" in failure for failure in failures), failures
     assert not _blessed(bad)
     assert bad.component("Pusher").outputs["pushed_model"][0][1]["pushed"] == 0
     assert model_versions(model_base) == versions  # the served version is untouched
