@@ -81,6 +81,7 @@ def test_a_damaged_or_missing_store_is_one_line_and_exit_2(
     damaged_bytes = store.read_bytes() if store.exists() else None
 
     argv = ["run", "--profile", "test", "--data-dir", str(reliability_data), "--root", str(root)]
+    argv.append("--allow-foreign-data")  # synthetic images: foreign data, allowed explicitly
     assert cli.main(argv) == 2
     out, err = capsys.readouterr()
     assert "Traceback" not in out + err
