@@ -169,5 +169,9 @@ def check_root(config: PipelineConfig) -> None:
         check_bucket_writable(str(config.root))
         check_writable(config.state_dir)
     else:
-        for path in (config.root, config.pipeline_root, config.serving_dir, config.state_dir):
-            check_writable(path)
+        check_writable(config.root)
+        # A missing subfolder is created in the (writable) root later; an existing one may be read-only.
+        # Probing creates nothing else, so a run refused afterwards (bad data) leaves no empty folders.
+        for path in (config.pipeline_root, config.serving_dir, config.state_dir):
+            if path.exists():
+                check_writable(path)
