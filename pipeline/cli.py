@@ -41,6 +41,11 @@ def _add_run(subparsers) -> None:
     )
     run.add_argument("--image-size", type=int, help="side of the upscaled images")
     run.add_argument("--seed", type=int, help="seed for the eval split and training")
+    run.add_argument(
+        "--max-accuracy-drop",
+        type=float,
+        help="largest test-accuracy drop against the served model that is still blessed (default: 0)",
+    )
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
     run.add_argument(
         "--verbose",
@@ -115,7 +120,15 @@ def _command_run(args) -> int:
     from fashion_tfx.pipeline.storage import check_root
 
     # Validate the configuration and the output root before the (slower) data checks.
-    check_root(make_config(args.profile, args.root, image_size=args.image_size, seed=args.seed))
+    check_root(
+        make_config(
+            args.profile,
+            args.root,
+            image_size=args.image_size,
+            seed=args.seed,
+            max_accuracy_drop=args.max_accuracy_drop,
+        )
+    )
     location = fashion_mnist.locate(args.data_dir, allow_foreign=args.allow_foreign_data)
     # Fail closed before any work: without the golden set no model could be blessed.
     golden = load_golden_set([location.directory])
@@ -124,6 +137,7 @@ def _command_run(args) -> int:
         args.root,
         image_size=args.image_size,
         seed=args.seed,
+        max_accuracy_drop=args.max_accuracy_drop,
         data_dir=str(location.directory),
         data_fingerprint=location.fingerprint,
         allow_foreign_data=args.allow_foreign_data,

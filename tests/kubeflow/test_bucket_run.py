@@ -132,6 +132,10 @@ def test_nothing_of_the_run_lands_on_local_disk(bucket_run):
         for p in home.rglob("*")
         if p.is_file() and not str(p.relative_to(home)).startswith(library_folders)
     )
-    # ML Metadata (SQLite) and the run lock: local by nature, in the state folder named after the root.
-    assert local == [str((state / n).relative_to(home)) for n in (".run.lock", "metadata.sqlite")]
+    # ML Metadata (SQLite), the run lock and the run's console log: local by nature, in the state folder
+    # named after the root.
+    logs = [name for name in local if name.startswith(str((state / "logs").relative_to(home)) + "/run-")]
+    assert len(logs) == 1 and logs[0].endswith(".log"), local
+    expected = [str((state / n).relative_to(home)) for n in (".run.lock", "metadata.sqlite")]
+    assert sorted(set(local) - set(logs)) == expected
     assert _local_paths_named_gs(work, home, REPO) == []
