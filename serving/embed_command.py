@@ -7,24 +7,9 @@ import sys
 from pathlib import Path
 
 
-def _add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    from fashion_tfx.serving.predict_command import ascii_int, default_serving_root
-    from fashion_tfx.serving.signatures import DEFAULT_MODEL_NAME
-
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--model-dir", help="a SavedModel folder, or a folder of numeric versions")
-    where.add_argument(
-        "--serving-root",
-        default=default_serving_root(),
-        help="TF Serving's root, holding <model-name>/<version>/ (default: %(default)s)",
-    )
-    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME, help="served model name")
-    parser.add_argument("--version", type=ascii_int, help="model version (default: the latest)")
-
-
 def add_embed_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options of `fashion-tfx embed`."""
-    from fashion_tfx.serving.predict_command import add_batch_arguments
+    from fashion_tfx.serving.predict_command import add_batch_arguments, add_model_arguments
 
     parser.add_argument(
         "images", nargs="+", metavar="INPUT",
@@ -35,13 +20,13 @@ def add_embed_arguments(parser: argparse.ArgumentParser) -> None:
         help="FILE.parquet (a catalogue for `similar`: ids, classes, pictures, embeddings) or FILE.npy "
         "(embeddings only; ids go to FILE.ids.txt)",
     )  # fmt: skip
-    _add_model_arguments(parser)
+    add_model_arguments(parser)
     add_batch_arguments(parser, "embeddings")
 
 
 def add_similar_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options of `fashion-tfx similar`."""
-    from fashion_tfx.serving.predict_command import ascii_int
+    from fashion_tfx.serving.predict_command import add_model_arguments, ascii_int
 
     parser.add_argument("image", metavar="IMAGE", help="a 28x28 PNG file")
     parser.add_argument("--index", required=True, metavar="FILE", help="a catalogue from `fashion-tfx embed`")
@@ -51,7 +36,7 @@ def add_similar_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PNG",
         help="picture of the query and its neighbours (default: IMAGE-NAME-similar.png here)",
     )
-    _add_model_arguments(parser)
+    add_model_arguments(parser)
 
 
 def _load_model(args: argparse.Namespace):

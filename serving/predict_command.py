@@ -42,11 +42,30 @@ def default_serving_root() -> str:
     return str(default_root() / "serving")
 
 
+def add_model_arguments(parser: argparse.ArgumentParser, scope: str = "") -> None:
+    """Adds the options that choose the model: a folder, or a serving root, name and version.
+
+    Args:
+        parser: the subcommand's parser (predict, embed, similar).
+        scope: a prefix for the help texts, e.g. "local: " where other backends ignore the options.
+    """
+    from fashion_tfx.serving.signatures import DEFAULT_MODEL_NAME
+
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--model-dir", help=f"{scope}a SavedModel folder, or a folder of numeric versions")
+    where.add_argument(
+        "--serving-root",
+        default=default_serving_root(),
+        help=f"{scope}TF Serving's root, holding <model-name>/<version>/ (default: %(default)s)",
+    )
+    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME, help="served model name")
+    parser.add_argument("--version", type=ascii_int, help="model version (default: the latest)")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options of `fashion-tfx predict` to its subparser."""
     # Constants only: building the parser must not load TensorFlow.
     from fashion_tfx.serving.signatures import (
-        DEFAULT_MODEL_NAME,
         MAX_BATCH,
         PREDICT_IMAGES,
         PREDICTION_SIGNATURES,
@@ -64,15 +83,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--split", choices=("test", "train"), default="test", help="split of --index")
     parser.add_argument("--data-dir", help="folder with the four IDX files (for --index)")
     parser.add_argument("--backend", choices=BACKENDS, default="local", help="where the model runs")
-    where = parser.add_mutually_exclusive_group()
-    where.add_argument("--model-dir", help="local: a SavedModel folder, or a folder of numeric versions")
-    where.add_argument(
-        "--serving-root",
-        default=default_serving_root(),
-        help="local: TF Serving's root, holding <model-name>/<version>/ (default: %(default)s)",
-    )
-    parser.add_argument("--model-name", default=DEFAULT_MODEL_NAME, help="served model name")
-    parser.add_argument("--version", type=ascii_int, help="model version (default: the latest)")
+    add_model_arguments(parser, scope="local: ")
     parser.add_argument("--host", default="localhost", help="rest/grpc: TF Serving's host")
     parser.add_argument("--port", type=ascii_int, help="rest/grpc: port (default: 8501 REST, 8500 gRPC)")
     parser.add_argument(

@@ -41,3 +41,15 @@ def write_idx_set(directory: Path, train: int = 120, test: int = 40, seed: int =
     write_idx(directory / f"{fm.TEST_IMAGES}.gz", test_images)
     write_idx(directory / f"{fm.TEST_LABELS}.gz", test_labels)
     return directory
+
+
+def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
+    """Runs `fashion-tfx` in-process; returns its exit code (argparse's too) and what it printed."""
+    from fashion_tfx.pipeline import cli
+
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit_:
+        code = exit_.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err

@@ -6,22 +6,13 @@ import re
 
 import pytest
 import yaml
+from support import run_cli
 
 from fashion_tfx.kubeflow import submit
 from fashion_tfx.kubeflow.settings import KubeflowSettings
-from fashion_tfx.pipeline import cli
 
 IMAGE = "ghcr.io/acme/fashion-tfx:0.1.0"
 ROOT = "gs://bucket/runs"
-
-
-def _cli(argv, capsys) -> tuple[int, str, str]:
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _one_error_line(err: str) -> str:
@@ -72,7 +63,7 @@ def test_bad_compile_flags_exit_2_with_one_line_and_write_nothing(case, tmp_path
     (tmp_path / "folder.yaml").mkdir()
     output = (output or "{tmp}/spec.yaml").replace("{tmp}", str(tmp_path))
     argv = ["kubeflow", "compile", "--image", IMAGE, "--pipeline-root", ROOT, "--output", output, *extra]
-    code, out, err = _cli(argv, capsys)
+    code, out, err = run_cli(argv, capsys)
     assert code == 2, err
     assert re.search(message, _one_error_line(err)), err
     assert out == ""
@@ -144,7 +135,7 @@ def test_bad_run_parameters_are_refused_before_sending(case, tmp_path, capsys, m
     monkeypatch.setattr(submit, "submit", lambda *args, **kwargs: sent.append(args))
     pair, message = SUBMIT_CASES[case]
     argv = ["kubeflow", "submit", "--host", "http://127.0.0.1:9", "--package", str(package), "--param", pair]
-    code, _, err = _cli(argv, capsys)
+    code, _, err = run_cli(argv, capsys)
     assert code == 2, err
     assert message in _one_error_line(err), err
     assert sent == []

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from support import write_idx_set
+from support import run_cli, write_idx_set
 
 from fashion_tfx.data import fashion_mnist as fm
 from fashion_tfx.data import golden
@@ -21,7 +21,6 @@ from fashion_tfx.data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_byt
 
 # Imported before any test captures stderr: run_pipeline binds sys.stderr as a default at import time.
 from fashion_tfx.pipeline import (
-    cli,
     local_runner,  # noqa: F401
 )
 from fashion_tfx.pipeline.metadata import component_runs, json_property
@@ -50,15 +49,6 @@ def poisoned_sets(tmp_path_factory) -> dict[str, Path]:
         "label-shifted": _write_label_shifted_set(base / "shifted"),
         "synthetic": write_idx_set(base / "synthetic"),
     }
-
-
-def _run(argv, capsys) -> tuple[int, str, str]:
-    try:
-        code = cli.main(argv)
-    except SystemExit as exit_:
-        code = exit_.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def _published(root: Path) -> list[str]:
@@ -90,7 +80,7 @@ def test_foreign_data_is_refused_in_one_line_before_any_work(
     case, poisoned_sets, tmp_path, monkeypatch, capsys
 ):
     root = tmp_path / "root"
-    code, out, err = _run(_argv(case, poisoned_sets, root, monkeypatch), capsys)
+    code, out, err = run_cli(_argv(case, poisoned_sets, root, monkeypatch), capsys)
     where = "--data-dir" if CASES[case][1] == "argument" else re.escape("$FASHION_MNIST_DIR")
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1, err
@@ -109,7 +99,7 @@ def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
     case, poisoned_sets, tmp_path, monkeypatch, capsys
 ):
     root = tmp_path / "root"
-    code, out, err = _run(_argv(case, poisoned_sets, root, monkeypatch), capsys)
+    code, out, err = run_cli(_argv(case, poisoned_sets, root, monkeypatch), capsys)
     assert code == 0, err[-3000:]
     data_dir = poisoned_sets[CASES[case][0]]
     # The run header and the summary both say it.
@@ -155,7 +145,7 @@ def test_without_any_trusted_copy_the_run_is_refused_before_any_work(
     monkeypatch.setattr(golden, "default_candidates", lambda: [tmp_path / "no-debian", tmp_path / "no-cache"])
     root = tmp_path / "root"
     argv = ["run", "--profile", "test", "--root", str(root), "--allow-foreign-data"]
-    code, _, err = _run([*argv, "--data-dir", str(poisoned_sets["synthetic"])], capsys)
+    code, _, err = run_cli([*argv, "--data-dir", str(poisoned_sets["synthetic"])], capsys)
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith("fashion-tfx: error: no trusted golden set: ") and "no-cache" in lines[0]
