@@ -21,7 +21,7 @@ from fashion_tfx.components.evaluation_report.model_card import (
     write_model_card,
 )
 from fashion_tfx.components.evaluation_report.report import model_reference, write_report
-from fashion_tfx.components.example_gen.spec import CLASS_COUNTS_PROPERTY
+from fashion_tfx.components.example_gen.spec import CLASS_COUNTS_PROPERTY, DESCRIPTION_PROPERTY
 from fashion_tfx.components.serving_baseline.component import SOURCE_PROPERTY, VERSION_PROPERTY
 from fashion_tfx.models.trainer import CURVES_PNG, HISTORY_JSON, HYPERPARAMETERS_JSON, TRAINING_JSON
 
@@ -80,7 +80,12 @@ class Executor(base_executor.BaseExecutor):
                 training=read_json(os.path.join(model_run.uri, TRAINING_JSON)),
                 history=read_json(os.path.join(model_run.uri, HISTORY_JSON)),
                 split_class_counts=counts,
-                data_source=exec_properties.get(spec.DATA_SOURCE, ""),
+                # Canonical or FOREIGN, as IdxExampleGen judged it by SHA-256, then the folder.
+                data_source=(
+                    examples.get_string_custom_property(DESCRIPTION_PROPERTY)
+                    if examples.has_custom_property(DESCRIPTION_PROPERTY)
+                    else exec_properties.get(spec.DATA_SOURCE, "")
+                ),
                 data_fingerprint=exec_properties.get(spec.DATA_FINGERPRINT, ""),
                 lineage={
                     "pipeline_name": context.pipeline_info.id if context and context.pipeline_info else None,

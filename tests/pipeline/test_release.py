@@ -91,6 +91,8 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     assert card["lineage"]["training"]["epochs"] >= 1
     assert "60 images for evaluation and blessing" in card["model_parameters"]["data"][2]["description"]
     page = (shipped / "model_card.md").read_text()
+    # Which data: canonical, as judged by SHA-256 (a foreign set would say FOREIGN here).
+    assert "Source: canonical Fashion-MNIST (all four files match the published SHA-256)" in page
     assert f"accuracy **{report['accuracy']:.4f}** on 60 images" in page
     assert "![confusion matrix](confusion_matrix.png)" in page
     summary = render(good)
