@@ -143,7 +143,7 @@ def _command_run(args) -> int:
         allow_foreign_data=args.allow_foreign_data,
         enable_cache=False if args.no_cache else None,
     )
-    header = f"fashion-tfx: {config.profile} profile, data from {location.directory}, root {config.root}"
+    header = f"fashion-tfx: {config.profile} profile, root {config.root}"  # the data: on the next line
     print(summary.relative_to_cwd(header), file=sys.stderr)
     description = fashion_mnist.describe_provenance(
         location.directory, location.canonical, location.fingerprint

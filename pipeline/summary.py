@@ -59,7 +59,7 @@ def data_lines(result: RunResult) -> list[str]:
     if not description:
         return []
     if props.get(example_gen_spec.PROVENANCE_PROPERTY) == "canonical":
-        return ["", f"  data: {description}"]
+        return [f"  data: {description}"]  # under the class balance it describes
     return ["", f"  WARNING: trained on {description}"]
 
 
