@@ -169,9 +169,11 @@ def check_root(config: PipelineConfig) -> None:
         check_bucket_writable(str(config.root))
         check_writable(config.state_dir)
     else:
+        # The root, and the ML Metadata folder (the root itself unless `metadata_dir` names another).
         check_writable(config.root)
+        check_writable(config.state_dir)
         # A missing subfolder is created in the (writable) root later; an existing one may be read-only.
         # Probing creates nothing else, so a run refused afterwards (bad data) leaves no empty folders.
-        for path in (config.pipeline_root, config.serving_dir, config.state_dir):
+        for path in (config.pipeline_root, config.serving_dir):
             if path.exists():
                 check_writable(path)
