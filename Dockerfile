@@ -29,7 +29,7 @@ COPY . /opt/fashion-tfx
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     TF_CPP_MIN_LOG_LEVEL=2
-# Not the source tree: `python -m` puts the working directory first on sys.path, where the bare
-# folder names (kubeflow/, data/, models/) would shadow installed packages.
+# Not the source tree: `python -m` puts the working directory first on sys.path, where its folders
+# (kubeflow/, data/, models/) would be imported instead of the installed packages of the same names.
 WORKDIR /workspace
 CMD ["fashion-tfx", "--help"]

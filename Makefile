@@ -19,9 +19,11 @@ data: $(STAMP)
 run: setup
 	$(VENV)/bin/fashion-tfx run --profile $(PROFILE) $(ARGS)
 
+# basedpyright (pyrightconfig.json) checks that a static analyser resolves every import against .venv.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/basedpyright --level error
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .
@@ -37,7 +39,7 @@ test-crash: setup
 # Dependency audit of the pinned lock: pip-audit --strict against the vendored PyPA advisory snapshot,
 # served on loopback (no network needed). Fails on any finding not listed in security/accepted-findings.yaml.
 audit: $(STAMP)
-	$(VENV)/bin/python -m fashion_tfx.security.audit --lock requirements.lock
+	$(VENV)/bin/python -m security.audit --lock requirements.lock
 
 # The same pins against pip-audit's live services (needs the network; --strict fails if unreachable).
 audit-online: $(STAMP)

@@ -3,9 +3,10 @@
 In a KFP pod, TFX's entrypoint rebuilds each artifact's Python class from its schema title, which is the
 class's `TYPE_NAME`: TFX's own types are in a table, and any other title is imported as
 `<module>.<Class>` (`kubeflow_v2_entrypoint_utils._retrieve_class_path`). The compiler only accepts
-titles of one top-level name and one class name (`compiler_utils._SCHEMA_TITLE_RE`), and `fashion_tfx`
-is a namespace package that cannot hold attributes; so this one top-level module answers those titles,
-`fashion_tfx_artifacts.<Class>`, by importing the class from where it is defined.
+titles of one top-level name and one class name (`compiler_utils._SCHEMA_TITLE_RE`), while the classes
+live in component modules (`components.drift_gate.component`); so this one top-level module answers
+those titles, `fashion_tfx_artifacts.<Class>`, by importing the class from where it is defined. The
+titles are also the artifact types' names in ML Metadata, so they stay as they were.
 """
 
 from __future__ import annotations
@@ -14,10 +15,10 @@ import importlib
 
 # Class name -> the module that defines it.
 ARTIFACT_MODULES = {
-    "DriftVerdict": "fashion_tfx.components.drift_gate.component",
-    "ResizeReport": "fashion_tfx.components.upscaler.spec",
-    "EvaluationReport": "fashion_tfx.components.evaluation_report.spec",
-    "SmokeCheckResult": "fashion_tfx.components.serving_check.component",
+    "DriftVerdict": "components.drift_gate.component",
+    "ResizeReport": "components.upscaler.spec",
+    "EvaluationReport": "components.evaluation_report.spec",
+    "SmokeCheckResult": "components.serving_check.component",
 }
 
 

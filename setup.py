@@ -1,13 +1,15 @@
-"""Packaging for fashion-tfx: the repo-root folders install as subpackages of `fashion_tfx`."""
+"""Packaging for fashion-tfx: the repo-root folders install as top-level packages under their own names."""
 
 from setuptools import find_packages, setup
 
-# The user's layout keeps pipeline/, components/, models/, data/ and kubeflow/ at the repo root.
-# Installed under those bare names they could collide with other distributions (`kubeflow` is a
-# namespace other packages use; `pipeline`, `models` and `data` are common), so each folder is
-# mapped into the `fashion_tfx` namespace instead: `fashion_tfx.pipeline`, `fashion_tfx.models`, ...
+# The user's layout keeps pipeline/, components/, models/, data/, kubeflow/, serving/ and security/ at
+# the repo root, and the code imports them by folder name (`from pipeline.config import ...`), as TFX's
+# templates do. That is what tools follow: the editable install is a plain path entry (a .pth file naming
+# this folder), which static analysers, IDEs and grep read; a mapping of these folders onto another
+# package name needs an import hook that they cannot see. The cost, a bare name colliding with another
+# distribution's, is checked by tests/test_packaging.py against everything the lock installs.
 FOLDERS = ("pipeline", "components", "models", "data", "kubeflow", "serving", "security")
-SUBPACKAGES = [
+PACKAGES = [
     name
     for folder in FOLDERS
     for name in [folder] + [f"{folder}.{sub}" for sub in find_packages(where=folder)]
@@ -18,16 +20,17 @@ setup(
     version="0.1.0",
     description="A TFX pipeline that trains, tunes, evaluates and ships a Fashion-MNIST classifier.",
     python_requires=">=3.10,<3.11",
-    packages=[f"fashion_tfx.{name}" for name in SUBPACKAGES],
+    packages=PACKAGES,
+    # Packages under the project folder itself: an editable install is then one static .pth path entry.
+    package_dir={"": "."},
     # One top-level module: the import path TFX's Kubeflow entrypoint needs for custom artifact types.
     py_modules=["fashion_tfx_artifacts"],
     # The curated schema ImportSchemaGen reads travels with the code (e.g. into the Kubeflow image).
     package_data={
-        "fashion_tfx.data": ["schema.pbtxt"],
+        "data": ["schema.pbtxt"],
         # The audit's advisory snapshot and its list of accepted findings.
-        "fashion_tfx.security": ["advisories/*", "accepted-findings.yaml"],
+        "security": ["advisories/*", "accepted-findings.yaml"],
     },
-    package_dir={f"fashion_tfx.{name}": name.replace(".", "/") for name in SUBPACKAGES},
     # Versions live in requirements.lock (installed with --no-deps); these are the direct needs.
     install_requires=[
         "tfx",
@@ -37,5 +40,5 @@ setup(
         "opencv-python-headless",
         "matplotlib",
     ],
-    entry_points={"console_scripts": ["fashion-tfx=fashion_tfx.pipeline.cli:main"]},
+    entry_points={"console_scripts": ["fashion-tfx=pipeline.cli:main"]},
 )

@@ -23,10 +23,10 @@ TARGET = 0.94
 
 def load_data(image_size: int, seed: int = 42):
     """Returns upscaled uint8 train/eval/test images and labels, split as the pipeline splits them."""
-    from fashion_tfx.components.upscaler.resize import upscale_images
-    from fashion_tfx.data import fashion_mnist as fm
-    from fashion_tfx.data.idx import read_idx_pair
-    from fashion_tfx.data.splits import assign_splits, example_id
+    from components.upscaler.resize import upscale_images
+    from data import fashion_mnist as fm
+    from data.idx import read_idx_pair
+    from data.splits import assign_splits, example_id
 
     location = fm.locate(None)
     train_x, train_y = read_idx_pair(
@@ -69,9 +69,9 @@ def train_point(data, count: int, epochs: int, image_size: int) -> dict:
     import keras
     import keras_tuner
 
-    from fashion_tfx.models.families import build_model
-    from fashion_tfx.models.search_space import DEFAULTS, ModelSettings
-    from fashion_tfx.models.trainer import cosine_learning_rate
+    from models.families import build_model
+    from models.search_space import DEFAULTS, ModelSettings
+    from models.trainer import cosine_learning_rate
 
     settings = ModelSettings(
         image_size=image_size, upscale=True, families=("cnn",), stems=(4,), batch_size=64, train_epochs=epochs

@@ -29,8 +29,8 @@ def write_pngs(folder: Path, count: int) -> list[int]:
     """Writes the first `count` real test images as `test-<index>.png`; returns their labels."""
     import cv2
 
-    from fashion_tfx.data import fashion_mnist as fm
-    from fashion_tfx.data.idx import read_idx_images, read_idx_labels
+    from data import fashion_mnist as fm
+    from data.idx import read_idx_images, read_idx_labels
 
     location = fm.locate(None, allow_download=False)
     images = read_idx_images(fm.file_path(location.directory, fm.TEST_IMAGES))[:count]
@@ -67,8 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", required=True, help="root of a finished pipeline run (its pushed model)")
     args = parser.parse_args(argv)
-    from fashion_tfx.data.fashion_mnist import CLASS_NAMES
-    from fashion_tfx.serving.local import resolve_model_dir
+    from data.fashion_mnist import CLASS_NAMES
+    from serving.local import resolve_model_dir
 
     model_dir = str(resolve_model_dir(serving_root=Path(args.root) / "serving"))
     load_start = os.getloadavg()

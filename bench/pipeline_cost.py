@@ -46,7 +46,7 @@ def run_pipeline_subprocess(profile: str, root: Path, extra: list[str]) -> tuple
 
 def component_times(root: Path) -> dict[str, float]:
     """Per-component wall time of the run, from ML Metadata."""
-    from fashion_tfx.pipeline.metadata import component_runs
+    from pipeline.metadata import component_runs
 
     return {run.node_id: round(run.seconds, 2) for run in component_runs(root / "metadata.sqlite")}
 
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def model_figures(root: Path) -> list:
     """The trained model's test accuracy and blessing, from the EvaluationReport and the Evaluator."""
-    from fashion_tfx.pipeline.metadata import component_runs
+    from pipeline.metadata import component_runs
 
     runs = {run.node_id: run for run in component_runs(root / "metadata.sqlite")}
     figures = []

@@ -28,7 +28,7 @@ HYPERPARAMETERS_JSON = "hyperparameters.json"
 
 
 def _latest_output(root: Path, node_id: str, key: str) -> str:
-    from fashion_tfx.pipeline.metadata import component_runs
+    from pipeline.metadata import component_runs
 
     runs = [
         r for r in component_runs(root / "metadata.sqlite") if r.node_id == node_id and r.outputs.get(key)
@@ -76,9 +76,9 @@ def train_plain(root: str | Path, timings: dict | None = None) -> float:
     import keras
     import keras_tuner
 
-    from fashion_tfx.models.families import build_model
-    from fashion_tfx.models.search_space import ModelSettings
-    from fashion_tfx.models.trainer import cosine_learning_rate
+    from models.families import build_model
+    from models.search_space import ModelSettings
+    from models.trainer import cosine_learning_rate
 
     details = run_details(Path(root))
     settings = ModelSettings.from_custom_config(details["settings"])

@@ -28,7 +28,7 @@ def images_per_second(hp_values: dict, settings, images, labels, epochs: int) ->
     import keras
     import keras_tuner
 
-    from fashion_tfx.models.families import build_model
+    from models.families import build_model
 
     hp = keras_tuner.HyperParameters()
     for name, value in hp_values.items():
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=3000, help="training images per epoch")
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args(argv)
-    from fashion_tfx.models.search_space import ModelSettings
+    from models.search_space import ModelSettings
 
     load_start = os.getloadavg()
     details = run_details(Path(args.root))

@@ -36,7 +36,7 @@ def run_component(raw_uri: Path, out_root: Path) -> float:
     from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
     from tfx.types import artifact_utils, standard_artifacts
 
-    from fashion_tfx.components.upscaler import executor, spec
+    from components.upscaler import executor, spec
 
     source = standard_artifacts.Examples()
     source.uri = str(raw_uri)
@@ -60,8 +60,8 @@ def run_bare_loop(raw_uri: Path, out_root: Path, stages: dict[str, float]) -> tu
 
     `stages` receives the seconds spent in each step (timed with perf_counter around each call).
     """
-    from fashion_tfx.components.upscaler.resize import round_to_uint8
-    from fashion_tfx.data.examples import HEIGHT_KEY, IMAGE_KEY, WIDTH_KEY, encode_png, read_example
+    from components.upscaler.resize import round_to_uint8
+    from data.examples import HEIGHT_KEY, IMAGE_KEY, WIDTH_KEY, encode_png, read_example
 
     flag = cv2.INTER_LINEAR
     options = tf.io.TFRecordOptions(compression_type="GZIP")
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work-dir", help="scratch folder (default: a temporary one, removed after)")
     args = parser.parse_args(argv)
 
-    from fashion_tfx.data.ingest import ingest_idx
+    from data.ingest import ingest_idx
 
     work = Path(args.work_dir or tempfile.mkdtemp(prefix="bench-upscaler-"))
     try:

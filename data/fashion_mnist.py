@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from fashion_tfx.data.idx import IdxFormatError, read_bytes, read_idx_pair
+from data.idx import IdxFormatError, read_bytes, read_idx_pair
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_tfx.data import fashion_mnist as fm
-from fashion_tfx.data.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxFormatError, parse_idx, read_bytes
+from data import fashion_mnist as fm
+from data.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxFormatError, parse_idx, read_bytes
 
 # 100 test images of each class (the first in file order): 1,000 images, a standard error of about
 # 1.5 points on accuracy, scored in seconds even at 128×128.

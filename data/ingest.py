@@ -11,10 +11,10 @@ import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.types import artifact_utils, standard_artifacts
 
-from fashion_tfx.data import fashion_mnist as fm
-from fashion_tfx.data.examples import make_example
-from fashion_tfx.data.idx import read_idx_pair
-from fashion_tfx.data.splits import SPLITS, assign_splits, example_id
+from data import fashion_mnist as fm
+from data.examples import make_example
+from data.idx import read_idx_pair
+from data.splits import SPLITS, assign_splits, example_id
 
 IMAGES_PER_SHARD = 10_000
 

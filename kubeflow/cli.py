@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from fashion_tfx.kubeflow.settings import (
+from kubeflow.settings import (
     DEFAULT_BEAM_ARGS,
     DEFAULT_COMPONENT_RESOURCES,
     DEFAULT_RESOURCES,
@@ -25,7 +25,7 @@ def _resources_pair(text: str) -> tuple[str, str]:
 
 def add_parser(subparsers) -> None:
     """Registers `kubeflow compile` and `kubeflow submit` under the `fashion-tfx` parser."""
-    from fashion_tfx.pipeline.config import PROFILES
+    from pipeline.config import PROFILES
 
     kubeflow = subparsers.add_parser(
         "kubeflow", help="compile the pipeline for Kubeflow Pipelines, submit it"
@@ -109,8 +109,8 @@ def add_parser(subparsers) -> None:
 
 
 def _command_compile(args) -> int:
-    from fashion_tfx.kubeflow.runner import compile_pipeline
-    from fashion_tfx.kubeflow.settings import KubeflowSettings, Resources
+    from kubeflow.runner import compile_pipeline
+    from kubeflow.settings import KubeflowSettings, Resources
 
     # argparse treats a value of `--` as its separator and hands back an empty list in its place.
     beam_args = [arg if isinstance(arg, str) else "--" for arg in args.beam_args or []]
@@ -142,7 +142,7 @@ def _command_compile(args) -> int:
 
 
 def _command_submit(args) -> int:
-    from fashion_tfx.kubeflow.submit import parameter_fields, parse_arguments, read_parameters, submit
+    from kubeflow.submit import parameter_fields, parse_arguments, read_parameters, submit
 
     arguments = parse_arguments(args.param, read_parameters(args.package), parameter_fields(args.package))
     try:
@@ -164,8 +164,8 @@ def _command_submit(args) -> int:
 
 def run(args) -> int:
     """Runs the `kubeflow` subcommand the parsed arguments name."""
-    from fashion_tfx.kubeflow.runner import CompileError
-    from fashion_tfx.pipeline.config import ConfigError
+    from kubeflow.runner import CompileError
+    from pipeline.config import ConfigError
 
     commands = {"compile": _command_compile, "submit": _command_submit}
     try:

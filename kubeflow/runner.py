@@ -12,9 +12,9 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from fashion_tfx.data import fashion_mnist
-from fashion_tfx.kubeflow.settings import DEFAULT_RUNTIME_PARAMETERS, IMAGE_DATA_DIR, KubeflowSettings
-from fashion_tfx.pipeline.config import ConfigError, PipelineConfig, make_config
+from data import fashion_mnist
+from kubeflow.settings import DEFAULT_RUNTIME_PARAMETERS, IMAGE_DATA_DIR, KubeflowSettings
+from pipeline.config import ConfigError, PipelineConfig, make_config
 
 DEFAULT_PROFILE = "full"
 # Where the Dockerfile copies the source tree; files the pipeline reads by path are named under it.
@@ -76,7 +76,7 @@ def build_pipeline(settings: KubeflowSettings, config: PipelineConfig):
     from kfp.pipeline_spec import pipeline_spec_pb2
     from tfx.dsl.components.base import base_component
 
-    from fashion_tfx.pipeline.pipeline import create_pipeline
+    from pipeline.pipeline import create_pipeline
 
     pipeline = create_pipeline(config, metadata_connection_config=None)
     resource_spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec

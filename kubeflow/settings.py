@@ -6,7 +6,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 
-from fashion_tfx.pipeline.config import STORAGE_SCHEMES, ConfigError, StorageRoot
+from pipeline.config import STORAGE_SCHEMES, ConfigError, StorageRoot
 
 # Where the Dockerfile's `apt-get install dataset-fashion-mnist` puts the four IDX files in the image.
 IMAGE_DATA_DIR = "/usr/share/datasets/fashion-mnist"

@@ -6,7 +6,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from fashion_tfx.pipeline.config import ConfigError
+from pipeline.config import ConfigError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,7 +78,7 @@ def check_argument(name: str, value: object, definition: dict, field: str | None
     """
     import math
 
-    from fashion_tfx.pipeline.config import PipelineConfig, make_config
+    from pipeline.config import PipelineConfig, make_config
 
     kind = definition.get("parameterType", "")
     if kind in _PARAMETER_TYPES:

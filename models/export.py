@@ -27,12 +27,12 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from fashion_tfx.data.examples import IMAGE_KEY
-from fashion_tfx.data.fashion_mnist import CLASS_NAMES
-from fashion_tfx.models.families import TRUNK_ENDPOINT, classifier_of, embedding_model
-from fashion_tfx.models.preprocessing import IMAGE_XF, decode_images, scale_pixels
-from fashion_tfx.models.search_space import ModelSettings
-from fashion_tfx.serving.signatures import (
+from data.examples import IMAGE_KEY
+from data.fashion_mnist import CLASS_NAMES
+from models.families import TRUNK_ENDPOINT, classifier_of, embedding_model
+from models.preprocessing import IMAGE_XF, decode_images, scale_pixels
+from models.search_space import ModelSettings
+from serving.signatures import (
     CLASS_ID,
     CLASS_NAME,
     EMBED,
@@ -84,7 +84,7 @@ class ServingModule(tf.Module):
         the same values, so they are scaled without a cast to uint8 and back.
         """
         if self._upscale:
-            from fashion_tfx.components.upscaler.resize import upscale_images_tf
+            from components.upscaler.resize import upscale_images_tf
 
             images = upscale_images_tf(
                 images,
@@ -270,7 +270,7 @@ def warmup_images(count: int, side: int, seed: int = 0) -> np.ndarray:
 def warmup_inputs(signature: str, images: np.ndarray) -> np.ndarray:
     """The value a client sends to `signature` for `images` (uint8 [N, 28, 28])."""
     if signature == SERVING_DEFAULT:
-        from fashion_tfx.serving.payloads import serialize_examples
+        from serving.payloads import serialize_examples
 
         return np.array(serialize_examples(images, [f"warmup:{i}" for i in range(len(images))]), dtype=object)
     return images.astype(np.float32)

@@ -10,8 +10,8 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from fashion_tfx.models.augmentation import augmentation_probabilities, make_augmentation
-from fashion_tfx.models.search_space import BASE_MODEL, IMAGENET, ModelSettings, max_cnn_blocks
+from models.augmentation import augmentation_probabilities, make_augmentation
+from models.search_space import BASE_MODEL, IMAGENET, ModelSettings, max_cnn_blocks
 
 log = logging.getLogger(__name__)
 

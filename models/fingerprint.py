@@ -1,7 +1,7 @@
 """A digest of the model code, so that TFX's cache re-runs Transform, Tuner and Trainer when it changes.
 
 TFX caches an execution when its inputs and parameters are unchanged. Function-path arguments
-(`run_fn="fashion_tfx.models.trainer.run_fn"`) name the code without pinning its content, so the
+(`run_fn="models.trainer.run_fn"`) name the code without pinning its content, so the
 pipeline adds this digest to each model component's `custom_config`.
 """
 
@@ -14,12 +14,12 @@ from pathlib import Path
 # The model package, plus code the exported graph embeds: the in-graph upscale, the class names, the
 # serving contract (signature names, PNG limits) and the examples written as warm-up requests.
 MODULES = (
-    "fashion_tfx.models",
-    "fashion_tfx.components.upscaler",
-    "fashion_tfx.data.examples",
-    "fashion_tfx.data.fashion_mnist",
-    "fashion_tfx.serving.signatures",
-    "fashion_tfx.serving.payloads",
+    "models",
+    "components.upscaler",
+    "data.examples",
+    "data.fashion_mnist",
+    "serving.signatures",
+    "serving.payloads",
 )
 
 

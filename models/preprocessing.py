@@ -7,7 +7,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from fashion_tfx.data.examples import IMAGE_KEY, LABEL_KEY
+from data.examples import IMAGE_KEY, LABEL_KEY
 
 IMAGE_XF = "image_xf"  # float32 (H, W, 1) in [0, 1]
 LABEL_XF = "label_xf"  # int64 class id

@@ -13,12 +13,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
-from fashion_tfx.models.console import EpochLines, format_hyperparameters, progress_log
-from fashion_tfx.models.export import export_serving_model
-from fashion_tfx.models.families import build_model, served_base_model
-from fashion_tfx.models.plots import save_png, subplots
-from fashion_tfx.models.preprocessing import TransformedBatches, read_records
-from fashion_tfx.models.search_space import ModelSettings, hyperparameters_for_training
+from models.console import EpochLines, format_hyperparameters, progress_log
+from models.export import export_serving_model
+from models.families import build_model, served_base_model
+from models.plots import save_png, subplots
+from models.preprocessing import TransformedBatches, read_records
+from models.search_space import ModelSettings, hyperparameters_for_training
 
 log = logging.getLogger(__name__)
 

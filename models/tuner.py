@@ -19,11 +19,11 @@ from tfx.components.tuner import executor as tuner_executor
 from tfx.dsl.components.base import executor_spec
 from tfx.types import artifact_utils, standard_component_specs
 
-from fashion_tfx.models.console import FAMILY_PREFIXES, TrialLines
-from fashion_tfx.models.families import build_model, served_base_model
-from fashion_tfx.models.plots import save_png, subplots
-from fashion_tfx.models.preprocessing import TransformedBatches, read_records
-from fashion_tfx.models.search_space import ModelSettings, search_space
+from models.console import FAMILY_PREFIXES, TrialLines
+from models.families import build_model, served_base_model
+from models.plots import save_png, subplots
+from models.preprocessing import TransformedBatches, read_records
+from models.search_space import ModelSettings, search_space
 
 log = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ INTERRUPTED_EXIT = 130  # the shell's code for a command stopped by SIGINT (128 
 
 
 def _add_run(subparsers) -> None:
-    from fashion_tfx.pipeline.config import PROFILES
+    from pipeline.config import PROFILES
 
     run = subparsers.add_parser("run", help="run the pipeline locally")
     run.add_argument(
         "--profile", choices=sorted(PROFILES), default="quick", help="named settings (default: quick)"
     )
     run.add_argument("--data-dir", help="folder with the four IDX files (default: found automatically)")
-    from fashion_tfx.pipeline.config import default_root
+    from pipeline.config import default_root
 
     run.add_argument(
         "--root",
@@ -61,20 +61,20 @@ def _add_data(subparsers) -> None:
 
 
 def _add_kubeflow(subparsers) -> None:
-    from fashion_tfx.kubeflow import cli as kubeflow_cli
+    from kubeflow import cli as kubeflow_cli
 
     kubeflow_cli.add_parser(subparsers)
 
 
 def _add_predict(subparsers) -> None:
-    from fashion_tfx.serving import predict_command
+    from serving import predict_command
 
     predict = subparsers.add_parser("predict", help="classify PNG files or data set images with the model")
     predict_command.add_arguments(predict)
 
 
 def _add_embed(subparsers) -> None:
-    from fashion_tfx.serving import embed_command
+    from serving import embed_command
 
     embed = subparsers.add_parser("embed", help="embed images (folders, TFRecord files) into .npy or Parquet")
     embed_command.add_embed_arguments(embed)
@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _command_data(args) -> int:
-    from fashion_tfx.data import fashion_mnist
+    from data import fashion_mnist
 
     # This command reports what it finds: foreign data is described, not refused.
     location = fashion_mnist.locate(args.data_dir, allow_foreign=True, allow_download=not args.no_download)
@@ -112,12 +112,12 @@ def _command_data(args) -> int:
 
 
 def _command_run(args) -> int:
-    from fashion_tfx.data import fashion_mnist
-    from fashion_tfx.data.golden import load_golden_set
-    from fashion_tfx.pipeline import summary
-    from fashion_tfx.pipeline.config import make_config
-    from fashion_tfx.pipeline.local_runner import run_pipeline
-    from fashion_tfx.pipeline.storage import check_root
+    from data import fashion_mnist
+    from data.golden import load_golden_set
+    from pipeline import summary
+    from pipeline.config import make_config
+    from pipeline.local_runner import run_pipeline
+    from pipeline.storage import check_root
 
     # Validate the configuration and the output root before the (slower) data checks.
     check_root(
@@ -167,9 +167,9 @@ def _command_run(args) -> int:
 
 def _describe_resemblance(directory, golden) -> str | None:
     """Compares the training classes' mean images with the golden set's (see data/golden.py)."""
-    from fashion_tfx.data import fashion_mnist as fm
-    from fashion_tfx.data.golden import class_resemblance, describe_resemblance
-    from fashion_tfx.data.idx import read_idx_pair
+    from data import fashion_mnist as fm
+    from data.golden import class_resemblance, describe_resemblance
+    from data.idx import read_idx_pair
 
     images, labels = read_idx_pair(
         fm.file_path(directory, fm.TRAIN_IMAGES), fm.file_path(directory, fm.TRAIN_LABELS)
@@ -185,35 +185,35 @@ def _quiet_logging(verbose: bool) -> None:
 
 
 def _command_predict(args) -> int:
-    from fashion_tfx.serving import predict_command
+    from serving import predict_command
 
     return predict_command.run(args)
 
 
 def _command_embed(args) -> int:
-    from fashion_tfx.serving import embed_command
+    from serving import embed_command
 
     return embed_command.run_embed(args)
 
 
 def _command_similar(args) -> int:
-    from fashion_tfx.serving import embed_command
+    from serving import embed_command
 
     return embed_command.run_similar(args)
 
 
 def _command_kubeflow(args) -> int:
-    from fashion_tfx.kubeflow import cli as kubeflow_cli
+    from kubeflow import cli as kubeflow_cli
 
     return kubeflow_cli.run(args)
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fashion-tfx` console script."""
-    from fashion_tfx.data.fashion_mnist import DatasetError
-    from fashion_tfx.pipeline.config import ConfigError
-    from fashion_tfx.pipeline.root_lock import RunInProgressError
-    from fashion_tfx.pipeline.storage import MetadataStoreError, StorageError
+    from data.fashion_mnist import DatasetError
+    from pipeline.config import ConfigError
+    from pipeline.root_lock import RunInProgressError
+    from pipeline.storage import MetadataStoreError, StorageError
 
     args = build_parser().parse_args(argv)
     _quiet_logging(verbose=getattr(args, "verbose", False))

@@ -8,9 +8,9 @@ import posixpath
 from pathlib import Path
 
 # One definition of the resize's names and limits; that module loads neither OpenCV nor TensorFlow.
-from fashion_tfx.components.upscaler.resize import INTERPOLATIONS, MAX_IMAGE_SIZE, SOURCE_SIZE
+from components.upscaler.resize import INTERPOLATIONS, MAX_IMAGE_SIZE, SOURCE_SIZE
 
-# The model choices (fashion_tfx.models.search_space checks them again, with TensorFlow loaded).
+# The model choices (models.search_space checks them again, with TensorFlow loaded).
 MODEL_FAMILIES = ("fcnn", "cnn", "transfer")
 STEMS = (1, 2, 4, 8)
 BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
@@ -96,7 +96,7 @@ class PipelineConfig:
         metadata_dir: a local folder for ML Metadata's SQLite file and the run lock (SQLite cannot
             live in a bucket); default: the root, or for a bucket root a folder under
             ~/.local/state/fashion-tfx named after the bucket and path.
-        data_dir: the folder with the four IDX files (resolved by `fashion_tfx.data.fashion_mnist`).
+        data_dir: the folder with the four IDX files (resolved by `data.fashion_mnist`).
         data_fingerprint: a digest of the data's content; changing data invalidates the cache.
         allow_foreign_data: ingest IDX data that is not the canonical Fashion-MNIST (refused
             otherwise). Its model is still blessed only if it passes the canonical golden set.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
 
-from fashion_tfx.data.examples import LABEL_KEY
+from data.examples import LABEL_KEY
 
 NUM_CLASSES = 10
 ACCURACY = "sparse_categorical_accuracy"

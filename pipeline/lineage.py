@@ -1,6 +1,6 @@
 """Where the served model came from, read from ML Metadata: which data, which code, which run.
 
-python -m fashion_tfx.pipeline.lineage --root runs/local
+python -m pipeline.lineage --root runs/local
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
 
-from fashion_tfx.pipeline.metadata import read_only_store
+from pipeline.metadata import read_only_store
 
 INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -154,7 +154,7 @@ def render(lineage: Lineage) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Prints the served model's lineage for a run root."""
-    parser = argparse.ArgumentParser(prog="python -m fashion_tfx.pipeline.lineage", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m pipeline.lineage", description=__doc__)
     parser.add_argument("--root", default="runs/local", help="the run root (default: runs/local)")
     args = parser.parse_args(argv)
     metadata = Path(args.root) / "metadata.sqlite"

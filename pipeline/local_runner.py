@@ -8,9 +8,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from fashion_tfx.pipeline.config import PipelineConfig
-from fashion_tfx.pipeline.root_lock import RootLock, RunInProgressError  # noqa: F401  (part of this API)
-from fashion_tfx.pipeline.storage import (  # noqa: F401  (part of this API)
+from pipeline.config import PipelineConfig
+from pipeline.root_lock import RootLock, RunInProgressError  # noqa: F401  (part of this API)
+from pipeline.storage import (  # noqa: F401  (part of this API)
     MetadataStoreError,
     StorageError,
     check_metadata_store,
@@ -19,7 +19,7 @@ from fashion_tfx.pipeline.storage import (  # noqa: F401  (part of this API)
 )
 
 if TYPE_CHECKING:
-    from fashion_tfx.pipeline.metadata import ComponentRun
+    from pipeline.metadata import ComponentRun
 
 
 class RunInterruptedError(Exception):
@@ -69,10 +69,10 @@ def run_pipeline(config: PipelineConfig, *, verbose: bool = False, stream: TextI
     from tfx.orchestration import metadata as tfx_metadata
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-    from fashion_tfx.pipeline.metadata import component_runs
-    from fashion_tfx.pipeline.pipeline import create_pipeline
-    from fashion_tfx.pipeline.progress import ProgressDisplay
-    from fashion_tfx.pipeline.run_log import LibraryOutputToFile, new_log_path
+    from pipeline.metadata import component_runs
+    from pipeline.pipeline import create_pipeline
+    from pipeline.progress import ProgressDisplay
+    from pipeline.run_log import LibraryOutputToFile, new_log_path
 
     stream = stream or sys.stderr
     check_root(config)

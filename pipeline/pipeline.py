@@ -7,19 +7,19 @@ from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGe
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 
-from fashion_tfx.components.drift_gate.component import DriftGate
-from fashion_tfx.components.evaluation_report.component import EvaluationReport
-from fashion_tfx.components.evaluator.component import TrustedEvaluator
-from fashion_tfx.components.example_gen.component import IdxExampleGen
-from fashion_tfx.components.pusher.component import ModelPusher
-from fashion_tfx.components.serving_baseline.component import ServedBaseModel, ServingBaseline
-from fashion_tfx.components.serving_check.component import ServingSmokeCheck
-from fashion_tfx.components.upscaler.component import ImageUpscaler
-from fashion_tfx.models.fingerprint import code_fingerprint
-from fashion_tfx.models.search_space import BASE_MODEL, ModelSettings
-from fashion_tfx.models.tuner import Tuner
-from fashion_tfx.pipeline.config import SOURCE_SIZE, PipelineConfig
-from fashion_tfx.pipeline.evaluation import make_eval_config
+from components.drift_gate.component import DriftGate
+from components.evaluation_report.component import EvaluationReport
+from components.evaluator.component import TrustedEvaluator
+from components.example_gen.component import IdxExampleGen
+from components.pusher.component import ModelPusher
+from components.serving_baseline.component import ServedBaseModel, ServingBaseline
+from components.serving_check.component import ServingSmokeCheck
+from components.upscaler.component import ImageUpscaler
+from models.fingerprint import code_fingerprint
+from models.search_space import BASE_MODEL, ModelSettings
+from models.tuner import Tuner
+from pipeline.config import SOURCE_SIZE, PipelineConfig
+from pipeline.evaluation import make_eval_config
 
 
 def create_components(config: PipelineConfig) -> list:
@@ -136,7 +136,7 @@ def model_components(config: PipelineConfig, examples, schema) -> list:
     transform = Transform(
         examples=examples,
         schema=schema,
-        preprocessing_fn="fashion_tfx.models.preprocessing.preprocessing_fn",
+        preprocessing_fn="models.preprocessing.preprocessing_fn",
         materialize=False,
         disable_statistics=True,
         custom_config=custom_config,
@@ -157,10 +157,10 @@ def model_components(config: PipelineConfig, examples, schema) -> list:
     )
     hyperparameters = None
     if config.tuner != "none":
-        tuner = Tuner(tuner_fn="fashion_tfx.models.tuner.tuner_fn", **common).with_id("Tuner")
+        tuner = Tuner(tuner_fn="models.tuner.tuner_fn", **common).with_id("Tuner")
         components.append(tuner)
         hyperparameters = tuner.outputs["best_hyperparameters"]
-    trainer = Trainer(run_fn="fashion_tfx.models.trainer.run_fn", hyperparameters=hyperparameters, **common)
+    trainer = Trainer(run_fn="models.trainer.run_fn", hyperparameters=hyperparameters, **common)
     return [*components, trainer]
 
 

@@ -12,8 +12,8 @@ from typing import TextIO
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from fashion_tfx.models.console import PROGRESS_LOGGER_NAME
-from fashion_tfx.pipeline.metadata import read_only_store
+from models.console import PROGRESS_LOGGER_NAME
+from pipeline.metadata import read_only_store
 
 Execution = metadata_store_pb2.Execution
 FINISHED = {Execution.COMPLETE: "", Execution.CACHED: "cached", Execution.FAILED: "FAILED"}

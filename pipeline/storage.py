@@ -9,7 +9,7 @@ import sqlite3
 import uuid
 from pathlib import Path
 
-from fashion_tfx.pipeline.config import PipelineConfig, StorageRoot
+from pipeline.config import PipelineConfig, StorageRoot
 
 
 class StorageError(RuntimeError):

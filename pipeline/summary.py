@@ -8,16 +8,16 @@ import posixpath
 
 from tfx.dsl.io import fileio
 
-from fashion_tfx.components.drift_gate.component import ANOMALIES_PROPERTY
-from fashion_tfx.components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
-from fashion_tfx.components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
-from fashion_tfx.components.example_gen import spec as example_gen_spec
-from fashion_tfx.components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
-from fashion_tfx.data.fashion_mnist import CLASS_NAMES
-from fashion_tfx.data.splits import SPLITS
-from fashion_tfx.models.console import format_hyperparameters
-from fashion_tfx.pipeline.local_runner import RunResult
-from fashion_tfx.pipeline.metadata import json_property
+from components.drift_gate.component import ANOMALIES_PROPERTY
+from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
+from components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
+from components.example_gen import spec as example_gen_spec
+from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
+from data.fashion_mnist import CLASS_NAMES
+from data.splits import SPLITS
+from models.console import format_hyperparameters
+from pipeline.local_runner import RunResult
+from pipeline.metadata import json_property
 
 
 def _duration(seconds: float) -> str:

@@ -4,7 +4,7 @@ pip-audit does the auditing; its OSV queries go to a loopback mirror of the snap
 network. Every finding must be listed, with a reason, in `accepted-findings.yaml`: a new finding, or an
 accepted one that no longer occurs, fails the audit so that the list (and the README) stay true.
 
-Usage: python -m fashion_tfx.security.audit [--lock requirements.lock] [--report audit.json]
+Usage: python -m security.audit [--lock requirements.lock] [--report audit.json]
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from fashion_tfx.security.advisories import (
+from security.advisories import (
     SNAPSHOT,
     SNAPSHOT_SOURCE,
     SUPPLEMENT,
@@ -29,7 +29,7 @@ from fashion_tfx.security.advisories import (
     read_supplement,
     read_yaml_entries,
 )
-from fashion_tfx.security.osv_mirror import OsvMirror
+from security.osv_mirror import OsvMirror
 
 ACCEPTED = Path(__file__).resolve().parent / "accepted-findings.yaml"
 
@@ -189,7 +189,7 @@ def render(result: AuditResult, lock: Path, source: dict, records: int, added: i
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fashion_tfx.security.audit", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m security.audit", description=__doc__)
     parser.add_argument("--lock", type=Path, default=Path("requirements.lock"), help="pinned requirements")
     parser.add_argument("--accepted", type=Path, default=ACCEPTED, help="accepted findings (YAML)")
     parser.add_argument("--snapshot", type=Path, default=SNAPSHOT, help="OSV records, gzipped JSON Lines")

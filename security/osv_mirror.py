@@ -6,7 +6,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from fashion_tfx.security.advisories import ECOSYSTEM, AdvisoryIndex
+from security.advisories import ECOSYSTEM, AdvisoryIndex
 
 QUERY_PATH = "/v1/query"
 

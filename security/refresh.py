@@ -1,6 +1,6 @@
 """Rebuilds the vendored advisory snapshot from a checkout of the PyPA advisory database.
 
-Usage: python -m fashion_tfx.security.refresh PATH/TO/advisory-database
+Usage: python -m security.refresh PATH/TO/advisory-database
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from fashion_tfx.security.advisories import SNAPSHOT, SNAPSHOT_SOURCE, AdvisoryDataError, write_records
+from security.advisories import SNAPSHOT, SNAPSHOT_SOURCE, AdvisoryDataError, write_records
 
 
 def _plain(value):
@@ -52,7 +52,7 @@ def _git(checkout: Path, *args: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m fashion_tfx.security.refresh", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m security.refresh", description=__doc__)
     parser.add_argument("checkout", type=Path, help="a checkout of the PyPA advisory database")
     args = parser.parse_args(argv)
     try:

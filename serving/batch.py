@@ -13,7 +13,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from fashion_tfx.serving.payloads import PayloadError, image_from_png, load_png_file
+from serving.payloads import PayloadError, image_from_png, load_png_file
 
 TFRECORD_SUFFIXES = (".tfrecord", ".tfrecords", ".tfrecord.gz", ".tfrecords.gz", ".gz")
 
@@ -83,7 +83,7 @@ def _png_item(path: str) -> Item:
 def _tfrecord_items(path: str) -> Iterator[Item]:
     import tensorflow as tf
 
-    from fashion_tfx.data import examples
+    from data import examples
 
     compression = "GZIP" if path.lower().endswith(".gz") else ""
     records = iter(tf.data.TFRecordDataset(path, compression_type=compression))
@@ -158,7 +158,7 @@ def with_png(item: Item) -> bytes:
     """The item's PNG bytes (re-encoded losslessly when it came from a file that was decoded)."""
     if item.png is not None:
         return item.png
-    from fashion_tfx.data.examples import encode_png
+    from data.examples import encode_png
 
     return encode_png(item.image)
 

@@ -13,8 +13,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from fashion_tfx.serving.batch import AtomicOutput
-from fashion_tfx.serving.payloads import PayloadError
+from serving.batch import AtomicOutput
+from serving.payloads import PayloadError
 
 EMBEDDING_FORMATS = ("npy", "parquet")
 MODEL_FINGERPRINT_KEY = b"fashion_tfx.model_fingerprint"
@@ -91,7 +91,7 @@ class EmbeddingWriter:
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from fashion_tfx.serving.batch import with_png
+        from serving.batch import with_png
 
         table = pa.table(
             {
@@ -248,9 +248,9 @@ def nearest(index_path: str, query: np.ndarray, k: int, model_dir: str) -> list[
 
 def draw_grid(query: np.ndarray, query_title: str, neighbours: Sequence[Neighbour], path: str) -> None:
     """Saves a one-row picture: the query, then each neighbour titled with its rank, class and similarity."""
-    from fashion_tfx.data.examples import decode_png
-    from fashion_tfx.data.fashion_mnist import CLASS_NAMES
-    from fashion_tfx.models.plots import save_png, subplots
+    from data.examples import decode_png
+    from data.fashion_mnist import CLASS_NAMES
+    from models.plots import save_png, subplots
 
     fig, axes = subplots(1, len(neighbours) + 1, figsize=(1.9 * (len(neighbours) + 1), 2.5), squeeze=False)
     panels = [(query, f"query\n{query_title}", "tab:blue")]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def add_embed_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options of `fashion-tfx embed`."""
-    from fashion_tfx.serving.predict_command import add_batch_arguments, add_model_arguments
+    from serving.predict_command import add_batch_arguments, add_model_arguments
 
     parser.add_argument(
         "images", nargs="+", metavar="INPUT",
@@ -26,7 +26,7 @@ def add_embed_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_similar_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options of `fashion-tfx similar`."""
-    from fashion_tfx.serving.predict_command import add_model_arguments, ascii_int
+    from serving.predict_command import add_model_arguments, ascii_int
 
     parser.add_argument("image", metavar="IMAGE", help="a 28x28 PNG file")
     parser.add_argument("--index", required=True, metavar="FILE", help="a catalogue from `fashion-tfx embed`")
@@ -40,8 +40,8 @@ def add_similar_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _load_model(args: argparse.Namespace):
-    from fashion_tfx.serving.local import LocalModel, resolve_model_dir
-    from fashion_tfx.serving.signatures import EMBED
+    from serving.local import LocalModel, resolve_model_dir
+    from serving.signatures import EMBED
 
     path = resolve_model_dir(
         args.model_dir, None if args.model_dir else args.serving_root, args.model_name, args.version
@@ -53,18 +53,18 @@ def _load_model(args: argparse.Namespace):
 
 def embed_images(model, images):
     """Calls the `embed` signature on uint8 [N, 28, 28] images; returns their embeddings float32 [N, D]."""
-    from fashion_tfx.serving.payloads import validate_batch
-    from fashion_tfx.serving.signatures import EMBED, EMBEDDING, INPUT_NAMES
+    from serving.payloads import validate_batch
+    from serving.signatures import EMBED, EMBEDDING, INPUT_NAMES
 
     batch = validate_batch(images, max_batch=len(images))
     return model.call(EMBED, {INPUT_NAMES[EMBED]: batch})[EMBEDDING]
 
 
 def _errors():
-    from fashion_tfx.data.fashion_mnist import DatasetError
-    from fashion_tfx.serving.payloads import PayloadError
-    from fashion_tfx.serving.push import ServingRootError
-    from fashion_tfx.serving.signatures import ServingError
+    from data.fashion_mnist import DatasetError
+    from serving.payloads import PayloadError
+    from serving.push import ServingRootError
+    from serving.signatures import ServingError
 
     return (PayloadError, ServingRootError, DatasetError), ServingError
 
@@ -73,8 +73,8 @@ def run_embed(args: argparse.Namespace) -> int:
     """Runs `fashion-tfx embed`: exit 2 for bad input, 1 when the model fails."""
     import numpy as np
 
-    from fashion_tfx.serving import catalogue
-    from fashion_tfx.serving.predict_command import (
+    from serving import catalogue
+    from serving.predict_command import (
         DEFAULT_BATCH_SIZE,
         check_batch_arguments,
         check_sources,
@@ -115,11 +115,11 @@ def run_embed(args: argparse.Namespace) -> int:
 
 def run_similar(args: argparse.Namespace) -> int:
     """Runs `fashion-tfx similar`: prints the k nearest catalogue items and saves the picture grid."""
-    from fashion_tfx.data.fashion_mnist import CLASS_NAMES
-    from fashion_tfx.serving import catalogue
-    from fashion_tfx.serving.batch import AtomicOutput
-    from fashion_tfx.serving.payloads import PayloadError, load_png_file
-    from fashion_tfx.serving.signatures import PREDICT_IMAGES, Predictions
+    from data.fashion_mnist import CLASS_NAMES
+    from serving import catalogue
+    from serving.batch import AtomicOutput
+    from serving.payloads import PayloadError, load_png_file
+    from serving.signatures import PREDICT_IMAGES, Predictions
 
     bad_input, model_failed = _errors()
     grid = args.grid or f"{Path(args.image).name.rsplit('.', 1)[0]}-similar.png"

@@ -7,8 +7,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
-from fashion_tfx.serving import payloads
-from fashion_tfx.serving.signatures import (
+from serving import payloads
+from serving.signatures import (
     DEFAULT_MODEL_NAME,
     INPUT_NAMES,
     SERVING_DEFAULT,

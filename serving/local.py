@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from fashion_tfx.serving import payloads
-from fashion_tfx.serving.signatures import (
+from serving import payloads
+from serving.signatures import (
     DEFAULT_MODEL_NAME,
     INPUT_NAMES,
     PREDICTION_SIGNATURES,
@@ -55,7 +55,7 @@ def resolve_model_dir(
     Raises:
         ServingError: nothing loadable is there.
     """
-    from fashion_tfx.serving.push import safe_model_path
+    from serving.push import safe_model_path
 
     if model_dir is not None:
         base = Path(model_dir)

@@ -15,8 +15,8 @@ import cv2
 import numpy as np
 import tensorflow as tf
 
-from fashion_tfx.data import examples
-from fashion_tfx.serving.signatures import IMAGE_SIDE, MAX_BATCH, MAX_PNG_BYTES, PNG_SIGNATURE
+from data import examples
+from serving.signatures import IMAGE_SIDE, MAX_BATCH, MAX_PNG_BYTES, PNG_SIGNATURE
 
 MAX_FILE_BYTES = MAX_PNG_BYTES
 
@@ -259,8 +259,8 @@ def load_dataset_indices(
         PayloadError: an unknown split or an index outside the file.
         DatasetError: the data cannot be found (no download is attempted).
     """
-    from fashion_tfx.data import fashion_mnist as fm
-    from fashion_tfx.data.idx import IdxFormatError, read_idx_images, read_idx_labels
+    from data import fashion_mnist as fm
+    from data.idx import IdxFormatError, read_idx_images, read_idx_labels
 
     files = {"train": (fm.TRAIN_IMAGES, fm.TRAIN_LABELS), "test": (fm.TEST_IMAGES, fm.TEST_LABELS)}
     if split not in files:

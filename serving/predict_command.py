@@ -37,7 +37,7 @@ def positive_seconds(text: str) -> float:
 
 def default_serving_root() -> str:
     """TF Serving's root of the default run (`<default run root>/serving`), whatever the current folder."""
-    from fashion_tfx.pipeline.config import default_root
+    from pipeline.config import default_root
 
     return str(default_root() / "serving")
 
@@ -49,7 +49,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, scope: str = "") -> Non
         parser: the subcommand's parser (predict, embed, similar).
         scope: a prefix for the help texts, e.g. "local: " where other backends ignore the options.
     """
-    from fashion_tfx.serving.signatures import DEFAULT_MODEL_NAME
+    from serving.signatures import DEFAULT_MODEL_NAME
 
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--model-dir", help=f"{scope}a SavedModel folder, or a folder of numeric versions")
@@ -65,7 +65,7 @@ def add_model_arguments(parser: argparse.ArgumentParser, scope: str = "") -> Non
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options of `fashion-tfx predict` to its subparser."""
     # Constants only: building the parser must not load TensorFlow.
-    from fashion_tfx.serving.signatures import (
+    from serving.signatures import (
         MAX_BATCH,
         PREDICT_IMAGES,
         PREDICTION_SIGNATURES,
@@ -130,7 +130,7 @@ def load_payload(args: argparse.Namespace):
     """Builds the validated payload from the PNG files and dataset indices on the command line."""
     import numpy as np
 
-    from fashion_tfx.serving import payloads
+    from serving import payloads
 
     if not args.images and not args.index:
         raise payloads.PayloadError("empty batch: give PNG files and/or --index N")
@@ -157,20 +157,20 @@ def load_payload(args: argparse.Namespace):
 def make_backend(args: argparse.Namespace):
     """Returns an object with `predict(payload, signature)` for the chosen backend."""
     if args.backend == "rest":
-        from fashion_tfx.serving import rest
+        from serving import rest
 
         client = rest.RestClient(
             args.host, args.port or rest.DEFAULT_PORT, args.model_name, args.version, args.timeout
         )
         return lambda payload, signature: client.predict(payload, signature, args.format)
     if args.backend == "grpc":
-        from fashion_tfx.serving import grpc_client
+        from serving import grpc_client
 
         client = grpc_client.GrpcClient(
             args.host, args.port or grpc_client.DEFAULT_PORT, args.model_name, args.version, args.timeout
         )
         return client.predict
-    from fashion_tfx.serving.local import LocalModel, resolve_model_dir
+    from serving.local import LocalModel, resolve_model_dir
 
     path = resolve_model_dir(
         args.model_dir, None if args.model_dir else args.serving_root, args.model_name, args.version
@@ -180,7 +180,7 @@ def make_backend(args: argparse.Namespace):
 
 def format_predictions(payload, predictions, k: int = 3) -> str:
     """Renders one line per input: its name, the predicted class and the top-k probabilities."""
-    from fashion_tfx.data.fashion_mnist import CLASS_NAMES
+    from data.fashion_mnist import CLASS_NAMES
 
     lines = []
     for i, name in enumerate(payload.names):
@@ -204,7 +204,7 @@ class PredictionWriter:
     def __init__(self, stream, form: str):
         import csv
 
-        from fashion_tfx.data.fashion_mnist import CLASS_NAMES
+        from data.fashion_mnist import CLASS_NAMES
 
         self._stream = stream
         self._form = form
@@ -236,7 +236,7 @@ def check_batch_arguments(args: argparse.Namespace) -> None:
     Raises:
         PayloadError: a batch size outside 1..--max-batch.
     """
-    from fashion_tfx.serving.payloads import PayloadError
+    from serving.payloads import PayloadError
 
     if args.max_batch < 1:
         raise PayloadError(f"--max-batch must be at least 1, got {args.max_batch}")
@@ -259,8 +259,8 @@ def stream_batches(args: argparse.Namespace, sources, on_batch) -> tuple[int, in
     """
     from tqdm import tqdm
 
-    from fashion_tfx.serving import batch as streaming
-    from fashion_tfx.serving.payloads import PayloadError
+    from serving import batch as streaming
+    from serving.payloads import PayloadError
 
     done = skipped = 0
     progress = tqdm(
@@ -294,8 +294,8 @@ def check_sources(paths) -> list:
     """
     import os
 
-    from fashion_tfx.serving import batch as streaming
-    from fashion_tfx.serving.payloads import PayloadError
+    from serving import batch as streaming
+    from serving.payloads import PayloadError
 
     sources = [streaming.classify_input(path) for path in paths]
     for source in sources:
@@ -313,8 +313,8 @@ def run_batch(args: argparse.Namespace, sources) -> int:
     """Streams predictions over the inputs into CSV or JSON Lines; returns the exit code."""
     import numpy as np
 
-    from fashion_tfx.serving import batch as streaming
-    from fashion_tfx.serving import payloads
+    from serving import batch as streaming
+    from serving import payloads
 
     if args.index:
         raise payloads.PayloadError("--index cannot be combined with folders, TFRecord files or --output")
@@ -353,10 +353,10 @@ def run_batch(args: argparse.Namespace, sources) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Runs `fashion-tfx predict`: exit code 2 for bad input, 1 when the model or server fails."""
-    from fashion_tfx.data.fashion_mnist import DatasetError
-    from fashion_tfx.serving.payloads import PayloadError
-    from fashion_tfx.serving.push import ServingRootError
-    from fashion_tfx.serving.signatures import ServingError
+    from data.fashion_mnist import DatasetError
+    from serving.payloads import PayloadError
+    from serving.push import ServingRootError
+    from serving.signatures import ServingError
 
     try:
         check_batch_arguments(args)

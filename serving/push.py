@@ -11,7 +11,7 @@ from pathlib import Path
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from fashion_tfx.serving.signatures import DEFAULT_MODEL_NAME
+from serving.signatures import DEFAULT_MODEL_NAME
 
 MODELS_CONFIG = "models.config"
 CONFIG_MODE = 0o644  # readable by TF Serving's user, whoever owns the file

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 import numpy as np
 
-from fashion_tfx.serving import payloads
-from fashion_tfx.serving.signatures import (
+from serving import payloads
+from serving.signatures import (
     DEFAULT_MODEL_NAME,
     INPUT_NAMES,
     REST_FORMATS,

@@ -29,7 +29,7 @@ def canonical_data_dir() -> Path:
 
     Runs that must bless and push a model train on it: a model of synthetic data fails the golden set.
     """
-    from fashion_tfx.data import fashion_mnist as fm
+    from data import fashion_mnist as fm
 
     location = fm.locate(None, allow_download=False)
     assert location.canonical, "these tests need the canonical Fashion-MNIST (dataset-fashion-mnist)"

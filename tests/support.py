@@ -6,8 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fashion_tfx.data import fashion_mnist as fm
-from fashion_tfx.data.idx import write_idx
+from data import fashion_mnist as fm
+from data.idx import write_idx
 
 NUM_CLASSES = 10
 # Written out here, not imported, so tests check the code's class names against the data set's.
@@ -45,7 +45,7 @@ def write_idx_set(directory: Path, train: int = 120, test: int = 40, seed: int =
 
 def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
     """Runs `fashion-tfx` in-process; returns its exit code (argparse's too) and what it printed."""
-    from fashion_tfx.pipeline import cli
+    from pipeline import cli
 
     try:
         code = cli.main(argv)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fashion_tfx.pipeline import cli
+from pipeline import cli
 
 REPO = Path(__file__).resolve().parents[1]
 README = (REPO / "README.md").read_text()

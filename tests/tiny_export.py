@@ -11,8 +11,8 @@ import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
 
-from fashion_tfx.data.examples import encode_png
-from fashion_tfx.models.preprocessing import preprocessing_fn
+from data.examples import encode_png
+from models.preprocessing import preprocessing_fn
 
 # The raw feature spec as SchemaGen infers it from ExampleGen's output (one value per feature).
 RAW_FEATURE_SPEC = {
@@ -58,10 +58,10 @@ def export_tiny_model(directory: Path, seed: int = 0) -> Path:
     import keras
     from support import make_images
 
-    from fashion_tfx.components.upscaler.resize import upscale_images
-    from fashion_tfx.models.export import export_serving_model
-    from fashion_tfx.models.families import build_model
-    from fashion_tfx.models.search_space import ModelSettings, search_space
+    from components.upscaler.resize import upscale_images
+    from models.export import export_serving_model
+    from models.families import build_model
+    from models.search_space import ModelSettings, search_space
 
     transform_output = build_transform_output(directory / "transform", TINY_SIZE)
     settings = ModelSettings(

@@ -8,7 +8,7 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact, standard_artifacts
 
-from fashion_tfx.components.drift_gate.gate import check_anomalies
+from components.drift_gate.gate import check_anomalies
 
 ANOMALIES_PROPERTY = "anomalies"  # JSON: split -> anomaly lines (empty when the data is clean)
 

@@ -6,8 +6,8 @@ from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import channel_utils
 
-from fashion_tfx.components.evaluation_report import executor, spec
-from fashion_tfx.components.evaluation_report.spec import SUMMARY_PROPERTY  # noqa: F401  (re-exported)
+from components.evaluation_report import executor, spec
+from components.evaluation_report.spec import SUMMARY_PROPERTY  # noqa: F401  (re-exported)
 
 
 class EvaluationReport(base_component.BaseComponent):

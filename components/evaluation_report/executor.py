@@ -13,17 +13,17 @@ from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 from tfx.utils import path_utils
 
-from fashion_tfx.components.evaluation_report import spec
-from fashion_tfx.components.evaluation_report.model_card import (
+from components.evaluation_report import spec
+from components.evaluation_report.model_card import (
     build_model_card,
     read_json,
     read_signatures,
     write_model_card,
 )
-from fashion_tfx.components.evaluation_report.report import model_reference, write_report
-from fashion_tfx.components.example_gen.spec import CLASS_COUNTS_PROPERTY, DESCRIPTION_PROPERTY
-from fashion_tfx.components.serving_baseline.component import SOURCE_PROPERTY, VERSION_PROPERTY
-from fashion_tfx.models.trainer import CURVES_PNG, HISTORY_JSON, HYPERPARAMETERS_JSON, TRAINING_JSON
+from components.evaluation_report.report import model_reference, write_report
+from components.example_gen.spec import CLASS_COUNTS_PROPERTY, DESCRIPTION_PROPERTY
+from components.serving_baseline.component import SOURCE_PROPERTY, VERSION_PROPERTY
+from models.trainer import CURVES_PNG, HISTORY_JSON, HYPERPARAMETERS_JSON, TRAINING_JSON
 
 
 def _artifact_reference(artifact: Artifact) -> dict[str, Any]:

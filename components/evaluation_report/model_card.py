@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from fashion_tfx.components.evaluation_report.report import CONFUSION_PNG, describe_model
-from fashion_tfx.components.evaluation_report.spec import TRAINING_CURVES_PNG
-from fashion_tfx.data.fashion_mnist import CLASS_NAMES
+from components.evaluation_report.report import CONFUSION_PNG, describe_model
+from components.evaluation_report.spec import TRAINING_CURVES_PNG
+from data.fashion_mnist import CLASS_NAMES
 
 SCHEMA_VERSION = "0.0.2"
 WEAKEST_CLASSES = (
@@ -365,7 +365,7 @@ def render_model_card(card: dict[str, Any]) -> str:
 
 def write_model_card(card: dict[str, Any], output_dir: str) -> None:
     """Writes model_card.json and model_card.md into `output_dir`."""
-    from fashion_tfx.components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN
+    from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN
 
     with tf.io.gfile.GFile(os.path.join(output_dir, MODEL_CARD_JSON), "w") as out:
         json.dump(card, out, indent=1)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from tfx.dsl.io import fileio
 
-from fashion_tfx.data.fashion_mnist import CLASS_NAMES
-from fashion_tfx.pipeline.evaluation import ACCURACY
+from data.fashion_mnist import CLASS_NAMES
+from pipeline.evaluation import ACCURACY
 
 REPORT_JSON = "evaluation.json"
 REPORT_MARKDOWN = "evaluation.md"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from tfx.components import Evaluator
 from tfx.dsl.components.base import executor_spec
 
-from fashion_tfx.components.evaluator.executor import Executor
+from components.evaluator.executor import Executor
 
 
 class TrustedEvaluator(Evaluator):

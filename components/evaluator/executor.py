@@ -3,7 +3,7 @@
 TFMA's thresholds judge the model on the run's own test split, which comes from the data the run was
 given: label-shifted or foreign data yields a model that looks good there. This executor also scores
 the candidate on the golden set (canonical test images verified by SHA-256, see
-`fashion_tfx.data.golden`) and turns a BLESSED verdict into NOT_BLESSED when that check fails or
+`data.golden`) and turns a BLESSED verdict into NOT_BLESSED when that check fails or
 cannot run, so every reader of the blessing (Pusher, baseline step, report) sees the same answer.
 
 TFX's Evaluator applies the change thresholds only when its `baseline_model` input holds an artifact;
@@ -26,13 +26,13 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.types.artifact import Artifact
 from tfx.utils import path_utils, proto_utils
 
-from fashion_tfx.components.evaluator.trusted_check import (
+from components.evaluator.trusted_check import (
     TRUSTED_CHECK_PROPERTY,
     accuracy_floor,
     trusted_check,
 )
-from fashion_tfx.components.example_gen import spec as example_gen_spec
-from fashion_tfx.components.serving_baseline.component import has_model
+from components.example_gen import spec as example_gen_spec
+from components.serving_baseline.component import has_model
 
 
 def withdraw_blessing(blessing: Artifact) -> None:

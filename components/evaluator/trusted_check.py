@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fashion_tfx.data.golden import GoldenSet, GoldenSetError, load_golden_set
+from data.golden import GoldenSet, GoldenSetError, load_golden_set
 
 if TYPE_CHECKING:
     import tensorflow_model_analysis as tfma
@@ -44,9 +44,9 @@ def score_golden_set(model_dir: str, golden: GoldenSet) -> float:
     Raises:
         ServingError: the model does not load or does not answer.
     """
-    from fashion_tfx.serving.local import LocalModel
-    from fashion_tfx.serving.payloads import make_payload
-    from fashion_tfx.serving.signatures import SERVING_DEFAULT
+    from serving.local import LocalModel
+    from serving.payloads import make_payload
+    from serving.signatures import SERVING_DEFAULT
 
     model = LocalModel(model_dir)
     predicted = []

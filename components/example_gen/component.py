@@ -7,7 +7,7 @@ import json
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.types import channel_utils, standard_artifacts
 
-from fashion_tfx.components.example_gen import executor, spec
+from components.example_gen import executor, spec
 
 
 class IdxExampleGen(base_component.BaseComponent):

@@ -1,4 +1,4 @@
-"""IdxExampleGen's executor: unpacks the artifact and calls `fashion_tfx.data.ingest`."""
+"""IdxExampleGen's executor: unpacks the artifact and calls `data.ingest`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
-from fashion_tfx.components.example_gen import spec
-from fashion_tfx.data import fashion_mnist as fm
-from fashion_tfx.data.ingest import ingest_idx
-from fashion_tfx.data.splits import SPLITS
+from components.example_gen import spec
+from data import fashion_mnist as fm
+from data.ingest import ingest_idx
+from data.splits import SPLITS
 
 
 class Executor(base_executor.BaseExecutor):

@@ -7,7 +7,7 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.proto import pusher_pb2
 from tfx.types import channel_utils, standard_artifacts
 
-from fashion_tfx.components.pusher import executor, spec
+from components.pusher import executor, spec
 
 
 class ModelPusher(base_component.BaseComponent):

@@ -23,8 +23,8 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.types.artifact import Artifact
 from tfx.utils import io_utils, proto_utils
 
-from fashion_tfx.components.pusher import spec, versions
-from fashion_tfx.components.pusher.model_card import check_model_card, ship_model_card
+from components.pusher import spec, versions
+from components.pusher.model_card import check_model_card, ship_model_card
 
 STAGED_DESTINATION_PROPERTY = "staged_destination"  # the hidden folder the smoke check publishes
 DIGEST_PROPERTY = "model_digest"  # SHA-256 of the SavedModel's files

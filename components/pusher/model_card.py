@@ -6,13 +6,13 @@ import os
 
 from tfx.dsl.io import fileio
 
-from fashion_tfx.components.evaluation_report.report import CONFUSION_PNG
-from fashion_tfx.components.evaluation_report.spec import (
+from components.evaluation_report.report import CONFUSION_PNG
+from components.evaluation_report.spec import (
     MODEL_CARD_JSON,
     MODEL_CARD_MARKDOWN,
     TRAINING_CURVES_PNG,
 )
-from fashion_tfx.components.pusher.spec import ASSETS_EXTRA
+from components.pusher.spec import ASSETS_EXTRA
 
 CARD_FILES = (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, CONFUSION_PNG, TRAINING_CURVES_PNG)
 REQUIRED = (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN)

@@ -4,7 +4,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from fashion_tfx.components.evaluation_report.spec import EvaluationReportArtifact
+from components.evaluation_report.spec import EvaluationReportArtifact
 
 # The names TFX's Pusher executor reads, so the executor can build on it.
 MODEL = standard_component_specs.MODEL_KEY

@@ -22,7 +22,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
-from fashion_tfx.components.serving_baseline.baseline import copy_served_model
+from components.serving_baseline.baseline import copy_served_model
 
 FOUND_PROPERTY = "found"  # 1: the artifact holds the served model; 0: nothing was served
 VERSION_PROPERTY = "served_version"

@@ -1,6 +1,6 @@
 """The smoke check's fresh process: load a SavedModel and run every signature on canary images.
 
-Run as `python -m fashion_tfx.components.serving_check.canary --model-dir DIR --examples FILE...`;
+Run as `python -m components.serving_check.canary --model-dir DIR --examples FILE...`;
 prints one JSON line and exits non-zero if the model does not load or does not answer correctly.
 """
 
@@ -20,7 +20,7 @@ def read_canary_images(example_files: list[str], count: int) -> tuple[np.ndarray
     """Returns up to `count` raw 28×28 images (and their ids) from gzip TFRecord files of tf.Examples."""
     import tensorflow as tf
 
-    from fashion_tfx.data.examples import read_example
+    from data.examples import read_example
 
     images, ids = [], []
     dataset = tf.data.TFRecordDataset(example_files, compression_type="GZIP").take(count)
@@ -39,9 +39,9 @@ def check_model(model_dir: str, images: np.ndarray, ids: list[str]) -> dict:
     Raises:
         ServingError: a signature is missing, fails, or answers inconsistently.
     """
-    from fashion_tfx.serving.local import LocalModel
-    from fashion_tfx.serving.payloads import make_payload
-    from fashion_tfx.serving.signatures import EMBED, PREDICT_IMAGES, SERVING_DEFAULT, ServingError
+    from serving.local import LocalModel
+    from serving.payloads import make_payload
+    from serving.signatures import EMBED, PREDICT_IMAGES, SERVING_DEFAULT, ServingError
 
     model = LocalModel(model_dir)
     payload = make_payload(images, ids)

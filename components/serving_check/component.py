@@ -37,9 +37,9 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
     canary_count: Parameter[int] = 8,
 ) -> None:
     """Checks the pushed model in a fresh process; a model that was not pushed is not checked."""
-    from fashion_tfx.components.pusher.executor import STAGED_DESTINATION_PROPERTY
-    from fashion_tfx.components.pusher.versions import publish
-    from fashion_tfx.serving.push import write_models_config
+    from components.pusher.executor import STAGED_DESTINATION_PROPERTY
+    from components.pusher.versions import publish
+    from serving.push import write_models_config
 
     if pushed_model.get_int_custom_property("pushed") != 1:
         outcome = {"checked": False, "reason": "the model was not blessed, so nothing was pushed"}
@@ -56,7 +56,7 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
             )
         files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], canary_split), "*"))
         command = [
-            sys.executable, "-m", "fashion_tfx.components.serving_check.canary",
+            sys.executable, "-m", "components.serving_check.canary",
             "--model-dir", model_dir, "--examples", *files, "--count", str(canary_count),
         ]  # fmt: skip
         process = subprocess.run(command, capture_output=True, text=True, timeout=TIMEOUT_SECONDS)

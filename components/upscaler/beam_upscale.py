@@ -16,9 +16,9 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from fashion_tfx.components.upscaler.fidelity import write_fidelity_report
-from fashion_tfx.components.upscaler.resize import SOURCE_SIZE, check_resize, upscale_images
-from fashion_tfx.data.examples import (
+from components.upscaler.fidelity import write_fidelity_report
+from components.upscaler.resize import SOURCE_SIZE, check_resize, upscale_images
+from data.examples import (
     HEIGHT_KEY,
     IMAGE_KEY,
     WIDTH_KEY,
@@ -27,7 +27,7 @@ from fashion_tfx.data.examples import (
     encode_png,
     read_example,
 )
-from fashion_tfx.data.ingest import split_dir
+from data.ingest import split_dir
 
 SAMPLES_TAG = "samples"
 SAMPLES_PER_CLASS = 20  # images per class measured in the fidelity report (the grid shows the first)

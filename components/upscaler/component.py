@@ -6,8 +6,8 @@ from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import channel_utils, standard_artifacts
 
-from fashion_tfx.components.upscaler import executor, spec
-from fashion_tfx.components.upscaler.resize import SOURCE_SIZE, check_resize
+from components.upscaler import executor, spec
+from components.upscaler.resize import SOURCE_SIZE, check_resize
 
 
 class ImageUpscaler(base_beam_component.BaseBeamComponent):

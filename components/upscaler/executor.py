@@ -11,8 +11,8 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
-from fashion_tfx.components.upscaler import spec
-from fashion_tfx.components.upscaler.beam_upscale import upscale_examples
+from components.upscaler import spec
+from components.upscaler.beam_upscale import upscale_examples
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):

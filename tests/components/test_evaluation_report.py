@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fashion_tfx.components.evaluation_report.report import (
+from components.evaluation_report.report import (
     BASELINE,
     CANDIDATE,
     NEVER_PREDICTED,

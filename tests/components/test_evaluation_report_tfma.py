@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_tfx.components.evaluation_report.report import (
+from components.evaluation_report.report import (
     BASELINE,
     CANDIDATE,
     NEVER_PREDICTED,
     build_report,
     read_confusion_matrices,
 )
-from fashion_tfx.data.examples import LABEL_KEY
-from fashion_tfx.pipeline.evaluation import PREDICTION_KEY, SERVED_SIGNATURE, make_eval_config
+from data.examples import LABEL_KEY
+from pipeline.evaluation import PREDICTION_KEY, SERVED_SIGNATURE, make_eval_config
 
 SCORES = "scores"  # each example carries the probabilities the tiny model returns for it
 

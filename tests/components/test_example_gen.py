@@ -11,10 +11,10 @@ import pytest
 import tensorflow as tf
 from tfx.types import artifact_utils, standard_artifacts
 
-from fashion_tfx.components.example_gen import executor, spec
-from fashion_tfx.data import fashion_mnist as fm
-from fashion_tfx.data.examples import ID_KEY, read_example
-from fashion_tfx.data.idx import IdxFormatError, write_idx
+from components.example_gen import executor, spec
+from data import fashion_mnist as fm
+from data.examples import ID_KEY, read_example
+from data.idx import IdxFormatError, write_idx
 
 
 def _run(data_dir, out_dir, caps=None, seed=42, allow_foreign=True):
@@ -50,7 +50,7 @@ def test_writes_three_splits_with_image_label_and_id(tiny_idx_dir, tmp_path):
     image, label, example_id, proto = records["test"][0]
     source = fm.file_path(tiny_idx_dir, fm.TEST_IMAGES)
     index = int(example_id.split(":")[1])
-    from fashion_tfx.data.idx import read_idx_images, read_idx_labels
+    from data.idx import read_idx_images, read_idx_labels
 
     np.testing.assert_array_equal(image, read_idx_images(source)[index])
     assert label == read_idx_labels(fm.file_path(tiny_idx_dir, fm.TEST_LABELS))[index]

@@ -7,13 +7,13 @@ import json
 import numpy as np
 import pytest
 
-from fashion_tfx.components.evaluation_report.model_card import (
+from components.evaluation_report.model_card import (
     SCHEMA_VERSION,
     build_model_card,
     render_model_card,
     write_model_card,
 )
-from fashion_tfx.components.evaluation_report.report import (
+from components.evaluation_report.report import (
     BASELINE,
     CANDIDATE,
     assemble_report,

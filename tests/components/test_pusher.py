@@ -11,19 +11,19 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from fashion_tfx.components.evaluation_report.spec import (
+from components.evaluation_report.spec import (
     MODEL_CARD_JSON,
     MODEL_CARD_MARKDOWN,
     EvaluationReportArtifact,
 )
-from fashion_tfx.components.pusher import versions
-from fashion_tfx.components.pusher.executor import (
+from components.pusher import versions
+from components.pusher.executor import (
     ALREADY_SERVING_PROPERTY,
     STAGED_DESTINATION_PROPERTY,
     Executor,
 )
-from fashion_tfx.serving.local import model_versions
-from fashion_tfx.serving.push import write_models_config
+from serving.local import model_versions
+from serving.push import write_models_config
 
 
 def _model(uri, weights: bytes) -> standard_artifacts.Model:

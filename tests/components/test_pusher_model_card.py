@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fashion_tfx.components.pusher.model_card import ship_model_card
+from components.pusher.model_card import ship_model_card
 
 
 def test_card_files_land_in_assets_extra(tmp_path):

@@ -14,11 +14,11 @@ import tensorflow as tf
 from tfx.dsl.components.base.base_beam_executor import BaseBeamExecutor
 from tfx.types import artifact_utils, channel_utils, standard_artifacts
 
-from fashion_tfx.components.upscaler import executor, spec
-from fashion_tfx.components.upscaler.component import ImageUpscaler
-from fashion_tfx.components.upscaler.fidelity import FIDELITY_JSON, FIDELITY_PNG, _fit_text
-from fashion_tfx.components.upscaler.resize import INTERPOLATIONS, upscale_images
-from fashion_tfx.data.examples import ID_KEY, IMAGE_KEY, LABEL_KEY, encode_png, make_example, read_example
+from components.upscaler import executor, spec
+from components.upscaler.component import ImageUpscaler
+from components.upscaler.fidelity import FIDELITY_JSON, FIDELITY_PNG, _fit_text
+from components.upscaler.resize import INTERPOLATIONS, upscale_images
+from data.examples import ID_KEY, IMAGE_KEY, LABEL_KEY, encode_png, make_example, read_example
 
 SIZE = 40  # small, and not a multiple of 28
 SPLIT_SIZES = {"train": 12, "eval": 4, "holdout": 5}  # a split name ExampleGen never writes
@@ -217,9 +217,9 @@ def test_component_exposes_examples_and_report():
 
 
 def test_pipeline_run_produces_the_report(tmp_path, tiny_idx_dir, monkeypatch):
-    from fashion_tfx.pipeline import pipeline as factory
-    from fashion_tfx.pipeline.config import make_config
-    from fashion_tfx.pipeline.local_runner import run_pipeline
+    from pipeline import pipeline as factory
+    from pipeline.config import make_config
+    from pipeline.local_runner import run_pipeline
 
     # The real factory, cut after the upscaler: training is tested elsewhere and takes minutes.
     full_factory = factory.create_components

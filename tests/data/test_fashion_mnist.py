@@ -8,7 +8,7 @@ import shutil
 import pytest
 from support import write_idx_set
 
-from fashion_tfx.data import fashion_mnist as fm
+from data import fashion_mnist as fm
 
 
 @pytest.fixture(autouse=True)

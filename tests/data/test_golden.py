@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pytest
 
-from fashion_tfx.data import fashion_mnist as fm
-from fashion_tfx.data import golden
-from fashion_tfx.data.idx import read_bytes
+from data import fashion_mnist as fm
+from data import golden
+from data.idx import read_bytes
 
 
 def _tampered_copy(directory, source):
@@ -57,7 +57,7 @@ def test_a_gzip_copy_elsewhere_is_trusted_by_its_content(canonical_dir, tmp_path
 def test_class_resemblance_names_a_label_shift_and_passes_the_canonical_set(canonical_dir):
     from support import make_images
 
-    from fashion_tfx.data.idx import read_idx_pair
+    from data.idx import read_idx_pair
 
     reference = golden.load_golden_set([canonical_dir])
     images, labels = read_idx_pair(

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from fashion_tfx.data.idx import (
+from data.idx import (
     IdxFormatError,
     read_idx_images,
     read_idx_labels,

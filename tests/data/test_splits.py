@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from fashion_tfx.data.splits import EVAL, TEST, TRAIN, assign_splits, balanced_cap, example_id
+from data.splits import EVAL, TEST, TRAIN, assign_splits, balanced_cap, example_id
 
 
 def _inputs(train=600, test=100):

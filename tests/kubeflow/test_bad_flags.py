@@ -8,8 +8,8 @@ import pytest
 import yaml
 from support import run_cli
 
-from fashion_tfx.kubeflow import submit
-from fashion_tfx.kubeflow.settings import KubeflowSettings
+from kubeflow import submit
+from kubeflow.settings import KubeflowSettings
 
 IMAGE = "ghcr.io/acme/fashion-tfx:0.1.0"
 ROOT = "gs://bucket/runs"

@@ -19,9 +19,9 @@ SOURCE = f"gs://{BUCKET}/release-io/Trainer/model/7/Format-Serving"
 SCRIPT = textwrap.dedent(
     f"""
     import json
-    from fashion_tfx.components.pusher import versions
-    from fashion_tfx.components.serving_baseline.baseline import copy_served_model, served_versions
-    from fashion_tfx.serving.push import write_models_config
+    from components.pusher import versions
+    from components.serving_baseline.baseline import copy_served_model, served_versions
+    from serving.push import write_models_config
 
     model_dir = "{SERVING}/fashion-tfx"
     empty = copy_served_model("{SERVING}/nothing-served", "gs://{BUCKET}/release-io/empty-baseline")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from gcs_emulator import BUCKET, READ_ONLY_BUCKET, free_port
 
-from fashion_tfx.pipeline import cli
+from pipeline import cli
 
 
 def _run(root: str, data_dir, tmp_path, monkeypatch, capsys) -> tuple[int, list[str]]:
@@ -80,7 +80,7 @@ def test_a_missing_or_read_only_bucket_is_refused(
 
 
 def test_the_writable_bucket_passes_the_probe_and_keeps_nothing(gcs_emulator, monkeypatch):
-    from fashion_tfx.pipeline.storage import check_bucket_writable
+    from pipeline.storage import check_bucket_writable
 
     for name, value in gcs_emulator.environment.items():
         monkeypatch.setenv(name, value)

@@ -79,7 +79,7 @@ def test_bucket_run_completes(bucket_run):
 def test_every_artifact_and_report_is_in_the_bucket(bucket_run, gcs_emulator):
     process, root, _, home = bucket_run
     assert process.returncode == 0, process.stderr[-4000:]
-    from fashion_tfx.pipeline.metadata import component_runs
+    from pipeline.metadata import component_runs
 
     metadata = home / ".local" / "state" / "fashion-tfx" / "gs" / BUCKET / PREFIX / "metadata.sqlite"
     objects = _objects(gcs_emulator, PREFIX + "/")

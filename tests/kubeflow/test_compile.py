@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fashion_tfx.kubeflow import runner
-from fashion_tfx.kubeflow.runner import IMAGE_SOURCE_DIR
-from fashion_tfx.kubeflow.settings import IMAGE_DATA_DIR, KubeflowSettings, Resources
-from fashion_tfx.pipeline import cli
-from fashion_tfx.pipeline.config import ConfigError, make_config
+from kubeflow import runner
+from kubeflow.runner import IMAGE_SOURCE_DIR
+from kubeflow.settings import IMAGE_DATA_DIR, KubeflowSettings, Resources
+from pipeline import cli
+from pipeline.config import ConfigError, make_config
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "registry.example.com/ml/fashion-tfx:1.2.3"
@@ -56,7 +56,7 @@ def local_pipeline(tmp_path_factory):
     """The pipeline as the local runner builds it, from the same factory."""
     from tfx.orchestration import metadata as tfx_metadata
 
-    from fashion_tfx.pipeline.pipeline import create_pipeline
+    from pipeline.pipeline import create_pipeline
 
     root = tmp_path_factory.mktemp("local")
     config = make_config(PROFILE, root, data_dir=str(root / "idx"))
@@ -148,9 +148,14 @@ def _packages() -> set[str]:
     return set(captured["packages"])
 
 
+def _top_level_names() -> set[str]:
+    """The project's top-level package names (`pipeline`, `models`, ...), as setup.py installs them."""
+    return {name.split(".")[0] for name in _packages()}
+
+
 def _project_module_file(dotted: str) -> str | None:
-    """Returns the source path (relative to the repo) of the module a `fashion_tfx.` dotted path names."""
-    parts = dotted.split(".")[1:]
+    """Returns the source path (relative to the repo) of the module a project dotted path names."""
+    parts = dotted.split(".")
     for end in range(len(parts), 0, -1):
         candidate = "/".join(parts[:end])
         for path in (f"{candidate}.py", f"{candidate}/__init__.py"):
@@ -283,20 +288,22 @@ def test_a_runtime_parameter_the_pipeline_lacks_is_refused(compiled):
 
 def test_every_module_the_spec_names_is_in_the_image(compiled, build_context):
     packages = _packages()
-    dotted = re.compile(r"^fashion_tfx(\.[A-Za-z_]\w*)+$")
+    project = _top_level_names()
+    alternatives = "|".join(sorted(project))
+    dotted = re.compile(rf"^({alternatives})(\.[A-Za-z_]\w*)+$")
     names = [
         args[args.index("--executor_class_path") + 1]
         for e in _executors(compiled[1]).values()
         if "container" in e and "--executor_class_path" in (args := e["container"]["args"])
     ]
     names += [s for s in _strings(compiled[1]["root"]) if dotted.match(s)]
-    assert any(n.startswith("fashion_tfx.") for n in names), "expected at least IdxExampleGen's executor"
+    assert any(n.split(".")[0] in project for n in names), "expected at least IdxExampleGen's executor"
     for name in names:
-        if name.startswith("fashion_tfx."):
+        if name.split(".")[0] in project:
             source = _project_module_file(name)
             assert source is not None, f"{name}: no module file in the repo"
             assert source in build_context, f"{name}: {source} is excluded from the Docker build context"
-            package = "fashion_tfx." + Path(source).parent.as_posix().replace("/", ".")
+            package = Path(source).parent.as_posix().replace("/", ".")
             assert package in packages, f"{name}: setup.py does not install {package}"
         else:
             module = name.rsplit(".", 1)[0]
@@ -402,7 +409,7 @@ def test_dockerfile_base_and_runtime_layout():
 def test_build_context_holds_what_the_image_installs(build_context):
     assert {"requirements.lock", "setup.py"} <= build_context
     for package in _packages():
-        folder = package.removeprefix("fashion_tfx.").replace(".", "/")
+        folder = package.replace(".", "/")
         assert f"{folder}/__init__.py" in build_context, package
     assert not any(p.startswith((".venv/", ".git/", "runs/")) for p in build_context)
 

@@ -23,9 +23,9 @@ def rehearsal(tmp_path_factory, canonical_data_dir):
     """
     from kfp_rehearsal import rehearse
 
-    from fashion_tfx.data.fashion_mnist import locate
-    from fashion_tfx.kubeflow.runner import IMAGE_SOURCE_DIR, compile_spec
-    from fashion_tfx.kubeflow.settings import KubeflowSettings
+    from data.fashion_mnist import locate
+    from kubeflow.runner import IMAGE_SOURCE_DIR, compile_spec
+    from kubeflow.settings import KubeflowSettings
 
     base = tmp_path_factory.mktemp("rehearsal")
     data = canonical_data_dir

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from fashion_tfx.kubeflow import submit
-from fashion_tfx.kubeflow.settings import KubeflowSettings, Resources, validate_root
-from fashion_tfx.pipeline.config import ConfigError
+from kubeflow import submit
+from kubeflow.settings import KubeflowSettings, Resources, validate_root
+from pipeline.config import ConfigError
 
 SPEC = {
     "pipelineInfo": {"name": "fashion-tfx"},

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashion_tfx.models.augmentation import TRANSFORMS, RandomApply, make_augmentation
-from fashion_tfx.models.families import build_model, classifier_of
-from fashion_tfx.models.search_space import ModelSettings, search_space
+from models.augmentation import TRANSFORMS, RandomApply, make_augmentation
+from models.families import build_model, classifier_of
+from models.search_space import ModelSettings, search_space
 
 SIZE = 32
 

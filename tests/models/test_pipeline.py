@@ -10,12 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from fashion_tfx.models.fingerprint import code_fingerprint
-from fashion_tfx.models.trainer import CURVES_PNG, HISTORY_JSON
-from fashion_tfx.models.tuner import TRIALS_CSV, TRIALS_JSON, TRIALS_PNG
-from fashion_tfx.pipeline.config import make_config
-from fashion_tfx.pipeline.local_runner import run_pipeline
-from fashion_tfx.pipeline.pipeline import create_components
+from models.fingerprint import code_fingerprint
+from models.trainer import CURVES_PNG, HISTORY_JSON
+from models.tuner import TRIALS_CSV, TRIALS_JSON, TRIALS_PNG
+from pipeline.config import make_config
+from pipeline.local_runner import run_pipeline
+from pipeline.pipeline import create_components
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -96,7 +96,7 @@ def test_transform_tuner_trainer_run_and_the_export_loads_in_a_fresh_process(tin
     assert all(abs(sum(p) - 1.0) < 1e-4 for p in answer["probabilities"])
     assert answer["class_id"] == answer["image_class_id"]
     assert answer["embedding_shape"] == [8, best["values"]["embedding_dim"]]
-    from fashion_tfx.data.fashion_mnist import CLASS_NAMES
+    from data.fashion_mnist import CLASS_NAMES
 
     assert answer["class_name"] == [CLASS_NAMES[i] for i in answer["class_id"]]
 

@@ -6,10 +6,10 @@ import keras
 import numpy as np
 import pytest
 
-from fashion_tfx.models.search_space import DEFAULTS, ModelSettings, search_space
-from fashion_tfx.models.trainer import cosine_learning_rate, train
-from fashion_tfx.models.tuner import DefaultsFirstRandomSearchOracle
-from fashion_tfx.pipeline.config import ConfigError, make_config
+from models.search_space import DEFAULTS, ModelSettings, search_space
+from models.trainer import cosine_learning_rate, train
+from models.tuner import DefaultsFirstRandomSearchOracle
+from pipeline.config import ConfigError, make_config
 
 
 def test_batch_size_choices_stop_at_the_configured_batch_size():

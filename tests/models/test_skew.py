@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from fashion_tfx.components.upscaler.resize import upscale_images
-from fashion_tfx.data.examples import make_example
-from fashion_tfx.models.export import export_serving_model
-from fashion_tfx.models.families import build_model, embedding_model
-from fashion_tfx.models.preprocessing import TransformedBatches
-from fashion_tfx.models.search_space import ModelSettings, search_space
+from components.upscaler.resize import upscale_images
+from data.examples import make_example
+from models.export import export_serving_model
+from models.families import build_model, embedding_model
+from models.preprocessing import TransformedBatches
+from models.search_space import ModelSettings, search_space
 
 COUNT = 240
 SIZE = 32

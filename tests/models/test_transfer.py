@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_tfx.models.families import BACKBONE, build_model, classifier_of, make_backbone
-from fashion_tfx.models.search_space import BASE_MODEL, ModelSettings, search_space
+from models.families import BACKBONE, build_model, classifier_of, make_backbone
+from models.search_space import BASE_MODEL, ModelSettings, search_space
 
 SIZE = 32
 
@@ -64,7 +64,7 @@ def test_backbone_from_a_weights_file_stays_frozen(backbone, tmp_path, seed):
 
 def test_trunk_of_a_previous_model_stays_frozen(tmp_path, seed):
     # A previous run's exported model: a cnn whose SavedModel exposes its trunk.
-    from fashion_tfx.models.families import TRUNK_ENDPOINT, embedding_model
+    from models.families import TRUNK_ENDPOINT, embedding_model
 
     previous_settings = ModelSettings(image_size=SIZE, stems=(2,), seed=seed)
     previous = build_model(search_space(previous_settings), previous_settings)

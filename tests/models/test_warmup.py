@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from fashion_tfx.models.export import WARMUP_DIR, WARMUP_FILE
+from models.export import WARMUP_DIR, WARMUP_FILE
 
 
 def _read_logs(model_dir) -> list[prediction_log_pb2.PredictionLog]:

@@ -8,19 +8,19 @@ import struct
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from fashion_tfx.data import fashion_mnist as fm
-from fashion_tfx.pipeline import cli
-from fashion_tfx.pipeline.config import make_config
-from fashion_tfx.pipeline.local_runner import (
+from data import fashion_mnist as fm
+from pipeline import cli
+from pipeline.config import make_config
+from pipeline.local_runner import (
     RootLock,
     RunInProgressError,
     StorageError,
     check_writable,
     run_pipeline,
 )
-from fashion_tfx.pipeline.metadata import component_runs, open_store
-from fashion_tfx.pipeline.summary import render
-from fashion_tfx.serving.local import model_versions
+from pipeline.metadata import component_runs, open_store
+from pipeline.summary import render
+from serving.local import model_versions
 
 
 def test_cli_run_then_rerun_is_cached(canonical_data_dir, tmp_path, capsys):
@@ -91,7 +91,7 @@ def _write_wrong_size_set(directory):
     """A set whose images are 32×32: valid IDX, but not what the schema describes."""
     from support import make_images
 
-    from fashion_tfx.data.idx import write_idx
+    from data.idx import write_idx
 
     directory.mkdir()
     for images_name, labels_name, count, seed in (

@@ -9,8 +9,8 @@ import re
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from fashion_tfx.models.console import PROGRESS_LOGGER_NAME
-from fashion_tfx.pipeline.progress import ProgressDisplay
+from models.console import PROGRESS_LOGGER_NAME
+from pipeline.progress import ProgressDisplay
 
 Execution = metadata_store_pb2.Execution
 

@@ -9,12 +9,12 @@ import cv2
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from fashion_tfx.components.pusher.spec import ASSETS_EXTRA
-from fashion_tfx.pipeline.config import make_config
-from fashion_tfx.pipeline.local_runner import run_pipeline
-from fashion_tfx.pipeline.metadata import json_property
-from fashion_tfx.pipeline.summary import render
-from fashion_tfx.serving.local import model_versions
+from components.pusher.spec import ASSETS_EXTRA
+from pipeline.config import make_config
+from pipeline.local_runner import run_pipeline
+from pipeline.metadata import json_property
+from pipeline.summary import render
+from serving.local import model_versions
 
 
 def _report(result) -> tuple[Path, dict]:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import sys
 
-from fashion_tfx.pipeline import cli
-from fashion_tfx.pipeline import pipeline as factory
+from pipeline import cli
+from pipeline import pipeline as factory
 
 CUT_AFTER = os.environ.get("FASHION_TFX_CUT_AFTER")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 
-from fashion_tfx.pipeline.metadata import open_store
+from pipeline.metadata import open_store
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = [str(Path(sys.executable).parent / "fashion-tfx")]  # the console script users run

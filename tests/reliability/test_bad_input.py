@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_tfx.pipeline import cli
-from fashion_tfx.pipeline.config import ConfigError, make_config
-from fashion_tfx.serving import payloads
+from pipeline import cli
+from pipeline.config import ConfigError, make_config
+from serving import payloads
 
 
 def _load_example_gen_cases() -> dict:

@@ -8,8 +8,8 @@ import time
 from ml_metadata.proto import metadata_store_pb2
 from reliability.runs import executions, sigkill, start_run, wait_for_line
 
-from fashion_tfx.pipeline import cli
-from fashion_tfx.pipeline.local_runner import RootLock
+from pipeline import cli
+from pipeline.local_runner import RootLock
 
 
 def test_two_runs_in_different_roots_at_the_same_time_both_succeed(clean_runs):

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import tensorflow_data_validation as tfdv
 
-from fashion_tfx.components.drift_gate.gate import ANOMALIES_FILE, DataDriftError, check_anomalies
+from components.drift_gate.gate import ANOMALIES_FILE, DataDriftError, check_anomalies
 
 SCHEMA = Path(__file__).resolve().parents[2] / "data" / "schema.pbtxt"
 

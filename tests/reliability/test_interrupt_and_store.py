@@ -10,7 +10,7 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2
 from reliability.runs import executions, start_run, wait_for_line
 
-from fashion_tfx.pipeline import cli
+from pipeline import cli
 
 CACHED = metadata_store_pb2.Execution.CACHED
 COMPLETE = metadata_store_pb2.Execution.COMPLETE

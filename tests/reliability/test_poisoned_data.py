@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from support import run_cli, write_idx_set
 
-from fashion_tfx.data import fashion_mnist as fm
-from fashion_tfx.data import golden
-from fashion_tfx.data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_bytes, write_idx
+from data import fashion_mnist as fm
+from data import golden
+from data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_bytes, write_idx
 
 # Imported before any test captures stderr: run_pipeline binds sys.stderr as a default at import time.
-from fashion_tfx.pipeline import (
+from pipeline import (
     local_runner,  # noqa: F401
 )
-from fashion_tfx.pipeline.metadata import component_runs, json_property
+from pipeline.metadata import component_runs, json_property
 
 
 def _write_label_shifted_set(directory: Path) -> Path:
@@ -154,8 +154,8 @@ def test_without_any_trusted_copy_the_run_is_refused_before_any_work(
 
 
 def test_the_trusted_check_fails_closed_without_a_golden_set(tmp_path, monkeypatch):
-    from fashion_tfx.components.evaluator.trusted_check import accuracy_floor, trusted_check
-    from fashion_tfx.pipeline.evaluation import make_eval_config
+    from components.evaluator.trusted_check import accuracy_floor, trusted_check
+    from pipeline.evaluation import make_eval_config
 
     assert accuracy_floor(make_eval_config(0.85, 0.0)) == pytest.approx(0.85)
     monkeypatch.setattr(golden, "default_candidates", lambda: [])

@@ -15,9 +15,9 @@ import stat
 
 from reliability.runs import start_run
 
-from fashion_tfx.components.pusher import versions
-from fashion_tfx.pipeline.metadata import component_runs
-from fashion_tfx.serving.local import model_versions
+from components.pusher import versions
+from pipeline.metadata import component_runs
+from serving.local import model_versions
 
 
 def _finish(process) -> str:

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fashion_tfx.data.examples import encode_png
-from fashion_tfx.pipeline import cli
+from data.examples import encode_png
+from pipeline import cli
 
 REPO = Path(__file__).resolve().parents[2]
 SKIPPED_DIRS = {".venv", ".git", "runs", "__pycache__", ".pytest_cache", ".ruff_cache"}

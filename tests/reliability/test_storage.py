@@ -6,8 +6,8 @@ import subprocess
 
 import pytest
 
-from fashion_tfx.pipeline import cli
-from fashion_tfx.pipeline.local_runner import StorageError, check_writable
+from pipeline import cli
+from pipeline.local_runner import StorageError, check_writable
 
 
 @pytest.fixture

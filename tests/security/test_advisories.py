@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from fashion_tfx.security.advisories import (
+from security.advisories import (
     SNAPSHOT,
     SUPPLEMENT,
     AdvisoryDataError,
@@ -154,7 +154,7 @@ def test_a_malformed_supplement_is_refused(tmp_path, text, message):
 
 
 def test_refresh_reads_a_checkout_and_turns_yaml_dates_into_osv_strings(tmp_path):
-    from fashion_tfx.security.refresh import read_checkout
+    from security.refresh import read_checkout
 
     (tmp_path / "vulns" / "demo-pkg").mkdir(parents=True)
     (tmp_path / "vulns" / "demo-pkg" / "PYSEC-0000-1.yaml").write_text(

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from fashion_tfx.security import audit as audit_module
-from fashion_tfx.security.advisories import AdvisoryIndex, write_records
-from fashion_tfx.security.audit import ACCEPTED, AuditError, audit, load_accepted, main
-from fashion_tfx.security.osv_mirror import OsvMirror
+from security import audit as audit_module
+from security.advisories import AdvisoryIndex, write_records
+from security.audit import ACCEPTED, AuditError, audit, load_accepted, main
+from security.osv_mirror import OsvMirror
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -21,10 +21,10 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
-from fashion_tfx.data.fashion_mnist import CLASS_NAMES
-from fashion_tfx.serving import push
-from fashion_tfx.serving.local import LocalModel
-from fashion_tfx.serving.signatures import DEFAULT_MODEL_NAME, ServingError
+from data.fashion_mnist import CLASS_NAMES
+from serving import push
+from serving.local import LocalModel
+from serving.signatures import DEFAULT_MODEL_NAME, ServingError
 
 VERSION = 7
 POOL = 4  # 28x28 -> 7x7 mean pooling

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_tfx.data.examples import make_example
-from fashion_tfx.pipeline.cli import main
-from fashion_tfx.serving.local import LocalModel
-from fashion_tfx.serving.signatures import DEFAULT_MODEL_NAME
+from data.examples import make_example
+from pipeline.cli import main
+from serving.local import LocalModel
+from serving.signatures import DEFAULT_MODEL_NAME
 
 
 def _cli(argv, capsys) -> tuple[int, str, str]:
@@ -179,7 +179,7 @@ def test_version_folders_that_are_not_ascii_numbers_are_ignored(real_serving_roo
     assert cv2.imwrite(str(png), _images(1)[0])
     code, out, err = _cli(["predict", str(png), "--serving-root", str(root), "--version", "3"], capsys)
     assert code == 0, err
-    from fashion_tfx.serving.local import model_versions, resolve_model_dir
+    from serving.local import model_versions, resolve_model_dir
 
     assert model_versions(base) == [3]
     assert resolve_model_dir(serving_root=root).name == "3"
@@ -189,7 +189,7 @@ def test_version_folders_that_are_not_ascii_numbers_are_ignored(real_serving_roo
 
 
 def test_default_serving_root_does_not_depend_on_the_current_folder(tmp_path, monkeypatch):
-    from fashion_tfx.pipeline.cli import build_parser
+    from pipeline.cli import build_parser
 
     before = build_parser().parse_args(["predict", "x.png"]).serving_root
     monkeypatch.chdir(tmp_path)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import yaml
 
-from fashion_tfx.serving import grpc_client, push, rest
-from fashion_tfx.serving.signatures import DEFAULT_MODEL_NAME
+from serving import grpc_client, push, rest
+from serving.signatures import DEFAULT_MODEL_NAME
 
 K8S = Path(__file__).resolve().parents[2] / "serving" / "k8s"
 

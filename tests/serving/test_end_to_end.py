@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fashion_tfx.serving import grpc_client, payloads, rest
-from fashion_tfx.serving.signatures import ServingError
+from serving import grpc_client, payloads, rest
+from serving.signatures import ServingError
 
 
 @pytest.fixture

@@ -9,8 +9,8 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import predict_pb2
 
-from fashion_tfx.serving import grpc_client, payloads
-from fashion_tfx.serving.signatures import ServingError
+from serving import grpc_client, payloads
+from serving.signatures import ServingError
 
 
 @pytest.fixture

@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from support import FASHION_CLASS_NAMES
 
-from fashion_tfx.serving import payloads
-from fashion_tfx.serving.local import LocalModel, model_versions, resolve_model_dir
-from fashion_tfx.serving.payloads import PayloadError
-from fashion_tfx.serving.push import ServingRootError
-from fashion_tfx.serving.signatures import ServingError
+from serving import payloads
+from serving.local import LocalModel, model_versions, resolve_model_dir
+from serving.payloads import PayloadError
+from serving.push import ServingRootError
+from serving.signatures import ServingError
 
 
 def _fake_versions(base, *versions):

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_tfx.data import examples
-from fashion_tfx.serving import payloads
-from fashion_tfx.serving.payloads import PayloadError
+from data import examples
+from serving import payloads
+from serving.payloads import PayloadError
 
 
 def _png(image: np.ndarray) -> bytes:
@@ -143,8 +143,8 @@ def test_load_png_files_names_the_bad_file(tmp_path, good_images):
 
 
 def test_load_dataset_indices_reads_images_and_labels(tiny_idx_dir):
-    from fashion_tfx.data import fashion_mnist as fm
-    from fashion_tfx.data.idx import read_idx_images, read_idx_labels
+    from data import fashion_mnist as fm
+    from data.idx import read_idx_images, read_idx_labels
 
     images, names, labels = payloads.load_dataset_indices(tiny_idx_dir, "test", [3, 0])
     all_images = read_idx_images(tiny_idx_dir / f"{fm.TEST_IMAGES}.gz")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from support import FASHION_CLASS_NAMES
 
-from fashion_tfx.pipeline.cli import main
+from pipeline.cli import main
 
 
 @pytest.fixture

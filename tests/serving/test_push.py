@@ -6,8 +6,8 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from fashion_tfx.serving import push
-from fashion_tfx.serving.push import ServingRootError
+from serving import push
+from serving.push import ServingRootError
 
 
 def test_check_serving_root_writable_creates_the_folder(tmp_path):

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from fashion_tfx.serving import payloads, rest
-from fashion_tfx.serving.signatures import ServingError
+from serving import payloads, rest
+from serving.signatures import ServingError
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ import cv2
 import numpy as np
 import pytest
 
-from fashion_tfx.serving import payloads
-from fashion_tfx.serving.local import LocalModel
-from fashion_tfx.serving.signatures import MAX_PNG_BYTES, ServingError
+from serving import payloads
+from serving.local import LocalModel
+from serving.signatures import MAX_PNG_BYTES, ServingError
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:

@@ -10,14 +10,14 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
-from fashion_tfx.data import fashion_mnist as fm
-from fashion_tfx.data.examples import make_example
-from fashion_tfx.data.idx import read_idx_images, read_idx_labels
-from fashion_tfx.models.export import WARMUP_DIR, WARMUP_FILE
-from fashion_tfx.pipeline.cli import main
-from fashion_tfx.serving.batch import Source, iter_items
-from fashion_tfx.serving.catalogue import nearest
-from fashion_tfx.serving.local import LocalModel, resolve_model_dir
+from data import fashion_mnist as fm
+from data.examples import make_example
+from data.idx import read_idx_images, read_idx_labels
+from models.export import WARMUP_DIR, WARMUP_FILE
+from pipeline.cli import main
+from serving.batch import Source, iter_items
+from serving.catalogue import nearest
+from serving.local import LocalModel, resolve_model_dir
 
 CATALOGUE = 2000  # the last images of the real training file
 K = 5
