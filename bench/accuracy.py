@@ -23,9 +23,9 @@ TARGET = 0.94
 
 def load_data(image_size: int, seed: int = 42):
     """Returns upscaled uint8 train/eval/test images and labels, split as the pipeline splits them."""
-    from components.upscaler.resize import upscale_images
     from data import fashion_mnist as fm
     from data.idx import read_idx_pair
+    from data.resize import upscale_images
     from data.splits import assign_splits, example_id
 
     location = fm.locate(None)
@@ -70,7 +70,8 @@ def train_point(data, count: int, epochs: int, image_size: int) -> dict:
     import keras_tuner
 
     from models.families import build_model
-    from models.search_space import DEFAULTS, ModelSettings
+    from models.search_space import DEFAULTS
+    from models.settings import ModelSettings
     from models.trainer import cosine_learning_rate
 
     settings = ModelSettings(

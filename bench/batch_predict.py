@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", required=True, help="root of a finished pipeline run (its pushed model)")
     args = parser.parse_args(argv)
-    from data.fashion_mnist import CLASS_NAMES
+    from data.classes import CLASS_NAMES
     from serving.local import resolve_model_dir
 
     model_dir = str(resolve_model_dir(serving_root=Path(args.root) / "serving"))

@@ -77,7 +77,7 @@ def train_plain(root: str | Path, timings: dict | None = None) -> float:
     import keras_tuner
 
     from models.families import build_model
-    from models.search_space import ModelSettings
+    from models.settings import ModelSettings
     from models.trainer import cosine_learning_rate
 
     details = run_details(Path(root))

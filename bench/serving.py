@@ -87,9 +87,9 @@ def main(argv: list[str] | None = None) -> None:
     import keras_tuner
     import tensorflow as tf
 
-    from components.upscaler.resize import upscale_images
+    from data.resize import upscale_images
     from models.families import build_classifier
-    from models.search_space import ModelSettings
+    from models.settings import ModelSettings
 
     root = Path(args.root)
     load_start = os.getloadavg()
@@ -222,7 +222,7 @@ def stage_breakdown(loaded, settings, records, grey) -> dict:
     """Times each step the serving graph takes, as separate tf.functions; p50 ms per call."""
     import tensorflow as tf
 
-    from components.upscaler.resize import upscale_images_tf
+    from data.resize import upscale_images_tf
     from models.export import png_contract_checks, to_grey_levels
     from models.preprocessing import decode_images, scale_pixels
 

@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=3000, help="training images per epoch")
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args(argv)
-    from models.search_space import ModelSettings
+    from models.settings import ModelSettings
 
     load_start = os.getloadavg()
     details = run_details(Path(args.root))

@@ -60,8 +60,8 @@ def run_bare_loop(raw_uri: Path, out_root: Path, stages: dict[str, float]) -> tu
 
     `stages` receives the seconds spent in each step (timed with perf_counter around each call).
     """
-    from components.upscaler.resize import round_to_uint8
     from data.examples import HEIGHT_KEY, IMAGE_KEY, WIDTH_KEY, encode_png, read_example
+    from data.resize import round_to_uint8
 
     flag = cv2.INTER_LINEAR
     options = tf.io.TFRecordOptions(compression_type="GZIP")

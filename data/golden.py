@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from data import fashion_mnist as fm
+from data.classes import CLASS_NAMES, NUM_CLASSES
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxFormatError, parse_idx, read_bytes
 
 # 100 test images of each class (the first in file order): 1,000 images, a standard error of about
@@ -88,7 +89,7 @@ def load_golden_set(
         images = parse_idx(images_content, IMAGES_MAGIC, fm.TEST_IMAGES)
         labels = parse_idx(labels_content, LABELS_MAGIC, fm.TEST_LABELS)
         positions = np.sort(
-            np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(len(fm.CLASS_NAMES))])
+            np.concatenate([np.flatnonzero(labels == c)[:per_class] for c in range(NUM_CLASSES)])
         )
         ids = tuple(f"{fm.TEST_IMAGES}:{int(p)}" for p in positions)
         return GoldenSet(directory, images[positions], labels[positions], ids)
@@ -112,10 +113,7 @@ def class_resemblance(images: np.ndarray, labels: np.ndarray, golden: GoldenSet)
         golden: the trusted reference (its per-class mean images).
     """
     reference = np.stack(
-        [
-            golden.images[golden.labels == c].reshape(-1, 28 * 28).mean(axis=0)
-            for c in range(len(fm.CLASS_NAMES))
-        ]
+        [golden.images[golden.labels == c].reshape(-1, 28 * 28).mean(axis=0) for c in range(NUM_CLASSES)]
     )
     nearest = {}
     for label in np.unique(labels):
@@ -128,7 +126,7 @@ def class_resemblance(images: np.ndarray, labels: np.ndarray, golden: GoldenSet)
 
 def describe_resemblance(nearest: dict[int, int]) -> str | None:
     """Returns one line naming the classes that look like another canonical class (None if none do)."""
-    names = fm.CLASS_NAMES
+    names = CLASS_NAMES
     unlike = [
         f"{k} {names[k] if k < len(names) else '?'} looks like {j} {names[j]}"
         for k, j in nearest.items()

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from data import fashion_mnist
 from kubeflow.settings import DEFAULT_RUNTIME_PARAMETERS, IMAGE_DATA_DIR, KubeflowSettings
-from pipeline.config import ConfigError, PipelineConfig, make_config
+from pipeline.config import ConfigError, PipelineConfig, field_names, make_config
 
 DEFAULT_PROFILE = "full"
 # Where the Dockerfile copies the source tree; files the pipeline reads by path are named under it.
@@ -52,7 +52,7 @@ def pipeline_config(
     if not fingerprint and settings.data_dir == IMAGE_DATA_DIR:
         # The image holds Debian's copy of the canonical files, whose digests are known.
         fingerprint = fingerprint_of(fashion_mnist.CANONICAL_SHA256)
-    fields = {f.name for f in dataclasses.fields(PipelineConfig)}
+    fields = field_names()
     # Files of the source tree, as the pods see them (their defaults would be this machine's paths).
     image_files = {
         name: f"{IMAGE_SOURCE_DIR}/{relative}"

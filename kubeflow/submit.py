@@ -78,7 +78,7 @@ def check_argument(name: str, value: object, definition: dict, field: str | None
     """
     import math
 
-    from pipeline.config import PipelineConfig, make_config
+    from pipeline.config import field_names, make_config
 
     kind = definition.get("parameterType", "")
     if kind in _PARAMETER_TYPES:
@@ -88,7 +88,7 @@ def check_argument(name: str, value: object, definition: dict, field: str | None
             raise ConfigError(f"run parameter {name} must be {described}, got {value!r}")
         if isinstance(value, float) and not math.isfinite(value):
             raise ConfigError(f"run parameter {name} must be a finite number, got {value!r}")
-    known = {f.name for f in dataclasses.fields(PipelineConfig)}
+    known = field_names()
     if field in known:
         try:
             make_config("test", "/", **{field: value})

@@ -27,11 +27,11 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from data.classes import CLASS_NAMES
 from data.examples import IMAGE_KEY
-from data.fashion_mnist import CLASS_NAMES
 from models.families import TRUNK_ENDPOINT, classifier_of, embedding_model
 from models.preprocessing import IMAGE_XF, decode_images, scale_pixels
-from models.search_space import ModelSettings
+from models.settings import ModelSettings
 from serving.signatures import (
     CLASS_ID,
     CLASS_NAME,
@@ -84,7 +84,7 @@ class ServingModule(tf.Module):
         the same values, so they are scaled without a cast to uint8 and back.
         """
         if self._upscale:
-            from components.upscaler.resize import upscale_images_tf
+            from data.resize import upscale_images_tf
 
             images = upscale_images_tf(
                 images,

@@ -10,12 +10,13 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
+from data.classes import NUM_CLASSES
 from models.augmentation import augmentation_probabilities, make_augmentation
-from models.search_space import BASE_MODEL, IMAGENET, ModelSettings, max_cnn_blocks
+from models.search_space import max_cnn_blocks
+from models.settings import BASE_MODEL, IMAGENET, ModelSettings
 
 log = logging.getLogger(__name__)
 
-NUM_CLASSES = 10
 CLASSIFIER = "classifier"  # the model without augmentation, nested in the training model
 EMBEDDING = "embedding"  # the layer whose output the `embed` signature returns
 BACKBONE = "backbone"  # the frozen network of the `transfer` family
@@ -55,7 +56,7 @@ def make_backbone(name: str, input_size: int, weights: str | None) -> keras.Mode
     """Returns a keras.applications network without its classifier.
 
     Args:
-        name: one of `search_space.BACKBONES`.
+        name: one of `settings.BACKBONES`.
         input_size: side of its (RGB) input.
         weights: `imagenet` (downloads once into ~/.keras), None (random), or a weights-file path.
     """

@@ -47,7 +47,7 @@ def preprocessing_fn(inputs: dict[str, tf.Tensor], custom_config: dict[str, Any]
 
     Args:
         inputs: raw features; `image` holds PNG bytes at `custom_config["image_size"]`.
-        custom_config: the pipeline's model settings (`search_space.ModelSettings`).
+        custom_config: the pipeline's model settings (`models.settings.ModelSettings`).
 
     Returns:
         `image_xf` float32 [N, H, W, 1] and `label_xf` int64 [N].

@@ -1,24 +1,13 @@
-"""The model settings the pipeline passes in, the hyper-parameter search space, and its defaults."""
+"""The hyper-parameter search space and its defaults (the settings it is built from: `models.settings`)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
 import keras_tuner
 
-FAMILIES = ("fcnn", "cnn", "transfer")
-BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
-# Where a transfer backbone's weights come from; any other value is a path to a Keras weights file.
-IMAGENET, BASE_MODEL = "imagenet", "base_model"
-TUNERS = ("hyperband", "random", "bayesian")
-STEMS = (1, 2, 4, 8)
-# Small batches are for tiny data sets: batch norm's running statistics and the optimiser need steps,
-# and 200 images at batch 128 give 2 steps per epoch (measured: a model that never leaves chance).
-BATCH_SIZES = (16, 32, 64, 128)
-# Keras applications refuse inputs smaller than this.
-MIN_BACKBONE_INPUT = 32
+from models.settings import BATCH_SIZES, ModelSettings
 
 # Defaults: what the Trainer uses when no Tuner runs, and where every search starts.
 DEFAULTS: dict[str, Any] = {
@@ -32,89 +21,6 @@ DEFAULTS: dict[str, Any] = {
     "fcnn_layers": 2,
     "fcnn_units": 256,
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelSettings:
-    """What the pipeline configuration fixes for the model code (TFX hands it over in `custom_config`).
-
-    Attributes:
-        image_size: side of the images the Transform graph receives (after any upscaling).
-        source_size: side of the raw images clients send (Fashion-MNIST: 28).
-        upscale: whether the serving graph must upscale source images to `image_size` (the pipeline
-            has an upscaler before Transform).
-        interpolation: the upscaler's interpolation, reproduced inside the serving graph.
-        families: model families the Tuner may choose from; the first is the default.
-        stems: stem downsampling factors the Tuner may choose from; the first is the default.
-        backbone: the `transfer` family's keras.applications network.
-        backbone_weights: `imagenet`, `base_model` (the trunk of the served model), or the
-            path of a Keras weights file for `backbone`.
-        tuner: `hyperband`, `random` or `bayesian`.
-        tuner_trials: trial budget of RandomSearch and BayesianOptimization.
-        tuner_epochs: most epochs one trial trains (Hyperband's `max_epochs`).
-        tuner_train_cap: examples per tuning epoch (a subset keeps the search affordable); None = all.
-        batch_size: the default batch size (one of `BATCH_SIZES`) and the largest the Tuner may choose.
-        train_epochs: the Trainer's most epochs (early stopping may end sooner); 0 exports the
-            initialised model without fitting it (for tests and gating demos: an untrained model).
-        patience: epochs without validation improvement before early stopping; monitoring starts
-            after the first `patience` epochs, while batch norm's running statistics settle.
-        seed: for shuffling, initialisation, augmentation and the search.
-    """
-
-    image_size: int = 28
-    source_size: int = 28
-    upscale: bool = False
-    interpolation: str = "linear"
-    families: tuple[str, ...] = ("cnn",)
-    stems: tuple[int, ...] = (1,)
-    backbone: str = "mobilenet_v3_small"
-    backbone_weights: str = IMAGENET
-    tuner: str = "hyperband"
-    tuner_trials: int = 4
-    tuner_epochs: int = 3
-    tuner_train_cap: int | None = None
-    batch_size: int = 64
-    train_epochs: int = 10
-    patience: int = 3
-    seed: int = 42
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "families", tuple(self.families))
-        object.__setattr__(self, "stems", tuple(int(s) for s in self.stems))
-        bad = [f for f in self.families if f not in FAMILIES] or (not self.families and ["(none)"])
-        if bad:
-            raise ValueError(f"unknown model family {bad[0]!r}; choose from {', '.join(FAMILIES)}")
-        bad_stems = [s for s in self.stems if s not in STEMS] or (not self.stems and ["(none)"])
-        if bad_stems:
-            raise ValueError(f"stem downsampling must be one of {STEMS}, got {bad_stems[0]!r}")
-        if self.backbone not in BACKBONES:
-            raise ValueError(f"unknown backbone {self.backbone!r}; choose from {', '.join(BACKBONES)}")
-        if self.batch_size not in BATCH_SIZES:
-            raise ValueError(f"batch_size must be one of {BATCH_SIZES}, got {self.batch_size!r}")
-        if not isinstance(self.train_epochs, int) or self.train_epochs < 0:
-            raise ValueError(f"train_epochs must be a non-negative integer, got {self.train_epochs!r}")
-        if self.tuner not in TUNERS:
-            raise ValueError(f"unknown tuner {self.tuner!r}; choose from {', '.join(TUNERS)}")
-        if "transfer" in self.families:
-            small = [s for s in self.stems if self.image_size // s < MIN_BACKBONE_INPUT]
-            if small:
-                raise ValueError(
-                    f"transfer backbones need inputs of at least {MIN_BACKBONE_INPUT} pixels; image_size "
-                    f"{self.image_size} with stem {small[0]} gives {self.image_size // small[0]}"
-                )
-
-    @classmethod
-    def from_custom_config(cls, custom_config: dict[str, Any] | None) -> ModelSettings:
-        """Builds the settings from a TFX `custom_config` (unknown keys, e.g. fingerprints, are ignored)."""
-        fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: v for k, v in (custom_config or {}).items() if k in fields})
-
-    def to_custom_config(self) -> dict[str, Any]:
-        """Returns the settings as a JSON-friendly dict for a TFX `custom_config`."""
-        values = dataclasses.asdict(self)
-        values["families"] = list(self.families)
-        values["stems"] = list(self.stems)
-        return values
 
 
 def max_cnn_blocks(image_size: int, stem: int) -> int:

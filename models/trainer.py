@@ -18,7 +18,8 @@ from models.export import export_serving_model
 from models.families import build_model, served_base_model
 from models.plots import save_png, subplots
 from models.preprocessing import TransformedBatches, read_records
-from models.search_space import ModelSettings, hyperparameters_for_training
+from models.search_space import hyperparameters_for_training
+from models.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,8 @@ from models.console import FAMILY_PREFIXES, TrialLines
 from models.families import build_model, served_base_model
 from models.plots import save_png, subplots
 from models.preprocessing import TransformedBatches, read_records
-from models.search_space import ModelSettings, search_space
+from models.search_space import search_space
+from models.settings import ModelSettings
 
 log = logging.getLogger(__name__)
 

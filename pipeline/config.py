@@ -7,16 +7,8 @@ import os
 import posixpath
 from pathlib import Path
 
-# One definition of the resize's names and limits; that module loads neither OpenCV nor TensorFlow.
-from components.upscaler.resize import INTERPOLATIONS, MAX_IMAGE_SIZE, SOURCE_SIZE
-
-# The model choices (models.search_space checks them again, with TensorFlow loaded).
-MODEL_FAMILIES = ("fcnn", "cnn", "transfer")
-STEMS = (1, 2, 4, 8)
-BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
-TUNERS = ("none", "hyperband", "random", "bayesian")
-BATCH_SIZES = (16, 32, 64, 128)
-
+# The model's settings (image size and interpolation included) have one home, free of TensorFlow.
+from models.settings import ConfigError, ModelSettings
 
 _CHECKOUT = Path(__file__).resolve().parent.parent  # the project folder, for an editable install
 
@@ -39,10 +31,6 @@ def default_root() -> Path:
 # install: gs:// (tensorflow-io-gcs-filesystem and apache-beam[gcp] are in the lock). s3:// would need
 # tensorflow-io, which the lock lacks.
 STORAGE_SCHEMES = ("gs://",)
-
-
-class ConfigError(ValueError):
-    """A configuration value is invalid; the message names the field and the allowed values."""
 
 
 class StorageRoot(str):
@@ -101,34 +89,17 @@ class PipelineConfig:
         allow_foreign_data: ingest IDX data that is not the canonical Fashion-MNIST (refused
             otherwise). Its model is still blessed only if it passes the canonical golden set.
         pipeline_name: the TFX pipeline's name (also the served model's name).
-        seed: drives the eval split and everything random downstream.
         eval_fraction: share of the 60k training images carved out as `eval`.
         train_cap, eval_cap, test_cap: optional class-balanced caps on split sizes.
-        image_size: side of the upscaled images.
-        interpolation: the OpenCV interpolation used to upscale.
         beam_args: arguments for every Beam-powered component.
         enable_cache: reuse executions whose inputs and parameters are unchanged.
         schema_path: the curated schema of the raw examples (default: the packaged data/schema.pbtxt).
         stop_on_anomalies: stop before upscaling and training when the data does not match the schema.
         min_accuracy: the Evaluator blesses a model only at or above this test accuracy.
         max_accuracy_drop: largest test-accuracy drop against the served model (the baseline) still blessed.
-        model_families: families the Tuner searches (`fcnn`, `cnn`, `transfer`); the first is the
-            default when no Tuner runs.
-        stems: the models' first downsampling (1, 2, 4 or 8) to search; the first is the default. It
-            sets the training cost: at 128×128 a 4×4 stem is ~18× faster than none (measured).
-        backbone: the `transfer` family's network (`mobilenet_v3_small`, `efficientnet_b0`, `vgg19`).
-        backbone_weights: `imagenet` (needs a network once), `base_model` (the trunk of the model
-            served now; works offline) or the path of a Keras weights file.
-        tuner: `hyperband`, `random`, `bayesian`, or `none` to train with the default hyper-parameters.
-        tuner_trials: the trial budget of `random` and `bayesian`.
-        tuner_epochs: the most epochs one trial trains (Hyperband's `max_epochs`).
-        tuner_train_cap: training examples per tuning epoch (None: all of the train split).
-        batch_size: the default batch size, and the largest the Tuner may choose (16 or 32 for tiny
-            data: 200 images at 128 per batch give the optimiser and batch norm 2 steps per epoch).
-        train_epochs: the Trainer's most epochs; early stopping may end sooner. 0 is for tests and
-            gating demos: the Trainer exports the initialised, untrained model (chance accuracy).
-        patience: epochs without validation improvement before early stopping (monitoring starts
-            after the first `patience` epochs).
+        model: the model's settings (`models.settings.ModelSettings`): image size and interpolation,
+            families, stems, tuner and training budget, and the seed; their defaults and validation
+            live there.
     """
 
     profile: str
@@ -138,30 +109,17 @@ class PipelineConfig:
     data_fingerprint: str = ""
     allow_foreign_data: bool = False
     pipeline_name: str = "fashion-tfx"
-    seed: int = 42
     eval_fraction: float = 1 / 6
     train_cap: int | None = None
     eval_cap: int | None = None
     test_cap: int | None = None
-    image_size: int = 128
-    interpolation: str = "linear"
     beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
     enable_cache: bool = True
     schema_path: str | None = None
     stop_on_anomalies: bool = True
     min_accuracy: float = 0.85
     max_accuracy_drop: float = 0.0
-    model_families: tuple[str, ...] = ("cnn",)
-    stems: tuple[int, ...] = (4,)
-    backbone: str = "mobilenet_v3_small"
-    backbone_weights: str = "imagenet"
-    tuner: str = "hyperband"
-    tuner_trials: int = 6
-    tuner_epochs: int = 3
-    tuner_train_cap: int | None = None
-    batch_size: int = 64
-    train_epochs: int = 20
-    patience: int = 4
+    model: ModelSettings = dataclasses.field(default_factory=ModelSettings)
 
     def __post_init__(self) -> None:
         self.validate()
@@ -170,63 +128,23 @@ class PipelineConfig:
         """Raises ConfigError naming the first invalid field."""
         if not 0.0 < self.eval_fraction < 1.0:
             raise ConfigError(f"eval_fraction must lie strictly between 0 and 1, got {self.eval_fraction}")
-        # NumPy (and so Keras' set_random_seed) accepts only unsigned 32-bit seeds.
-        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
-            raise ConfigError(f"seed must be an integer from 0 to {2**32 - 1}, got {self.seed!r}")
         for name in ("train_cap", "eval_cap", "test_cap"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, int) or value <= 0):
                 raise ConfigError(f"{name} must be a positive integer or None, got {value!r}")
-        if not isinstance(self.image_size, int) or not SOURCE_SIZE <= self.image_size <= MAX_IMAGE_SIZE:
-            raise ConfigError(
-                f"image_size must be an integer from {SOURCE_SIZE} (the source size) to {MAX_IMAGE_SIZE}, "
-                f"got {self.image_size!r}"
-            )
-        if self.interpolation not in INTERPOLATIONS:
-            raise ConfigError(
-                f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}"
-            )
         if not 0.0 <= self.min_accuracy <= 1.0:
             raise ConfigError(f"min_accuracy must lie in [0, 1], got {self.min_accuracy}")
         if not 0.0 <= self.max_accuracy_drop <= 1.0:
             raise ConfigError(f"max_accuracy_drop must lie in [0, 1], got {self.max_accuracy_drop}")
-        self._validate_model_fields()
         if not self.pipeline_name.replace("-", "").replace("_", "").isalnum():
             raise ConfigError(
                 f"pipeline_name may hold letters, digits, '-' and '_' only, got {self.pipeline_name!r}"
             )
 
-    def _validate_model_fields(self) -> None:
-        def choose(name: str, value, allowed) -> None:
-            if value not in allowed:
-                raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
-
-        if not self.model_families or not self.stems:
-            raise ConfigError("model_families and stems must each name at least one choice")
-        for family in self.model_families:
-            choose("model_families", family, MODEL_FAMILIES)
-        for stem in self.stems:
-            choose("stems", stem, STEMS)
-        choose("backbone", self.backbone, BACKBONES)
-        choose("tuner", self.tuner, TUNERS)
-        choose("batch_size", self.batch_size, BATCH_SIZES)
-        for name in ("tuner_trials", "tuner_epochs", "patience"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value <= 0:
-                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
-        if not isinstance(self.train_epochs, int) or self.train_epochs < 0:
-            raise ConfigError(
-                f"train_epochs must be a non-negative integer (0: export the untrained model), "
-                f"got {self.train_epochs!r}"
-            )
-        cap = self.tuner_train_cap
-        if cap is not None and (not isinstance(cap, int) or cap <= 0):
-            raise ConfigError(f"tuner_train_cap must be a positive integer or None, got {cap!r}")
-        if "transfer" in self.model_families and any(self.image_size // s < 32 for s in self.stems):
-            raise ConfigError(
-                f"transfer backbones need inputs of at least 32 pixels: image_size {self.image_size} is too "
-                f"small for stems {self.stems}"
-            )
+    @property
+    def seed(self) -> int:
+        """The run's seed, kept in the model settings: it drives the eval split and the model's randomness."""
+        return self.model.seed
 
     @property
     def schema_file(self) -> str:
@@ -335,13 +253,20 @@ def make_config(profile: str, root: str | Path, **overrides) -> PipelineConfig:
         raise ConfigError(
             f"root must name a folder (not empty or whitespace, no control characters), got {str(root)!r}"
         )
-    fields = {f.name for f in dataclasses.fields(PipelineConfig)}
-    unknown = set(overrides) - fields
+    unknown = set(overrides) - field_names()
     if unknown:
         raise ConfigError(f"unknown configuration field(s): {', '.join(sorted(unknown))}")
     values = {**PROFILES[profile], **{k: v for k, v in overrides.items() if v is not None}}
+    model_fields = {f.name for f in dataclasses.fields(ModelSettings)}
+    model = ModelSettings(**{k: values.pop(k) for k in list(values) if k in model_fields})
     if values.get("metadata_dir") is not None:
         values["metadata_dir"] = Path(values["metadata_dir"]).expanduser().resolve()
     # A bucket URI stays a URI: as a Path it would become a local folder named `gs:`.
     resolved_root = object_store_root(root) if is_uri(root) else Path(root).expanduser().resolve()
-    return PipelineConfig(profile=profile, root=resolved_root, **values)
+    return PipelineConfig(profile=profile, root=resolved_root, model=model, **values)
+
+
+def field_names() -> set[str]:
+    """The names a profile or an override may set: PipelineConfig's fields and, flat, ModelSettings'."""
+    pipeline_fields = {f.name for f in dataclasses.fields(PipelineConfig)} - {"profile", "root", "model"}
+    return pipeline_fields | {f.name for f in dataclasses.fields(ModelSettings)}

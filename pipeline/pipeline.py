@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from tfx.components import ExampleValidator, StatisticsGen, Trainer, Transform
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.orchestration import pipeline as tfx_pipeline
@@ -10,16 +12,16 @@ from tfx.proto import trainer_pb2
 from components.drift_gate.component import DriftGate
 from components.evaluation_report.component import EvaluationReport
 from components.evaluator.component import TrustedEvaluator
+from components.evaluator.eval_config import make_eval_config
 from components.example_gen.component import IdxExampleGen
 from components.pusher.component import ModelPusher
 from components.serving_baseline.component import ServedBaseModel, ServingBaseline
 from components.serving_check.component import ServingSmokeCheck
 from components.upscaler.component import ImageUpscaler
 from models.fingerprint import code_fingerprint
-from models.search_space import BASE_MODEL, ModelSettings
+from models.settings import BASE_MODEL, ModelSettings
 from models.tuner import Tuner
-from pipeline.config import SOURCE_SIZE, PipelineConfig
-from pipeline.evaluation import make_eval_config
+from pipeline.config import PipelineConfig
 
 
 def create_components(config: PipelineConfig) -> list:
@@ -46,8 +48,8 @@ def create_components(config: PipelineConfig) -> list:
     # drift gate, so anomalous data is neither upscaled nor trained on.
     upscaler = ImageUpscaler(
         examples=example_gen.outputs["examples"],
-        image_size=config.image_size,
-        interpolation=config.interpolation,
+        image_size=config.model.image_size,
+        interpolation=config.model.interpolation,
     ).with_id("ImageUpscaler")
     upscaler.add_upstream_node(drift_gate)
     components = [example_gen, statistics_gen, schema_gen, example_validator, drift_gate, upscaler]
@@ -103,29 +105,15 @@ def served_model_dir(config: PipelineConfig) -> str:
 
 
 def model_settings(config: PipelineConfig) -> ModelSettings:
-    """Returns what the model code needs from the configuration (the Transform input is upscaled)."""
-    return ModelSettings(
-        image_size=config.image_size,
-        source_size=SOURCE_SIZE,
-        upscale=True,
-        interpolation=config.interpolation,
-        families=config.model_families,
-        stems=config.stems,
-        backbone=config.backbone,
-        backbone_weights=config.backbone_weights,
-        tuner="hyperband" if config.tuner == "none" else config.tuner,
-        tuner_trials=config.tuner_trials,
-        tuner_epochs=config.tuner_epochs,
-        tuner_train_cap=config.tuner_train_cap,
-        batch_size=config.batch_size,
-        train_epochs=config.train_epochs,
-        patience=config.patience,
-        seed=config.seed,
-    )
+    """Returns what the model code needs from the configuration: its settings, with the upscale on.
+
+    The Transform input is the ImageUpscaler's output, so the serving graph must upscale raw images.
+    """
+    return dataclasses.replace(config.model, upscale=True)
 
 
 def model_components(config: PipelineConfig, examples, schema) -> list:
-    """Returns Transform, the Tuner (unless `config.tuner` is `none`) and the Trainer, wired together.
+    """Returns Transform, the Tuner (unless the settings' `tuner` is `none`) and the Trainer, wired together.
 
     Transform does not materialise its output (float32 images at 128×128 would take ~4.6 GB); the
     Tuner and Trainer apply its graph in their input pipelines, and the export embeds it.
@@ -143,7 +131,7 @@ def model_components(config: PipelineConfig, examples, schema) -> list:
     )
     components: list = [transform]
     base_model = None
-    if "transfer" in config.model_families and config.backbone_weights == BASE_MODEL:
+    if "transfer" in settings.families and settings.backbone_weights == BASE_MODEL:
         served = ServedBaseModel(examples=examples, serving_model_dir=served_model_dir(config))
         components.append(served)
         base_model = served.outputs["model"]
@@ -156,7 +144,7 @@ def model_components(config: PipelineConfig, examples, schema) -> list:
         custom_config=custom_config,
     )
     hyperparameters = None
-    if config.tuner != "none":
+    if settings.tuner != "none":
         tuner = Tuner(tuner_fn="models.tuner.tuner_fn", **common).with_id("Tuner")
         components.append(tuner)
         hyperparameters = tuner.outputs["best_hyperparameters"]

@@ -13,7 +13,7 @@ from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SU
 from components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
 from components.example_gen import spec as example_gen_spec
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
-from data.fashion_mnist import CLASS_NAMES
+from data.classes import CLASS_NAMES
 from data.splits import SPLITS
 from models.console import format_hyperparameters
 from pipeline.local_runner import RunResult

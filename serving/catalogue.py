@@ -248,8 +248,8 @@ def nearest(index_path: str, query: np.ndarray, k: int, model_dir: str) -> list[
 
 def draw_grid(query: np.ndarray, query_title: str, neighbours: Sequence[Neighbour], path: str) -> None:
     """Saves a one-row picture: the query, then each neighbour titled with its rank, class and similarity."""
+    from data.classes import CLASS_NAMES
     from data.examples import decode_png
-    from data.fashion_mnist import CLASS_NAMES
     from models.plots import save_png, subplots
 
     fig, axes = subplots(1, len(neighbours) + 1, figsize=(1.9 * (len(neighbours) + 1), 2.5), squeeze=False)

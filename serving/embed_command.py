@@ -115,7 +115,7 @@ def run_embed(args: argparse.Namespace) -> int:
 
 def run_similar(args: argparse.Namespace) -> int:
     """Runs `fashion-tfx similar`: prints the k nearest catalogue items and saves the picture grid."""
-    from data.fashion_mnist import CLASS_NAMES
+    from data.classes import CLASS_NAMES
     from serving import catalogue
     from serving.batch import AtomicOutput
     from serving.payloads import PayloadError, load_png_file

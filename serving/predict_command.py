@@ -180,7 +180,7 @@ def make_backend(args: argparse.Namespace):
 
 def format_predictions(payload, predictions, k: int = 3) -> str:
     """Renders one line per input: its name, the predicted class and the top-k probabilities."""
-    from data.fashion_mnist import CLASS_NAMES
+    from data.classes import CLASS_NAMES
 
     lines = []
     for i, name in enumerate(payload.names):
@@ -204,7 +204,7 @@ class PredictionWriter:
     def __init__(self, stream, form: str):
         import csv
 
-        from data.fashion_mnist import CLASS_NAMES
+        from data.classes import CLASS_NAMES
 
         self._stream = stream
         self._form = form

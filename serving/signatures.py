@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from data.fashion_mnist import CLASS_NAMES
+from data.classes import CLASS_NAMES
 
 DEFAULT_MODEL_NAME = "fashion-tfx"
 IMAGE_SIDE = 28  # the model's input: 28x28 grey levels, as in Fashion-MNIST

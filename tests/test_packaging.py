@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def _setup_arguments() -> dict:
-    """The keyword arguments setup.py passes to `setup()` (run with `setup()` captured, from the repo root)."""
+    """The keyword arguments setup.py passes to `setup()` (run from the repo root, `setup()` captured)."""
     captured: dict = {}
     previous, saved_setup = Path.cwd(), setuptools.setup
     setuptools.setup = lambda **kwargs: captured.update(kwargs)
@@ -46,7 +46,15 @@ def _lock_distributions() -> set[str]:
 def test_every_repo_root_package_folder_is_installed():
     folders = {p.parent.name for p in REPO.glob("*/__init__.py")} - {"bench"}
     assert folders <= _top_level_names()
-    assert {"pipeline", "components", "models", "data", "kubeflow", "serving", "security"} <= _top_level_names()
+    assert {
+        "pipeline",
+        "components",
+        "models",
+        "data",
+        "kubeflow",
+        "serving",
+        "security",
+    } <= _top_level_names()
 
 
 def test_no_installed_distribution_provides_a_project_top_level_name():
@@ -55,8 +63,7 @@ def test_no_installed_distribution_provides_a_project_top_level_name():
     providers = importlib.metadata.packages_distributions()
     names = _top_level_names()
     clashes = {
-        name: sorted(d for d in providers.get(name, []) if _normalized(d) != "fashion-tfx")
-        for name in names
+        name: sorted(d for d in providers.get(name, []) if _normalized(d) != "fashion-tfx") for name in names
     }
     assert not {name: dists for name, dists in clashes.items() if dists}
     # The check above sees every distribution of the lock only if all of them are installed.

@@ -58,10 +58,11 @@ def export_tiny_model(directory: Path, seed: int = 0) -> Path:
     import keras
     from support import make_images
 
-    from components.upscaler.resize import upscale_images
+    from data.resize import upscale_images
     from models.export import export_serving_model
     from models.families import build_model
-    from models.search_space import ModelSettings, search_space
+    from models.search_space import search_space
+    from models.settings import ModelSettings
 
     transform_output = build_transform_output(directory / "transform", TINY_SIZE)
     settings = ModelSettings(

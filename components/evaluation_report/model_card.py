@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from components.evaluation_report.report import CONFUSION_PNG, describe_model
 from components.evaluation_report.spec import TRAINING_CURVES_PNG
-from data.fashion_mnist import CLASS_NAMES
+from data.classes import CLASS_NAMES
 
 SCHEMA_VERSION = "0.0.2"
 WEAKEST_CLASSES = (

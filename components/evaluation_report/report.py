@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 from tfx.dsl.io import fileio
 
-from data.fashion_mnist import CLASS_NAMES
-from pipeline.evaluation import ACCURACY
+from components.evaluator.eval_config import ACCURACY
+from data.classes import CLASS_NAMES
 
 REPORT_JSON = "evaluation.json"
 REPORT_MARKDOWN = "evaluation.md"

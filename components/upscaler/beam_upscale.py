@@ -17,7 +17,6 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from components.upscaler.fidelity import write_fidelity_report
-from components.upscaler.resize import SOURCE_SIZE, check_resize, upscale_images
 from data.examples import (
     HEIGHT_KEY,
     IMAGE_KEY,
@@ -28,6 +27,7 @@ from data.examples import (
     read_example,
 )
 from data.ingest import split_dir
+from data.resize import SOURCE_SIZE, check_resize, upscale_images
 
 SAMPLES_TAG = "samples"
 SAMPLES_PER_CLASS = 20  # images per class measured in the fidelity report (the grid shows the first)

@@ -7,7 +7,7 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import channel_utils, standard_artifacts
 
 from components.upscaler import executor, spec
-from components.upscaler.resize import SOURCE_SIZE, check_resize
+from data.resize import SOURCE_SIZE, check_resize
 
 
 class ImageUpscaler(base_beam_component.BaseBeamComponent):

@@ -9,13 +9,13 @@ import os
 import numpy as np
 from tfx.dsl.io import fileio
 
-from components.upscaler.resize import (
+from data.classes import CLASS_NAMES
+from data.resize import (
     INTERPOLATIONS,
     round_to_uint8,
     upscale_images,
     upscale_images_tf,
 )
-from data.fashion_mnist import CLASS_NAMES
 
 FIDELITY_PNG = "fidelity.png"
 FIDELITY_JSON = "fidelity.json"

@@ -13,8 +13,8 @@ from components.evaluation_report.report import (
     build_report,
     read_confusion_matrices,
 )
+from components.evaluator.eval_config import PREDICTION_KEY, SERVED_SIGNATURE, make_eval_config
 from data.examples import LABEL_KEY
-from pipeline.evaluation import PREDICTION_KEY, SERVED_SIGNATURE, make_eval_config
 
 SCORES = "scores"  # each example carries the probabilities the tiny model returns for it
 

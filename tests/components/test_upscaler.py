@@ -17,8 +17,8 @@ from tfx.types import artifact_utils, channel_utils, standard_artifacts
 from components.upscaler import executor, spec
 from components.upscaler.component import ImageUpscaler
 from components.upscaler.fidelity import FIDELITY_JSON, FIDELITY_PNG, _fit_text
-from components.upscaler.resize import INTERPOLATIONS, upscale_images
 from data.examples import ID_KEY, IMAGE_KEY, LABEL_KEY, encode_png, make_example, read_example
+from data.resize import INTERPOLATIONS, upscale_images
 
 SIZE = 40  # small, and not a multiple of 28
 SPLIT_SIZES = {"train": 12, "eval": 4, "holdout": 5}  # a split name ExampleGen never writes

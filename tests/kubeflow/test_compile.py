@@ -427,7 +427,7 @@ OPEN_SOURCE_KFP_EXECUTORS = {"container", "importer"}
         ("quick", {}),
         ("full", {}),
         # The transfer family on the trunk of the served model: its base-model look-up is a step too.
-        ("test", {"model_families": ("transfer",), "backbone_weights": "base_model", "stems": (1,)}),
+        ("test", {"families": ("transfer",), "backbone_weights": "base_model", "stems": (1,)}),
     ],
 )
 def test_spec_holds_only_executors_open_source_kfp_runs(profile, overrides):

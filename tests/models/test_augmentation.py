@@ -7,7 +7,8 @@ import pytest
 
 from models.augmentation import TRANSFORMS, RandomApply, make_augmentation
 from models.families import build_model, classifier_of
-from models.search_space import ModelSettings, search_space
+from models.search_space import search_space
+from models.settings import ModelSettings
 
 SIZE = 32
 

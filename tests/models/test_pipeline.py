@@ -76,7 +76,7 @@ def test_transform_tuner_trainer_run_and_the_export_loads_in_a_fresh_process(tin
 
     model_run = _uri(result.component("Trainer"), "model_run")
     history = json.loads((model_run / HISTORY_JSON).read_text())
-    assert 1 <= len(history["val_accuracy"]) <= config.train_epochs
+    assert 1 <= len(history["val_accuracy"]) <= config.model.train_epochs
     assert (model_run / CURVES_PNG).read_bytes().startswith(PNG_MAGIC)
     assert any(name.startswith("events.out.tfevents") for _, _, files in os.walk(model_run) for name in files)
 
@@ -96,7 +96,7 @@ def test_transform_tuner_trainer_run_and_the_export_loads_in_a_fresh_process(tin
     assert all(abs(sum(p) - 1.0) < 1e-4 for p in answer["probabilities"])
     assert answer["class_id"] == answer["image_class_id"]
     assert answer["embedding_shape"] == [8, best["values"]["embedding_dim"]]
-    from data.fashion_mnist import CLASS_NAMES
+    from data.classes import CLASS_NAMES
 
     assert answer["class_name"] == [CLASS_NAMES[i] for i in answer["class_id"]]
 

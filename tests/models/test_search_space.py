@@ -6,7 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from models.search_space import DEFAULTS, ModelSettings, search_space
+from models.search_space import DEFAULTS, search_space
+from models.settings import ModelSettings
 from models.trainer import cosine_learning_rate, train
 from models.tuner import DefaultsFirstRandomSearchOracle
 from pipeline.config import ConfigError, make_config
@@ -20,7 +21,7 @@ def test_batch_size_choices_stop_at_the_configured_batch_size():
 
 def test_test_profile_searches_small_batches_only(tmp_path):
     config = make_config("test", tmp_path)
-    assert config.batch_size <= 32 and config.train_epochs >= 10
+    assert config.model.batch_size <= 32 and config.model.train_epochs >= 10
 
 
 def test_random_search_tries_the_defaults_first(tmp_path):
@@ -35,7 +36,7 @@ def test_random_search_tries_the_defaults_first(tmp_path):
 
 
 def test_zero_epochs_is_valid_and_exports_the_initialised_model(transform_output_32, tmp_path):
-    assert make_config("test", tmp_path, train_epochs=0).train_epochs == 0
+    assert make_config("test", tmp_path, train_epochs=0).model.train_epochs == 0
     with pytest.raises(ConfigError, match="train_epochs must be a non-negative integer"):
         make_config("test", tmp_path, train_epochs=-1)
     with pytest.raises(ValueError, match="train_epochs"):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import numpy as np
 import tensorflow as tf
 
-from components.upscaler.resize import upscale_images
 from data.examples import make_example
+from data.resize import upscale_images
 from models.export import export_serving_model
 from models.families import build_model, embedding_model
 from models.preprocessing import TransformedBatches
-from models.search_space import ModelSettings, search_space
+from models.search_space import search_space
+from models.settings import ModelSettings
 
 COUNT = 240
 SIZE = 32

@@ -7,7 +7,8 @@ import pytest
 import tensorflow as tf
 
 from models.families import BACKBONE, build_model, classifier_of, make_backbone
-from models.search_space import BASE_MODEL, ModelSettings, search_space
+from models.search_space import search_space
+from models.settings import BASE_MODEL, ModelSettings
 
 SIZE = 32
 

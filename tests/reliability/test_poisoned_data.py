@@ -154,8 +154,8 @@ def test_without_any_trusted_copy_the_run_is_refused_before_any_work(
 
 
 def test_the_trusted_check_fails_closed_without_a_golden_set(tmp_path, monkeypatch):
+    from components.evaluator.eval_config import make_eval_config
     from components.evaluator.trusted_check import accuracy_floor, trusted_check
-    from pipeline.evaluation import make_eval_config
 
     assert accuracy_floor(make_eval_config(0.85, 0.0)) == pytest.approx(0.85)
     monkeypatch.setattr(golden, "default_candidates", lambda: [])

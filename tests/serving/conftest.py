@@ -21,7 +21,7 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
-from data.fashion_mnist import CLASS_NAMES
+from data.classes import CLASS_NAMES
 from serving import push
 from serving.local import LocalModel
 from serving.signatures import DEFAULT_MODEL_NAME, ServingError

@@ -5,11 +5,12 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 
 from data.examples import LABEL_KEY
+from serving.signatures import PROBABILITIES, SERVING_DEFAULT
 
-NUM_CLASSES = 10
 ACCURACY = "sparse_categorical_accuracy"
-SERVED_SIGNATURE = "serving_default"
-PREDICTION_KEY = "probabilities"
+# TFMA scores the signature clients call, on the output they read.
+SERVED_SIGNATURE = SERVING_DEFAULT
+PREDICTION_KEY = PROBABILITIES
 
 
 def make_eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfig:

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from components.upscaler.resize import (
+from data.resize import (
     INTERPOLATIONS,
     check_resize,
     resize_matrices,

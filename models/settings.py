@@ -1,0 +1,145 @@
+"""The model's settings: one typed, validated home for its choices and defaults, free of TensorFlow.
+
+The pipeline configuration nests one `ModelSettings` (`PipelineConfig.model`); TFX hands it to the model
+code (`preprocessing_fn`, `tuner_fn`, `run_fn`) in `custom_config`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from data.resize import INTERPOLATIONS, MAX_IMAGE_SIZE, SOURCE_SIZE
+
+FAMILIES = ("fcnn", "cnn", "transfer")
+BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
+# Where a transfer backbone's weights come from; any other value is a path to a Keras weights file.
+IMAGENET, BASE_MODEL = "imagenet", "base_model"
+# `none` trains with the default hyper-parameters (the pipeline then has no Tuner).
+TUNERS = ("none", "hyperband", "random", "bayesian")
+STEMS = (1, 2, 4, 8)
+# Small batches are for tiny data sets: batch norm's running statistics and the optimiser need steps,
+# and 200 images at batch 128 give 2 steps per epoch (measured: a model that never leaves chance).
+BATCH_SIZES = (16, 32, 64, 128)
+# Keras applications refuse inputs smaller than this.
+MIN_BACKBONE_INPUT = 32
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the field and the allowed values."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSettings:
+    """What the configuration fixes for the model code.
+
+    Attributes:
+        image_size: side of the images the Transform graph receives (after any upscaling); also the
+            side the ImageUpscaler upscales to.
+        source_size: side of the raw images clients send (Fashion-MNIST: 28).
+        upscale: whether the serving graph must upscale source images to `image_size` (the pipeline
+            has an upscaler before Transform, and sets this).
+        interpolation: the upscaler's OpenCV interpolation, reproduced inside the serving graph.
+        families: model families the Tuner may choose from (`fcnn`, `cnn`, `transfer`); the first is
+            the default when no Tuner runs.
+        stems: the models' first downsampling (1, 2, 4 or 8) to search; the first is the default. It
+            sets the training cost: at 128×128 a 4×4 stem is ~18× faster than none (measured).
+        backbone: the `transfer` family's keras.applications network.
+        backbone_weights: `imagenet` (needs a network once), `base_model` (the trunk of the model
+            served now; works offline) or the path of a Keras weights file for `backbone`.
+        tuner: `hyperband`, `random`, `bayesian`, or `none` to train with the default hyper-parameters.
+        tuner_trials: the trial budget of `random` and `bayesian`.
+        tuner_epochs: the most epochs one trial trains (Hyperband's `max_epochs`).
+        tuner_train_cap: training examples per tuning epoch (None: all of the train split).
+        batch_size: the default batch size (one of `BATCH_SIZES`), and the largest the Tuner may
+            choose (16 or 32 for tiny data: 200 images at 128 per batch give 2 steps per epoch).
+        train_epochs: the Trainer's most epochs; early stopping may end sooner. 0 is for tests and
+            gating demos: the Trainer exports the initialised, untrained model (chance accuracy).
+        patience: epochs without validation improvement before early stopping (monitoring starts
+            after the first `patience` epochs, while batch norm's running statistics settle).
+        seed: drives the eval split and everything random downstream (shuffling, initialisation,
+            augmentation, the search).
+    """
+
+    image_size: int = 128
+    source_size: int = SOURCE_SIZE
+    upscale: bool = False
+    interpolation: str = "linear"
+    families: tuple[str, ...] = ("cnn",)
+    stems: tuple[int, ...] = (4,)
+    backbone: str = "mobilenet_v3_small"
+    backbone_weights: str = IMAGENET
+    tuner: str = "hyperband"
+    tuner_trials: int = 6
+    tuner_epochs: int = 3
+    tuner_train_cap: int | None = None
+    batch_size: int = 64
+    train_epochs: int = 20
+    patience: int = 4
+    seed: int = 42
+
+    def __post_init__(self) -> None:
+        # JSON (custom_config) hands tuples back as lists.
+        object.__setattr__(self, "families", tuple(self.families))
+        object.__setattr__(self, "stems", tuple(self.stems))
+        self.validate()
+
+    def validate(self) -> None:
+        """Raises ConfigError naming the first invalid field."""
+
+        def choose(name: str, value, allowed) -> None:
+            if value not in allowed:
+                raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+
+        # NumPy (and so Keras' set_random_seed) accepts only unsigned 32-bit seeds.
+        if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
+            raise ConfigError(f"seed must be an integer from 0 to {2**32 - 1}, got {self.seed!r}")
+        if not isinstance(self.image_size, int) or not self.source_size <= self.image_size <= MAX_IMAGE_SIZE:
+            raise ConfigError(
+                f"image_size must be an integer from {self.source_size} (the source size) to "
+                f"{MAX_IMAGE_SIZE}, got {self.image_size!r}"
+            )
+        if self.interpolation not in INTERPOLATIONS:
+            raise ConfigError(
+                f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}"
+            )
+        if not self.families or not self.stems:
+            raise ConfigError("families and stems must each name at least one choice")
+        for family in self.families:
+            choose("families", family, FAMILIES)
+        for stem in self.stems:
+            choose("stems", stem, STEMS)
+        choose("backbone", self.backbone, BACKBONES)
+        choose("tuner", self.tuner, TUNERS)
+        choose("batch_size", self.batch_size, BATCH_SIZES)
+        for name in ("tuner_trials", "tuner_epochs", "patience"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"{name} must be a positive integer, got {value!r}")
+        if not isinstance(self.train_epochs, int) or self.train_epochs < 0:
+            raise ConfigError(
+                f"train_epochs must be a non-negative integer (0: export the untrained model), "
+                f"got {self.train_epochs!r}"
+            )
+        cap = self.tuner_train_cap
+        if cap is not None and (not isinstance(cap, int) or cap <= 0):
+            raise ConfigError(f"tuner_train_cap must be a positive integer or None, got {cap!r}")
+        small = [s for s in self.stems if self.image_size // s < MIN_BACKBONE_INPUT]
+        if "transfer" in self.families and small:
+            raise ConfigError(
+                f"transfer backbones need inputs of at least {MIN_BACKBONE_INPUT} pixels: image_size "
+                f"{self.image_size} is too small for stems {self.stems}"
+            )
+
+    @classmethod
+    def from_custom_config(cls, custom_config: dict[str, Any] | None) -> ModelSettings:
+        """Builds the settings from a TFX `custom_config` (unknown keys, e.g. fingerprints, are ignored)."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in (custom_config or {}).items() if k in fields})
+
+    def to_custom_config(self) -> dict[str, Any]:
+        """Returns the settings as a JSON-friendly dict for a TFX `custom_config`."""
+        values = dataclasses.asdict(self)
+        values["families"] = list(self.families)
+        values["stems"] = list(self.stems)
+        return values
