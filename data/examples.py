@@ -1,6 +1,8 @@
-"""The tf.Example contract shared by every component: feature names and PNG image encoding."""
+"""The tf.Example contract shared by every component and the serving clients: feature names, PNG encoding."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import cv2
 import numpy as np
@@ -44,6 +46,40 @@ def make_example(image: np.ndarray, label: int, example_id: str) -> tf.train.Exa
         WIDTH_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[width])),
     }
     return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def serialize_examples(images: np.ndarray, names: Sequence[str] | None = None) -> list[bytes]:
+    """Builds the serialized tf.Examples that `serving_default` takes: PNG `image` plus its size.
+
+    No `label` is written: at prediction time it is unknown, and the serving signature must not need it.
+
+    Args:
+        images: a validated [N, 28, 28] batch (float grey levels are rounded to uint8 for PNG).
+        names: optional per-image ids written to the `id` feature.
+    """
+    batch = np.clip(np.rint(np.asarray(images, dtype=np.float64)), 0, 255).astype(np.uint8)
+    serialized = []
+    for index, image in enumerate(batch):
+        name = names[index] if names is not None and index < len(names) else f"item {index}"
+        feature = {
+            IMAGE_KEY: bytes_feature(encode_png(image)),
+            ID_KEY: bytes_feature(name.encode()),
+            HEIGHT_KEY: int_feature(image.shape[0]),
+            WIDTH_KEY: int_feature(image.shape[1]),
+        }
+        example = tf.train.Example(features=tf.train.Features(feature=feature))
+        serialized.append(example.SerializeToString(deterministic=True))
+    return serialized
+
+
+def bytes_feature(value: bytes) -> tf.train.Feature:
+    """Wraps one bytes value as a tf.train.Feature."""
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def int_feature(value: int) -> tf.train.Feature:
+    """Wraps one integer as a tf.train.Feature."""
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))
 
 
 class ExampleError(ValueError):

@@ -270,7 +270,7 @@ def warmup_images(count: int, side: int, seed: int = 0) -> np.ndarray:
 def warmup_inputs(signature: str, images: np.ndarray) -> np.ndarray:
     """The value a client sends to `signature` for `images` (uint8 [N, 28, 28])."""
     if signature == SERVING_DEFAULT:
-        from serving.payloads import serialize_examples
+        from data.examples import serialize_examples
 
         return np.array(serialize_examples(images, [f"warmup:{i}" for i in range(len(images))]), dtype=object)
     return images.astype(np.float32)

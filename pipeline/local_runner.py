@@ -53,11 +53,18 @@ class RunResult:
         return next((c for c in self.components if c.node_id == node_id), None)
 
 
-def run_pipeline(config: PipelineConfig, *, verbose: bool = False, stream: TextIO | None = None) -> RunResult:
+def run_pipeline(
+    config: PipelineConfig,
+    *,
+    verbose: bool = False,
+    stream: TextIO | None = None,
+    stages: tuple[str, ...] = ("data", "model", "release"),
+) -> RunResult:
     """Runs the pipeline locally and reads back, from ML Metadata, what each component did.
 
     The console (`stream`, default standard error) shows only the progress display; everything the
-    libraries print goes to a log file under the root (`RunResult.log_path`).
+    libraries print goes to a log file under the root (`RunResult.log_path`). `stages` runs a prefix
+    of the factory's stages (`pipeline.pipeline.STAGES`), e.g. ("data",) for the data half.
 
     Raises:
         StorageError: the root is not writable (before anything runs).
@@ -85,7 +92,7 @@ def run_pipeline(config: PipelineConfig, *, verbose: bool = False, stream: TextI
         with log, ProgressDisplay(config.metadata_path, since_ms, log.console, verbose=verbose):
             # Built inside: what TFX says while building the pipeline belongs in the log too.
             pipeline = create_pipeline(
-                config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path))
+                config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path)), stages
             )
             try:
                 LocalDagRunner().run(pipeline)

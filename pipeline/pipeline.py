@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from tfx import types
 from tfx.components import ExampleValidator, StatisticsGen, Trainer, Transform
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.orchestration import pipeline as tfx_pipeline
@@ -18,14 +19,64 @@ from components.pusher.component import ModelPusher
 from components.serving_baseline.component import ServedBaseModel, ServingBaseline
 from components.serving_check.component import ServingSmokeCheck
 from components.upscaler.component import ImageUpscaler
-from models.fingerprint import code_fingerprint
 from models.settings import BASE_MODEL, ModelSettings
 from models.tuner import Tuner
 from pipeline.config import PipelineConfig
+from pipeline.fingerprint import MODEL_CODE, REPORT_CODE, UPSCALER_CODE, code_fingerprint
+
+# The factory's three stages, in order; a pipeline of the first one or two is a prefix of the whole.
+STAGES = ("data", "model", "release")
 
 
-def create_components(config: PipelineConfig) -> list:
-    """Returns the pipeline's components in execution order, wired together."""
+@dataclasses.dataclass(frozen=True)
+class DataStage:
+    """The data half: ingestion, statistics, schema, validation, drift gate and the upscaler.
+
+    Attributes:
+        components: in execution order.
+        raw_examples: ExampleGen's 28×28 examples (what the Evaluator scores, as clients send them).
+        examples: the upscaled examples Transform, Tuner and Trainer read.
+        schema: the curated schema of the raw examples.
+    """
+
+    components: list
+    raw_examples: types.BaseChannel
+    examples: types.BaseChannel
+    schema: types.BaseChannel
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelStage:
+    """Transform, the optional ServedBaseModel and Tuner, and the Trainer (named: the release reads it)."""
+
+    components: list
+    trainer: Trainer
+
+
+def create_components(config: PipelineConfig, stages: tuple[str, ...] = STAGES) -> list:
+    """Returns the pipeline's components in execution order, wired together.
+
+    Args:
+        config: the validated configuration.
+        stages: a prefix of `STAGES`: ("data",) stops after the upscaler, ("data", "model") after the
+            Trainer (tests use these seams to run part of the real pipeline).
+
+    Raises:
+        ValueError: `stages` is not a non-empty prefix of `STAGES`.
+    """
+    if not stages or tuple(stages) != STAGES[: len(stages)]:
+        raise ValueError(f"stages must be a non-empty prefix of {STAGES}, got {stages!r}")
+    data = data_components(config)
+    if stages == STAGES[:1]:
+        return data.components
+    model = model_components(config, data.examples, data.schema)
+    if stages == STAGES[:2]:
+        return data.components + model.components
+    return data.components + model.components + release_components(config, data.raw_examples, model.trainer)
+
+
+def data_components(config: PipelineConfig) -> DataStage:
+    """Returns ExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator, DriftGate and ImageUpscaler."""
     example_gen = IdxExampleGen(
         data_dir=config.data_dir or "",
         data_fingerprint=config.data_fingerprint,
@@ -50,15 +101,19 @@ def create_components(config: PipelineConfig) -> list:
         examples=example_gen.outputs["examples"],
         image_size=config.model.image_size,
         interpolation=config.model.interpolation,
+        # The parameters do not pin the resize's code: its digest makes TFX's cache notice edits.
+        code_fingerprint=code_fingerprint(UPSCALER_CODE),
     ).with_id("ImageUpscaler")
     upscaler.add_upstream_node(drift_gate)
-    components = [example_gen, statistics_gen, schema_gen, example_validator, drift_gate, upscaler]
-    model = model_components(config, upscaler.outputs["examples"], schema_gen.outputs["schema"])
-    trainer = model[-1]
-    return components + model + release_components(config, example_gen.outputs["examples"], trainer)
+    return DataStage(
+        components=[example_gen, statistics_gen, schema_gen, example_validator, drift_gate, upscaler],
+        raw_examples=example_gen.outputs["examples"],
+        examples=upscaler.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+    )
 
 
-def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
+def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, trainer: Trainer) -> list:
     """Returns the Evaluator, its report, the Pusher and the serving smoke check.
 
     The Evaluator scores the raw 28×28 test split through `serving_default`, the signature clients
@@ -88,6 +143,7 @@ def release_components(config: PipelineConfig, raw_examples, trainer) -> list:
         data_source=config.data_dir or "",
         data_fingerprint=config.data_fingerprint,
         baseline_model=baseline.outputs["baseline"],
+        code_fingerprint=code_fingerprint(REPORT_CODE),
     )
     pusher = ModelPusher(
         model=trainer.outputs["model"],
@@ -112,7 +168,9 @@ def model_settings(config: PipelineConfig) -> ModelSettings:
     return dataclasses.replace(config.model, upscale=True)
 
 
-def model_components(config: PipelineConfig, examples, schema) -> list:
+def model_components(
+    config: PipelineConfig, examples: types.BaseChannel, schema: types.BaseChannel
+) -> ModelStage:
     """Returns Transform, the Tuner (unless the settings' `tuner` is `none`) and the Trainer, wired together.
 
     Transform does not materialise its output (float32 images at 128×128 would take ~4.6 GB); the
@@ -120,7 +178,7 @@ def model_components(config: PipelineConfig, examples, schema) -> list:
     """
     settings = model_settings(config)
     # Function paths do not pin the code's content: the fingerprint makes TFX's cache notice edits.
-    custom_config = {**settings.to_custom_config(), "code_fingerprint": code_fingerprint()}
+    custom_config = {**settings.to_custom_config(), "code_fingerprint": code_fingerprint(MODEL_CODE)}
     transform = Transform(
         examples=examples,
         schema=schema,
@@ -149,16 +207,19 @@ def model_components(config: PipelineConfig, examples, schema) -> list:
         components.append(tuner)
         hyperparameters = tuner.outputs["best_hyperparameters"]
     trainer = Trainer(run_fn="models.trainer.run_fn", hyperparameters=hyperparameters, **common)
-    return [*components, trainer]
+    return ModelStage(components=[*components, trainer], trainer=trainer)
 
 
-def create_pipeline(config: PipelineConfig, metadata_connection_config: object | None = None):
+def create_pipeline(
+    config: PipelineConfig, metadata_connection_config: object | None = None, stages: tuple[str, ...] = STAGES
+):
     """Builds the TFX pipeline.
 
     Args:
         config: the validated configuration; its `data_dir` must already be resolved.
         metadata_connection_config: ML Metadata connection (SQLite locally; None on Kubeflow,
             which provides its own).
+        stages: the factory's stages to build (see `create_components`).
 
     Returns:
         A `tfx.orchestration.pipeline.Pipeline`.
@@ -166,7 +227,7 @@ def create_pipeline(config: PipelineConfig, metadata_connection_config: object |
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=str(config.pipeline_root),
-        components=create_components(config),
+        components=create_components(config, stages),
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args),

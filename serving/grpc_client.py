@@ -7,6 +7,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
+from data.examples import serialize_examples
 from serving import payloads
 from serving.signatures import (
     DEFAULT_MODEL_NAME,
@@ -50,7 +51,7 @@ def build_predict_request(
     of serialized tf.Examples.
     """
     if signature_name == SERVING_DEFAULT:
-        serialized = payloads.serialize_examples(payload.images, payload.names)
+        serialized = serialize_examples(payload.images, payload.names)
         proto = tf.make_tensor_proto(serialized, dtype=tf.string, shape=[len(serialized)])
     else:
         images = np.asarray(payload.images, dtype=np.float32)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
+from data.examples import serialize_examples
 from serving import payloads
 from serving.signatures import (
     DEFAULT_MODEL_NAME,
@@ -168,7 +169,7 @@ class LocalModel:
             )
         images = payloads.validate_batch(payload.images, payload.names, max_batch=self.max_batch)
         if signature_name == SERVING_DEFAULT:
-            value = np.array(payloads.serialize_examples(images, payload.names), dtype=object)
+            value = np.array(serialize_examples(images, payload.names), dtype=object)
         else:
             value = images
         outputs = self.call(signature_name, {INPUT_NAMES[signature_name]: value})

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import tensorflow as tf
 
 from data import examples
 from serving.signatures import IMAGE_SIDE, MAX_BATCH, MAX_PNG_BYTES, PNG_SIGNATURE
@@ -289,36 +288,3 @@ def make_payload(
         raise PayloadError(f"{len(names)} names given for {len(batch)} images")
     labels = tuple(labels) if labels is not None else (None,) * len(batch)
     return Payload(images=batch, names=tuple(names), labels=labels)
-
-
-def serialize_examples(images: np.ndarray, names: Sequence[str] | None = None) -> list[bytes]:
-    """Builds the serialized tf.Examples that `serving_default` takes: PNG `image` plus its size.
-
-    No `label` is written: at prediction time it is unknown, and the serving signature must not need it.
-
-    Args:
-        images: a validated [N, 28, 28] batch (float grey levels are rounded to uint8 for PNG).
-        names: optional per-image ids written to the `id` feature.
-    """
-    batch = np.clip(np.rint(np.asarray(images, dtype=np.float64)), 0, 255).astype(np.uint8)
-    serialized = []
-    for index, image in enumerate(batch):
-        feature = {
-            examples.IMAGE_KEY: bytes_feature(examples.encode_png(image)),
-            examples.ID_KEY: bytes_feature(_item(names, index).encode()),
-            examples.HEIGHT_KEY: int_feature(image.shape[0]),
-            examples.WIDTH_KEY: int_feature(image.shape[1]),
-        }
-        example = tf.train.Example(features=tf.train.Features(feature=feature))
-        serialized.append(example.SerializeToString(deterministic=True))
-    return serialized
-
-
-def bytes_feature(value: bytes) -> tf.train.Feature:
-    """Wraps one bytes value as a tf.train.Feature."""
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-def int_feature(value: int) -> tf.train.Feature:
-    """Wraps one integer as a tf.train.Feature."""
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=[int(value)]))

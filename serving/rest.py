@@ -17,6 +17,7 @@ from urllib.parse import quote
 
 import numpy as np
 
+from data.examples import serialize_examples
 from serving import payloads
 from serving.signatures import (
     DEFAULT_MODEL_NAME,
@@ -84,7 +85,7 @@ def build_predict_request(
     serialized tf.Examples as `{"b64": ...}` strings.
     """
     if signature_name == SERVING_DEFAULT:
-        value: object = payloads.serialize_examples(payload.images, payload.names)
+        value: object = serialize_examples(payload.images, payload.names)
     else:
         value = payload.images
     return build_request({INPUT_NAMES[signature_name]: value}, signature_name, request_format)

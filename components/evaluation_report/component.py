@@ -29,6 +29,7 @@ class EvaluationReport(base_component.BaseComponent):
         data_source: str = "",
         data_fingerprint: str = "",
         baseline_model: types.BaseChannel | None = None,
+        code_fingerprint: str | None = None,
     ):
         """Builds the component.
 
@@ -41,6 +42,7 @@ class EvaluationReport(base_component.BaseComponent):
             data_source: where the data was read from.
             data_fingerprint: a digest of the data's content.
             baseline_model: the Evaluator's baseline (ServingBaseline's copy of the served version).
+            code_fingerprint: a digest of the report's code, only for TFX's cache key.
         """
         super().__init__(
             spec=spec.EvaluationReportSpec(
@@ -52,6 +54,7 @@ class EvaluationReport(base_component.BaseComponent):
                 data_source=data_source,
                 data_fingerprint=data_fingerprint,
                 baseline_model=baseline_model,
+                **({spec.CODE_FINGERPRINT: code_fingerprint} if code_fingerprint else {}),
                 report=channel_utils.as_channel([spec.EvaluationReportArtifact()]),
             )
         )

@@ -12,6 +12,8 @@ BASELINE_MODEL = "baseline_model"
 REPORT = "report"
 DATA_SOURCE = "data_source"
 DATA_FINGERPRINT = "data_fingerprint"
+# A digest of the report's code (pipeline.fingerprint): TFX's cache key then changes with that code.
+CODE_FINGERPRINT = "code_fingerprint"
 
 SUMMARY_PROPERTY = "summary"  # JSON on the report artifact: accuracy, example count, blessed, verdict
 
@@ -35,6 +37,7 @@ class EvaluationReportSpec(ComponentSpec):
         # Where the data came from and a digest of its content, for the model card.
         DATA_SOURCE: ExecutionParameter(type=str),
         DATA_FINGERPRINT: ExecutionParameter(type=str),
+        CODE_FINGERPRINT: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {
         EVALUATION: ChannelParameter(type=standard_artifacts.ModelEvaluation),

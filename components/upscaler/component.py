@@ -20,7 +20,13 @@ class ImageUpscaler(base_beam_component.BaseBeamComponent):
     SPEC_CLASS = spec.ImageUpscalerSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, examples: types.BaseChannel, image_size: int = 128, interpolation: str = "linear"):
+    def __init__(
+        self,
+        examples: types.BaseChannel,
+        image_size: int = 128,
+        interpolation: str = "linear",
+        code_fingerprint: str | None = None,
+    ):
         """Builds the component.
 
         Args:
@@ -28,6 +34,8 @@ class ImageUpscaler(base_beam_component.BaseBeamComponent):
             image_size: side of the upscaled images (28 to 1024).
             interpolation: OpenCV interpolation: nearest, linear (cv2.resize's default), area, cubic
                 or lanczos4.
+            code_fingerprint: a digest of the upscaling code, only for TFX's cache key (the
+                pipeline passes `pipeline.fingerprint.code_fingerprint(UPSCALER_CODE)`).
 
         Raises:
             ValueError: an invalid size or interpolation (when the pipeline is built, not run).
@@ -38,6 +46,7 @@ class ImageUpscaler(base_beam_component.BaseBeamComponent):
                 input_examples=examples,
                 image_size=image_size,
                 interpolation=interpolation,
+                **({spec.CODE_FINGERPRINT: code_fingerprint} if code_fingerprint else {}),
                 examples=channel_utils.as_channel([standard_artifacts.Examples()]),
                 report=channel_utils.as_channel([spec.ResizeReport()]),
             )

@@ -11,6 +11,8 @@ EXAMPLES = "examples"  # the same examples, images at IMAGE_SIZE
 REPORT = "report"
 IMAGE_SIZE = "image_size"
 INTERPOLATION = "interpolation"
+# A digest of the code that upscales (pipeline.fingerprint): TFX's cache key then changes with that code.
+CODE_FINGERPRINT = "code_fingerprint"
 
 # Custom properties written on the output Examples artifact.
 IMAGE_SIZE_PROPERTY = "image_size"
@@ -31,6 +33,7 @@ class ImageUpscalerSpec(ComponentSpec):
     PARAMETERS = {
         IMAGE_SIZE: ExecutionParameter(type=int),
         INTERPOLATION: ExecutionParameter(type=str),
+        CODE_FINGERPRINT: ExecutionParameter(type=str, optional=True),
     }
     INPUTS = {INPUT_EXAMPLES: ChannelParameter(type=standard_artifacts.Examples)}
     OUTPUTS = {

@@ -9,6 +9,7 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import predict_pb2
 
+from data.examples import serialize_examples
 from serving import grpc_client, payloads
 from serving.signatures import ServingError
 
@@ -40,7 +41,7 @@ def test_serving_default_request_is_a_string_tensor_of_examples(payload):
     proto = request.inputs["examples"]
     assert proto.dtype == types_pb2.DT_STRING
     assert [d.size for d in proto.tensor_shape.dim] == [3]
-    assert list(tf.make_ndarray(proto)) == payloads.serialize_examples(payload.images, payload.names)
+    assert list(tf.make_ndarray(proto)) == serialize_examples(payload.images, payload.names)
 
 
 def test_parse_response():

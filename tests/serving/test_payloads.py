@@ -11,6 +11,7 @@ import pytest
 import tensorflow as tf
 
 from data import examples
+from data.examples import serialize_examples
 from serving import payloads
 from serving.payloads import PayloadError
 
@@ -162,7 +163,7 @@ def test_load_dataset_indices_refuses_an_index_outside_the_split(tiny_idx_dir):
 
 
 def test_serialize_examples_holds_the_png_image_and_no_label(good_images):
-    serialized = payloads.serialize_examples(good_images.astype(np.float32), ["a", "b", "c"])
+    serialized = serialize_examples(good_images.astype(np.float32), ["a", "b", "c"])
     assert len(serialized) == 3
     example = tf.train.Example.FromString(serialized[1])
     features = example.features.feature

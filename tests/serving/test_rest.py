@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+from data.examples import serialize_examples
 from serving import payloads, rest
 from serving.signatures import ServingError
 
@@ -45,7 +46,7 @@ def test_columnar_format_maps_the_input_name_to_the_whole_batch(payload, good_im
 @pytest.mark.parametrize("request_format", ["instances", "inputs"])
 def test_serialized_examples_travel_as_b64_objects(payload, request_format):
     body = rest.build_predict_request(payload, "serving_default", request_format)
-    expected = payloads.serialize_examples(payload.images, payload.names)
+    expected = serialize_examples(payload.images, payload.names)
     if request_format == "instances":
         values = [instance["examples"] for instance in body["instances"]]
         assert all(list(instance) == ["examples"] for instance in body["instances"])

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
+from data.examples import serialize_examples
 from serving import payloads
 from serving.local import LocalModel
 from serving.signatures import MAX_PNG_BYTES, ServingError
@@ -67,7 +68,7 @@ def real_model(tiny_model_dir) -> LocalModel:
 
 def _examples(*images: bytes) -> np.ndarray:
     """Serialized examples carrying these bytes as `image`, as a TF Serving client could send them."""
-    serialized = payloads.serialize_examples(np.zeros((len(images), 28, 28)))
+    serialized = serialize_examples(np.zeros((len(images), 28, 28)))
     import tensorflow as tf
 
     out = []
