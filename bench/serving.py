@@ -90,6 +90,7 @@ def main(argv: list[str] | None = None) -> None:
     from data.resize import upscale_images
     from models.families import build_classifier
     from models.settings import ModelSettings
+    from serving.signatures import INPUT_NAMES, PREDICT_IMAGES, SERVING_DEFAULT
 
     root = Path(args.root)
     load_start = os.getloadavg()
@@ -104,8 +105,8 @@ def main(argv: list[str] | None = None) -> None:
     scaled = (upscale_images(grey.astype("uint8"), settings.image_size).astype("float32") / 255.0)[..., None]
 
     loaded = tf.saved_model.load(model_dir)
-    examples_fn = loaded.signatures["serving_default"]
-    images_fn = loaded.signatures["predict_images"]
+    examples_fn = loaded.signatures[SERVING_DEFAULT]
+    images_fn = loaded.signatures[PREDICT_IMAGES]
     hp = keras_tuner.HyperParameters()
     for name, value in details["hyperparameters"].items():
         hp.Fixed(name, value)
@@ -120,8 +121,11 @@ def main(argv: list[str] | None = None) -> None:
     bare = bare_function.get_concrete_function()
 
     callers = {
-        "serving_default": (lambda b: examples_fn(examples=b), np.asarray(records, dtype=object)),
-        "predict_images": (lambda b: images_fn(images=b), grey),
+        SERVING_DEFAULT: (
+            lambda b: examples_fn(**{INPUT_NAMES[SERVING_DEFAULT]: b}),
+            np.asarray(records, dtype=object),
+        ),
+        PREDICT_IMAGES: (lambda b: images_fn(**{INPUT_NAMES[PREDICT_IMAGES]: b}), grey),
         "bare Keras model": (lambda b: bare(b), scaled),
         "bare Keras model via tf.function": (lambda b: bare_function(b), scaled),
     }
@@ -139,7 +143,7 @@ def main(argv: list[str] | None = None) -> None:
     stages = stage_breakdown(loaded, settings, records, grey)
     bare_p50 = latency["bare Keras model"]["p50_ms"]
     figures = []
-    for name in ("serving_default", "predict_images"):
+    for name in (SERVING_DEFAULT, PREDICT_IMAGES):
         p50 = latency[name]["p50_ms"]
         figures += [
             figure(

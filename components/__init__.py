@@ -1,1 +1,2 @@
-"""Custom TFX components: IdxExampleGen and the OpenCV ImageUpscaler."""
+"""Custom TFX components, one folder each: IdxExampleGen, DriftGate, ImageUpscaler, ServingBaseline and
+ServedBaseModel, TrustedEvaluator (and its TFMA config), EvaluationReport, ModelPusher, ServingSmokeCheck."""

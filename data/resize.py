@@ -43,6 +43,7 @@ INTERPOLATIONS: dict[str, int] = {
     "area": 3,  # cv2.INTER_AREA
     "lanczos4": 4,  # cv2.INTER_LANCZOS4
 }
+DEFAULT_INTERPOLATION = "linear"  # cv2.resize's default
 SOURCE_SIZE = 28  # side of a Fashion-MNIST image
 MAX_IMAGE_SIZE = 1024  # anything larger is a configuration mistake, not a training size
 
@@ -96,7 +97,7 @@ def round_to_uint8(values: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(values), 0, 255).astype(np.uint8)
 
 
-def upscale_images(images: np.ndarray, size: int, interpolation: str = "linear") -> np.ndarray:
+def upscale_images(images: np.ndarray, size: int, interpolation: str = DEFAULT_INTERPOLATION) -> np.ndarray:
     """Upscales a batch of one-channel images with OpenCV, as the ImageUpscaler component does.
 
     Each image is resized on its own (OpenCV's multi-channel path, a tempting way to batch, gives
@@ -131,7 +132,7 @@ def upscale_images(images: np.ndarray, size: int, interpolation: str = "linear")
 def upscale_images_tf(
     images: tf.Tensor,
     size: int,
-    interpolation: str = "linear",
+    interpolation: str = DEFAULT_INTERPOLATION,
     source_size: int = SOURCE_SIZE,
     as_float: bool = False,
 ) -> tf.Tensor:

@@ -68,10 +68,13 @@ class ServingModule(tf.Module):
         self._size = settings.image_size
         self._upscale = settings.upscale
         self._interpolation = settings.interpolation
-        image_spec = tf.TensorSpec([None, self._source, self._source], tf.float32, name="images")
+        image_spec = tf.TensorSpec(
+            [None, self._source, self._source], tf.float32, name=INPUT_NAMES[PREDICT_IMAGES]
+        )
         xf_spec = tf.TensorSpec([None, self._size, self._size, 1], tf.float32, name=IMAGE_XF)
         self.serve_examples = tf.function(
-            self._serve_examples, input_signature=[tf.TensorSpec([None], tf.string, name="examples")]
+            self._serve_examples,
+            input_signature=[tf.TensorSpec([None], tf.string, name=INPUT_NAMES[SERVING_DEFAULT])],
         )
         self.predict_images = tf.function(self._predict_images, input_signature=[image_spec])
         self.embed = tf.function(self._embed, input_signature=[image_spec])

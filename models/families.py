@@ -14,11 +14,11 @@ from data.classes import NUM_CLASSES
 from models.augmentation import augmentation_probabilities, make_augmentation
 from models.search_space import max_cnn_blocks
 from models.settings import BASE_MODEL, IMAGENET, ModelSettings
+from serving.signatures import EMBEDDING  # also the name of the layer whose output `embed` returns
 
 log = logging.getLogger(__name__)
 
 CLASSIFIER = "classifier"  # the model without augmentation, nested in the training model
-EMBEDDING = "embedding"  # the layer whose output the `embed` signature returns
 BACKBONE = "backbone"  # the frozen network of the `transfer` family
 # The exported SavedModel's function that maps transformed images to embeddings: the trunk a later
 # run's Trainer reloads (frozen) as its transfer backbone.

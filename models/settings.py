@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from data.resize import INTERPOLATIONS, MAX_IMAGE_SIZE, SOURCE_SIZE
+from data.resize import DEFAULT_INTERPOLATION, INTERPOLATIONS, MAX_IMAGE_SIZE, SOURCE_SIZE
 
 FAMILIES = ("fcnn", "cnn", "transfer")
 BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
@@ -32,6 +32,9 @@ class ConfigError(ValueError):
 @dataclasses.dataclass(frozen=True)
 class ModelSettings:
     """What the configuration fixes for the model code.
+
+    The defaults describe a model of the raw 28×28 images with no downsampling; every profile
+    (`pipeline.config.PROFILES`) sets its own image size, stems and training budget over them.
 
     Attributes:
         image_size: side of the images the Transform graph receives (after any upscaling); also the
@@ -61,12 +64,12 @@ class ModelSettings:
             augmentation, the search).
     """
 
-    image_size: int = 128
+    image_size: int = SOURCE_SIZE
     source_size: int = SOURCE_SIZE
     upscale: bool = False
-    interpolation: str = "linear"
+    interpolation: str = DEFAULT_INTERPOLATION
     families: tuple[str, ...] = ("cnn",)
-    stems: tuple[int, ...] = (4,)
+    stems: tuple[int, ...] = (1,)
     backbone: str = "mobilenet_v3_small"
     backbone_weights: str = IMAGENET
     tuner: str = "hyperband"
@@ -74,8 +77,8 @@ class ModelSettings:
     tuner_epochs: int = 3
     tuner_train_cap: int | None = None
     batch_size: int = 64
-    train_epochs: int = 20
-    patience: int = 4
+    train_epochs: int = 10
+    patience: int = 3
     seed: int = 42
 
     def __post_init__(self) -> None:

@@ -119,7 +119,7 @@ def run_similar(args: argparse.Namespace) -> int:
     from serving import catalogue
     from serving.batch import AtomicOutput
     from serving.payloads import PayloadError, load_png_file
-    from serving.signatures import PREDICT_IMAGES, Predictions
+    from serving.signatures import INPUT_NAMES, PREDICT_IMAGES, Predictions
 
     bad_input, model_failed = _errors()
     grid = args.grid or f"{Path(args.image).name.rsplit('.', 1)[0]}-similar.png"
@@ -134,7 +134,8 @@ def run_similar(args: argparse.Namespace) -> int:
         query = embed_images(model, image[None])[0]
         neighbours = catalogue.nearest(args.index, query, args.k, str(model.path))
         predicted = Predictions.from_outputs(
-            model.call(PREDICT_IMAGES, {"images": image[None].astype("float32")}), str(model.path)
+            model.call(PREDICT_IMAGES, {INPUT_NAMES[PREDICT_IMAGES]: image[None].astype("float32")}),
+            str(model.path),
         )
         output = AtomicOutput(grid, "wb")
         try:

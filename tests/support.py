@@ -1,7 +1,9 @@
-"""Helpers shared by the tests: tiny synthetic IDX data sets the tests write themselves."""
+"""Helpers shared by the tests: tiny synthetic IDX data sets the tests write, and setup.py's arguments."""
 
 from __future__ import annotations
 
+import os
+import runpy
 from pathlib import Path
 
 import numpy as np
@@ -9,6 +11,7 @@ import numpy as np
 from data import fashion_mnist as fm
 from data.idx import write_idx
 
+REPO = Path(__file__).resolve().parent.parent
 NUM_CLASSES = 10
 # Written out here, not imported, so tests check the code's class names against the data set's.
 FASHION_CLASS_NAMES = (
@@ -53,3 +56,19 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
         code = exit_.code
     captured = capsys.readouterr()
     return code, captured.out, captured.err
+
+
+def setup_arguments() -> dict:
+    """The keyword arguments setup.py passes to `setup()` (run from the repo root, `setup()` captured)."""
+    import setuptools
+
+    captured: dict = {}
+    previous, saved_setup = Path.cwd(), setuptools.setup
+    setuptools.setup = lambda **kwargs: captured.update(kwargs)
+    os.chdir(REPO)
+    try:
+        runpy.run_path(str(REPO / "setup.py"))
+    finally:
+        setuptools.setup = saved_setup
+        os.chdir(previous)
+    return captured

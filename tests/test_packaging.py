@@ -4,32 +4,16 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
-import os
 import re
-import runpy
 from pathlib import Path
 
-import setuptools
+from support import setup_arguments
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def _setup_arguments() -> dict:
-    """The keyword arguments setup.py passes to `setup()` (run from the repo root, `setup()` captured)."""
-    captured: dict = {}
-    previous, saved_setup = Path.cwd(), setuptools.setup
-    setuptools.setup = lambda **kwargs: captured.update(kwargs)
-    os.chdir(REPO)
-    try:
-        runpy.run_path(str(REPO / "setup.py"))
-    finally:
-        setuptools.setup = saved_setup
-        os.chdir(previous)
-    return captured
-
-
 def _top_level_names() -> set[str]:
-    arguments = _setup_arguments()
+    arguments = setup_arguments()
     return {name.split(".")[0] for name in arguments["packages"]} | set(arguments["py_modules"])
 
 

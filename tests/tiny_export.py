@@ -14,7 +14,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, sche
 from data.examples import encode_png
 from models.preprocessing import preprocessing_fn
 
-# The raw feature spec as SchemaGen infers it from ExampleGen's output (one value per feature).
+# The feature spec of the examples Transform reads, the upscaler's output (one value per feature).
 RAW_FEATURE_SPEC = {
     "image": tf.io.FixedLenFeature([1], tf.string),
     "label": tf.io.FixedLenFeature([1], tf.int64),

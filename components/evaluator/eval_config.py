@@ -8,9 +8,6 @@ from data.examples import LABEL_KEY
 from serving.signatures import PROBABILITIES, SERVING_DEFAULT
 
 ACCURACY = "sparse_categorical_accuracy"
-# TFMA scores the signature clients call, on the output they read.
-SERVED_SIGNATURE = SERVING_DEFAULT
-PREDICTION_KEY = PROBABILITIES
 
 
 def make_eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfig:
@@ -32,9 +29,7 @@ def make_eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.Eval
     )
     return tfma.EvalConfig(
         model_specs=[
-            tfma.ModelSpec(
-                signature_name=SERVED_SIGNATURE, label_key=LABEL_KEY, prediction_key=PREDICTION_KEY
-            )
+            tfma.ModelSpec(signature_name=SERVING_DEFAULT, label_key=LABEL_KEY, prediction_key=PROBABILITIES)
         ],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LABEL_KEY])],
         metrics_specs=[

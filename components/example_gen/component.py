@@ -20,9 +20,9 @@ class IdxExampleGen(base_component.BaseComponent):
         self,
         data_dir: str,
         *,
+        eval_fraction: float,
+        seed: int,
         data_fingerprint: str = "",
-        eval_fraction: float = 1 / 6,
-        seed: int = 42,
         split_caps: dict[str, int | None] | None = None,
         allow_foreign_data: bool = False,
     ):

@@ -41,13 +41,20 @@ def check_model(model_dir: str, images: np.ndarray, ids: list[str]) -> dict:
     """
     from serving.local import LocalModel
     from serving.payloads import make_payload
-    from serving.signatures import EMBED, PREDICT_IMAGES, SERVING_DEFAULT, ServingError
+    from serving.signatures import (
+        EMBED,
+        EMBEDDING,
+        INPUT_NAMES,
+        PREDICT_IMAGES,
+        SERVING_DEFAULT,
+        ServingError,
+    )
 
     model = LocalModel(model_dir)
     payload = make_payload(images, ids)
     by_images = model.predict(payload, PREDICT_IMAGES)
     by_examples = model.predict(payload, SERVING_DEFAULT)
-    embedding = model.call(EMBED, {"images": images})["embedding"]
+    embedding = model.call(EMBED, {INPUT_NAMES[EMBED]: images})[EMBEDDING]
     problems = []
     for name, predictions in ((PREDICT_IMAGES, by_images), (SERVING_DEFAULT, by_examples)):
         sums = predictions.probabilities.sum(axis=1)

@@ -7,7 +7,7 @@ from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.types import channel_utils, standard_artifacts
 
 from components.upscaler import executor, spec
-from data.resize import SOURCE_SIZE, check_resize
+from data.resize import DEFAULT_INTERPOLATION, SOURCE_SIZE, check_resize
 
 
 class ImageUpscaler(base_beam_component.BaseBeamComponent):
@@ -23,8 +23,8 @@ class ImageUpscaler(base_beam_component.BaseBeamComponent):
     def __init__(
         self,
         examples: types.BaseChannel,
-        image_size: int = 128,
-        interpolation: str = "linear",
+        image_size: int,
+        interpolation: str = DEFAULT_INTERPOLATION,
         code_fingerprint: str | None = None,
     ):
         """Builds the component.

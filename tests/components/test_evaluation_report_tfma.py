@@ -13,8 +13,9 @@ from components.evaluation_report.report import (
     build_report,
     read_confusion_matrices,
 )
-from components.evaluator.eval_config import PREDICTION_KEY, SERVED_SIGNATURE, make_eval_config
+from components.evaluator.eval_config import make_eval_config
 from data.examples import LABEL_KEY
+from serving.signatures import PROBABILITIES, SERVING_DEFAULT
 
 SCORES = "scores"  # each example carries the probabilities the tiny model returns for it
 
@@ -25,7 +26,7 @@ class FixedScoresModel(tf.Module):
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(self, examples):
         features = tf.io.parse_example(examples, {SCORES: tf.io.FixedLenFeature([10], tf.float32)})
-        return {PREDICTION_KEY: features[SCORES]}
+        return {PROBABILITIES: features[SCORES]}
 
 
 def _scores(top: int, top_probability: float) -> list[float]:
@@ -47,7 +48,7 @@ def _examples(candidate_top: list[int], labels: list[int], top_probability: list
 
 
 def _save(module: tf.Module, path: str) -> str:
-    tf.saved_model.save(module, path, signatures={SERVED_SIGNATURE: module.serve})
+    tf.saved_model.save(module, path, signatures={SERVING_DEFAULT: module.serve})
     return path
 
 
@@ -82,7 +83,7 @@ def evaluation(tmp_path_factory):
     baseline_module = FixedScoresModel()
     baseline_module.serve = tf.function(
         lambda examples: {
-            PREDICTION_KEY: tf.one_hot(
+            PROBABILITIES: tf.one_hot(
                 tf.io.parse_example(examples, {LABEL_KEY: tf.io.FixedLenFeature([], tf.int64)})[LABEL_KEY],
                 10,
             )

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from support import setup_arguments
 
 from kubeflow import runner
 from kubeflow.runner import IMAGE_SOURCE_DIR
@@ -131,21 +132,8 @@ def build_context() -> set[str]:
 
 
 def _packages() -> set[str]:
-    """The packages setup.py installs (it is run with `setup()` captured, from the repo root)."""
-    import runpy
-
-    import setuptools
-
-    captured = {}
-    previous, saved_setup = Path.cwd(), setuptools.setup
-    setuptools.setup = lambda **kwargs: captured.update(kwargs)
-    os.chdir(REPO)
-    try:
-        runpy.run_path(str(REPO / "setup.py"))
-    finally:
-        setuptools.setup = saved_setup
-        os.chdir(previous)
-    return set(captured["packages"])
+    """The packages setup.py installs."""
+    return set(setup_arguments()["packages"])
 
 
 def _top_level_names() -> set[str]:

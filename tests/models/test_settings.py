@@ -1,0 +1,48 @@
+"""The model's settings: one home for choices, defaults and validation, nested in the pipeline's config."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from models.settings import ConfigError, ModelSettings
+from pipeline.config import PROFILES, PipelineConfig, field_names, make_config
+from pipeline.pipeline import model_settings
+
+
+def test_profiles_set_the_nested_model_settings(tmp_path):
+    config = make_config("quick", tmp_path, families=("fcnn", "cnn"), seed=7)
+    assert isinstance(config.model, ModelSettings)
+    assert config.model.stems == PROFILES["quick"]["stems"] and config.model.families == ("fcnn", "cnn")
+    assert config.seed == config.model.seed == 7
+    # The pipeline's config has no copy of a model field.
+    model_fields = {f.name for f in dataclasses.fields(ModelSettings)}
+    assert not model_fields & {f.name for f in dataclasses.fields(PipelineConfig)}
+    assert model_fields <= field_names()
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ({"stems": (3,)}, "stems must be one of 1, 2, 4, 8"),
+        ({"families": ("rnn",)}, "families must be one of fcnn, cnn, transfer"),
+        ({"families": ("transfer",), "stems": (2,)}, "transfer backbones need inputs of at least 32 pixels"),
+        ({"tuner": "grid"}, "tuner must be one of none, hyperband, random, bayesian"),
+    ],
+)
+def test_one_validation_answers_for_the_config_and_the_model_code(tmp_path, overrides, message):
+    with pytest.raises(ConfigError, match=message):
+        make_config("test", tmp_path, **overrides)
+    with pytest.raises(ConfigError, match=message):
+        ModelSettings(image_size=32, **overrides)
+
+
+def test_the_model_code_gets_the_configured_settings_with_the_upscale_on(tmp_path):
+    config = make_config("test", tmp_path, tuner="none")
+    settings = model_settings(config)
+    assert settings.upscale and settings.tuner == "none"
+    assert dataclasses.replace(settings, upscale=False) == config.model
+    assert (
+        ModelSettings.from_custom_config({**settings.to_custom_config(), "code_fingerprint": "x"}) == settings
+    )
