@@ -1,10 +1,10 @@
-"""Serving fixtures: a tiny SavedModel with the served signature contract, and TF Serving stand-ins.
+"""Serving fixtures: a real tiny export in TF Serving's layout, and TF Serving stand-ins.
 
-`serving_root` saves a small tf.Module implementing the contract (a fixed linear map of the 7x7
-mean-pooled image, so tests can compute its answers with NumPy) in TF Serving's layout;
-`real_serving_root` holds a real tiny export (tests/tiny_export.py), which newer tests prefer. The REST and
-gRPC stand-ins decode requests the way TF Serving does (its documented JSON mapping; TensorProtos
-via `tf.make_ndarray`) and run them against that SavedModel in-process.
+`serving_root` and `real_serving_root` hold the real tiny export of tests/tiny_export.py (the Trainer's
+own export code on a small CNN: upscale, pixel scaling, the three signatures), so the clients are
+tested against the contract the pipeline ships, not a copy of it. The REST and gRPC stand-ins decode
+requests the way TF Serving does (its documented JSON mapping; TensorProtos via `tf.make_ndarray`) and
+run them against that SavedModel in-process.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import shutil
 import urllib.error
 from pathlib import Path
 
@@ -21,87 +22,24 @@ import pytest
 import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2
 
-from data.classes import CLASS_NAMES
 from serving import push
 from serving.local import LocalModel
-from serving.signatures import DEFAULT_MODEL_NAME, ServingError
+from serving.signatures import DEFAULT_MODEL_NAME, INPUT_NAMES, PREDICT_IMAGES, PROBABILITIES, ServingError
 
 VERSION = 7
-POOL = 4  # 28x28 -> 7x7 mean pooling
-EMBEDDING = (28 // POOL) ** 2
-
-
-def tiny_weights() -> tuple[np.ndarray, np.ndarray]:
-    """The tiny model's fixed weights, so tests can compute its expected output with NumPy."""
-    rng = np.random.default_rng(0)
-    return rng.normal(size=(EMBEDDING, 10)).astype(np.float32) * 10, rng.normal(size=10).astype(np.float32)
-
-
-def expected_probabilities(images: np.ndarray) -> np.ndarray:
-    """What the tiny model must answer, computed without TensorFlow."""
-    weights, bias = tiny_weights()
-    pooled = (np.asarray(images, np.float64) / 255).reshape(-1, 7, POOL, 7, POOL).mean(axis=(2, 4))
-    logits = pooled.reshape(-1, EMBEDDING) @ weights + bias
-    exp = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return exp / exp.sum(axis=1, keepdims=True)
-
-
-class TinyFashionModel(tf.Module):
-    """Implements the served signature contract with a fixed linear map (no training)."""
-
-    def __init__(self):
-        super().__init__()
-        weights, bias = tiny_weights()
-        self.weights = tf.constant(weights)
-        self.bias = tf.constant(bias)
-        self.class_names = tf.constant(CLASS_NAMES)
-
-    def _embed(self, images):
-        pooled = tf.reduce_mean(tf.reshape(images / 255.0, [-1, 7, POOL, 7, POOL]), axis=[2, 4])
-        return tf.reshape(pooled, [-1, EMBEDDING])
-
-    def _classify(self, images):
-        probabilities = tf.nn.softmax(self._embed(images) @ self.weights + self.bias)
-        class_id = tf.argmax(probabilities, axis=1, output_type=tf.int64)
-        return {
-            "probabilities": probabilities,
-            "class_id": class_id,
-            "class_name": tf.gather(self.class_names, class_id),
-        }
-
-    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name="images")])
-    def predict_images(self, images):
-        return self._classify(images)
-
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
-    def serving_default(self, examples):
-        parsed = tf.io.parse_example(examples, {"image": tf.io.FixedLenFeature([], tf.string)})
-        images = tf.map_fn(
-            lambda png: tf.cast(tf.reshape(tf.io.decode_png(png, channels=1), [28, 28]), tf.float32),
-            parsed["image"],
-            fn_output_signature=tf.TensorSpec([28, 28], tf.float32),
-        )
-        return self._classify(images)
-
-    @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.float32, name="images")])
-    def embed(self, images):
-        return {"embedding": self._embed(images)}
 
 
 @pytest.fixture(scope="session")
 def serving_root(tmp_path_factory) -> Path:
-    """A serving root holding the tiny model as `fashion-tfx/7/` and a models.config."""
+    """A serving root holding a tiny real export as `fashion-tfx/7/` and a models.config.
+
+    Trained from another seed than `real_serving_root`'s, so the two roots serve different models.
+    """
+    from tiny_export import export_tiny_model
+
+    model = export_tiny_model(tmp_path_factory.mktemp("tiny_export_seed1"), seed=1)
     root = tmp_path_factory.mktemp("serving")
-    module = TinyFashionModel()
-    tf.saved_model.save(
-        module,
-        str(push.safe_model_path(root, DEFAULT_MODEL_NAME) / str(VERSION)),
-        signatures={
-            "serving_default": module.serving_default,
-            "predict_images": module.predict_images,
-            "embed": module.embed,
-        },
-    )
+    shutil.copytree(model, push.safe_model_path(root, DEFAULT_MODEL_NAME) / str(VERSION))
     push.write_models_config(root, DEFAULT_MODEL_NAME)
     return root
 
@@ -110,6 +48,19 @@ def serving_root(tmp_path_factory) -> Path:
 def local_model(serving_root: Path) -> LocalModel:
     """The tiny model loaded in-process, shared by the tests (each must leave it healthy)."""
     return LocalModel(serving_root / DEFAULT_MODEL_NAME / str(VERSION))
+
+
+@pytest.fixture(scope="session")
+def expected(serving_root: Path):
+    """The tiny model's probabilities for a batch, from its `predict_images` signature called directly."""
+    model_dir = serving_root / DEFAULT_MODEL_NAME / str(VERSION)
+    signature = tf.saved_model.load(str(model_dir)).signatures[PREDICT_IMAGES]
+
+    def probabilities(images: np.ndarray) -> np.ndarray:
+        inputs = {INPUT_NAMES[PREDICT_IMAGES]: tf.constant(np.asarray(images, np.float32))}
+        return signature(**inputs)[PROBABILITIES].numpy()
+
+    return probabilities
 
 
 @pytest.fixture
@@ -288,17 +239,9 @@ def grpc_serving(local_model: LocalModel) -> GrpcServing:
     return GrpcServing(local_model)
 
 
-@pytest.fixture
-def expected():
-    """The tiny model's probabilities for a batch, computed with NumPy."""
-    return expected_probabilities
-
-
 @pytest.fixture(scope="session")
 def real_serving_root(tmp_path_factory, tiny_model_dir) -> Path:
-    """A serving root holding a real tiny export (see tests/tiny_export.py) as `fashion-tfx/3/`."""
-    import shutil
-
+    """A serving root holding the tiny real export (see tests/tiny_export.py) as `fashion-tfx/3/`."""
     root = tmp_path_factory.mktemp("real_serving")
     shutil.copytree(tiny_model_dir, push.safe_model_path(root, DEFAULT_MODEL_NAME) / "3")
     return root
