@@ -1,2 +1,3 @@
 """Custom TFX components, one folder each: IdxExampleGen, DriftGate, ImageUpscaler, ServingBaseline and
-ServedBaseModel, TrustedEvaluator (and its TFMA config), EvaluationReport, ModelPusher, ServingSmokeCheck."""
+ServedBaseModel, Tuner (TFX's, with a trial-exporting executor), TrustedEvaluator (and its TFMA config),
+EvaluationReport, ModelPusher, ServingSmokeCheck."""

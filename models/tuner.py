@@ -14,10 +14,6 @@ import keras_tuner
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
-from tfx.components.tuner import component as tuner_component
-from tfx.components.tuner import executor as tuner_executor
-from tfx.dsl.components.base import executor_spec
-from tfx.types import artifact_utils, standard_component_specs
 
 from models.console import FAMILY_PREFIXES, TrialLines
 from models.families import build_model, served_base_model
@@ -256,22 +252,3 @@ def export_trials(tuner: keras_tuner.Tuner, directory: str) -> list[dict[str, An
         json.dump(rows, out, indent=1)
     plot_trials(rows, os.path.join(directory, TRIALS_PNG), tuned_ranges(tuner.oracle.hyperparameters, rows))
     return rows
-
-
-class TrialExportingExecutor(tuner_executor.Executor):
-    """TFX's Tuner executor, plus the trials table and plot written beside `tuner_results.json`."""
-
-    def Do(self, input_dict, output_dict, exec_properties) -> None:
-        tuner = tuner_executor.search(input_dict, exec_properties, self._get_tmp_dir())
-        if tuner.oracle.max_trials is None:
-            # Hyperband sets no trial budget, and TFX's writer compares the trial count with it.
-            tuner.oracle.max_trials = len(tuner.oracle.trials)
-        tuner_executor.write_best_hyperparameters(tuner, output_dict)
-        results = artifact_utils.get_single_uri(output_dict[standard_component_specs.TUNER_RESULTS_KEY])
-        export_trials(tuner, results)
-
-
-class Tuner(tuner_component.Tuner):
-    """TFX's Tuner component whose executor also exports the trials (see `TrialExportingExecutor`)."""
-
-    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(TrialExportingExecutor)

@@ -18,9 +18,10 @@ from pathlib import Path
 # The project's top-level packages (setup.py); imports of anything else are libraries, pinned by the lock.
 PROJECT_PACKAGES = ("pipeline", "components", "models", "data", "kubeflow", "serving", "security")
 
-# The model code: the package TFX calls into (preprocessing_fn, tuner_fn, run_fn); what it imports
-# (the in-graph resize, the class names, the serving contract, the warm-up examples) follows.
-MODEL_CODE = ("models",)
+# The model code: the package TFX calls into (preprocessing_fn, tuner_fn, run_fn) and the Tuner's
+# executor; what they import (the in-graph resize, the class names, the serving contract, the warm-up
+# examples) follows.
+MODEL_CODE = ("models", "components.tuner")
 # The ImageUpscaler: its executor, the Beam pipeline, the resize and the fidelity report.
 UPSCALER_CODE = ("components.upscaler",)
 # The EvaluationReport: the report, its figures and the model card.

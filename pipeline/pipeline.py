@@ -18,9 +18,9 @@ from components.example_gen.component import IdxExampleGen
 from components.pusher.component import ModelPusher
 from components.serving_baseline.component import ServedBaseModel, ServingBaseline
 from components.serving_check.component import ServingSmokeCheck
+from components.tuner.component import Tuner
 from components.upscaler.component import ImageUpscaler
 from models.settings import BASE_MODEL, ModelSettings
-from models.tuner import Tuner
 from pipeline.config import PipelineConfig
 from pipeline.fingerprint import MODEL_CODE, REPORT_CODE, UPSCALER_CODE, code_fingerprint
 

@@ -1,0 +1,1 @@
+"""The Tuner: TFX's Tuner component whose executor also writes the trials table and plot."""
