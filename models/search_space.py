@@ -13,6 +13,10 @@ BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
 # Where a transfer backbone's weights come from; any other value is a path to a Keras weights file.
 IMAGENET, BASE_MODEL = "imagenet", "base_model"
 TUNERS = ("hyperband", "random", "bayesian")
+# Training arithmetic: `auto` trains in bfloat16 (float32 weights) where the CPU has bfloat16 units
+# (AMX or AVX512-BF16: measured 2.0× the images/s of float32 here), float32 elsewhere. The exported
+# model always computes in float32, so a server without those units serves it at full speed.
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 STEMS = (1, 2, 4, 8)
 # Small batches are for tiny data sets: batch norm's running statistics and the optimiser need steps,
 # and 200 images at batch 128 give 2 steps per epoch (measured: a model that never leaves chance).
@@ -31,6 +35,7 @@ DEFAULTS: dict[str, Any] = {
     "cnn_convs_per_block": 2,
     "fcnn_layers": 2,
     "fcnn_units": 256,
+    "label_smoothing": 0.1,
 }
 
 
@@ -59,6 +64,9 @@ class ModelSettings:
         patience: epochs without validation improvement before early stopping; monitoring starts
             after the first `patience` epochs, while batch norm's running statistics settle.
         seed: for shuffling, initialisation, augmentation and the search.
+        precision: `auto`, `float32` or `mixed_bfloat16`: the arithmetic of training (see `PRECISIONS`).
+        test_time_flip: the model averages its probabilities over each image and its mirror image at
+            inference (the exported model included); training is unaffected.
     """
 
     image_size: int = 28
@@ -77,6 +85,8 @@ class ModelSettings:
     train_epochs: int = 10
     patience: int = 3
     seed: int = 42
+    precision: str = "auto"
+    test_time_flip: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "families", tuple(self.families))
@@ -93,6 +103,8 @@ class ModelSettings:
             raise ValueError(f"batch_size must be one of {BATCH_SIZES}, got {self.batch_size!r}")
         if not isinstance(self.train_epochs, int) or self.train_epochs < 0:
             raise ValueError(f"train_epochs must be a non-negative integer, got {self.train_epochs!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
         if self.tuner not in TUNERS:
             raise ValueError(f"unknown tuner {self.tuner!r}; choose from {', '.join(TUNERS)}")
         if "transfer" in self.families:
@@ -142,6 +154,7 @@ def search_space(settings: ModelSettings) -> keras_tuner.HyperParameters:
     hp.Int("cnn_convs_per_block", 1, 2, default=DEFAULTS["cnn_convs_per_block"])
     hp.Int("fcnn_layers", 1, 3, default=DEFAULTS["fcnn_layers"])
     hp.Choice("fcnn_units", [128, 256, 512], default=DEFAULTS["fcnn_units"])
+    hp.Choice("label_smoothing", [0.0, 0.1], default=DEFAULTS["label_smoothing"])
     return hp
 
 

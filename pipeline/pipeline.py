@@ -121,6 +121,8 @@ def model_settings(config: PipelineConfig) -> ModelSettings:
         train_epochs=config.train_epochs,
         patience=config.patience,
         seed=config.seed,
+        precision=config.precision,
+        test_time_flip=config.test_time_flip,
     )
 
 
