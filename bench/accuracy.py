@@ -1,11 +1,13 @@
-"""Accuracy against cost: the default cnn at 128×128 trained on more and more of the training set.
+"""Accuracy against cost: the recipe, its parts and the upscale, trained outside TFX on the same data.
 
-Run as `python -m bench.accuracy [--points 12000:12,50000:8]` (training images:epochs). Each point
-trains the search space's default cnn (4×4 pooling stem, batch 64, cosine-decayed learning rate)
-on the first N images of the pipeline's `train` split (same seed, same eval carve-out), upscaled
-exactly as the ImageUpscaler does, and scores it on the official 10,000 test images. Results are
-written after every point, so an interrupted run keeps what it measured. This is the cost curve
-the `full` profile's accuracy anchor (≥ 94.0 %) is judged by on 2 cores.
+Run as `python -m bench.accuracy [--points 12000:12,50000:8] [--variants recipe,float32,...]`
+(training images:epochs; variants from `VARIANTS`). Each point trains the search space's default cnn
+(4×4 pooling stem, cosine-decayed learning rate; `build_model`, so the model code's recipe: bfloat16
+where the CPU has the units, augmentation after the stem, label smoothing) on the first N images of the
+pipeline's `train` split (same seed, same eval carve-out), upscaled as the variant says, and scores it
+on the official 10,000 test images with and without test-time flip averaging (the same weights).
+A variant changes one thing against `recipe`, so its row measures that one thing's contribution at a
+fixed budget. Results are written after every point, so an interrupted run keeps what it measured.
 """
 
 from __future__ import annotations
@@ -18,14 +20,44 @@ import numpy as np
 
 from bench.common import RESULTS_DIR, figure, utc_now, write_results
 
-TARGET = 0.94
+TARGET = 0.95
+RECIPE = dict(
+    resize="opencv linear", image_size=128, stem=4, precision="auto", label_smoothing=0.1, augment=0.2
+)
+# One change each against the recipe.
+VARIANTS: dict[str, dict] = {
+    "recipe": RECIPE,
+    "float32": {**RECIPE, "precision": "float32"},
+    "no label smoothing": {**RECIPE, "label_smoothing": 0.0},
+    "no augmentation": {**RECIPE, "augment": 0.0},
+    # The upscale question (issue #13): native 28×28 (no stem) against three ways to reach 128×128.
+    "native 28": {**RECIPE, "resize": "none", "image_size": 28, "stem": 1},
+    "tf bilinear 128": {**RECIPE, "resize": "tf.image.resize bilinear"},
+    "opencv cubic 128": {**RECIPE, "resize": "opencv cubic"},
+    "opencv area 128": {**RECIPE, "resize": "opencv area"},
+}
 
 
-def load_data(image_size: int, seed: int = 42):
-    """Returns upscaled uint8 train/eval/test images and labels, split as the pipeline splits them."""
+def resize(images: np.ndarray, method: str, size: int) -> np.ndarray:
+    """Returns uint8 images at `size` by `method` (`none`, `opencv <interpolation>`, tf bilinear)."""
+    if method == "none":
+        return images
+    if method.startswith("opencv "):
+        from data.resize import upscale_images
+
+        return upscale_images(images, size, interpolation=method.split()[1])
+    if method == "tf.image.resize bilinear":
+        import tensorflow as tf
+
+        resized = tf.image.resize(images[..., None].astype("float32"), (size, size), method="bilinear")
+        return np.clip(np.round(resized.numpy()[..., 0]), 0, 255).astype(np.uint8)
+    raise ValueError(f"unknown resize method {method!r}")
+
+
+def load_data(seed: int = 42):
+    """Returns 28×28 uint8 train/eval/test images and labels, split as the pipeline splits them."""
     from data import fashion_mnist as fm
     from data.idx import read_idx_pair
-    from data.resize import upscale_images
     from data.splits import assign_splits, example_id
 
     location = fm.locate(None)
@@ -50,7 +82,7 @@ def load_data(image_size: int, seed: int = 42):
         "eval": (train_x[splits["eval"][1]], train_y[splits["eval"][1]]),
         "test": (test_x, test_y),
     }
-    return {k: (upscale_images(x, image_size), y.astype("int64")) for k, (x, y) in data.items()}
+    return {k: (x, y.astype("int64")) for k, (x, y) in data.items()}
 
 
 def dataset(images: np.ndarray, labels: np.ndarray, batch: int, shuffle: bool, seed: int = 42):
@@ -64,61 +96,104 @@ def dataset(images: np.ndarray, labels: np.ndarray, batch: int, shuffle: bool, s
     return ds.batch(batch).map(scale, num_parallel_calls=tf.data.AUTOTUNE).prefetch(2)
 
 
-def train_point(data, count: int, epochs: int, image_size: int) -> dict:
-    """Trains the default cnn on `count` training images for `epochs`; returns accuracy and cost."""
+def train_point(data, count: int, epochs: int, variant: str) -> dict:
+    """Trains the cnn of `variant` on `count` training images for `epochs`; returns accuracy and cost."""
+    import dataclasses
+
     import keras
     import keras_tuner
 
-    from models.families import build_model
+    from models.families import build_model, training_policy
     from models.search_space import DEFAULTS
     from models.settings import ModelSettings
     from models.trainer import cosine_learning_rate
 
+    spec = VARIANTS[variant]
+    size = spec["image_size"]
+    started = time.perf_counter()
+    images = {k: (resize(x, spec["resize"], size), y) for k, (x, y) in data.items()}
+    resize_seconds = time.perf_counter() - started
     settings = ModelSettings(
-        image_size=image_size, upscale=True, families=("cnn",), stems=(4,), batch_size=64, train_epochs=epochs
+        image_size=size,
+        upscale=size != 28,
+        families=("cnn",),
+        stems=(spec["stem"],),
+        batch_size=64,
+        train_epochs=epochs,
+        precision=spec["precision"],
     )
     hp = keras_tuner.HyperParameters()
-    for name, value in {**DEFAULTS, "family": "cnn", "stem": 4, "batch_size": 64}.items():
+    values = {
+        **DEFAULTS,
+        "family": "cnn",
+        "stem": spec["stem"],
+        "batch_size": 64,
+        "label_smoothing": spec["label_smoothing"],
+        "augment_probability": spec["augment"],
+    }
+    for name, value in values.items():
         hp.Fixed(name, value)
     keras.utils.set_random_seed(settings.seed)
     model = build_model(hp, settings)
-    train_x, train_y = data["train"][0][:count], data["train"][1][:count]
+    train_x, train_y = images["train"][0][:count], images["train"][1][:count]
     started = time.perf_counter()
     history = model.fit(
         dataset(train_x, train_y, 64, shuffle=True),
         epochs=epochs,
-        validation_data=dataset(*data["eval"], 256, shuffle=False),
+        validation_data=dataset(*images["eval"], 256, shuffle=False),
         callbacks=[
             keras.callbacks.LearningRateScheduler(cosine_learning_rate(DEFAULTS["learning_rate"], epochs))
         ],
         verbose=2,
     )
     seconds = time.perf_counter() - started
-    _, accuracy = model.evaluate(dataset(*data["test"], 256, shuffle=False), verbose=0)
+    test = dataset(*images["test"], 256, shuffle=False)
+    _, flip_averaged = model.evaluate(test, verbose=0)
+    # The same weights without test-time flipping (its two layers hold no weights).
+    plain = build_model(hp, dataclasses.replace(settings, test_time_flip=False))
+    plain.set_weights(model.get_weights())
+    _, single = plain.evaluate(test, verbose=0)
     return {
+        "variant": variant,
+        **spec,
+        "policy": training_policy(spec["precision"]),
         "train_images": count,
         "epochs": epochs,
+        "resize_seconds": round(resize_seconds, 1),
         "train_seconds": round(seconds, 1),
         "images_per_second": round(count * epochs / seconds, 1),
-        "test_accuracy": round(float(accuracy), 4),
+        "test_accuracy": round(float(flip_averaged), 4),
+        "test_accuracy_without_flip_averaging": round(float(single), 4),
         "val_accuracy": [round(float(v), 4) for v in history.history["val_accuracy"]],
         "measured_at": utc_now(),
     }
 
 
-def previous_points(path, replaced: set[tuple[int, int]]) -> list[dict]:
-    """The curve points of an earlier results file, except those about to be measured again."""
+def previous_points(path, replaced: set[tuple[str, int, int]]) -> list[dict]:
+    """The points of an earlier results file, except those about to be measured again.
+
+    Points from before the variants existed (the model code before issue #13) count as `before #13`.
+    """
     if not path.exists():
         return []
     curve = json.loads(path.read_text()).get("details", {}).get("curve", [])
-    return [p for p in curve if (p["train_images"], p["epochs"]) not in replaced]
+    return [
+        p for p in curve if (p.get("variant", "before #13"), p["train_images"], p["epochs"]) not in replaced
+    ]
+
+
+def describe(point: dict) -> str:
+    """A point's label: its variant, images and epochs."""
+    return (
+        f"{point.get('variant', 'before #13')}: {point['train_images']:,} images × {point['epochs']} epochs"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Runs the points and writes bench/results/accuracy.json after each."""
+    """Runs every variant at every point and writes bench/results/accuracy.json after each."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--points", default="12000:12,50000:8", help="comma-separated IMAGES:EPOCHS")
-    parser.add_argument("--image-size", type=int, default=128)
+    parser.add_argument("--variants", default="recipe", help=f"comma-separated, of: {', '.join(VARIANTS)}")
     parser.add_argument(
         "--keep",
         action="store_true",
@@ -126,15 +201,19 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     points = [tuple(int(v) for v in p.split(":")) for p in args.points.split(",")]
-    data = load_data(args.image_size)
-    curve = previous_points(RESULTS_DIR / "accuracy.json", set(points)) if args.keep else []
-    for count, epochs in points:
-        curve.append(train_point(data, count, epochs, args.image_size))
+    variants = [v.strip() for v in args.variants.split(",")]
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        parser.error(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
+    runs = [(v, count, epochs) for count, epochs in points for v in variants]
+    data = load_data()
+    curve = previous_points(RESULTS_DIR / "accuracy.json", set(runs)) if args.keep else []
+    for variant, count, epochs in runs:
+        curve.append(train_point(data, count, epochs, variant))
         best = max(curve, key=lambda p: p["test_accuracy"])
         figures = [
             figure(
-                f"test accuracy, default cnn at {args.image_size}×{args.image_size} (4×4 stem), "
-                f"{p['train_images']:,} training images × {p['epochs']} epochs",
+                f"test accuracy, {describe(p)}",
                 p["test_accuracy"],
                 "",
                 target=f"≥ {TARGET}" if p is best else "",
@@ -142,17 +221,12 @@ def main(argv: list[str] | None = None) -> None:
             )
             for p in curve
         ]
-        figures += [
-            figure(
-                f"training wall time, {p['train_images']:,} images × {p['epochs']} epochs",
-                p["train_seconds"],
-                "s",
-            )
-            for p in curve
-        ]
+        figures += [figure(f"training wall time, {describe(p)}", p["train_seconds"], "s") for p in curve]
         notes = (
-            "Cost curve on 2 cores: the full profile (all 50,000 images, 2×2 stem in its search, up to "
-            "40 epochs, Hyperband) is hours; these points bound what its budget buys."
+            "Variants change one thing against `recipe` (see VARIANTS in bench/accuracy.py); compare rows of "
+            "the same images × epochs, measured in the same run (same machine load). test_accuracy is "
+            "with test-time flip averaging (as served), test_accuracy_without_flip_averaging the same "
+            "weights without it. `before #13` points are the model code before the recipe changes."
         )
         write_results(
             "accuracy",

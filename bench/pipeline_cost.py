@@ -19,6 +19,8 @@ from pathlib import Path
 from bench.common import figure, write_results
 
 PEAK_RSS_TARGET_GB = 6.0
+# Issue #13's goals, cold (fresh root, no cache) on 2 cores: (most seconds end to end, least test accuracy).
+GOALS = {"quick": (600, 0.92), "full": (5400, 0.95)}
 TFX_TAX_TARGET = 1.3
 
 
@@ -62,8 +64,15 @@ def main(argv: list[str] | None = None) -> None:
     root = Path(args.root or tempfile.mkdtemp(prefix="bench-pipeline-"))
     seconds, peak_gb, summary = run_pipeline_subprocess(args.profile, root, ["--no-cache"])
     times = component_times(root)
+    most_seconds, least_accuracy = GOALS.get(args.profile, (None, None))
     figures = [
-        figure(f"{args.profile} profile end to end", round(seconds, 1), "s"),
+        figure(
+            f"{args.profile} profile end to end (cold: fresh root, no cache)",
+            round(seconds, 1),
+            "s",
+            target=f"≤ {most_seconds} s" if most_seconds else "",
+            met=seconds <= most_seconds if most_seconds else None,
+        ),
         figure(
             "peak RSS of the pipeline process",
             round(peak_gb, 2),
@@ -73,7 +82,7 @@ def main(argv: list[str] | None = None) -> None:
         ),
     ]
     figures += [figure(f"{name} wall time", value, "s") for name, value in times.items()]
-    figures += model_figures(root)
+    figures += model_figures(root, least_accuracy)
     plain: dict = {}
     tax = None if args.no_baseline else tfx_tax(root, seconds, plain)
     if tax:
@@ -104,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"wrote {path}")
 
 
-def model_figures(root: Path) -> list:
+def model_figures(root: Path, least_accuracy: float | None = None) -> list:
     """The trained model's test accuracy and blessing, from the EvaluationReport and the Evaluator."""
     from pipeline.metadata import component_runs
 
@@ -119,7 +128,15 @@ def model_figures(root: Path) -> list:
         evaluation = json.loads(Path(report.outputs["report"][0][0], "evaluation.json").read_text())
         accuracy = evaluation.get("accuracy")
         if accuracy is not None:
-            figures.append(figure("test accuracy", round(float(accuracy), 4), "", target="≥ 0.85 (quick)"))
+            figures.append(
+                figure(
+                    "test accuracy (10,000 official test images, through serving_default)",
+                    round(float(accuracy), 4),
+                    "",
+                    target=f"≥ {least_accuracy}" if least_accuracy else "",
+                    met=float(accuracy) >= least_accuracy if least_accuracy else None,
+                )
+            )
     return figures
 
 

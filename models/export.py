@@ -30,7 +30,13 @@ import tensorflow_transform as tft
 from data.classes import CLASS_NAMES
 from data.examples import IMAGE_KEY
 from models.families import TRUNK_ENDPOINT, classifier_of, embedding_model
-from models.preprocessing import IMAGE_XF, decode_images, scale_pixels
+from models.preprocessing import (  # noqa: F401 (the export's checks, re-exported)
+    IMAGE_XF,
+    TransformMismatchError,
+    check_transform_is_scaling,
+    decode_images,
+    scale_pixels,
+)
 from models.settings import ModelSettings
 from serving.signatures import (
     CLASS_ID,
@@ -51,10 +57,6 @@ WARMUP_DIR = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_BATCH_SIZES = (1, 64)
 _PNG_HEADER_BYTES = 26  # signature (8), IHDR length and type (8), width, height (8), depth, colour type
-
-
-class TransformMismatchError(ValueError):
-    """The Transform graph no longer equals decoding then `scale_pixels`, so serving would be skewed."""
 
 
 class ServingModule(tf.Module):
@@ -231,30 +233,6 @@ def _detailed_png_checks(png: tf.Tensor, side: int) -> list[tf.Operation]:
             )
         )
     return checks
-
-
-def check_transform_is_scaling(tf_transform_output: tft.TFTransformOutput, size: int) -> None:
-    """Checks that the Transform graph maps PNG images to exactly `scale_pixels` of their pixels.
-
-    Probes: two size×size images that hold every grey level 0-255 in different places.
-
-    Raises:
-        TransformMismatchError: any output pixel differs, so the served graph (which applies
-            `scale_pixels` to pixels it never PNG-encodes) would no longer match training.
-    """
-    levels = (np.arange(size * size) % 256).astype(np.uint8).reshape(size, size)
-    probes = np.stack([levels, levels[::-1].T])[..., np.newaxis]
-    png = tf.stack([tf.io.encode_png(image) for image in tf.constant(probes)])
-    transformed = tf_transform_output.transform_features_layer()({IMAGE_KEY: tf.reshape(png, [-1, 1])})
-    served = scale_pixels(tf.constant(probes)).numpy()
-    got = transformed[IMAGE_XF].numpy()
-    if got.shape != served.shape or not np.array_equal(got, served):
-        raise TransformMismatchError(
-            f"the Transform graph's {IMAGE_XF} is no longer decode-then-scale_pixels "
-            f"(shape {list(got.shape)} vs {list(served.shape)}, max |Δ| "
-            f"{np.abs(got - served).max() if got.shape == served.shape else 'n/a'}); "
-            "models/export.py must apply the same change to the pixels it serves"
-        )
 
 
 def warmup_images(count: int, side: int, seed: int = 0) -> np.ndarray:

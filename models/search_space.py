@@ -20,6 +20,7 @@ DEFAULTS: dict[str, Any] = {
     "cnn_convs_per_block": 2,
     "fcnn_layers": 2,
     "fcnn_units": 256,
+    "label_smoothing": 0.1,
 }
 
 
@@ -48,6 +49,7 @@ def search_space(settings: ModelSettings) -> keras_tuner.HyperParameters:
     hp.Int("cnn_convs_per_block", 1, 2, default=DEFAULTS["cnn_convs_per_block"])
     hp.Int("fcnn_layers", 1, 3, default=DEFAULTS["fcnn_layers"])
     hp.Choice("fcnn_units", [128, 256, 512], default=DEFAULTS["fcnn_units"])
+    hp.Choice("label_smoothing", [0.0, 0.1], default=DEFAULTS["label_smoothing"])
     return hp
 
 

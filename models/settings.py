@@ -17,6 +17,10 @@ BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
 IMAGENET, BASE_MODEL = "imagenet", "base_model"
 # `none` trains with the default hyper-parameters (the pipeline then has no Tuner).
 TUNERS = ("none", "hyperband", "random", "bayesian")
+# Training arithmetic: `auto` trains in bfloat16 (float32 weights) where the CPU has bfloat16 units
+# (AMX or AVX512-BF16: measured 2.0× the images/s of float32 here), float32 elsewhere. The exported
+# model always computes in float32, so a server without those units serves it at full speed.
+PRECISIONS = ("auto", "float32", "mixed_bfloat16")
 STEMS = (1, 2, 4, 8)
 # Small batches are for tiny data sets: batch norm's running statistics and the optimiser need steps,
 # and 200 images at batch 128 give 2 steps per epoch (measured: a model that never leaves chance).
@@ -62,6 +66,10 @@ class ModelSettings:
             after the first `patience` epochs, while batch norm's running statistics settle).
         seed: drives the eval split and everything random downstream (shuffling, initialisation,
             augmentation, the search).
+        precision: `auto`, `float32` or `mixed_bfloat16`: the arithmetic of training (see `PRECISIONS`).
+            The exported model computes in float32 either way.
+        test_time_flip: the model averages its probabilities over each image and its mirror image at
+            inference (the exported model included); training is unaffected.
     """
 
     image_size: int = SOURCE_SIZE
@@ -80,6 +88,8 @@ class ModelSettings:
     train_epochs: int = 10
     patience: int = 3
     seed: int = 42
+    precision: str = "auto"
+    test_time_flip: bool = True
 
     def __post_init__(self) -> None:
         # JSON (custom_config) hands tuples back as lists.
@@ -115,6 +125,7 @@ class ModelSettings:
         choose("backbone", self.backbone, BACKBONES)
         choose("tuner", self.tuner, TUNERS)
         choose("batch_size", self.batch_size, BATCH_SIZES)
+        choose("precision", self.precision, PRECISIONS)
         for name in ("tuner_trials", "tuner_epochs", "patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:

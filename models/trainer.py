@@ -15,9 +15,10 @@ from tfx import v1 as tfx
 
 from models.console import EpochLines, format_hyperparameters, progress_log
 from models.export import export_serving_model
-from models.families import build_model, served_base_model
+from models.families import build_model, float32_copy, served_base_model
 from models.plots import save_png, subplots
 from models.preprocessing import TransformedBatches, read_records
+from models.resume import EpochCheckpoint, resume_dir
 from models.search_space import hyperparameters_for_training
 from models.settings import ModelSettings
 
@@ -98,14 +99,17 @@ def train(
     eval_files: list[str],
     log_dir: str,
     base_model_dir: str | None = None,
-) -> tuple[keras.Model, dict[str, list[float]]]:
-    """Trains a model with early stopping and TensorBoard logs.
+    checkpoint_dir: str | None = None,
+) -> tuple[keras.Model, dict[str, list[float]], EpochCheckpoint | None]:
+    """Trains with early stopping and TensorBoard logs, resuming from `checkpoint_dir` if it holds one.
 
     With `settings.train_epochs == 0` the model is built and returned without fitting (untrained).
+    The model returned computes in float32 whatever the training precision (see `float32_copy`).
 
     Returns:
         (the model with its best validation weights restored, the per-epoch history and, under
-        `restored_epoch`, the 1-based epoch whose weights were restored).
+        `restored_epoch`, the 1-based epoch whose weights were restored, the checkpoint to delete
+        once the model is exported).
     """
     hp = hyperparameters_for_training(settings, hyperparameters)
     log.info("hyper-parameters for training: %s", hp.values)
@@ -119,8 +123,8 @@ def train(
     model = build_model(hp, settings, base_model_dir=base_model_dir)
     if settings.train_epochs == 0:
         log.warning("train_epochs=0: exporting the initialised model without training it")
-        return model, {}
-    batches = TransformedBatches(tf_transform_output)
+        return float32_copy(model, hp, settings, base_model_dir), {}, None
+    batches = TransformedBatches(tf_transform_output, settings.image_size)
     batch_size = hp.get("batch_size")
     train_data = batches.dataset(read_records(train_files), batch_size, shuffle=True, seed=settings.seed)
     eval_data = batches.dataset(read_records(eval_files), batch_size, shuffle=False)
@@ -133,6 +137,12 @@ def train(
         # statistics (measured: chance for ~5 epochs on 100 images), not the weights.
         start_from_epoch=min(settings.patience, settings.train_epochs - 1),
     )
+    checkpoint = EpochCheckpoint(checkpoint_dir, early_stopping) if checkpoint_dir else None
+    start = checkpoint.restore(model) if checkpoint else 0
+    if start:
+        progress_log.info(
+            "  resuming after epoch %d of %d (checkpoint %s)", start, settings.train_epochs, checkpoint_dir
+        )
     callbacks = [
         early_stopping,
         keras.callbacks.LearningRateScheduler(
@@ -141,20 +151,37 @@ def train(
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
         EpochLines(settings.train_epochs),  # after the scheduler, whose rate it reports
     ]
+    if checkpoint:
+        callbacks.append(checkpoint)  # after early stopping, whose state it saves
     started = time.time()
-    history = model.fit(
-        train_data, validation_data=eval_data, epochs=settings.train_epochs, callbacks=callbacks, verbose=2
-    )
-    log.info("trained %d epochs in %.0fs", len(history.epoch), time.time() - started)
-    curves: dict = {k: [float(v) for v in values] for k, values in history.history.items()}
-    if early_stopping.best_weights is not None:  # Keras restored them at the end of training
+    if checkpoint and checkpoint.done:
+        log.info("a previous attempt finished training; exporting its model")
+        history = None
+        if checkpoint.restored_best_epoch is not None:
+            early_stopping.best_epoch = checkpoint.restored_best_epoch
+    else:
+        history = model.fit(
+            train_data,
+            validation_data=eval_data,
+            epochs=settings.train_epochs,
+            initial_epoch=start,
+            callbacks=callbacks,
+            verbose=2,
+        )
+        log.info("trained %d epochs in %.0fs", len(history.epoch), time.time() - started)
+    if checkpoint:
+        curves: dict = {k: list(v) for k, v in checkpoint.history.items()}
+    else:
+        curves = {k: [float(v) for v in values] for k, values in history.history.items()}
+    if early_stopping.best_weights is not None or (checkpoint and checkpoint.restored_best_epoch is not None):
+        # Keras restored the best epoch's weights at the end of training (or the checkpoint did).
         curves["restored_epoch"] = early_stopping.best_epoch + 1
         progress_log.info(
             "  restored the weights of epoch %d (val_accuracy %.3f)",
             curves["restored_epoch"],
             curves["val_accuracy"][early_stopping.best_epoch],
         )
-    return model, curves
+    return float32_copy(model, hp, settings, base_model_dir), curves, checkpoint
 
 
 # Called by the TFX Trainer.
@@ -167,14 +194,25 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     settings = ModelSettings.from_custom_config(fn_args.custom_config)
     tf_transform_output = tft.TFTransformOutput(fn_args.transform_output)
     started = time.time()
-    model, history = train(
+    base_model_dir = served_base_model(fn_args.base_model)
+    # Everything that determines the trained model names its checkpoint (the fingerprint covers the code).
+    identity = {
+        "custom_config": fn_args.custom_config,
+        "hyperparameters": fn_args.hyperparameters,
+        "train_files": fn_args.train_files,
+        "eval_files": fn_args.eval_files,
+        "transform_output": fn_args.transform_output,
+        "base_model": base_model_dir,
+    }
+    model, history, checkpoint = train(
         settings,
         fn_args.hyperparameters,
         tf_transform_output,
         fn_args.train_files,
         fn_args.eval_files,
         log_dir=fn_args.model_run_dir,
-        base_model_dir=served_base_model(fn_args.base_model),
+        base_model_dir=base_model_dir,
+        checkpoint_dir=resume_dir(fn_args.model_run_dir, identity),
     )
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_JSON), "w") as out:
         json.dump(history, out, indent=1)
@@ -192,3 +230,5 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         json.dump(record, out, indent=1)
     plot_curves(history, os.path.join(fn_args.model_run_dir, CURVES_PNG))
     export_serving_model(model, tf_transform_output, settings, fn_args.serving_model_dir)
+    if checkpoint:
+        checkpoint.finished()

@@ -105,7 +105,8 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     """Returns the search and its fit arguments; TFX runs the search and keeps the best hyper-parameters."""
     settings = ModelSettings.from_custom_config(fn_args.custom_config)
     keras.utils.set_random_seed(settings.seed)
-    batches = TransformedBatches(tft.TFTransformOutput(fn_args.transform_graph_path))
+    # Each split's PNGs are decoded once, and the trials share the pixels.
+    batches = TransformedBatches(tft.TFTransformOutput(fn_args.transform_graph_path), settings.image_size)
     base_model_dir = served_base_model(getattr(fn_args, "base_model", None))
     hypermodel = FashionHyperModel(settings, batches, base_model_dir)
     tuner = make_tuner(settings, hypermodel, fn_args.working_dir)

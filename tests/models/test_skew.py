@@ -40,7 +40,10 @@ def _serialized(images: np.ndarray, labels: np.ndarray) -> tf.Tensor:
 
 def test_training_path_and_every_serving_signature_agree(transform_output_32, tmp_path, seed):
     images, labels = _raw_images(seed)
-    settings = ModelSettings(image_size=SIZE, upscale=True, interpolation="linear", stems=(1,), seed=seed)
+    # float32, as the Trainer exports (a bfloat16-trained model is exported as its float32 copy).
+    settings = ModelSettings(
+        image_size=SIZE, upscale=True, interpolation="linear", stems=(1,), seed=seed, precision="float32"
+    )
     hp = search_space(settings)
     hp.values.update(cnn_blocks=2, cnn_filters=16, augment_probability=0.0)
     model = build_model(hp, settings)

@@ -20,7 +20,7 @@ def test_zero_epochs_is_valid_and_exports_the_initialised_model(transform_output
     settings = ModelSettings(image_size=32, stems=(2,), train_epochs=0, batch_size=16)
     keras.utils.set_random_seed(settings.seed)
     # No files: a 0-epoch Trainer must not read any data.
-    model, history = train(settings, None, transform_output_32, [], [], log_dir=str(tmp_path / "logs"))
+    model, history, _ = train(settings, None, transform_output_32, [], [], log_dir=str(tmp_path / "logs"))
     assert history == {}
     images = np.random.default_rng(0).random((8, 32, 32, 1), dtype=np.float32)
     probabilities = model.predict(images, verbose=0)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import time
+from pathlib import Path
 
 import pytest
 from ml_metadata.proto import metadata_store_pb2
@@ -96,3 +98,48 @@ def test_sigkill_during_the_trainer_then_rerun_resumes(reliability_data, clean_r
     # The whole pipeline (Transform, Tuner, Trainer): minutes on 2 cores, so `make test-crash` runs it.
     resumed = crash_and_resume(reliability_data, tmp_path / "root", clean_runs[0], "Trainer", None)
     assert resumed["Transform"] == CACHED and resumed[DATA_HALF] == CACHED
+
+
+def _trainer_checkpoint(root) -> dict | None:
+    """The Trainer's epoch checkpoint state (models/resume.py), if one is on disk."""
+    for state in (root / "pipeline" / "Trainer" / "resume").glob("*/state.json"):
+        try:
+            return json.loads(state.read_text())
+        except (OSError, ValueError):  # being written right now
+            return None
+    return None
+
+
+@pytest.mark.slow
+def test_sigkill_during_training_then_rerun_resumes_after_the_last_finished_epoch(reliability_data, tmp_path):
+    root = tmp_path / "root"
+    victim = start_run(reliability_data, root, cut_after=None)
+    try:
+        deadline = time.monotonic() + 1800
+        while (state := _trainer_checkpoint(root)) is None or state["epoch"] < 3:
+            assert time.monotonic() < deadline, "the Trainer never finished 3 epochs"
+            assert victim.poll() is None, "the run ended before it could be killed"
+            time.sleep(0.1)
+    finally:
+        sigkill(victim)
+    finished = _trainer_checkpoint(root)["epoch"]
+    assert 3 <= finished < 15, "killed too late to tell a resume from a restart"
+
+    rerun = start_run(reliability_data, root, cut_after=None)
+    stdout, stderr = rerun.communicate(timeout=3600)
+    assert rerun.returncode == 0, stderr
+    assert f"resuming after epoch {finished} of 15" in stdout + stderr
+    completed = [e for node, e in executions(root / "metadata.sqlite") if node == "Trainer"][-1]
+    assert completed.last_known_state == COMPLETE
+    run_dirs = [a.uri for a in output_artifacts(root / "metadata.sqlite", completed.id)]
+    history = next(
+        json.loads((Path(uri) / "history.json").read_text())
+        for uri in run_dirs
+        if (Path(uri) / "history.json").exists()
+    )
+    # The curves cover the epochs before the kill and after it: one list, no restart from epoch 1.
+    assert len(history["loss"]) > finished
+    assert len(history["loss"]) == len(history["val_accuracy"])
+    # The checkpoint was deleted once the model was exported.
+    assert _trainer_checkpoint(root) is None
+    assert not list((root / "pipeline" / "Trainer" / "resume").glob("*/*"))
