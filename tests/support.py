@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +74,19 @@ def setup_arguments() -> dict:
         setuptools.setup = saved_setup
         os.chdir(previous)
     return captured
+
+
+def run_python(
+    script: str, *args: str, cwd: Path, pythonpath: Path | None = None
+) -> subprocess.CompletedProcess:
+    """Runs `python -c script args...` in a fresh interpreter (of this venv), its output captured.
+
+    Args:
+        script: the program's text.
+        *args: its arguments.
+        cwd: its working folder.
+        pythonpath: a folder put first on its import path (e.g. a copy of the project's code).
+    """
+    env = dict(os.environ, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {}))
+    command = [sys.executable, "-c", script, *args]
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)

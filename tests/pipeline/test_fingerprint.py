@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 from pathlib import Path
+
+from support import run_python
 
 from pipeline.fingerprint import (
     MODEL_CODE,
@@ -85,15 +85,7 @@ def _copy_of_the_code(destination: Path) -> Path:
 
 
 def _run_data_stage(code: Path, root: Path, data_dir: Path) -> dict[str, str]:
-    env = {**os.environ, "PYTHONPATH": str(code)}
-    process = subprocess.run(
-        [sys.executable, "-c", RUN_DATA_STAGE, str(root), str(data_dir)],
-        cwd=code,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    process = run_python(RUN_DATA_STAGE, str(root), str(data_dir), cwd=code, pythonpath=code)
     assert process.returncode == 0, process.stderr[-3000:]
     answer = json.loads(process.stdout.strip().splitlines()[-1])
     assert Path(answer["code"]) == code  # the copy ran, not the checkout
@@ -128,14 +120,8 @@ def test_a_report_edit_leaves_the_model_fingerprint_and_a_resize_edit_changes_it
     )
 
     def fingerprints() -> list[str]:
-        process = subprocess.run(
-            [sys.executable, "-c", script],
-            cwd=code,
-            env={**os.environ, "PYTHONPATH": str(code)},
-            capture_output=True,
-            text=True,
-            check=True,
-        )
+        process = run_python(script, cwd=code, pythonpath=code)
+        assert process.returncode == 0, process.stderr[-3000:]
         return json.loads(process.stdout)
 
     model, upscaler, report = fingerprints()
