@@ -22,17 +22,23 @@ FASHION_CLASS_NAMES = (
 )  # fmt: skip
 
 
-def make_images(count: int, seed: int, size: int = 28) -> tuple[np.ndarray, np.ndarray]:
-    """Returns `count` uint8 images with a class-dependent pattern (so a model can learn them) and labels."""
+def make_images(
+    count: int, seed: int, size: int = 28, contrast: int = 180, noise: int = 60, shuffle: bool = True
+) -> tuple[np.ndarray, np.ndarray]:
+    """Returns `count` uint8 images with a class-dependent pattern (so a model can learn them) and labels.
+
+    Each is stripes of `contrast` grey levels, whose direction and period depend on the label, plus
+    uniform noise below `noise`; labels cycle through the classes, shuffled unless `shuffle` is False.
+    """
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % NUM_CLASSES
-    rng.shuffle(labels)
+    if shuffle:
+        rng.shuffle(labels)
     yy, xx = np.mgrid[0:size, 0:size]
     images = np.empty((count, size, size), dtype=np.uint8)
     for n, label in enumerate(labels):
-        stripes = ((xx * (label + 1) // size + yy * (label % 3)) % 2) * 180
-        noise = rng.integers(0, 60, size=(size, size))
-        images[n] = np.clip(stripes + noise, 0, 255)
+        stripes = ((xx * (label + 1) // size + yy * (label % 3)) % 2) * contrast
+        images[n] = np.clip(stripes + rng.integers(0, noise, size=(size, size)), 0, 255)
     return images, labels.astype(np.uint8)
 
 

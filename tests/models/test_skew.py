@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import tensorflow as tf
+from support import make_images
 
 from data.examples import make_example
 from data.resize import upscale_images
@@ -19,14 +20,7 @@ SIZE = 32
 
 def _raw_images(seed: int) -> tuple[np.ndarray, np.ndarray]:
     # Class-dependent stripes plus noise (learnable, and with many grey levels to resize).
-    rng = np.random.default_rng(seed)
-    labels = np.arange(COUNT) % 10
-    yy, xx = np.mgrid[0:28, 0:28]
-    images = np.empty((COUNT, 28, 28), dtype=np.uint8)
-    for n, label in enumerate(labels):
-        stripes = ((xx * (label + 1) // 28 + yy * (label % 3)) % 2) * 170
-        images[n] = np.clip(stripes + rng.integers(0, 85, (28, 28)), 0, 255)
-    return images, labels
+    return make_images(COUNT, seed, contrast=170, noise=85, shuffle=False)
 
 
 def _serialized(images: np.ndarray, labels: np.ndarray) -> tf.Tensor:
