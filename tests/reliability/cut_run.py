@@ -18,8 +18,8 @@ CUT_AFTER = os.environ.get("FASHION_TFX_CUT_AFTER")
 if CUT_AFTER:
     _all_components = factory.create_components
 
-    def _cut_components(config):
-        components = _all_components(config)
+    def _cut_components(config, stages=factory.STAGES):
+        components = _all_components(config, stages)
         ids = [c.id for c in components]
         if CUT_AFTER not in ids:
             raise SystemExit(f"cut_run: no component {CUT_AFTER!r} in the pipeline ({', '.join(ids)})")
