@@ -60,8 +60,86 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
         notes = result.get("details", {}).get("notes")
         if notes:
             sources.append(f"  - {notes}")
+    accuracy = results_dir / "accuracy.json"
+    if accuracy.exists():
+        lines += recipe_tables(json.loads(accuracy.read_text()).get("details", {}).get("curve", []))
     lines += ["", "## Where each figure came from", "", *sources, ""]
     return "\n".join(lines)
+
+
+UPSCALE_VARIANTS = ("native 28", "recipe", "tf bilinear 128", "opencv cubic 128", "opencv area 128")
+
+
+def recipe_tables(curve: list[dict]) -> list[str]:
+    """Tables of bench.accuracy's variants, one per budget (images × epochs), with what they show.
+
+    Rows of one table were trained at the same budget in the same run; the sentence under a table
+    is computed from its rows.
+    """
+    lines: list[str] = []
+    budgets = sorted({(p["train_images"], p["epochs"]) for p in curve if "variant" in p})
+    for images, epochs in budgets:
+        rows = [p for p in curve if "variant" in p and (p["train_images"], p["epochs"]) == (images, epochs)]
+        if len(rows) < 2:
+            continue
+        lines += [
+            "",
+            f"## Recipe and upscale at a fixed budget: {images:,} training images × {epochs} epochs",
+            "",
+            "Each variant changes one thing against `recipe` (bench/accuracy.py `VARIANTS`); the same "
+            "test images, seed and schedule.",
+            "",
+            "| variant | upscale | input | training arithmetic | test accuracy (flip-averaged, as served) "
+            "| without flip averaging | training time | images/s |",
+            "|---|---|---|---|---:|---:|---:|---:|",
+        ]
+        for p in rows:
+            lines.append(
+                f"| {p['variant']} | {p['resize']} | {p['image_size']}×{p['image_size']}, stem {p['stem']} "
+                f"| {p['policy']} | {p['test_accuracy']:.4f} "
+                f"| {p['test_accuracy_without_flip_averaging']:.4f} "
+                f"| {p['train_seconds']:,.0f} s | {p['images_per_second']:,.0f} |"
+            )
+        lines += ["", *findings(rows)]
+    return lines
+
+
+def findings(rows: list[dict]) -> list[str]:
+    """Sentences computed from one budget's rows: the upscale's effect, and each part's contribution."""
+    by_name = {p["variant"]: p for p in rows}
+    out = []
+    upscales = [by_name[v] for v in UPSCALE_VARIANTS if v in by_name]
+    if len(upscales) >= 2:
+        best = max(upscales, key=lambda p: p["test_accuracy"])
+        worst = min(upscales, key=lambda p: p["test_accuracy"])
+        spread = best["test_accuracy"] - worst["test_accuracy"]
+        sentence = (
+            f"- **Upscale:** across {len(upscales)} ways to feed the images, test accuracy spans "
+            f"{spread * 100:.2f} points ({worst['variant']} {worst['test_accuracy']:.4f} to "
+            f"{best['variant']} {best['test_accuracy']:.4f})"
+        )
+        native, linear = by_name.get("native 28"), by_name.get("recipe")
+        if native and linear:
+            speed = linear["images_per_second"] / native["images_per_second"]
+            sentence += f"; 128×128 behind the 4×4 stem trains at {speed:.2f}× the images/s of native 28×28"
+        out.append(sentence + ". One seed each: differences under ~0.3 points are within run-to-run noise.")
+    recipe = by_name.get("recipe")
+    if recipe:
+        parts = []
+        flip = recipe["test_accuracy"] - recipe["test_accuracy_without_flip_averaging"]
+        parts.append(f"test-time flip averaging {flip * 100:+.2f} points (same weights)")
+        for variant, what in (("no label smoothing", "label smoothing"), ("no augmentation", "augmentation")):
+            if variant in by_name:
+                gain = recipe["test_accuracy"] - by_name[variant]["test_accuracy"]
+                parts.append(f"{what} {gain * 100:+.2f} points")
+        if "float32" in by_name:
+            speed = recipe["images_per_second"] / by_name["float32"]["images_per_second"]
+            gain = recipe["test_accuracy"] - by_name["float32"]["test_accuracy"]
+            parts.append(f"bfloat16 training {speed:.2f}× the images/s of float32 ({gain * 100:+.2f} points)")
+        out.append(
+            "- **Each part's contribution** (recipe minus the variant without it): " + "; ".join(parts) + "."
+        )
+    return out
 
 
 def main() -> None:

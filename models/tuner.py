@@ -21,6 +21,7 @@ from models.plots import save_png, subplots
 from models.preprocessing import TransformedBatches, read_records
 from models.search_space import search_space
 from models.settings import ModelSettings
+from models.trainer import cosine_learning_rate
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +42,20 @@ class FashionHyperModel(keras_tuner.HyperModel):
         return build_model(hp, self._settings, base_model_dir=self._base_model_dir)
 
     def fit(self, hp, model, x, validation_data, **kwargs):
-        """Trains on serialized records `x`, batched by the trial's `batch_size` (a tuned value)."""
+        """Trains on serialized records `x`, batched by the trial's `batch_size` (a tuned value).
+
+        A trial decays its learning rate over its own epochs, as the Trainer does over its many: the
+        score is then that of a finished short training. At a constant rate, 2-epoch trials crown
+        whatever learns fastest at first (measured on the full profile: batch 16 at 3e-3 without label
+        smoothing, 0.844 against the defaults' 0.803, on 10,000 images).
+        """
         size = hp.get("batch_size")
         train = self._batches.dataset(x, size, shuffle=True, seed=self._settings.seed)
         val = self._batches.dataset(validation_data, size, shuffle=False)
+        schedule = keras.callbacks.LearningRateScheduler(
+            cosine_learning_rate(hp.get("learning_rate"), kwargs.get("epochs", 1))
+        )
+        kwargs["callbacks"] = [*kwargs.get("callbacks", []), schedule]
         return model.fit(train, validation_data=val, **kwargs)
 
 

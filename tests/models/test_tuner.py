@@ -1,9 +1,14 @@
-"""The Tuner's defaults-first random search."""
+"""The Tuner's defaults-first random search, and each trial's learning-rate schedule."""
 
 from __future__ import annotations
 
+import keras
+import numpy as np
+import pytest
+
 from models.search_space import DEFAULTS, search_space
 from models.settings import ModelSettings
+from models.trainer import cosine_learning_rate
 from models.tuner import DefaultsFirstRandomSearchOracle
 
 
@@ -16,3 +21,39 @@ def test_random_search_tries_the_defaults_first(tmp_path):
     second = oracle.create_trial("worker-b").hyperparameters.values
     assert {k: first[k] for k in DEFAULTS} == DEFAULTS
     assert second != first
+
+
+class _ArrayBatches:
+    """The Tuner's input for this test: random 32×32 images (the trial's own batching kept)."""
+
+    def dataset(self, records, batch_size, shuffle, seed=None):
+        import tensorflow as tf
+
+        images, labels = records
+        return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
+
+
+def test_a_tuning_trial_decays_its_learning_rate_over_its_own_epochs(seed):
+    import tensorflow as tf
+
+    from models.families import build_model
+    from models.tuner import FashionHyperModel
+
+    settings = ModelSettings(image_size=32, stems=(2,), batch_size=16, seed=seed)
+    hp = search_space(settings)
+    hp.values.update(cnn_blocks=1, cnn_filters=16, learning_rate=3e-3)
+    rng = np.random.default_rng(seed)
+    data = (rng.random((32, 32, 32, 1), dtype=np.float32), rng.integers(0, 10, 32))
+    rates = []
+
+    class Rates(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            if batch == 0:  # after the scheduler's on_epoch_begin
+                rates.append(float(tf.convert_to_tensor(self.model.optimizer.learning_rate)))
+
+    hypermodel = FashionHyperModel(settings, _ArrayBatches(), None)
+    hypermodel.fit(hp, build_model(hp, settings), data, data, epochs=3, callbacks=[Rates()], verbose=0)
+
+    assert rates[0] == pytest.approx(3e-3)
+    assert rates == sorted(rates, reverse=True) and rates[2] < rates[1] < rates[0]
+    assert rates == pytest.approx([cosine_learning_rate(3e-3, 3)(epoch, 0.0) for epoch in range(3)])

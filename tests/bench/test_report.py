@@ -1,0 +1,53 @@
+"""BENCHMARKS.md's recipe tables: rows of one budget, and sentences computed from them."""
+
+from __future__ import annotations
+
+from bench.report import findings, recipe_tables
+
+
+def _point(variant, accuracy, single, ips, resize="opencv linear", size=128, stem=4, images=10000, epochs=6):
+    return {
+        "variant": variant,
+        "resize": resize,
+        "image_size": size,
+        "stem": stem,
+        "policy": "mixed_bfloat16",
+        "train_images": images,
+        "epochs": epochs,
+        "test_accuracy": accuracy,
+        "test_accuracy_without_flip_averaging": single,
+        "train_seconds": images * epochs / ips,
+        "images_per_second": ips,
+    }
+
+
+def test_findings_are_computed_from_the_rows():
+    rows = [
+        _point("recipe", 0.9100, 0.9050, 800.0),
+        _point("native 28", 0.9080, 0.9000, 1000.0, resize="none", size=28, stem=1),
+        _point("opencv area 128", 0.9130, 0.9100, 790.0, resize="opencv area"),
+        _point("float32", 0.9110, 0.9060, 400.0),
+        _point("no label smoothing", 0.9060, 0.9010, 800.0),
+    ]
+    upscale, parts = findings(rows)
+    assert "3 ways" in upscale and "0.50 points" in upscale
+    assert "native 28 0.9080 to opencv area 128 0.9130" in upscale
+    assert "0.80× the images/s of native 28×28" in upscale
+    assert "test-time flip averaging +0.50 points" in parts
+    assert "label smoothing +0.40 points" in parts
+    assert "bfloat16 training 2.00× the images/s of float32 (-0.10 points)" in parts
+    assert "augmentation" not in parts.replace("flip averaging", "")  # no such variant was measured
+
+
+def test_each_budget_gets_its_own_table_and_old_points_are_left_out():
+    curve = [
+        {"train_images": 50000, "epochs": 30, "test_accuracy": 0.94},  # before the variants existed
+        _point("recipe", 0.91, 0.90, 800.0),
+        _point("float32", 0.91, 0.90, 400.0),
+        _point("recipe", 0.94, 0.93, 800.0, images=50000, epochs=20),
+        _point("float32", 0.94, 0.93, 400.0, images=50000, epochs=20),
+    ]
+    text = "\n".join(recipe_tables(curve))
+    assert text.count("## Recipe and upscale at a fixed budget") == 2
+    assert "10,000 training images × 6 epochs" in text and "50,000 training images × 20 epochs" in text
+    assert "50,000 training images × 30 epochs" not in text
