@@ -121,6 +121,7 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         batch_size=64,
         train_epochs=epochs,
         precision=spec["precision"],
+        test_time_flip=True,  # measured both ways below, on the same weights
     )
     hp = keras_tuner.HyperParameters()
     values = {
@@ -225,7 +226,8 @@ def main(argv: list[str] | None = None) -> None:
         notes = (
             "Variants change one thing against `recipe` (see VARIANTS in bench/accuracy.py); compare rows of "
             "the same images × epochs, measured in the same run (same machine load). test_accuracy is "
-            "with test-time flip averaging (as served), test_accuracy_without_flip_averaging the same "
+            "with test-time flip averaging (served by the 2026-11-27 quick and full runs; now off), "
+            "test_accuracy_without_flip_averaging the same "
             "weights without it. `before #13` points are the model code before the recipe changes."
         )
         write_results(

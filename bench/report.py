@@ -89,8 +89,8 @@ def recipe_tables(curve: list[dict]) -> list[str]:
             "Each variant changes one thing against `recipe` (bench/accuracy.py `VARIANTS`); the same "
             "test images, seed and schedule.",
             "",
-            "| variant | upscale | input | training arithmetic | test accuracy (flip-averaged, as served) "
-            "| without flip averaging | training time | images/s |",
+            "| variant | upscale | input | training arithmetic | test accuracy, flip-averaged "
+            "| single view (served by default) | training time | images/s |",
             "|---|---|---|---|---:|---:|---:|---:|",
         ]
         for p in rows:

@@ -67,7 +67,8 @@ def test_trunk_of_a_previous_model_stays_frozen(tmp_path, seed):
     # A previous run's exported model: a cnn whose SavedModel exposes its trunk.
     from models.families import TRUNK_ENDPOINT, embedding_model
 
-    previous_settings = ModelSettings(image_size=SIZE, stems=(2,), seed=seed)
+    # float32, as the Trainer exports every model (a bfloat16-trained one as its float32 copy).
+    previous_settings = ModelSettings(image_size=SIZE, stems=(2,), seed=seed, precision="float32")
     previous = build_model(search_space(previous_settings), previous_settings)
     trunk = embedding_model(previous)
     module = tf.Module()
