@@ -20,6 +20,11 @@ from pathlib import Path
 from bench.common import figure, write_results
 from bench.plain_keras import _latest_output, run_details
 
+NOTES = (
+    "Ratios are images/s over the baseline's images/s: above 1× the kept pixels are faster. Training "
+    "rates include the first epoch, which decodes in both ways."
+)
+
 
 def _pass_seconds(dataset) -> float:
     started = time.perf_counter()
@@ -86,24 +91,17 @@ def main(argv: list[str] | None = None) -> None:
             baseline_what=every,
         ),
     ]
-    path = write_results(
-        "input_pipeline",
-        figures,
-        {
-            "reproduce": f".venv/bin/python -m bench.input_pipeline --root {args.root}",
-            "images": args.images,
-            "batch_size": batch,
-            "hyperparameters": details["hyperparameters"],
-            "load_average_at_start": load_start,
-            "load_average_at_end": os.getloadavg(),
-            "notes": (
-                "Ratios are images/s over the baseline's images/s: above 1× the kept pixels are faster. "
-                "Training rates include the first epoch, which decodes in both ways."
-            ),
-        },
-    )
+    recorded = {
+        "reproduce": f".venv/bin/python -m bench.input_pipeline --root {args.root}",
+        "images": args.images,
+        "batch_size": batch,
+        "hyperparameters": details["hyperparameters"],
+        "load_average_at_start": load_start,
+        "load_average_at_end": os.getloadavg(),
+        "notes": NOTES,
+    }
     print(json.dumps(figures, indent=2))
-    print(f"wrote {path}")
+    print(f"wrote {write_results('input_pipeline', figures, recorded)}")
 
 
 if __name__ == "__main__":
