@@ -301,10 +301,18 @@ def export_serving_model(
 
     Raises:
         TransformMismatchError: the Transform graph is not what the served graph applies.
+        ValueError: the model does not compute in float32 (export `float32_copy` of it).
 
     Returns:
         The exported module (callable in-process, e.g. by tests).
     """
+    lowered = sorted({layer.dtype_policy.name for layer in classifier_of(model).layers} - {"float32"})
+    if lowered:
+        # A bfloat16 graph is slow, or refused, on CPUs without bfloat16 units.
+        raise ValueError(
+            f"the model computes in {', '.join(lowered)}: export its float32 copy "
+            "(models.families.float32_copy), as the Trainer does"
+        )
     check_transform_is_scaling(tf_transform_output, settings.image_size)
     module = ServingModule(model, settings)
     signatures = {

@@ -60,7 +60,7 @@ def export_tiny_model(directory: Path, seed: int = 0) -> Path:
 
     from data.resize import upscale_images
     from models.export import export_serving_model
-    from models.families import build_model
+    from models.families import build_model, float32_copy
     from models.search_space import search_space
     from models.settings import ModelSettings
 
@@ -75,5 +75,8 @@ def export_tiny_model(directory: Path, seed: int = 0) -> Path:
     images, labels = make_images(200, seed)
     pixels = upscale_images(images, TINY_SIZE)[..., None].astype(np.float32) / 255.0
     model.fit(pixels, labels.astype(np.int64), batch_size=32, epochs=3, verbose=0)
-    export_serving_model(model, transform_output, settings, str(directory / "model"))
+    # As the Trainer does: trained in the policy `precision` picks, exported as its float32 copy.
+    export_serving_model(
+        float32_copy(model, hp, settings), transform_output, settings, str(directory / "model")
+    )
     return directory / "model"

@@ -22,6 +22,19 @@ def test_auto_precision_follows_the_cpu_flags(tmp_path):
     assert training_policy("mixed_bfloat16", without) == "mixed_bfloat16"
 
 
+def test_a_bfloat16_model_is_refused_by_the_export(transform_output_32, tmp_path, seed):
+    import pytest
+
+    from models.export import export_serving_model
+
+    settings = ModelSettings(image_size=32, stems=(2,), seed=seed, precision="mixed_bfloat16")
+    hp = search_space(settings)
+    hp.values.update(cnn_blocks=2, cnn_filters=8)
+    with pytest.raises(ValueError, match="mixed_bfloat16: export its float32 copy"):
+        export_serving_model(build_model(hp, settings), transform_output_32, settings, str(tmp_path / "m"))
+    assert not (tmp_path / "m").exists()
+
+
 def test_bfloat16_model_exports_as_a_float32_copy_with_the_same_weights(seed):
     settings = ModelSettings(image_size=32, stems=(2,), seed=seed, precision="mixed_bfloat16")
     hp = search_space(settings)
