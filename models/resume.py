@@ -17,7 +17,6 @@ import hashlib
 import io
 import json
 import logging
-import os
 import posixpath
 from typing import Any
 
@@ -160,4 +159,4 @@ class EpochCheckpoint(keras.callbacks.Callback):
         keep = {state.get("weights"), state.get("best_weights"), STATE_JSON}
         for name in tf.io.gfile.listdir(self.directory):
             if name not in keep:
-                tf.io.gfile.remove(os.path.join(self.directory, name))
+                tf.io.gfile.remove(posixpath.join(self.directory, name))
