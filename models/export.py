@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import struct
+import types
 
 import keras
 import numpy as np
@@ -50,11 +51,10 @@ from serving.signatures import (
     PREDICT_IMAGES,
     PROBABILITIES,
     SERVING_DEFAULT,
+    WARMUP_DIR,
+    WARMUP_FILE,
 )
 
-# TF Serving replays this file (PredictionLog records, at most 1,000) when it loads a version.
-WARMUP_DIR = "assets.extra"
-WARMUP_FILE = "tf_serving_warmup_requests"
 WARMUP_BATCH_SIZES = (1, 64)
 _PNG_HEADER_BYTES = 26  # signature (8), IHDR length and type (8), width, height (8), depth, colour type
 
@@ -64,8 +64,13 @@ class ServingModule(tf.Module):
 
     def __init__(self, model: keras.Model, settings: ModelSettings):
         super().__init__(name="fashion_serving")
-        self.classifier = classifier_of(model)
-        self.embedder = embedding_model(model)
+        # Saved only through the Keras models, Keras 3 variables get checkpoint entries that TF Serving's
+        # loader (graph mode: restore op, then Session::Run) never restores into the handles the
+        # signatures read: every request fails with "Could not find variable" (keras-team/keras#19274),
+        # while tf.saved_model.load runs it fine. So `trace` tracks the tf.Variables the functions
+        # capture (`served_variables`), as Keras's ExportArchive does, and the Keras models stay out of
+        # the object graph (a plain namespace is not tracked), which would store every weight twice.
+        self._keras = types.SimpleNamespace(classifier=classifier_of(model), embedder=embedding_model(model))
         self._source = settings.source_size
         self._size = settings.image_size
         self._upscale = settings.upscale
@@ -81,6 +86,18 @@ class ServingModule(tf.Module):
         self.predict_images = tf.function(self._predict_images, input_signature=[image_spec])
         self.embed = tf.function(self._embed, input_signature=[image_spec])
         setattr(self, TRUNK_ENDPOINT, tf.function(self._embed_transformed, input_signature=[xf_spec]))
+
+    def trace(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        """Traces every function to save; tracks the variables they capture. Returns the signatures."""
+        signatures = {
+            SERVING_DEFAULT: self.serve_examples.get_concrete_function(),
+            PREDICT_IMAGES: self.predict_images.get_concrete_function(),
+            EMBED: self.embed.get_concrete_function(),
+        }
+        functions = [*signatures.values(), getattr(self, TRUNK_ENDPOINT).get_concrete_function()]
+        unique = {id(v): v for function in functions for v in function.variables}
+        self.served_variables = list(unique.values())
+        return signatures
 
     def _transform(self, images: tf.Tensor) -> tf.Tensor:
         """Raw grey levels [N, 28, 28] (uint8, or whole-number floats) -> `image_xf`, as in training.
@@ -101,7 +118,7 @@ class ServingModule(tf.Module):
         return scale_pixels(images[..., tf.newaxis])
 
     def _classify(self, image_xf: tf.Tensor) -> dict[str, tf.Tensor]:
-        probabilities = self.classifier(image_xf, training=False)
+        probabilities = self._keras.classifier(image_xf, training=False)
         class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
         class_name = tf.gather(tf.constant(CLASS_NAMES), class_id)
         return {PROBABILITIES: probabilities, CLASS_ID: class_id, CLASS_NAME: class_name}
@@ -117,10 +134,10 @@ class ServingModule(tf.Module):
         return self._classify(self._transform(to_grey_levels(images)))
 
     def _embed(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {EMBEDDING: self.embedder(self._transform(to_grey_levels(images)), training=False)}
+        return {EMBEDDING: self._keras.embedder(self._transform(to_grey_levels(images)), training=False)}
 
     def _embed_transformed(self, image_xf: tf.Tensor) -> tf.Tensor:
-        return self.embedder(image_xf, training=False)
+        return self._keras.embedder(image_xf, training=False)
 
 
 def to_grey_levels(images: tf.Tensor) -> tf.Tensor:
@@ -315,11 +332,6 @@ def export_serving_model(
         )
     check_transform_is_scaling(tf_transform_output, settings.image_size)
     module = ServingModule(model, settings)
-    signatures = {
-        SERVING_DEFAULT: module.serve_examples.get_concrete_function(),
-        PREDICT_IMAGES: module.predict_images.get_concrete_function(),
-        EMBED: module.embed.get_concrete_function(),
-    }
-    tf.saved_model.save(module, export_dir, signatures=signatures)
+    tf.saved_model.save(module, export_dir, signatures=module.trace())
     write_warmup_requests(module, export_dir, settings.source_size)
     return module

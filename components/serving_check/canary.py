@@ -39,6 +39,7 @@ def check_model(model_dir: str, images: np.ndarray, ids: list[str]) -> dict:
     Raises:
         ServingError: a signature is missing, fails, or answers inconsistently.
     """
+    from serving.bundle import ServingBundle
     from serving.local import LocalModel
     from serving.payloads import make_payload
     from serving.signatures import (
@@ -46,10 +47,15 @@ def check_model(model_dir: str, images: np.ndarray, ids: list[str]) -> dict:
         EMBEDDING,
         INPUT_NAMES,
         PREDICT_IMAGES,
+        PROBABILITIES,
         SERVING_DEFAULT,
         ServingError,
     )
 
+    # First as TF Serving loads a version: restore op, warm-up replay, then Session::Run per request.
+    bundle = ServingBundle(model_dir)
+    replayed = bundle.replay_warmup()
+    served = bundle.run(PREDICT_IMAGES, {INPUT_NAMES[PREDICT_IMAGES]: images})
     model = LocalModel(model_dir)
     payload = make_payload(images, ids)
     by_images = model.predict(payload, PREDICT_IMAGES)
@@ -60,6 +66,8 @@ def check_model(model_dir: str, images: np.ndarray, ids: list[str]) -> dict:
         sums = predictions.probabilities.sum(axis=1)
         if not np.all(np.isfinite(predictions.probabilities)) or not np.allclose(sums, 1.0, atol=1e-3):
             problems.append(f"{name}: probabilities are not finite distributions (sums {sums.tolist()})")
+    if not np.allclose(served[PROBABILITIES], by_images.probabilities, atol=1e-5):
+        problems.append("TF Serving's loader and tf.saved_model.load answer predict_images differently")
     if not np.array_equal(by_images.class_id, by_examples.class_id):
         problems.append("predict_images and serving_default disagree on the class of the same images")
     if embedding.shape[0] != len(images) or not np.all(np.isfinite(embedding)):
@@ -69,6 +77,7 @@ def check_model(model_dir: str, images: np.ndarray, ids: list[str]) -> dict:
     return {
         "model_dir": model_dir,
         "signatures": sorted(model.signatures),
+        "tf_serving_loader": {"warmup_requests_replayed": replayed, "signatures": sorted(bundle.signatures)},
         "canary_images": len(images),
         "classes": list(by_images.class_name),
         "embedding_size": int(embedding.shape[1]),
