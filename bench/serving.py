@@ -224,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
             ),
         ]
     dominant = max((k for k in stages["batch_64_ms"] if k != "model"), key=stages["batch_64_ms"].get)
+    measured = f"a re-export at {args.model_dir} of" if args.model_dir else "the run's"
     path = write_results(
         "serving",
         figures,
@@ -242,13 +243,14 @@ def main(argv: list[str] | None = None) -> None:
             "load_average_at_start": load_start,
             "load_average_at_end": os.getloadavg(),
             "notes": (
-                f"Model measured: {'a re-export at ' + args.model_dir + ' of' if args.model_dir else 'the run' + chr(39) + 's'} "
-                f"{_model_description(details, settings)}. "
-                "Both sides run through serving.bundle.ServingBundle (TF Serving's loading and Session::Run, "
-                "without its network front end). Serving overhead is the in-graph preprocessing; at batch 64 "
+                f"Model measured: {measured} {_model_description(details, settings)}. "
+                "Both sides run through serving.bundle.ServingBundle (TF Serving's loading and "
+                "Session::Run, without its network front end). Serving overhead is the in-graph "
+                "preprocessing; at batch 64 "
                 f"its costliest stage is '{dominant}' (stage_ms_per_call: p50 of {STAGE_CALLS} calls, each "
                 "stage its own tf.function, so each pays a call's fixed cost). The served graph applies the "
-                "Transform graph's pixel scaling (preprocessing.scale_pixels) to the upscaled pixels directly; "
+                "Transform graph's pixel scaling (preprocessing.scale_pixels) to the upscaled pixels "
+                "directly; "
                 "the export checks that the Transform graph is still decode-then-scale_pixels, so no PNG is "
                 "encoded in serving."
             ),

@@ -30,12 +30,14 @@ import tensorflow_transform as tft
 
 from data.classes import CLASS_NAMES
 from data.examples import IMAGE_KEY
+from data.graph import branch
 from models.families import TRUNK_ENDPOINT, classifier_of, embedding_model
 from models.preprocessing import (  # noqa: F401 (the export's checks, re-exported)
     IMAGE_XF,
     TransformMismatchError,
     check_transform_is_scaling,
     decode_images,
+    decode_png_image,
     scale_pixels,
 )
 from models.settings import ModelSettings
@@ -99,21 +101,25 @@ class ServingModule(tf.Module):
         self.served_variables = list(unique.values())
         return signatures
 
-    def _transform(self, images: tf.Tensor) -> tf.Tensor:
+    def _transform(self, images: tf.Tensor, kernel: str = "matmul") -> tf.Tensor:
         """Raw grey levels [N, 28, 28] (uint8, or whole-number floats) -> `image_xf`, as in training.
 
         Training's `image_xf` is `scale_pixels` of the upscaled uint8 pixels; whole-number floats hold
-        the same values, so they are scaled without a cast to uint8 and back.
+        the same values, so they are scaled without a cast to uint8 and back. `kernel`: see
+        `upscale_images_tf` (the same pixels either way).
         """
         if self._upscale:
-            from data.resize import upscale_images_tf
+            from data.resize import exact_bilinear, upscale_images_tf
 
+            if not exact_bilinear(self._source, self._size, self._interpolation):
+                kernel = "matmul"
             images = upscale_images_tf(
                 images,
                 self._size,
                 interpolation=self._interpolation,
                 source_size=self._source,
                 as_float=True,
+                kernel=kernel,
             )
         return scale_pixels(images[..., tf.newaxis])
 
@@ -123,18 +129,34 @@ class ServingModule(tf.Module):
         class_name = tf.gather(tf.constant(CLASS_NAMES), class_id)
         return {PROBABILITIES: probabilities, CLASS_ID: class_id, CLASS_NAME: class_name}
 
+    # The served graphs' costs, measured through serving.bundle (bench.serving): every branch (tf.cond)
+    # costs a one-image request tens of µs, and TensorFlow's bilinear kernel is the cheapest upscale of
+    # one image but, on one core, twice the matmuls' cost for 64. So `predict_images` and `embed` have no
+    # branch and upscale with that kernel; `serving_default`, which needs a branch to decode PNGs, takes
+    # one: a single good PNG is decoded and upscaled with 2-D matmuls, anything else goes through the
+    # contract's checks, the batch decoding and the batched matmuls.
     def _serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         features = tf.io.parse_example(examples, {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})
-        png = features[IMAGE_KEY]
-        with tf.control_dependencies(png_contract_checks(png, self._source)):
-            images = decode_images(png, self._source)[..., 0]
-        return self._classify(self._transform(images))
+        png = tf.reshape(features[IMAGE_KEY], [-1])
+        good = _good_pngs(png, self._source)
+
+        def one_image() -> tf.Tensor:
+            return self._transform(decode_png_image(png[0], self._source)[tf.newaxis, ..., 0])
+
+        def checked_batch() -> tf.Tensor:
+            with tf.control_dependencies(png_contract_checks(png, self._source, good)):
+                images = decode_images(png, self._source)[..., 0]
+            return self._transform(images)
+
+        single = tf.logical_and(tf.equal(tf.size(png), 1), tf.reduce_all(good))
+        return self._classify(branch(single, one_image, checked_batch))
 
     def _predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self._classify(self._transform(to_grey_levels(images)))
+        return self._classify(self._transform(to_grey_levels(images), kernel="bilinear"))
 
     def _embed(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return {EMBEDDING: self._keras.embedder(self._transform(to_grey_levels(images)), training=False)}
+        image_xf = self._transform(to_grey_levels(images), kernel="bilinear")
+        return {EMBEDDING: self._keras.embedder(image_xf, training=False)}
 
     def _embed_transformed(self, image_xf: tf.Tensor) -> tf.Tensor:
         return self._keras.embedder(image_xf, training=False)
@@ -146,16 +168,11 @@ def to_grey_levels(images: tf.Tensor) -> tf.Tensor:
     Rounds to the nearest level, as the client's cast to uint8 PNG pixels does (half to even).
     """
     in_range = tf.logical_and(images >= 0.0, images <= 255.0)  # False for NaN
-
-    def refuse() -> tf.Tensor:
-        # Only for a bad batch: find and name the first image with a value out of range.
-        per_image = tf.reduce_all(tf.reshape(in_range, [tf.shape(images)[0], -1]), axis=1)
-        message = "image {}: grey levels must lie in [0, 255] (finite values; no NaN)"
-        with tf.control_dependencies([_refuse_unless(per_image, message, [])]):
-            return tf.constant(False)
-
-    check = tf.cond(tf.reduce_all(in_range), lambda: tf.constant(True), refuse)
-    with tf.control_dependencies([check]):
+    # No tf.cond around the naming of the bad image: a branch costs a served request more (about 35 µs
+    # measured) than the few small ops that find the first bad image's index every time.
+    per_image = tf.reduce_all(tf.reshape(in_range, [tf.shape(images)[0], -1]), axis=1)
+    message = "image {}: grey levels must lie in [0, 255] (finite values; no NaN)"
+    with tf.control_dependencies([_refuse_unless(per_image, message, [])]):
         return tf.round(images)
 
 
@@ -173,7 +190,18 @@ def _refuse_unless(ok: tf.Tensor, message: str, values: list[tf.Tensor]) -> tf.O
     return tf.debugging.Assert(tf.reduce_all(ok), [text])
 
 
-def png_contract_checks(png: tf.Tensor, side: int) -> list[tf.Tensor]:
+def _good_pngs(png: tf.Tensor, side: int) -> tf.Tensor:
+    """Per example, whether its first bytes are one of the few headers a good PNG can have (bool [N])."""
+    good_header = PNG_SIGNATURE + b"\0\0\0\x0dIHDR" + struct.pack(">II", side, side)
+    good_headers = tf.constant([good_header + bytes([depth]) for depth in (1, 2, 4, 8)])
+    prefix = tf.strings.substr(png, 0, len(good_header) + 1)
+    return tf.logical_and(
+        tf.reduce_any(tf.equal(prefix[:, tf.newaxis], good_headers), axis=1),
+        tf.strings.length(png) <= MAX_PNG_BYTES,
+    )
+
+
+def png_contract_checks(png: tf.Tensor, side: int, good: tf.Tensor | None = None) -> list[tf.Tensor]:
     """The client's PNG contract, checked in the graph from the bytes and the header only.
 
     Refuses, naming the example: more than `MAX_PNG_BYTES` bytes; anything that is not a PNG (a JPEG,
@@ -187,23 +215,18 @@ def png_contract_checks(png: tf.Tensor, side: int) -> list[tf.Tensor]:
     Args:
         png: string [N], the `image` feature of each example.
         side: the side the images must have.
+        good: `_good_pngs(png, side)`, if already computed.
 
     Returns:
         Tensors to depend on before decoding (evaluating them raises on a bad example).
     """
-    good_header = PNG_SIGNATURE + b"\0\0\0\x0dIHDR" + struct.pack(">II", side, side)
-    good_headers = tf.constant([good_header + bytes([depth]) for depth in (1, 2, 4, 8)])
-    prefix = tf.strings.substr(png, 0, len(good_header) + 1)
-    good = tf.logical_and(
-        tf.reduce_any(tf.equal(prefix[:, tf.newaxis], good_headers), axis=1),
-        tf.strings.length(png) <= MAX_PNG_BYTES,
-    )
+    good = _good_pngs(png, side) if good is None else good
 
     def refuse() -> tf.Tensor:
         with tf.control_dependencies(_detailed_png_checks(png, side)):
             return tf.constant(False)
 
-    return [tf.cond(tf.reduce_all(good), lambda: tf.constant(True), refuse)]
+    return [branch(tf.reduce_all(good), lambda: tf.constant(True), refuse)]
 
 
 def _detailed_png_checks(png: tf.Tensor, side: int) -> list[tf.Operation]:

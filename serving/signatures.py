@@ -81,6 +81,7 @@ class Predictions:
         order = np.argsort(-self.probabilities[index], kind="stable")[:k]
         return [(CLASS_NAMES[i], float(self.probabilities[index, i])) for i in order]
 
+
 # Where TF Serving looks for a version's warm-up requests (PredictionLog records, at most 1,000): the
 # export writes them, the smoke check replays them.
 WARMUP_DIR = "assets.extra"

@@ -13,11 +13,11 @@ from tensorflow_serving.apis import prediction_log_pb2
 from data import fashion_mnist as fm
 from data.examples import make_example
 from data.idx import read_idx_images, read_idx_labels
-from serving.signatures import WARMUP_DIR, WARMUP_FILE
 from pipeline.cli import main
 from serving.batch import Source, iter_items
 from serving.catalogue import nearest
 from serving.local import LocalModel, resolve_model_dir
+from serving.signatures import WARMUP_DIR, WARMUP_FILE
 
 CATALOGUE = 2000  # the last images of the real training file
 K = 5
