@@ -147,3 +147,13 @@ def findings(rows: list[dict]) -> list[str]:
             + "."
         )
     return out
+
+
+def main() -> None:
+    """Writes BENCHMARKS.md."""
+    BENCHMARKS_MD.write_text(render())
+    print(f"wrote {BENCHMARKS_MD}")
+
+
+if __name__ == "__main__":
+    main()

@@ -103,9 +103,12 @@ def release_lines(result: RunResult) -> list[str]:
     check = result.component("ServingSmokeCheck")
     outcome = json_property(check, "result", SMOKE_RESULT_PROPERTY) if check else None
     if outcome and outcome.get("checked"):
+        replayed = (outcome.get("tf_serving_loader") or {}).get("warmup_requests_replayed")
+        loader = f" (as TF Serving loads it: {replayed} warm-up requests replayed)" if replayed else ""
         lines.append(
-            f"  smoke check: loaded in a fresh process, {len(outcome['signatures'])} signatures answered "
-            f"on {outcome['canary_images']} canary images; TF Serving config {outcome['models_config']}"
+            f"  smoke check: loaded in a fresh process{loader}, {len(outcome['signatures'])} signatures "
+            f"answered on {outcome['canary_images']} canary images; "
+            f"TF Serving config {outcome['models_config']}"
         )
     return lines
 

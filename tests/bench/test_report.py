@@ -52,3 +52,10 @@ def test_each_budget_gets_its_own_table_and_old_points_are_left_out():
     assert text.count("## Recipe and upscale at a fixed budget") == 2
     assert "10,000 training images × 6 epochs" in text and "50,000 training images × 20 epochs" in text
     assert "50,000 training images × 30 epochs" not in text
+
+
+def test_benchmarks_md_is_rendered_from_the_committed_results():
+    """BENCHMARKS.md is what `python -m bench.report` writes from bench/results/, nothing typed by hand."""
+    from bench.report import BENCHMARKS_MD, render
+
+    assert BENCHMARKS_MD.read_text() == render(), "run `python -m bench.report` after changing a result"
