@@ -39,7 +39,9 @@ class ServingBundle:
                     self._session, [tf.saved_model.SERVING], self.model_dir
                 )
         except (OSError, RuntimeError, ValueError, tf.errors.OpError) as err:
-            raise ServingError(f"{self.model_dir}: TF Serving's loader cannot load it ({err})") from err
+            self._session.close()
+            message = error_line(getattr(err, "message", str(err)))
+            raise ServingError(f"{self.model_dir}: TF Serving's loader cannot load it ({message})") from err
         # `__saved_model_init_op` is a signature_def too, but not one a client can call (TF Serving hides it).
         self.signatures = {k: v for k, v in meta_graph.signature_def.items() if not k.startswith("__")}
 
@@ -59,12 +61,24 @@ class ServingBundle:
         definition = self._signature(signature)
         if set(inputs) != set(definition.inputs):
             raise ServingError(f"{signature}: takes inputs {sorted(definition.inputs)}, got {sorted(inputs)}")
+        for key, value in inputs.items():
+            # TF Serving feeds the request's tensor as it is, and Session::Run refuses another dtype
+            # than the signature's; a Python session would silently cast it.
+            expected = tf.dtypes.as_dtype(definition.inputs[key].dtype)
+            kind = np.asarray(value).dtype
+            given = tf.string if kind.kind in "OSU" else tf.dtypes.as_dtype(kind)
+            if given != expected:
+                raise ServingError(
+                    f"{signature}: input {key!r} is {given.name}; the signature takes {expected.name}"
+                )
         feed = {definition.inputs[key].name: value for key, value in inputs.items()}
         fetch = {key: tensor.name for key, tensor in definition.outputs.items()}
         try:
             return self._session.run(fetch, feed)
         except tf.errors.OpError as err:
             raise ServingError(f"{signature}: {error_line(err.message)}") from err
+        except ValueError as err:  # refused before the graph runs, e.g. a value of another shape
+            raise ServingError(f"{signature}: {err}") from err
 
     def callable(self, signature: str) -> tuple[Callable[[np.ndarray], list], list[str]]:
         """A signature with one input as a prepared session call (for timing): (call, output names)."""
