@@ -156,7 +156,8 @@ def upscale_images_tf(
         uint8 (or float32 holding whole numbers 0-255) tensor of shape (N, size, size).
 
     Raises:
-        ValueError: the size or interpolation is invalid, or the images' static shape is wrong.
+        ValueError: the size, interpolation or kernel is invalid, or the images' static shape is wrong
+            (or kernel="bilinear" where it would not reproduce OpenCV).
     """
     import tensorflow as tf
 
@@ -167,6 +168,8 @@ def upscale_images_tf(
         raise ValueError(f"images must have shape (N, {source_size}, {source_size}), got {images.shape}")
     images = tf.ensure_shape(images, [None, source_size, source_size])  # checked at run time too
     pixels = tf.cast(images, tf.float32)
+    if kernel not in ("matmul", "bilinear"):
+        raise ValueError(f"kernel must be 'matmul' or 'bilinear', got {kernel!r}")
     if kernel == "bilinear":
         if interpolation != "linear" or not _exact(ay) or not _exact(ax):
             raise ValueError(

@@ -155,3 +155,8 @@ def test_bilinear_kernel_is_refused_where_it_would_not_reproduce_opencv(size, in
     assert not exact_bilinear(28, size, interpolation)
     with pytest.raises(ValueError, match="reproduces OpenCV only for linear weights exact in float32"):
         upscale_images_tf(np.zeros((1, 28, 28), np.uint8), size, interpolation, kernel="bilinear")
+
+
+def test_tf_resize_refuses_an_unknown_kernel():
+    with pytest.raises(ValueError, match="kernel must be 'matmul' or 'bilinear'"):
+        upscale_images_tf(np.zeros((1, 28, 28), np.uint8), 128, kernel="bilnear")
