@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from serving.local import error_line
-from serving.signatures import MAX_WARMUP_RECORDS, WARMUP_DIR, WARMUP_FILE, ServingError
+from serving.signatures import MAX_WARMUP_RECORDS, WARMUP_DIR, WARMUP_FILE, ServingError, signature_named
 
 
 class ServingBundle:
@@ -46,11 +46,7 @@ class ServingBundle:
         self.signatures = {k: v for k, v in meta_graph.signature_def.items() if not k.startswith("__")}
 
     def _signature(self, name: str):
-        if name not in self.signatures:
-            raise ServingError(
-                f"{self.model_dir}: no signature {name!r} (has: {', '.join(sorted(self.signatures))})"
-            )
-        return self.signatures[name]
+        return signature_named(self.signatures, name, self.model_dir)
 
     def run(self, signature: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """One `Session::Run` of a signature, fed by input name, fetched by output name.

@@ -17,6 +17,7 @@ from serving.signatures import (
     SERVING_DEFAULT,
     Predictions,
     ServingError,
+    signature_named,
 )
 
 # Plain ASCII decimal only: str.isdigit() also accepts '١٢' (Arabic-Indic, which int() reads as 12)
@@ -123,11 +124,7 @@ class LocalModel:
         Raises:
             ServingError: the model has no such signature.
         """
-        if name not in self.signatures:
-            raise ServingError(
-                f"{self.path}: no signature {name!r} (has: {', '.join(sorted(self.signatures))})"
-            )
-        return self.signatures[name]
+        return signature_named(self.signatures, name, self.path)
 
     def call(self, signature_name: str, inputs: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Calls a signature with raw named inputs, as TF Serving does after decoding a request.

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from typing import TypeVar
 
 import numpy as np
 
 from data.classes import CLASS_NAMES
+
+T = TypeVar("T")
 
 DEFAULT_MODEL_NAME = "fashion-tfx"
 IMAGE_SIDE = 28  # the model's input: 28x28 grey levels, as in Fashion-MNIST
@@ -34,6 +37,13 @@ REST_FORMATS = ("instances", "inputs")
 
 class ServingError(RuntimeError):
     """The model (local or remote) could not answer; the message says what failed and where."""
+
+
+def signature_named(signatures: Mapping[str, T], name: str, model: object) -> T:
+    """`signatures[name]`, or a ServingError naming the model and the signatures it has."""
+    if name not in signatures:
+        raise ServingError(f"{model}: no signature {name!r} (has: {', '.join(sorted(signatures))})")
+    return signatures[name]
 
 
 @dataclasses.dataclass(frozen=True)
