@@ -158,10 +158,9 @@ def main(argv: list[str] | None = None) -> None:
         hp.Fixed(name, value)
     keras.utils.set_random_seed(settings.seed)
     classifier = build_classifier(hp, settings)  # what the served graph calls, in float32 as exported
-    bare_dir = tempfile.mkdtemp(prefix="bench-serving-bare-")
-    export_bare_model(classifier, settings, bare_dir)
-
-    served, bare = ServingBundle(model_dir), ServingBundle(bare_dir)
+    with tempfile.TemporaryDirectory(prefix="bench-serving-bare-") as bare_dir:
+        export_bare_model(classifier, settings, bare_dir)
+        served, bare = ServingBundle(model_dir), ServingBundle(bare_dir)  # loaded: the folder may go
     callers = {
         SERVING_DEFAULT: (_session_caller(served, SERVING_DEFAULT), examples),
         PREDICT_IMAGES: (_session_caller(served, PREDICT_IMAGES), grey),

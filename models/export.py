@@ -48,6 +48,7 @@ from serving.signatures import (
     EMBEDDING,
     INPUT_NAMES,
     MAX_PNG_BYTES,
+    PNG_GREY_COLOUR_TYPE,
     PNG_MAX_BIT_DEPTH,
     PNG_SIGNATURE,
     PREDICT_IMAGES,
@@ -144,7 +145,8 @@ class ServingModule(tf.Module):
             return self._transform(decode_png_image(png[0], self._source)[tf.newaxis, ..., 0])
 
         def checked_batch() -> tf.Tensor:
-            with tf.control_dependencies(png_contract_checks(png, self._source, good)):
+            checks = [_refuse_empty(tf.size(png), "examples"), *png_contract_checks(png, self._source, good)]
+            with tf.control_dependencies(checks):
                 images = decode_images(png, self._source)[..., 0]
             return self._transform(images)
 
@@ -163,17 +165,26 @@ class ServingModule(tf.Module):
 
 
 def to_grey_levels(images: tf.Tensor) -> tf.Tensor:
-    """Grey levels as floats (0-255) -> whole grey levels (float32), refusing NaN and out-of-range values.
+    """Grey levels as floats in [0, 255] -> whole grey levels (float32); refuses an empty request, NaN
+    and values outside [0, 255] (checked before rounding, so 255.4 is refused too).
 
     Rounds to the nearest level, as the client's cast to uint8 PNG pixels does (half to even).
     """
+    count = tf.shape(images)[0]
     in_range = tf.logical_and(images >= 0.0, images <= 255.0)  # False for NaN
     # No tf.cond around the naming of the bad image: a branch costs a served request more (about 35 µs
     # measured) than the few small ops that find the first bad image's index every time.
-    per_image = tf.reduce_all(tf.reshape(in_range, [tf.shape(images)[0], -1]), axis=1)
+    per_image = tf.reduce_all(tf.reshape(in_range, [count, -1]), axis=1)
     message = "image {}: grey levels must lie in [0, 255] (finite values; no NaN)"
-    with tf.control_dependencies([_refuse_unless(per_image, message, [])]):
+    checks = [_refuse_empty(count, "images"), _refuse_unless(per_image, message, [])]
+    with tf.control_dependencies(checks):
         return tf.round(images)
+
+
+def _refuse_empty(count: tf.Tensor, what: str) -> tf.Operation:
+    """An assertion that the request holds at least one item (an empty batch would otherwise fail deep
+    inside the model with a shape error that says nothing of the request)."""
+    return tf.debugging.Assert(count > 0, [f"empty request: no {what} (send at least one)"])
 
 
 def _refuse_unless(ok: tf.Tensor, message: str, values: list[tf.Tensor]) -> tf.Operation:
@@ -193,8 +204,8 @@ def _refuse_unless(ok: tf.Tensor, message: str, values: list[tf.Tensor]) -> tf.O
 def _good_pngs(png: tf.Tensor, side: int) -> tf.Tensor:
     """Per example, whether its first bytes are one of the few headers a good PNG can have (bool [N])."""
     good_header = PNG_SIGNATURE + b"\0\0\0\x0dIHDR" + struct.pack(">II", side, side)
-    good_headers = tf.constant([good_header + bytes([depth]) for depth in (1, 2, 4, 8)])
-    prefix = tf.strings.substr(png, 0, len(good_header) + 1)
+    good_headers = tf.constant([good_header + bytes([depth, PNG_GREY_COLOUR_TYPE]) for depth in (1, 2, 4, 8)])
+    prefix = tf.strings.substr(png, 0, len(good_header) + 2)
     return tf.logical_and(
         tf.reduce_any(tf.equal(prefix[:, tf.newaxis], good_headers), axis=1),
         tf.strings.length(png) <= MAX_PNG_BYTES,
@@ -206,9 +217,10 @@ def png_contract_checks(png: tf.Tensor, side: int, good: tf.Tensor | None = None
 
     Refuses, naming the example: more than `MAX_PNG_BYTES` bytes; anything that is not a PNG (a JPEG,
     GIF or BMP, which `tf.io.decode_png` would otherwise decode); a header declaring other dimensions
-    than side×side (so a 20000×20000 image is never decompressed); a bit depth above 8.
+    than side×side (so a 20000×20000 image is never decompressed); a bit depth above 8; a colour type
+    other than grey.
 
-    A request of good PNGs costs a handful of ops: each example's first 25 bytes are compared with the
+    A request of good PNGs costs a handful of ops: each example's first 26 bytes are compared with the
     few headers a good one can have. Only when one differs do the detailed checks run, to name the
     example and say what is wrong.
 
@@ -243,7 +255,7 @@ def _detailed_png_checks(png: tf.Tensor, side: int) -> list[tf.Operation]:
     big_endian = tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int64)
     width = tf.reduce_sum(header[:, 16:20] * big_endian, axis=1)
     height = tf.reduce_sum(header[:, 20:24] * big_endian, axis=1)
-    depth = header[:, 24]
+    depth, colour_type = header[:, 24], header[:, 25]
     # Each check assumes the previous ones passed, so they run in order.
     checks = [
         _refuse_unless(
@@ -270,6 +282,16 @@ def _detailed_png_checks(png: tf.Tensor, side: int) -> list[tf.Operation]:
                 depth <= PNG_MAX_BIT_DEPTH,
                 "example {}: {}-bit PNG; expected 8-bit grey levels",
                 [depth],
+            )
+        )
+    with tf.control_dependencies(checks):
+        # A colour or palette PNG would be turned grey by TensorFlow's own formula, which is not the
+        # client's (it converts colour files itself, then sends grey PNGs) and was never trained on.
+        checks.append(
+            _refuse_unless(
+                tf.equal(colour_type, PNG_GREY_COLOUR_TYPE),
+                f"example {{}}: PNG colour type {{}}; expected grey (colour type {PNG_GREY_COLOUR_TYPE})",
+                [colour_type],
             )
         )
     return checks

@@ -31,6 +31,7 @@ EMBEDDING = "embedding"  # the output of `embed`
 MAX_PNG_BYTES = 1 << 20  # a 28x28 PNG is well under 1 KB; anything larger could be a bomb
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 PNG_MAX_BIT_DEPTH = 8  # 16-bit PNGs are refused (the model takes 8-bit grey levels)
+PNG_GREY_COLOUR_TYPE = 0  # the IHDR colour type of a grey PNG; the served graph refuses the others
 # TF Serving's two REST request formats: row ("instances") and columnar ("inputs").
 REST_FORMATS = ("instances", "inputs")
 

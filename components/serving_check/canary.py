@@ -54,8 +54,12 @@ def check_model(model_dir: str, images: np.ndarray, ids: list[str]) -> dict:
 
     # First as TF Serving loads a version: restore op, warm-up replay, then Session::Run per request.
     bundle = ServingBundle(model_dir)
-    replayed = bundle.replay_warmup()
-    served = bundle.run(PREDICT_IMAGES, {INPUT_NAMES[PREDICT_IMAGES]: images})
+    try:
+        replayed = bundle.replay_warmup()
+        served = bundle.run(PREDICT_IMAGES, {INPUT_NAMES[PREDICT_IMAGES]: images})
+        bundle_signatures = sorted(bundle.signatures)
+    finally:
+        bundle.close()
     model = LocalModel(model_dir)
     payload = make_payload(images, ids)
     by_images = model.predict(payload, PREDICT_IMAGES)
@@ -77,7 +81,7 @@ def check_model(model_dir: str, images: np.ndarray, ids: list[str]) -> dict:
     return {
         "model_dir": model_dir,
         "signatures": sorted(model.signatures),
-        "tf_serving_loader": {"warmup_requests_replayed": replayed, "signatures": sorted(bundle.signatures)},
+        "tf_serving_loader": {"warmup_requests_replayed": replayed, "signatures": bundle_signatures},
         "canary_images": len(images),
         "classes": list(by_images.class_name),
         "embedding_size": int(embedding.shape[1]),

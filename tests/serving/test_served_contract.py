@@ -132,3 +132,32 @@ def test_pixel_signatures_refuse_values_outside_grey_levels(real_model, signatur
         real_model.call(signature, {"images": images})
     assert f"{named}: grey levels must lie in [0, 255]" in str(refused.value)
     assert "\n" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("case", "image", "colour_type"),
+    [
+        ("RGB", np.full((28, 28, 3), (10, 200, 90), np.uint8), 2),
+        ("RGBA", np.full((28, 28, 4), (10, 200, 90, 255), np.uint8), 6),
+    ],
+)
+def test_colour_pngs_are_refused_by_the_graph_the_client_converts_them(real_model, case, image, colour_type):
+    data = _encoded(".png", image)
+    # The client turns a colour file grey itself (OpenCV's formula) and sends a grey PNG ...
+    grey = payloads.image_from_png(data, case)
+    assert grey.shape == (28, 28)
+    # ... while a colour PNG sent straight to the graph would be turned grey by TensorFlow's formula,
+    # which differs: refused, naming the example.
+    with pytest.raises(ServingError, match=rf"example 1: PNG colour type {colour_type}; expected grey"):
+        real_model.call("serving_default", {"examples": _examples(GOOD, data)})
+
+
+@pytest.mark.parametrize("signature", ["serving_default", "predict_images", "embed"])
+def test_an_empty_request_is_refused_in_one_line(real_model, signature):
+    inputs = {
+        "serving_default": {"examples": np.array([], dtype=object)},
+        "predict_images": {"images": np.zeros((0, 28, 28), np.float32)},
+        "embed": {"images": np.zeros((0, 28, 28), np.float32)},
+    }[signature]
+    with pytest.raises(ServingError, match=r"empty request: no (examples|images) \(send at least one\)"):
+        real_model.call(signature, inputs)
