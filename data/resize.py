@@ -135,7 +135,6 @@ def upscale_images_tf(
     interpolation: str = DEFAULT_INTERPOLATION,
     source_size: int = SOURCE_SIZE,
     as_float: bool = False,
-    kernel: str = "matmul",
 ) -> tf.Tensor:
     """Upscales a batch of one-channel images inside a TensorFlow graph, like `upscale_images`.
 
@@ -149,15 +148,12 @@ def upscale_images_tf(
         source_size: side of the input images.
         as_float: return the rounded grey levels as float32 (the same values, without the cast to
             uint8 and back that a float consumer, e.g. the serving graph, would otherwise pay).
-        kernel: "matmul" (any interpolation) or "bilinear" (TensorFlow's resize kernel; only where
-            `exact_bilinear` holds, e.g. the default linear 28→128). Same output, other costs.
 
     Returns:
         uint8 (or float32 holding whole numbers 0-255) tensor of shape (N, size, size).
 
     Raises:
-        ValueError: the size, interpolation or kernel is invalid, or the images' static shape is wrong
-            (or kernel="bilinear" where it would not reproduce OpenCV).
+        ValueError: the size or interpolation is invalid, or the images' static shape is wrong.
     """
     import tensorflow as tf
 
@@ -168,19 +164,7 @@ def upscale_images_tf(
         raise ValueError(f"images must have shape (N, {source_size}, {source_size}), got {images.shape}")
     images = tf.ensure_shape(images, [None, source_size, source_size])  # checked at run time too
     pixels = tf.cast(images, tf.float32)
-    if kernel not in ("matmul", "bilinear"):
-        raise ValueError(f"kernel must be 'matmul' or 'bilinear', got {kernel!r}")
-    if kernel == "bilinear":
-        if interpolation != "linear" or not _exact(ay) or not _exact(ax):
-            raise ValueError(
-                f"kernel='bilinear' reproduces OpenCV only for linear weights exact in float32, "
-                f"not {interpolation} at {source_size}→{size}"
-            )
-        # TensorFlow's bilinear kernel: one op, the cheapest form for one image, with no branch. It
-        # computes `a + (b - a)·t` rather than OpenCV's `(1 - t)·a + t·b`: the same numbers here, as
-        # every step is exact in float32. It runs on one core, so a batch of 64 costs twice the matmuls.
-        resized = tf.image.resize(pixels[..., tf.newaxis], [size, size], method="bilinear")[..., 0]
-    elif images.shape[0] == 1:
+    if images.shape[0] == 1:
         # One image (known when the graph is built): plain 2-D matmuls, along the width, then the height.
         resized = tf.matmul(ay, tf.matmul(pixels[0], ax.T))[tf.newaxis]
     else:
@@ -195,23 +179,6 @@ def upscale_images_tf(
     if not _convex(ay) or not _convex(ax):
         levels = tf.clip_by_value(levels, 0.0, 255.0)
     return levels if as_float else tf.cast(levels, tf.uint8)
-
-
-def _exact(matrix: np.ndarray) -> bool:
-    """Whether the resize is exact in float32 in any order: convex weights, each a multiple of 1/256.
-
-    Both passes then produce multiples of 2^-16 no larger than 255, which need at most 24 bits: every
-    product and partial sum is exact (linear at 28→128 has multiples of 1/64).
-    """
-    return _convex(matrix) and bool(np.array_equal(matrix * 256.0, np.round(matrix * 256.0)))
-
-
-def exact_bilinear(source_size: int, size: int, interpolation: str) -> bool:
-    """Whether `upscale_images_tf(..., kernel="bilinear")` reproduces OpenCV exactly for this resize."""
-    if interpolation != "linear":
-        return False
-    ay, ax = resize_matrices(source_size, size, interpolation)
-    return _exact(ay) and _exact(ax)
 
 
 def _convex(matrix: np.ndarray) -> bool:

@@ -102,25 +102,22 @@ class ServingModule(tf.Module):
         self.served_variables = list(unique.values())
         return signatures
 
-    def _transform(self, images: tf.Tensor, kernel: str = "matmul") -> tf.Tensor:
+    def _transform(self, images: tf.Tensor) -> tf.Tensor:
         """Raw grey levels [N, 28, 28] (uint8, or whole-number floats) -> `image_xf`, as in training.
 
         Training's `image_xf` is `scale_pixels` of the upscaled uint8 pixels; whole-number floats hold
-        the same values, so they are scaled without a cast to uint8 and back. `kernel`: see
-        `upscale_images_tf` (the same pixels either way).
+        the same values, so they are scaled without a cast to uint8 and back. A static batch of one
+        takes the upscale's plain 2-D matmuls.
         """
         if self._upscale:
-            from data.resize import exact_bilinear, upscale_images_tf
+            from data.resize import upscale_images_tf
 
-            if not exact_bilinear(self._source, self._size, self._interpolation):
-                kernel = "matmul"
             images = upscale_images_tf(
                 images,
                 self._size,
                 interpolation=self._interpolation,
                 source_size=self._source,
                 as_float=True,
-                kernel=kernel,
             )
         return scale_pixels(images[..., tf.newaxis])
 
@@ -130,12 +127,11 @@ class ServingModule(tf.Module):
         class_name = tf.gather(tf.constant(CLASS_NAMES), class_id)
         return {PROBABILITIES: probabilities, CLASS_ID: class_id, CLASS_NAME: class_name}
 
-    # The served graphs' costs, measured through serving.bundle (bench.serving): every branch (tf.cond)
-    # costs a one-image request tens of µs, and TensorFlow's bilinear kernel is the cheapest upscale of
-    # one image but, on one core, twice the matmuls' cost for 64. So `predict_images` and `embed` have no
-    # branch and upscale with that kernel; `serving_default`, which needs a branch to decode PNGs, takes
-    # one: a single good PNG is decoded and upscaled with 2-D matmuls, anything else goes through the
-    # contract's checks, the batch decoding and the batched matmuls.
+    # The served graphs' costs, measured through serving.bundle (bench.serving): a branch lowered into
+    # Switch/Merge slows the whole graph, so each signature has one `branch` (kept whole): one image
+    # (for serving_default, one good PNG) is decoded if need be and upscaled with plain 2-D matmuls;
+    # anything else takes the general path (the PNG contract's checks, the batch decoding, the batched
+    # matmuls).
     def _serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         features = tf.io.parse_example(examples, {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})
         png = tf.reshape(features[IMAGE_KEY], [-1])
@@ -153,12 +149,19 @@ class ServingModule(tf.Module):
         single = tf.logical_and(tf.equal(tf.size(png), 1), tf.reduce_all(good))
         return self._classify(branch(single, one_image, checked_batch))
 
+    def _grey_to_xf(self, images: tf.Tensor) -> tf.Tensor:
+        grey = to_grey_levels(images)
+        return branch(
+            tf.equal(tf.shape(grey)[0], 1),
+            lambda: self._transform(tf.reshape(grey, [1, self._source, self._source])),
+            lambda: self._transform(grey),
+        )
+
     def _predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        return self._classify(self._transform(to_grey_levels(images), kernel="bilinear"))
+        return self._classify(self._grey_to_xf(images))
 
     def _embed(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
-        image_xf = self._transform(to_grey_levels(images), kernel="bilinear")
-        return {EMBEDDING: self._keras.embedder(image_xf, training=False)}
+        return {EMBEDDING: self._keras.embedder(self._grey_to_xf(images), training=False)}
 
     def _embed_transformed(self, image_xf: tf.Tensor) -> tf.Tensor:
         return self._keras.embedder(image_xf, training=False)
