@@ -150,12 +150,15 @@ class ServingModule(tf.Module):
         return self._classify(branch(single, one_image, checked_batch))
 
     def _grey_to_xf(self, images: tf.Tensor) -> tf.Tensor:
-        grey = to_grey_levels(images)
-        return branch(
-            tf.equal(tf.shape(grey)[0], 1),
-            lambda: self._transform(tf.reshape(grey, [1, self._source, self._source])),
-            lambda: self._transform(grey),
-        )
+        in_range = tf.reduce_all(tf.logical_and(images >= 0.0, images <= 255.0))  # False for NaN
+        single = tf.logical_and(tf.equal(tf.shape(images)[0], 1), in_range)
+
+        def one_image() -> tf.Tensor:
+            grey = tf.round(tf.reshape(images, [1, self._source, self._source]))
+            return self._transform(grey)
+
+        # Anything else is checked in detail (naming the bad image, or refusing an empty request).
+        return branch(single, one_image, lambda: self._transform(to_grey_levels(images)))
 
     def _predict_images(self, images: tf.Tensor) -> dict[str, tf.Tensor]:
         return self._classify(self._grey_to_xf(images))
