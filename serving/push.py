@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -22,32 +21,6 @@ _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 class ServingRootError(ValueError):
     """The serving root or a model name cannot be used; the message says why and what to do."""
-
-
-def check_serving_root_writable(path: str | Path) -> Path:
-    """Makes sure the serving root exists (creating it) and accepts files, before any training.
-
-    Writing a probe file catches what `os.access` misses: read-only mounts and full disks.
-
-    Returns:
-        The absolute serving root.
-
-    Raises:
-        ServingRootError: the path is a file, cannot be created, or is not writable.
-    """
-    root = Path(path).expanduser().absolute()
-    if root.exists() and not root.is_dir():
-        raise ServingRootError(f"serving root {root} exists but is not a folder")
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=root, prefix=".write-check-"):
-            pass
-    except OSError as err:
-        raise ServingRootError(
-            f"serving root {root} is not writable ({err.strerror or err}); choose another --root "
-            "or fix its permissions before training"
-        ) from err
-    return root
 
 
 def validate_model_name(model_name: str) -> str:

@@ -49,3 +49,19 @@ def test_no_space_left_at_all_is_reported_as_disk_full(tiny_disk):
     with pytest.raises(StorageError, match=r"output root .*/disk/root is not writable: disk full$"):
         check_writable(tiny_disk / "root", min_free_bytes=0)
     assert [p.name for p in (tiny_disk / "root").iterdir()] == []
+
+
+def test_a_read_only_serving_folder_is_refused_before_any_work(tmp_path, tiny_idx_dir, capsys):
+    """A real read-only mount where the Pusher would publish: refused at the start, not after training."""
+    root = tmp_path / "root"
+    serving = root / "serving"
+    serving.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(serving)], check=True)
+    try:
+        argv = ["run", "--profile", "test", "--data-dir", str(tiny_idx_dir), "--root", str(root)]
+        assert cli.main([*argv, "--allow-foreign-data"]) == 2
+        err = capsys.readouterr().err
+        assert f"output root {serving} is not writable: Read-only file system" in err, err
+        assert sorted(p.name for p in root.iterdir()) == ["serving"]  # nothing else was written
+    finally:
+        subprocess.run(["umount", str(serving)], check=True)

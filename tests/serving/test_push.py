@@ -1,4 +1,4 @@
-"""Serving-root helpers: writability, path traversal, TF Serving's models.config."""
+"""Serving-root helpers: path traversal, TF Serving's models.config (writability: pipeline.storage)."""
 
 from __future__ import annotations
 
@@ -8,32 +8,6 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from serving import push
 from serving.push import ServingRootError
-
-
-def test_check_serving_root_writable_creates_the_folder(tmp_path):
-    root = push.check_serving_root_writable(tmp_path / "a" / "serving")
-    assert root == tmp_path / "a" / "serving"
-    assert root.is_dir()
-    assert list(root.iterdir()) == []  # the probe file is gone
-
-
-def test_check_serving_root_refuses_a_file_and_a_path_under_a_file(tmp_path):
-    blocker = tmp_path / "file"
-    blocker.write_text("x")
-    with pytest.raises(ServingRootError, match="exists but is not a folder"):
-        push.check_serving_root_writable(blocker)
-    with pytest.raises(ServingRootError, match=f"serving root {blocker}/serving is not writable"):
-        push.check_serving_root_writable(blocker / "serving")
-
-
-def test_check_serving_root_refuses_a_folder_where_files_cannot_be_made(tmp_path, monkeypatch):
-    # Root ignores permission bits, so a read-only mount is simulated at the file creation.
-    def read_only(*args, **kwargs):
-        raise OSError(30, "Read-only file system")
-
-    monkeypatch.setattr(push.tempfile, "NamedTemporaryFile", read_only)
-    with pytest.raises(ServingRootError, match="is not writable \\(Read-only file system\\)"):
-        push.check_serving_root_writable(tmp_path)
 
 
 @pytest.mark.parametrize(
