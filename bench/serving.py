@@ -23,7 +23,6 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -96,13 +95,11 @@ def _batches(items: np.ndarray, size: int, count: int) -> list[np.ndarray]:
 
 
 def export_bare_model(classifier, settings, path: str) -> None:
-    """The baseline as its own SavedModel: the classifier (as the served graph calls it), fed `image_xf`.
-
-    Saved as the served model is (`models.export`): the variables its function captures are tracked,
-    so TF Serving's loader restores them.
-    """
+    """The baseline as its own SavedModel: the classifier (as the served graph calls it), fed `image_xf`,
+    saved as the served model is (`models.export.save_for_tf_serving`)."""
     import tensorflow as tf
 
+    from models.export import save_for_tf_serving
     from models.preprocessing import IMAGE_XF
     from serving.signatures import PROBABILITIES, SERVING_DEFAULT
 
@@ -111,14 +108,7 @@ def export_bare_model(classifier, settings, path: str) -> None:
     module.serve = tf.function(
         lambda x: {PROBABILITIES: classifier(x, training=False)}, input_signature=[spec]
     )
-    concrete = module.serve.get_concrete_function()
-    module.served_variables = list(concrete.variables)
-    tf.saved_model.save(module, path, signatures={SERVING_DEFAULT: concrete})
-
-
-def _session_caller(bundle, signature: str) -> Callable:
-    call, _ = bundle.callable(signature)
-    return call
+    save_for_tf_serving(module, path, {SERVING_DEFAULT: module.serve.get_concrete_function()})
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -162,9 +152,9 @@ def main(argv: list[str] | None = None) -> None:
         export_bare_model(classifier, settings, bare_dir)
         served, bare = ServingBundle(model_dir), ServingBundle(bare_dir)  # loaded: the folder may go
     callers = {
-        SERVING_DEFAULT: (_session_caller(served, SERVING_DEFAULT), examples),
-        PREDICT_IMAGES: (_session_caller(served, PREDICT_IMAGES), grey),
-        BARE: (_session_caller(bare, SERVING_DEFAULT), scaled),
+        SERVING_DEFAULT: (served.callable(SERVING_DEFAULT), examples),
+        PREDICT_IMAGES: (served.callable(PREDICT_IMAGES), grey),
+        BARE: (bare.callable(SERVING_DEFAULT), scaled),
     }
     latency, throughput = _measure(callers, tensors=False)
 

@@ -70,9 +70,9 @@ class ServingModule(tf.Module):
         # Saved only through the Keras models, Keras 3 variables get checkpoint entries that TF Serving's
         # loader (graph mode: restore op, then Session::Run) never restores into the handles the
         # signatures read: every request fails with "Could not find variable" (keras-team/keras#19274),
-        # while tf.saved_model.load runs it fine. So `trace` tracks the tf.Variables the functions
-        # capture (`served_variables`), as Keras's ExportArchive does, and the Keras models stay out of
-        # the object graph (a plain namespace is not tracked), which would store every weight twice.
+        # while tf.saved_model.load runs it fine. So `save_for_tf_serving` tracks the tf.Variables the
+        # functions capture, as Keras's ExportArchive does, and the Keras models stay out of the object
+        # graph (a plain namespace is not tracked), which would store every weight twice.
         self._keras = types.SimpleNamespace(classifier=classifier_of(model), embedder=embedding_model(model))
         self._source = settings.source_size
         self._size = settings.image_size
@@ -90,17 +90,13 @@ class ServingModule(tf.Module):
         self.embed = tf.function(self._embed, input_signature=[image_spec])
         setattr(self, TRUNK_ENDPOINT, tf.function(self._embed_transformed, input_signature=[xf_spec]))
 
-    def trace(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
-        """Traces every function to save; tracks the variables they capture. Returns the signatures."""
-        signatures = {
+    def signatures(self) -> dict[str, tf.types.experimental.ConcreteFunction]:
+        """The three signatures, traced."""
+        return {
             SERVING_DEFAULT: self.serve_examples.get_concrete_function(),
             PREDICT_IMAGES: self.predict_images.get_concrete_function(),
             EMBED: self.embed.get_concrete_function(),
         }
-        functions = [*signatures.values(), getattr(self, TRUNK_ENDPOINT).get_concrete_function()]
-        unique = {id(v): v for function in functions for v in function.variables}
-        self.served_variables = list(unique.values())
-        return signatures
 
     def _transform(self, images: tf.Tensor) -> tf.Tensor:
         """Raw grey levels [N, 28, 28] (uint8, or whole-number floats) -> `image_xf`, as in training.
@@ -178,8 +174,8 @@ def to_grey_levels(images: tf.Tensor) -> tf.Tensor:
     """
     count = tf.shape(images)[0]
     in_range = tf.logical_and(images >= 0.0, images <= 255.0)  # False for NaN
-    # No tf.cond around the naming of the bad image: a branch costs a served request more (about 35 µs
-    # measured) than the few small ops that find the first bad image's index every time.
+    # The signatures call this on their general path only (one good image skips it), so it may spend
+    # the ops that find and name the first bad image on every call.
     per_image = tf.reduce_all(tf.reshape(in_range, [count, -1]), axis=1)
     message = "image {}: grey levels must lie in [0, 255] (finite values; no NaN)"
     checks = [_refuse_empty(count, "images"), _refuse_unless(per_image, message, [])]
@@ -362,6 +358,28 @@ def write_warmup_requests(module: ServingModule, export_dir: str, source_size: i
     return path
 
 
+def save_for_tf_serving(
+    module: tf.Module,
+    export_dir: str,
+    signatures: dict[str, tf.types.experimental.ConcreteFunction],
+    also: list[tf.types.experimental.ConcreteFunction] = (),
+) -> None:
+    """`tf.saved_model.save`, tracking the tf.Variables that the functions capture (`served_variables`).
+
+    TF Serving's loader restores only variables the object graph reaches directly; Keras 3 variables
+    reached only through a Keras model are not among them (see `ServingModule`).
+
+    Args:
+        module: what to save; it must not track the Keras models itself.
+        export_dir: the SavedModel folder.
+        signatures: name -> traced function.
+        also: other traced functions saved with the module (e.g. an attribute reloaded later).
+    """
+    functions = [*signatures.values(), *also]
+    module.served_variables = list({id(v): v for f in functions for v in f.variables}.values())
+    tf.saved_model.save(module, export_dir, signatures=signatures)
+
+
 def export_serving_model(
     model: keras.Model, tf_transform_output: tft.TFTransformOutput, settings: ModelSettings, export_dir: str
 ) -> ServingModule:
@@ -383,6 +401,7 @@ def export_serving_model(
         )
     check_transform_is_scaling(tf_transform_output, settings.image_size)
     module = ServingModule(model, settings)
-    tf.saved_model.save(module, export_dir, signatures=module.trace())
+    trunk = getattr(module, TRUNK_ENDPOINT).get_concrete_function()
+    save_for_tf_serving(module, export_dir, module.signatures(), also=[trunk])
     write_warmup_requests(module, export_dir, settings.source_size)
     return module

@@ -76,13 +76,12 @@ class ServingBundle:
         except ValueError as err:  # refused before the graph runs, e.g. a value of another shape
             raise ServingError(f"{signature}: {err}") from err
 
-    def callable(self, signature: str) -> tuple[Callable[[np.ndarray], list], list[str]]:
-        """A signature with one input as a prepared session call (for timing): (call, output names)."""
+    def callable(self, signature: str) -> Callable[[np.ndarray], list]:
+        """A signature with one input as a prepared session call, for timing (outputs in name order)."""
         definition = self._signature(signature)
         (tensor,) = definition.inputs.values()
-        names = sorted(definition.outputs)
-        call = self._session.make_callable([definition.outputs[k].name for k in names], [tensor.name])
-        return call, names
+        fetches = [definition.outputs[k].name for k in sorted(definition.outputs)]
+        return self._session.make_callable(fetches, [tensor.name])
 
     def replay_warmup(self, atol: float = 1e-5) -> int:
         """Replays the version's warm-up requests, as TF Serving does at load; checks the recorded answers.

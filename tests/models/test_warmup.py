@@ -87,3 +87,43 @@ def test_tf_serving_loader_refuses_keras_variables_saved_through_a_module_attrib
     assert tf.saved_model.load(str(tmp_path)).signatures["serving_default"](x=x)["y"].shape == (1, 2)
     with pytest.raises(ServingError, match="Could not find variable dense"):
         ServingBundle(str(tmp_path)).run("serving_default", {"x": x})
+
+
+def test_tensorflows_own_saved_model_cli_runs_every_signature(tiny_model_dir, tmp_path):
+    """TensorFlow's `saved_model_cli run` loads as TF Serving does, independently of serving.bundle
+    (before the export tracked its variables, it failed with "Could not find variable")."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from data.examples import serialize_examples
+
+    cli = Path(sys.executable).with_name("saved_model_cli")
+    images = np.random.default_rng(0).integers(0, 256, (2, 28, 28)).astype(np.float32)
+    inputs = {
+        "predict_images": ("images", images),
+        "embed": ("images", images),
+        "serving_default": ("examples", np.array(serialize_examples(images.astype(np.uint8)), dtype=object)),
+    }
+    for signature, (name, value) in inputs.items():
+        path = tmp_path / f"{signature}.npy"
+        np.save(path, value, allow_pickle=True)
+        run = subprocess.run(
+            [
+                str(cli),
+                "run",
+                "--dir",
+                str(tiny_model_dir),
+                "--tag_set",
+                "serve",
+                "--signature_def",
+                signature,
+            ]
+            + ["--inputs", f"{name}={path}"],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        expected = "embedding" if signature == "embed" else "probabilities"
+        assert f"Result for output key {expected}" in run.stdout, run.stdout[-2000:]
