@@ -100,14 +100,16 @@ def test_tensorflows_own_saved_model_cli_runs_every_signature(tiny_model_dir, tm
 
     cli = Path(sys.executable).with_name("saved_model_cli")
     images = np.random.default_rng(0).integers(0, 256, (2, 28, 28)).astype(np.float32)
-    inputs = {
-        "predict_images": ("images", images),
-        "embed": ("images", images),
-        "serving_default": ("examples", np.array(serialize_examples(images.astype(np.uint8)), dtype=object)),
-    }
-    for signature, (name, value) in inputs.items():
-        path = tmp_path / f"{signature}.npy"
-        np.save(path, value, allow_pickle=True)
+    # Serialized examples as fixed-width bytes (dtype S), which NumPy saves without pickling; dtype S
+    # drops trailing NUL bytes, so none may end with one.
+    serialized = serialize_examples(images.astype(np.uint8))
+    assert all(not e.endswith(b"\0") for e in serialized)
+    examples = np.array(serialized, dtype=bytes)
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "examples.npy", examples)
+    for signature in ("predict_images", "embed", "serving_default"):
+        name = "examples" if signature == "serving_default" else "images"
+        given = ["--inputs", f"{name}={tmp_path / f'{name}.npy'}"]
         run = subprocess.run(
             [
                 str(cli),
@@ -119,7 +121,7 @@ def test_tensorflows_own_saved_model_cli_runs_every_signature(tiny_model_dir, tm
                 "--signature_def",
                 signature,
             ]
-            + ["--inputs", f"{name}={path}"],
+            + given,
             capture_output=True,
             text=True,
             timeout=300,
