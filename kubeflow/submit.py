@@ -23,17 +23,9 @@ def read_parameters(package: str | Path) -> dict[str, dict]:
     Raises:
         ConfigError: the file is missing or not a KFP YAML spec.
     """
-    import yaml
+    from kubeflow.runner import read_spec
 
-    path = Path(package)
-    if not path.is_file():
-        raise ConfigError(f"pipeline package {path} not found; run `fashion-tfx kubeflow compile` first")
-    try:
-        spec = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not YAML: {err}") from err
-    if not isinstance(spec, dict) or "root" not in spec or "deploymentSpec" not in spec:
-        raise ConfigError(f"{path} is not a KFP pipeline spec")
+    spec, _ = read_spec(package)
     return spec["root"].get("inputDefinitions", {}).get("parameters", {})
 
 
@@ -43,10 +35,9 @@ def parameter_fields(package: str | Path) -> dict[str, str]:
     Raises:
         ConfigError: the file is missing or not a KFP YAML spec.
     """
-    import yaml
+    from kubeflow.runner import read_spec
 
-    read_parameters(package)
-    spec = yaml.safe_load(Path(package).read_text())
+    spec, _ = read_spec(package)
     fields = {}
     for task in spec["root"].get("dag", {}).get("tasks", {}).values():
         for parameter, source in task.get("inputs", {}).get("parameters", {}).items():

@@ -36,7 +36,7 @@ def _bucket_objects(endpoint: str, bucket: str) -> list[str]:
 @pytest.mark.parametrize(
     "root, reason",
     [
-        ("s3://fashion-tfx/runs", "has an unknown scheme s3://"),
+        ("ftp://fashion-tfx/runs", "has an unknown scheme ftp://"),
         ("hdfs://namenode/runs", "has an unknown scheme hdfs://"),
         ("gs:///runs", "names no bucket"),
     ],

@@ -1,0 +1,135 @@
+"""S3 roots (AWS S3, MinIO): TensorFlow's s3:// filesystem, the bucket probe, and honest exit codes.
+
+This is the one module that touches tensorflow-io and the process exit around it (checked against
+tensorflow-io 0.37.1, TensorFlow 2.16.2, CPython 3.10; `tests/pipeline/test_s3.py` breaks if that
+changes).
+
+Every client finds the store through the standard settings, so one image runs on MinIO and on AWS:
+
+- TensorFlow (`tf.io.gfile`, so TFX `fileio`, TFT, TFMA, Keras and SavedModel): tensorflow-io's S3
+  filesystem, registered by importing `tensorflow_io`; it reads `S3_ENDPOINT` (e.g.
+  `http://minio-service.kubeflow:9000`; unset on AWS), `AWS_REGION`, `AWS_ACCESS_KEY_ID` and
+  `AWS_SECRET_ACCESS_KEY` (the AWS SDK for C++).
+- Beam's `FileSystems` (`apache-beam[aws]`) and the probe below (boto3): `AWS_ENDPOINT_URL`,
+  `AWS_REGION` and the same credentials (or Beam's `--s3_endpoint_url` and related options).
+
+tensorflow-io 0.37.1 aborts every process that used its S3 filesystem at interpreter exit ("pure
+virtual method called", SIGABRT, exit code 134): the S3 client it keeps in a static object is deleted
+during C++ static destruction, after the AWS SDK's log system it logs to is gone
+(`Aws::Http::CurlHandleContainer::~CurlHandleContainer` calls the destroyed logger; tensorflow/io
+issues #1912 and #2039, fixed by tensorflow/io pull request #2120, which no release on PyPI contains).
+`exit_process` ends such a process with its real code once Python's own shutdown work is done.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import sys
+import uuid
+from typing import NoReturn
+
+from pipeline.config import S3_SCHEME
+from pipeline.storage import BucketError
+
+# The S3 probe must answer quickly: a wrong endpoint otherwise stalls in the SDK's retries.
+PROBE_TIMEOUT_SECONDS = 15
+
+_filesystem_registered = False
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """Returns (bucket, key prefix without slashes at either end) of an `s3://` URI."""
+    bucket, _, prefix = uri[len(S3_SCHEME) :].partition("/")
+    return bucket, prefix.strip("/")
+
+
+def register_s3_filesystem() -> None:
+    """Makes `s3://` usable in this process: TensorFlow's S3 filesystem and Beam's outside a pipeline.
+
+    Importing tensorflow-io registers its filesystem with TensorFlow. Beam's S3 filesystem needs
+    pipeline options to build its client (a Beam pipeline sets its own when it starts); until then the
+    defaults are set here, so `FileSystems` calls outside a pipeline read the standard AWS settings.
+    Idempotent.
+    """
+    global _filesystem_registered
+    if _filesystem_registered:
+        return
+    import tensorflow_io  # noqa: F401  (importing it registers the s3:// filesystem with TensorFlow)
+    from apache_beam.io.filesystems import FileSystems
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    FileSystems.set_options(PipelineOptions([]))
+    _filesystem_registered = True
+
+
+def register_s3_filesystem_for(*paths: str) -> None:
+    """Registers the S3 filesystems (register_s3_filesystem) if any of `paths` is an `s3://` URI."""
+    if any(str(path).startswith(S3_SCHEME) for path in paths):
+        register_s3_filesystem()
+
+
+def s3_filesystem_registered() -> bool:
+    """Returns whether this process registered TensorFlow's S3 filesystem (so it must leave by exit_process)."""
+    return _filesystem_registered
+
+
+def exit_process(code: int) -> NoReturn:
+    """Ends the process with `code`, skipping C++ static destructors if the S3 filesystem was loaded.
+
+    Python's own shutdown work runs first (atexit handlers: logging, Beam, TensorFlow; then the standard
+    streams are flushed); only the native static destructors, where tensorflow-io 0.37.1 aborts with
+    exit code 134, are skipped. Without the S3 filesystem this is a plain `sys.exit(code)`.
+    """
+    if not _filesystem_registered:
+        sys.exit(code)
+    # CPython's own runner of the atexit handlers (what Py_FinalizeEx calls); checked on CPython 3.10.
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
+def check_s3_bucket_writable(uri: str) -> None:
+    """Writes and deletes a probe object under `uri`, an `s3://` root, with one short attempt (boto3).
+
+    Raises:
+        BucketError: naming the root and the reason (unreachable endpoint, no such bucket, wrong or
+            missing credentials, no write access).
+    """
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+
+    bucket, prefix = split_s3_uri(uri)
+    probe = "/".join(p for p in (prefix, f".write-probe-{os.getpid()}-{uuid.uuid4().hex[:8]}") if p)
+    config = botocore.config.Config(
+        connect_timeout=PROBE_TIMEOUT_SECONDS,
+        read_timeout=PROBE_TIMEOUT_SECONDS,
+        retries={"max_attempts": 1, "mode": "standard"},
+    )
+    try:
+        client = boto3.client("s3", config=config)
+        client.put_object(Bucket=bucket, Key=probe, Body=b"")
+        client.delete_object(Bucket=bucket, Key=probe)
+    except botocore.exceptions.NoCredentialsError as err:
+        raise BucketError(
+            f"output root {uri}: no S3 credentials found (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"
+        ) from err
+    except (botocore.exceptions.EndpointConnectionError, botocore.exceptions.ConnectTimeoutError) as err:
+        raise BucketError(f"output root {uri}: the S3 endpoint is unreachable ({err})") from err
+    except botocore.exceptions.ClientError as err:
+        error = err.response.get("Error", {})
+        code = str(error.get("Code", ""))
+        if code == "NoSuchBucket":
+            raise BucketError(f"output root {uri}: bucket {bucket} does not exist") from err
+        if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"):
+            raise BucketError(f"output root {uri}: the S3 credentials are wrong ({code})") from err
+        if code in ("AccessDenied", "403", "AllAccessDisabled"):
+            raise BucketError(f"output root {uri} is not writable: no write access to bucket {bucket}") from err
+        raise BucketError(f"output root {uri} is not writable: {code} {error.get('Message', '')}".rstrip()) from err
+    except (botocore.exceptions.BotoCoreError, ValueError) as err:
+        raise BucketError(f"output root {uri}: {err}") from err

@@ -1,0 +1,136 @@
+"""The `test` profile with its root in an S3 bucket (moto's S3 server on 127.0.0.1), through the push.
+
+One run of the real CLI (the `fashion-tfx` console script) and LocalDagRunner with `--root s3://...`:
+every step, the Trainer's export, the Evaluator, the Pusher and the smoke check included, reads and
+writes the bucket through TensorFlow's S3 filesystem (tensorflow-io) and Beam's (boto3).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from s3_server import BUCKET, bucket_objects
+
+REPO = Path(__file__).resolve().parents[2]
+PREFIX = "runs/ci"
+# The steps after the Tuner, which the bucket run on the GCS emulator does not reach.
+RELEASE_STEPS = {"Trainer", "ServingBaseline", "Evaluator", "EvaluationReport", "Pusher", "ServingSmokeCheck"}
+
+
+def _metadata_path(home: Path) -> Path:
+    return home / ".local" / "state" / "fashion-tfx" / "s3" / BUCKET / PREFIX / "metadata.sqlite"
+
+
+@pytest.fixture(scope="module")
+def s3_run(s3, tmp_path_factory, canonical_data_dir):
+    """Runs `fashion-tfx run --profile test --root s3://...` once, from an empty working directory.
+
+    On the canonical data: a model of synthetic data would fail the golden set, and nothing would be pushed.
+    """
+    base = tmp_path_factory.mktemp("s3-run")
+    work, home = base / "work", base / "home"
+    work.mkdir()
+    home.mkdir()
+    root = f"s3://{BUCKET}/{PREFIX}"
+    env = {**os.environ, **s3.environment, "HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    command = [str(Path(sys.executable).parent / "fashion-tfx"), "run", "--profile", "test"]
+    process = subprocess.run(
+        [*command, "--data-dir", str(canonical_data_dir), "--root", root],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return process, root, work, home
+
+
+def test_s3_run_pushes_a_smoke_checked_model_and_exits_0(s3_run):
+    process, root, _, _ = s3_run
+    # 0, not 134: the process used tensorflow-io's S3 filesystem and still reports its own exit code.
+    assert process.returncode == 0, process.stderr[-4000:] + process.stdout[-2000:]
+    assert f"root {root}" in process.stderr
+    assert "pure virtual method called" not in process.stderr
+
+
+def test_every_artifact_report_and_the_pushed_model_are_in_the_bucket(s3_run, s3):
+    process, root, _, home = s3_run
+    assert process.returncode == 0, process.stderr[-4000:]
+    from pipeline.metadata import component_runs
+
+    objects = bucket_objects(s3.endpoint, PREFIX + "/")
+    runs = component_runs(_metadata_path(home))
+    assert {r.state for r in runs} == {"executed"}
+    assert RELEASE_STEPS <= {r.node_id for r in runs}
+    # S3 has no folders: an output that holds no file leaves no object (the GCS plugin writes a folder
+    # marker), so these are the outputs that are empty by design.
+    empty_by_design = {"DriftGate.verdict", "Transform.updated_analyzer_cache", "Pusher.pushed_model"}
+    empty = set()
+    for run in runs:
+        for key, artifacts in run.outputs.items():
+            for uri, _ in artifacts:
+                assert uri.startswith(f"{root}/pipeline/{run.node_id}/"), (run.node_id, key, uri)
+                prefix = uri[len(f"s3://{BUCKET}/") :] + "/"
+                if not any(n.startswith(prefix) for n in objects):
+                    empty.add(f"{run.node_id}.{key}")
+    assert empty == empty_by_design
+    names = set(objects)
+
+    def under(node: str, output: str, *parts: str) -> None:
+        run = next(r for r in runs if r.node_id == node)
+        uri = run.outputs[output][0][0][len(f"s3://{BUCKET}/") :]
+        for part in parts:
+            assert any(n.startswith(uri) and part in n[len(uri) :] for n in names), f"{node}: no {part}"
+
+    for split in ("train", "eval", "test"):
+        under("ImageUpscaler", "examples", f"/Split-{split}/data_tfrecord-")
+    under("Transform", "transform_graph", "transform_fn/saved_model.pb")
+    under("Tuner", "best_hyperparameters", "best_hyperparameters.txt")
+    under("Trainer", "model", "/saved_model.pb", "/variables/variables.index")
+    under("Evaluator", "blessing", "BLESSED")
+    # The pushed model: one numbered version under the serving folder, and TF Serving's config file.
+    serving = f"{PREFIX}/serving/fashion-tfx/"
+    versions = {n[len(serving) :].split("/", 1)[0] for n in names if n.startswith(serving)}
+    numbered = sorted(v for v in versions if v.isdigit())
+    assert len(numbered) == 1, versions
+    assert f"{serving}{numbered[0]}/saved_model.pb" in names
+    assert any(n.startswith(f"{PREFIX}/serving/") and n.endswith("models.config") for n in names), sorted(
+        n for n in names if "/serving/" in n
+    )
+    assert not [n for n in names if "/.staging/" in n or "/.bundles/" in n]
+
+
+def test_the_pushed_model_passed_the_smoke_check_read_from_the_bucket(s3_run):
+    process, root, _, home = s3_run
+    assert process.returncode == 0, process.stderr[-4000:]
+    from pipeline.metadata import component_runs, json_property
+
+    runs = {r.node_id: r for r in component_runs(_metadata_path(home))}
+    pushed = runs["Pusher"].outputs["pushed_model"][0][1]
+    assert pushed.get("pushed") == 1, pushed
+    assert str(pushed.get("pushed_destination", "")).startswith(f"{root}/serving/fashion-tfx/"), pushed
+    check = json_property(runs["ServingSmokeCheck"], "result", "result")
+    assert check["checked"] and set(check["signatures"]) == {"serving_default", "predict_images", "embed"}
+
+
+def test_nothing_of_the_s3_run_lands_on_local_disk(s3_run):
+    process, _, work, home = s3_run
+    assert process.returncode == 0, process.stderr[-4000:]
+    assert sorted(p.name for p in work.iterdir()) == []
+    state = home / ".local" / "state" / "fashion-tfx" / "s3" / BUCKET / PREFIX
+    library_folders = (".cache/", ".keras/", ".config/")
+    local = sorted(
+        str(p.relative_to(home))
+        for p in home.rglob("*")
+        if p.is_file() and not str(p.relative_to(home)).startswith(library_folders)
+    )
+    logs = [name for name in local if name.startswith(str((state / "logs").relative_to(home)) + "/run-")]
+    assert len(logs) == 1 and logs[0].endswith(".log"), local
+    expected = [str((state / n).relative_to(home)) for n in (".run.lock", "metadata.sqlite")]
+    assert sorted(set(local) - set(logs)) == expected
+    for folder in (work, home, REPO):
+        assert not [p for p in folder.rglob("s3:*")], folder
