@@ -51,7 +51,9 @@ def add_parser(subparsers) -> None:
         help="for an s3:// root: the S3 API as the pods reach it, e.g. http://minio-service.kubeflow:9000 "
         "for a default install's MinIO (default: none, AWS S3)",
     )
-    comp.add_argument("--s3-region", default="", help="for an s3:// root: the bucket's region (e.g. us-east-1)")
+    comp.add_argument(
+        "--s3-region", default="", help="for an s3:// root: the bucket's region (e.g. us-east-1)"
+    )
     comp.add_argument(
         "--s3-secret",
         default=DEFAULT_S3_SECRET,

@@ -1,4 +1,4 @@
-"""The pods' command for an `s3://` pipeline root: TFX's V2 container entrypoint on TensorFlow's S3 filesystem.
+"""The pods' command for an `s3://` pipeline root: TFX's V2 container entrypoint with TF's S3 filesystem.
 
 `python -m kubeflow.s3_entrypoint ARGS` is `python -m
 tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor ARGS` with tensorflow-io's `s3://`

@@ -103,11 +103,13 @@ def validate_root(value: str, what: str = "pipeline_root") -> StorageRoot:
     Raises:
         ConfigError: not a `gs://` or `s3://` URI with a bucket (the roots KFP's launcher accepts).
     """
-    text = str(value).rstrip("/")
+    text = str(value)
     if text.startswith("minio://"):
         raise ConfigError(f"{what} {value!r}: minio:// roots are not supported; {MINIO_ADVICE}")
     scheme = next((s for s in STORAGE_SCHEMES if text.startswith(s)), None)
-    if scheme is None:
+    if scheme is not None:
+        text = scheme + text[len(scheme) :].rstrip("/")
+    else:
         raise ConfigError(
             f"{what} must be a {' or '.join(STORAGE_SCHEMES)} URI (KFP's launcher accepts no volume "
             f"path or other scheme), got {value!r}"

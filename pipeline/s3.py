@@ -24,6 +24,7 @@ issues #1912 and #2039, fixed by tensorflow/io pull request #2120, which no rele
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import sys
 import uuid
@@ -69,11 +70,6 @@ def register_s3_filesystem_for(*paths: str) -> None:
         register_s3_filesystem()
 
 
-def s3_filesystem_registered() -> bool:
-    """Returns whether this process registered TensorFlow's S3 filesystem (so it must leave by exit_process)."""
-    return _filesystem_registered
-
-
 def exit_process(code: int) -> NoReturn:
     """Ends the process with `code`, skipping C++ static destructors if the S3 filesystem was loaded.
 
@@ -86,10 +82,8 @@ def exit_process(code: int) -> NoReturn:
     # CPython's own runner of the atexit handlers (what Py_FinalizeEx calls); checked on CPython 3.10.
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):  # a closed or broken stream: nothing to flush
             stream.flush()
-        except (OSError, ValueError):
-            pass
     os._exit(code)
 
 
@@ -112,7 +106,8 @@ def check_s3_bucket_writable(uri: str) -> None:
         retries={"max_attempts": 1, "mode": "standard"},
     )
     try:
-        client = boto3.client("s3", config=config)
+        # A new session: the default one keeps the credentials it found first.
+        client = boto3.session.Session().client("s3", config=config)
         client.put_object(Bucket=bucket, Key=probe, Body=b"")
         client.delete_object(Bucket=bucket, Key=probe)
     except botocore.exceptions.NoCredentialsError as err:
@@ -129,7 +124,11 @@ def check_s3_bucket_writable(uri: str) -> None:
         if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken", "ExpiredToken"):
             raise BucketError(f"output root {uri}: the S3 credentials are wrong ({code})") from err
         if code in ("AccessDenied", "403", "AllAccessDisabled"):
-            raise BucketError(f"output root {uri} is not writable: no write access to bucket {bucket}") from err
-        raise BucketError(f"output root {uri} is not writable: {code} {error.get('Message', '')}".rstrip()) from err
+            raise BucketError(
+                f"output root {uri} is not writable: no write access to bucket {bucket}"
+            ) from err
+        raise BucketError(
+            f"output root {uri} is not writable: {code} {error.get('Message', '')}".rstrip()
+        ) from err
     except (botocore.exceptions.BotoCoreError, ValueError) as err:
         raise BucketError(f"output root {uri}: {err}") from err

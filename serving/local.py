@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import posixpath
 import re
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
+from components.serving_baseline.baseline import SAVED_MODEL_FILE
 from data.examples import serialize_examples
+from pipeline.config import is_uri
 from serving import payloads
 from serving.signatures import (
     DEFAULT_MODEL_NAME,
@@ -25,19 +28,29 @@ from serving.signatures import (
 VERSION_NAME = re.compile(r"[0-9]{1,18}", re.ASCII)
 
 
+def _version_folders(model_base: str | Path) -> dict[int, str]:
+    """Returns version number -> folder name of the numeric folders holding a SavedModel (TF Serving's rule).
+
+    Through TFX's fileio, so a model base in a bucket (`gs://`, `s3://`) is read like a local folder.
+    """
+    from tfx.dsl.io import fileio
+
+    base = str(model_base)
+    if not fileio.isdir(base):
+        return {}
+    folders = {}
+    for name in (str(entry).rstrip("/") for entry in fileio.listdir(base)):
+        if VERSION_NAME.fullmatch(name) and fileio.exists(posixpath.join(base, name, SAVED_MODEL_FILE)):
+            folders[int(name)] = name
+    return folders
+
+
 def model_versions(model_base: str | Path) -> list[int]:
     """Returns the numeric version folders holding a SavedModel, oldest first (TF Serving's rule).
 
     Folders whose names are not plain ASCII decimal numbers are not versions and are ignored.
     """
-    base = Path(model_base)
-    if not base.is_dir():
-        return []
-    return sorted(
-        int(child.name)
-        for child in base.iterdir()
-        if VERSION_NAME.fullmatch(child.name) and (child / "saved_model.pb").is_file()
-    )
+    return sorted(_version_folders(model_base))
 
 
 def resolve_model_dir(
@@ -45,8 +58,8 @@ def resolve_model_dir(
     serving_root: str | Path | None = None,
     model_name: str = DEFAULT_MODEL_NAME,
     version: int | None = None,
-) -> Path:
-    """Finds the SavedModel to load.
+) -> str | Path:
+    """Finds the SavedModel to load (a local Path, or a bucket URI as a string).
 
     Args:
         model_dir: a SavedModel folder, or a model base folder holding numeric versions.
@@ -57,33 +70,35 @@ def resolve_model_dir(
     Raises:
         ServingError: nothing loadable is there.
     """
-    from serving.push import safe_model_path
+    from tfx.dsl.io import fileio
 
+    from pipeline.s3 import register_s3_filesystem_for
+    from serving.push import safe_model_path, validate_model_name
+
+    register_s3_filesystem_for(str(model_dir or ""), str(serving_root or ""))
+    base: str | Path
     if model_dir is not None:
-        base = Path(model_dir)
-        if version is None and (base / "saved_model.pb").is_file():
+        base = str(model_dir) if is_uri(model_dir) else Path(model_dir)
+        if version is None and fileio.exists(posixpath.join(str(base), SAVED_MODEL_FILE)):
             return base
     elif serving_root is not None:
-        base = safe_model_path(serving_root, model_name)
+        if is_uri(serving_root):  # a bucket has no symlinks to escape through
+            base = posixpath.join(str(serving_root).rstrip("/"), validate_model_name(model_name))
+        else:
+            base = safe_model_path(serving_root, model_name)
     else:
         raise ServingError("give a model folder or a serving root")
-    versions = model_versions(base)
+    folders = _version_folders(base)
     if version is not None:
-        if version not in versions:
-            raise ServingError(f"{base}: no version {version} (found: {versions or 'none'})")
+        if version not in folders:
+            raise ServingError(f"{base}: no version {version} (found: {sorted(folders) or 'none'})")
         # The folder of that number as TF Serving names it (leading zeros allowed there too).
-        return next(
-            child
-            for child in base.iterdir()
-            if VERSION_NAME.fullmatch(child.name) and int(child.name) == version
-        )
-    if not versions:
+        chosen = folders[version]
+    elif not folders:
         raise ServingError(f"{base}: no SavedModel and no numeric version folder holding one")
-    return next(
-        child
-        for child in base.iterdir()
-        if VERSION_NAME.fullmatch(child.name) and int(child.name) == versions[-1]
-    )
+    else:
+        chosen = folders[max(folders)]
+    return posixpath.join(base, chosen) if isinstance(base, str) else base / chosen
 
 
 _TF_ERROR_PREAMBLE = ("Graph execution error:", "Detected at node", "<stack traces unavailable>")

@@ -91,7 +91,9 @@ def _parameter_arguments(task: dict, spec: dict, mounts: dict[str, str]) -> dict
 _STORE_VARIABLE_PREFIXES = ("AWS_", "S3_")
 
 
-def pod_environment(executor_label: str, spec: dict, platform: dict, secrets: dict[str, dict[str, str]]) -> dict:
+def pod_environment(
+    executor_label: str, spec: dict, platform: dict, secrets: dict[str, dict[str, str]]
+) -> dict:
     """Returns the variables the spec gives the executor's pod: its container `env` and its secrets."""
     container = spec["deploymentSpec"]["executors"][executor_label]["container"]
     environment = {item["name"]: item["value"] for item in container.get("env", [])}

@@ -1,4 +1,4 @@
-"""An S3-compatible server for the tests: moto's server mode, in memory, on 127.0.0.1, and the client settings.
+"""An S3 server for the tests: moto's server mode, in memory, on 127.0.0.1, and the clients' settings.
 
 Run as a script (`python tests/s3_server.py --port N --bucket B`); the fixture in
 tests/kubeflow/conftest.py starts it as a subprocess, so the pipeline's own threads never starve it.

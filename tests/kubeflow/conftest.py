@@ -68,7 +68,8 @@ def s3() -> S3Server:
     """moto's S3 server (in memory) with the bucket s3_server.BUCKET, in its own process."""
     port = free_port()
     script = Path(__file__).resolve().parents[1] / "s3_server.py"
-    errors = tempfile.TemporaryFile()  # a file, not a pipe: a full pipe would stall the server
+    # Its output goes to a file, not a pipe: a full pipe would stall the server.
+    errors = tempfile.TemporaryFile()  # noqa: SIM115  (open for the whole session, closed below)
     process = subprocess.Popen(
         [sys.executable, str(script), "--port", str(port), "--bucket", s3_server.BUCKET],
         stdout=subprocess.PIPE,

@@ -36,7 +36,9 @@ def compiled_s3(tmp_path_factory) -> tuple[Path, list[dict]]:
 
 
 def _containers(spec: dict) -> dict[str, dict]:
-    return {label: e["container"] for label, e in spec["deploymentSpec"]["executors"].items() if "container" in e}
+    return {
+        label: e["container"] for label, e in spec["deploymentSpec"]["executors"].items() if "container" in e
+    }
 
 
 def test_every_task_gets_the_endpoint_and_runs_the_s3_entrypoint(compiled_s3):
@@ -67,7 +69,11 @@ def test_every_task_gets_the_credentials_from_the_secret(compiled_s3):
         message = json_format.ParseDict(config, kubernetes_pb2.KubernetesExecutorConfig())
         assert [s.secret_name for s in message.secret_as_env] == [DEFAULT_S3_SECRET], label
         pairs = {m.secret_key: m.env_var for m in message.secret_as_env[0].key_to_env}
-        assert pairs == S3_SECRET_KEYS_TO_ENV == {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}
+        assert (
+            pairs
+            == S3_SECRET_KEYS_TO_ENV
+            == {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}
+        )
     # kfp's client reads both documents, as it does before uploading.
     from kfp.client import client as kfp_client
 
@@ -85,7 +91,9 @@ def test_the_secret_entry_is_what_kfp_kubernetes_writes(compiled_s3, tmp_path):
 
     @dsl.pipeline(name="secret-check")
     def pipeline():
-        kubernetes.use_secret_as_env(step(), secret_name=DEFAULT_S3_SECRET, secret_key_to_env=S3_SECRET_KEYS_TO_ENV)
+        kubernetes.use_secret_as_env(
+            step(), secret_name=DEFAULT_S3_SECRET, secret_key_to_env=S3_SECRET_KEYS_TO_ENV
+        )
 
     package = tmp_path / "kfp.yaml"
     compiler.Compiler().compile(pipeline, str(package))

@@ -27,7 +27,7 @@ def rehearsal(s3, tmp_path_factory, canonical_data_dir):
     On the canonical data: a model of synthetic data would fail the golden set, and nothing would be pushed.
     """
     from kfp_rehearsal import rehearse
-    from s3_server import BUCKET, bucket_objects
+    from s3_server import BUCKET
 
     from data.fashion_mnist import locate
     from kubeflow.runner import IMAGE_SOURCE_DIR, compile_spec, kubernetes_platform_spec
@@ -106,6 +106,8 @@ def test_the_rehearsal_blesses_and_pushes_a_model(rehearsal, s3):
     assert pushed["pushed"] == 1
     destination = pushed["pushed_destination"]
     assert destination.rsplit("/", 1)[0] == f"{root}/serving/fashion-tfx"
-    assert f"{destination[len(f's3://{BUCKET}/') :]}/saved_model.pb" in bucket_objects(s3.endpoint, PREFIX + "/")
+    assert f"{destination[len(f's3://{BUCKET}/') :]}/saved_model.pb" in bucket_objects(
+        s3.endpoint, PREFIX + "/"
+    )
     check = json.loads(custom_properties(runs["ServingSmokeCheck"].output_artifact("result"))["result"])
     assert check["checked"] and set(check["signatures"]) == {"serving_default", "predict_images", "embed"}
