@@ -78,7 +78,7 @@ def test_every_task_gets_the_credentials_from_the_secret(compiled_s3):
     from kfp.client import client as kfp_client
 
     document = kfp_client._extract_pipeline_yaml(str(path))
-    assert set(document.platform_spec.platforms["kubernetes"].deployment_spec["executors"]) == set(executors)
+    assert set(document.platform_spec.platforms["kubernetes"].deployment_spec.executors) == set(executors)
 
 
 def test_the_secret_entry_is_what_kfp_kubernetes_writes(compiled_s3, tmp_path):
