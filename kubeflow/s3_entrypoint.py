@@ -10,29 +10,20 @@ otherwise abort it at exit with code 134 after a successful step).
 from __future__ import annotations
 
 import runpy
-import sys
-import traceback
 
 from kubeflow.runner import TFX_ENTRYPOINT_MODULE
-from pipeline.s3 import exit_process, register_s3_filesystem
+from pipeline.s3 import exit_after, register_s3_filesystem
+
+
+def run_tfx_entrypoint() -> None:
+    """Runs TFX's V2 container entrypoint as `python -m` would, on this process's arguments."""
+    runpy.run_module(TFX_ENTRYPOINT_MODULE, run_name="__main__", alter_sys=True)
 
 
 def main() -> None:
-    """Runs TFX's entrypoint as `python -m` would, on this process's arguments, and exits with its code."""
+    """Registers TensorFlow's S3 filesystem, runs TFX's entrypoint and exits with its code."""
     register_s3_filesystem()
-    code = 0
-    try:
-        runpy.run_module(TFX_ENTRYPOINT_MODULE, run_name="__main__", alter_sys=True)
-    except SystemExit as stop:  # absl's app.run ends with sys.exit
-        if stop.code is None or isinstance(stop.code, int):
-            code = stop.code or 0
-        else:  # a message: printed, exit code 1, as Python does
-            print(stop.code, file=sys.stderr)
-            code = 1
-    except Exception:  # noqa: BLE001  (printed as Python would, then the same exit code 1)
-        traceback.print_exc()
-        code = 1
-    exit_process(code)
+    exit_after(run_tfx_entrypoint)
 
 
 if __name__ == "__main__":

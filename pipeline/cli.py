@@ -239,19 +239,12 @@ def main(argv: list[str] | None = None) -> int:
 def console_main() -> None:
     """Entry point of the `fashion-tfx` console script: `main`, then an exit with its code.
 
-    A process that used TensorFlow's S3 filesystem leaves by `pipeline.s3.exit_process`, so its exit
+    A process that used TensorFlow's S3 filesystem leaves by `pipeline.s3.exit_after`, so its exit
     code is the command's own (tensorflow-io 0.37.1 would otherwise abort it at exit with code 134).
     """
-    import traceback
+    from pipeline.s3 import exit_after
 
-    from pipeline.s3 import exit_process
-
-    try:
-        code = main()
-    except Exception:  # noqa: BLE001  (printed as Python would, then the same exit code 1)
-        traceback.print_exc()
-        code = 1
-    exit_process(code)
+    exit_after(main)
 
 
 if __name__ == "__main__":

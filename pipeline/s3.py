@@ -27,7 +27,9 @@ import atexit
 import contextlib
 import os
 import sys
+import traceback
 import uuid
+from collections.abc import Callable
 from typing import NoReturn
 
 from pipeline.config import S3_SCHEME
@@ -85,6 +87,26 @@ def exit_process(code: int) -> NoReturn:
         with contextlib.suppress(OSError, ValueError):  # a closed or broken stream: nothing to flush
             stream.flush()
     os._exit(code)
+
+
+def exit_after(command: Callable[[], int | None]) -> NoReturn:
+    """Runs a process's main `command` and ends the process with its exit code through exit_process.
+
+    The code is what Python would make of it: a returned int or `SystemExit` code as is (None is 0, a
+    message is printed and gives 1); an uncaught exception is printed with its traceback and gives 1.
+    """
+    code: object
+    try:
+        code = command()
+    except SystemExit as stop:
+        code = stop.code
+    except Exception:  # noqa: BLE001  (printed as Python would, then its exit code 1)
+        traceback.print_exc()
+        code = 1
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = 1
+    exit_process(code or 0)
 
 
 def check_s3_bucket_writable(uri: str) -> None:

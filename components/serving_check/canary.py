@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from pipeline.s3 import exit_process, register_s3_filesystem_for
+from pipeline.s3 import exit_after, register_s3_filesystem_for
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -108,4 +108,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    exit_process(main())
+    exit_after(main)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 from pathlib import Path
 
 import pytest
@@ -26,12 +25,7 @@ def compiled_s3(tmp_path_factory) -> tuple[Path, list[dict]]:
     output = work / "fashion-tfx.yaml"
     argv = ["kubeflow", "compile", "--image", IMAGE, "--pipeline-root", ROOT, "--output", str(output)]
     argv += ["--profile", "test", "--s3-endpoint", ENDPOINT, "--s3-region", REGION]
-    previous = Path.cwd()
-    os.chdir(work)
-    try:
-        assert cli.main(argv) == 0
-    finally:
-        os.chdir(previous)
+    assert cli.main(argv) == 0
     return output, list(yaml.safe_load_all(output.read_text()))
 
 

@@ -3,22 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from bucket_runs import assert_nothing_written_locally, run_on_root
 from gcs_emulator import free_port
 from s3_server import BUCKET, bucket_objects
-
-from pipeline import cli
-
-
-def _run(root: str, data_dir, tmp_path, monkeypatch, capsys) -> tuple[int, list[str]]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    code = cli.main(["run", "--profile", "test", "--data-dir", str(data_dir), "--root", root])
-    return code, capsys.readouterr().err.strip().splitlines()
-
-
-def _nothing_written_locally(tmp_path) -> None:
-    assert sorted(p.name for p in tmp_path.iterdir()) in (["idx"], ["home", "idx"])
-    assert not (tmp_path / "home" / ".local" / "state" / "fashion-tfx").exists()
 
 
 def _point_at(environment: dict[str, str], monkeypatch) -> None:
@@ -35,20 +22,20 @@ def _point_at(environment: dict[str, str], monkeypatch) -> None:
 )
 def test_a_missing_bucket_is_refused(root, reason, s3, tiny_idx_dir, tmp_path, monkeypatch, capsys):
     _point_at(s3.environment, monkeypatch)
-    code, lines = _run(root, tiny_idx_dir, tmp_path, monkeypatch, capsys)
+    code, lines = run_on_root(root, tiny_idx_dir, tmp_path, monkeypatch, capsys)
     assert code == 2
     assert len(lines) == 1 and lines[0].startswith("fashion-tfx: error: ") and reason in lines[0], lines
-    _nothing_written_locally(tmp_path)
+    assert_nothing_written_locally(tmp_path)
 
 
 def test_an_unreachable_endpoint_is_refused(s3, tiny_idx_dir, tmp_path, monkeypatch, capsys):
     nowhere = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     _point_at({**s3.environment, "AWS_ENDPOINT_URL": nowhere, "S3_ENDPOINT": nowhere}, monkeypatch)
-    code, lines = _run(f"s3://{BUCKET}/refused", tiny_idx_dir, tmp_path, monkeypatch, capsys)
+    code, lines = run_on_root(f"s3://{BUCKET}/refused", tiny_idx_dir, tmp_path, monkeypatch, capsys)
     assert code == 2
     assert len(lines) == 1 and lines[0].startswith("fashion-tfx: error: "), lines
     assert "the S3 endpoint is unreachable" in lines[0] and f"s3://{BUCKET}/refused" in lines[0]
-    _nothing_written_locally(tmp_path)
+    assert_nothing_written_locally(tmp_path)
 
 
 def test_missing_credentials_are_refused(s3, tiny_idx_dir, tmp_path, monkeypatch, capsys):
@@ -58,10 +45,10 @@ def test_missing_credentials_are_refused(s3, tiny_idx_dir, tmp_path, monkeypatch
     # No credentials file either (the home folder is the test's own).
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
-    code, lines = _run(f"s3://{BUCKET}/refused", tiny_idx_dir, tmp_path, monkeypatch, capsys)
+    code, lines = run_on_root(f"s3://{BUCKET}/refused", tiny_idx_dir, tmp_path, monkeypatch, capsys)
     assert code == 2
     assert len(lines) == 1 and "no S3 credentials found" in lines[0], lines
-    _nothing_written_locally(tmp_path)
+    assert_nothing_written_locally(tmp_path)
 
 
 def test_the_writable_bucket_passes_the_probe_and_keeps_nothing(s3, monkeypatch):

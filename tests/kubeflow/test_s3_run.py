@@ -13,6 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from bucket_runs import (
+    assert_only_run_state_is_local,
+    assert_output_holds,
+    local_paths_named,
+    outputs_without_objects,
+    run_from_empty_folder,
+    state_folder,
+)
 from s3_server import BUCKET, bucket_objects
 
 REPO = Path(__file__).resolve().parents[2]
@@ -22,7 +30,7 @@ RELEASE_STEPS = {"Trainer", "ServingBaseline", "Evaluator", "EvaluationReport", 
 
 
 def _metadata_path(home: Path) -> Path:
-    return home / ".local" / "state" / "fashion-tfx" / "s3" / BUCKET / PREFIX / "metadata.sqlite"
+    return state_folder(home, f"s3://{BUCKET}/{PREFIX}") / "metadata.sqlite"
 
 
 @pytest.fixture(scope="module")
@@ -31,21 +39,10 @@ def s3_run(s3, tmp_path_factory, canonical_data_dir):
 
     On the canonical data: a model of synthetic data would fail the golden set, and nothing would be pushed.
     """
-    base = tmp_path_factory.mktemp("s3-run")
-    work, home = base / "work", base / "home"
-    work.mkdir()
-    home.mkdir()
     root = f"s3://{BUCKET}/{PREFIX}"
-    env = {**os.environ, **s3.environment, "HOME": str(home), "PYTHONUNBUFFERED": "1"}
     command = [str(Path(sys.executable).parent / "fashion-tfx"), "run", "--profile", "test"]
-    process = subprocess.run(
-        [*command, "--data-dir", str(canonical_data_dir), "--root", root],
-        cwd=work,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
+    command += ["--data-dir", str(canonical_data_dir), "--root", root]
+    process, work, home = run_from_empty_folder(command, tmp_path_factory.mktemp("s3-run"), s3.environment)
     return process, root, work, home
 
 
@@ -70,29 +67,14 @@ def test_every_artifact_report_and_the_pushed_model_are_in_the_bucket(s3_run, s3
     # marker), so these are the outputs that are empty by design.
     # (ServingBaseline: nothing was served before this first run.)
     empty_by_design = {"DriftGate.verdict", "Transform.updated_analyzer_cache", "ServingBaseline.baseline"}
-    empty = set()
-    for run in runs:
-        for key, artifacts in run.outputs.items():
-            for uri, _ in artifacts:
-                assert uri.startswith(f"{root}/pipeline/{run.node_id}/"), (run.node_id, key, uri)
-                prefix = uri[len(f"s3://{BUCKET}/") :] + "/"
-                if not any(n.startswith(prefix) for n in objects):
-                    empty.add(f"{run.node_id}.{key}")
-    assert empty == empty_by_design
+    assert outputs_without_objects(runs, root, objects) == empty_by_design
     names = set(objects)
-
-    def under(node: str, output: str, *parts: str) -> None:
-        run = next(r for r in runs if r.node_id == node)
-        uri = run.outputs[output][0][0][len(f"s3://{BUCKET}/") :]
-        for part in parts:
-            assert any(n.startswith(uri) and part in n[len(uri) :] for n in names), f"{node}: no {part}"
-
     for split in ("train", "eval", "test"):
-        under("ImageUpscaler", "examples", f"/Split-{split}/data_tfrecord-")
-    under("Transform", "transform_graph", "transform_fn/saved_model.pb")
-    under("Tuner", "best_hyperparameters", "best_hyperparameters.txt")
-    under("Trainer", "model", "/saved_model.pb", "/variables/variables.index")
-    under("Evaluator", "blessing", "BLESSED")
+        assert_output_holds(runs, objects, "ImageUpscaler", "examples", f"/Split-{split}/data_tfrecord-")
+    assert_output_holds(runs, objects, "Transform", "transform_graph", "transform_fn/saved_model.pb")
+    assert_output_holds(runs, objects, "Tuner", "best_hyperparameters", "best_hyperparameters.txt")
+    assert_output_holds(runs, objects, "Trainer", "model", "/saved_model.pb", "/variables/variables.index")
+    assert_output_holds(runs, objects, "Evaluator", "blessing", "BLESSED")
     # The pushed model: one numbered version under the serving folder, and TF Serving's config file.
     serving = f"{PREFIX}/serving/fashion-tfx/"
     versions = {n[len(serving) :].split("/", 1)[0] for n in names if n.startswith(serving)}
@@ -119,22 +101,10 @@ def test_the_pushed_model_passed_the_smoke_check_read_from_the_bucket(s3_run):
 
 
 def test_nothing_of_the_s3_run_lands_on_local_disk(s3_run):
-    process, _, work, home = s3_run
+    process, root, work, home = s3_run
     assert process.returncode == 0, process.stderr[-4000:]
-    assert sorted(p.name for p in work.iterdir()) == []
-    state = home / ".local" / "state" / "fashion-tfx" / "s3" / BUCKET / PREFIX
-    library_folders = (".cache/", ".keras/", ".config/")
-    local = sorted(
-        str(p.relative_to(home))
-        for p in home.rglob("*")
-        if p.is_file() and not str(p.relative_to(home)).startswith(library_folders)
-    )
-    logs = [name for name in local if name.startswith(str((state / "logs").relative_to(home)) + "/run-")]
-    assert len(logs) == 1 and logs[0].endswith(".log"), local
-    expected = [str((state / n).relative_to(home)) for n in (".run.lock", "metadata.sqlite")]
-    assert sorted(set(local) - set(logs)) == expected
-    for folder in (work, home, REPO):
-        assert not [p for p in folder.rglob("s3:*")], folder
+    assert_only_run_state_is_local(work, home, root)
+    assert local_paths_named("s3:", work, home, REPO) == []
 
 
 def test_predict_reads_the_pushed_model_from_the_bucket(s3_run, s3, tmp_path, canonical_data_dir):
