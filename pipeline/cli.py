@@ -47,6 +47,8 @@ def _add_run(subparsers) -> None:
         help="largest test-accuracy drop against the served model that is still blessed (default: 0)",
     )
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
+    # For tests and debugging: end the pipeline with this node id (pipeline/nodes.py); not in --help.
+    run.add_argument("--stop-after", metavar="NODE_ID", help=argparse.SUPPRESS)
     run.add_argument(
         "--verbose",
         action="store_true",
@@ -120,15 +122,18 @@ def _command_run(args) -> int:
     from pipeline.storage import check_root
 
     # Validate the configuration and the output root before the (slower) data checks.
-    check_root(
-        make_config(
-            args.profile,
-            args.root,
-            image_size=args.image_size,
-            seed=args.seed,
-            max_accuracy_drop=args.max_accuracy_drop,
-        )
+    early_config = make_config(
+        args.profile,
+        args.root,
+        image_size=args.image_size,
+        seed=args.seed,
+        max_accuracy_drop=args.max_accuracy_drop,
     )
+    check_root(early_config)
+    if args.stop_after is not None:
+        from pipeline.pipeline import create_components
+
+        create_components(early_config, args.stop_after)  # a ConfigError names the pipeline's node ids
     location = fashion_mnist.locate(args.data_dir, allow_foreign=args.allow_foreign_data)
     # Fail closed before any work: without the golden set no model could be blessed.
     golden = load_golden_set([location.directory])
@@ -158,7 +163,7 @@ def _command_run(args) -> int:
         resemblance = _describe_resemblance(location.directory, golden)
         if resemblance:
             print(f"fashion-tfx: WARNING: {resemblance}", file=sys.stderr)
-    result = run_pipeline(config, verbose=args.verbose)
+    result = run_pipeline(config, verbose=args.verbose, stop_after=args.stop_after)
     print(summary.render(result))
     if result.interrupted:
         return INTERRUPTED_EXIT

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline import nodes
 from pipeline.metadata import read_only_store
 
 INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
@@ -113,8 +114,8 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
 
     ordered = sorted(steps.values(), key=lambda s: s.execution_id)
     by_node = {s.node_id: s for s in ordered}
-    trainer = by_node.get("Trainer")
-    example_gen = by_node.get("IdxExampleGen")
+    trainer = by_node.get(nodes.TRAINER)
+    example_gen = by_node.get(nodes.EXAMPLE_GEN)
     model_uri = ""
     if trainer is not None:
         events = store.get_events_by_execution_ids([trainer.execution_id])

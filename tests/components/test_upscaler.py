@@ -217,6 +217,7 @@ def test_component_exposes_examples_and_report():
 
 
 def test_pipeline_run_produces_the_report(tmp_path, tiny_idx_dir):
+    from pipeline import nodes
     from pipeline.config import make_config
     from pipeline.local_runner import run_pipeline
 
@@ -224,7 +225,7 @@ def test_pipeline_run_produces_the_report(tmp_path, tiny_idx_dir):
     config = make_config(
         "test", tmp_path / "run", data_dir=str(tiny_idx_dir), image_size=32, allow_foreign_data=True
     )
-    result = run_pipeline(config, stream=open(os.devnull, "w"), stages=("data",))  # noqa: SIM115
+    result = run_pipeline(config, stream=open(os.devnull, "w"), stop_after=nodes.UPSCALER)  # noqa: SIM115
 
     assert result.ok, result.error
     upscaler = result.component("ImageUpscaler")

@@ -1,6 +1,6 @@
 """The `test` profile with its root in a bucket (a GCS emulator on 127.0.0.1), as on Kubeflow.
 
-The run stops after the Tuner (tests/reliability/cut_run.py): TensorFlow reaches the emulator only
+The run stops after the Tuner (`fashion-tfx run --stop-after Tuner`): TensorFlow reaches the emulator only
 through tensorflow-io-gcs-filesystem 0.37.1, whose reads corrupt its heap against this emulator once
 files grow (it crashed writing the Trainer's SavedModel, in tf.saved_model.save's read-back of its
 checkpoint and fingerprint; gdb traces in docs/kubeflow.md). The steps after it (Trainer export,
@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from gcs_emulator import BUCKET
 
+from pipeline import nodes
+
 REPO = Path(__file__).resolve().parents[2]
-CUT_RUN = str(REPO / "tests" / "reliability" / "cut_run.py")  # the real CLI, pipeline cut after CUT_AFTER
-CUT_AFTER = "Tuner"
+CLI = str(Path(sys.executable).parent / "fashion-tfx")  # the console script users run
 PREFIX = "runs/ci"
 
 
@@ -58,9 +59,19 @@ def bucket_run(gcs_emulator, tmp_path_factory, canonical_data_dir):
     home.mkdir()
     root = f"gs://{BUCKET}/{PREFIX}"
     env = {**os.environ, **gcs_emulator.environment, "HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    env["FASHION_TFX_CUT_AFTER"] = CUT_AFTER
     process = subprocess.run(
-        [sys.executable, CUT_RUN, "run", "--profile", "test", "--data-dir", str(data_dir), "--root", root],
+        [
+            CLI,
+            "run",
+            "--profile",
+            "test",
+            "--data-dir",
+            str(data_dir),
+            "--root",
+            root,
+            "--stop-after",
+            nodes.TUNER,
+        ],
         cwd=work,
         env=env,
         capture_output=True,
