@@ -180,7 +180,11 @@ def _cnn_trunk(x, hp: keras_tuner.HyperParameters, image_size: int):
 
 def served_base_model(path: str | None) -> str | None:
     """Returns the base model's SavedModel folder, or None when the look-up found nothing served."""
-    return path if path and tf.io.gfile.exists(os.path.join(path, "saved_model.pb")) else None
+    return (
+        path
+        if path and tf.io.gfile.exists(os.path.join(path, tf.saved_model.SAVED_MODEL_FILENAME_PB))
+        else None
+    )
 
 
 def _transfer_trunk(x, settings: ModelSettings, stem: int, base_model_dir: str | None, augment):

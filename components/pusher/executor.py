@@ -25,6 +25,7 @@ from tfx.utils import io_utils, proto_utils
 
 from components.pusher import spec, versions
 from components.pusher.model_card import check_model_card, ship_model_card
+from serving.signatures import ASSETS_EXTRA
 
 STAGED_DESTINATION_PROPERTY = "staged_destination"  # the hidden folder the smoke check publishes
 DIGEST_PROPERTY = "model_digest"  # SHA-256 of the SavedModel's files
@@ -62,7 +63,7 @@ class Executor(tfx_pusher.Executor):
             holder = versions.staging_path(base, version)
             if not fileio.exists(holder):
                 holder = posixpath.join(base, version)
-            if not fileio.exists(posixpath.join(holder, spec.ASSETS_EXTRA)):
+            if not fileio.exists(posixpath.join(holder, ASSETS_EXTRA)):
                 ship_model_card(report_dir, holder)
         else:
             version = versions.next_version(base)

@@ -12,7 +12,7 @@ from components.evaluation_report.spec import (
     MODEL_CARD_MARKDOWN,
     TRAINING_CURVES_PNG,
 )
-from components.pusher.spec import ASSETS_EXTRA
+from serving.signatures import ASSETS_EXTRA
 
 CARD_FILES = (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, CONFUSION_PNG, TRAINING_CURVES_PNG)
 REQUIRED = (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN)
