@@ -2,7 +2,8 @@
 VENV := .venv
 # Re-install only when the lock or the packaging changes.
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock setup.py | sha256sum | cut -c1-16)
-PROFILE ?= quick
+# Empty: the CLI's own default profile (pipeline.config.LOCAL_DEFAULT_PROFILE); `make run PROFILE=test` picks one.
+PROFILE ?=
 ARGS ?=
 
 .PHONY: setup data run test test-crash audit audit-online lint format bench lock clean
@@ -17,7 +18,7 @@ data: $(STAMP)
 	scripts/get-data.sh
 
 run: setup
-	$(VENV)/bin/fashion-tfx run --profile $(PROFILE) $(ARGS)
+	$(VENV)/bin/fashion-tfx run $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
 
 # basedpyright (pyrightconfig.json) checks that a static analyser resolves every import against .venv.
 lint: $(STAMP)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from data.resize import DEFAULT_INTERPOLATION, INTERPOLATIONS, MAX_IMAGE_SIZE, SOURCE_SIZE
+from data.resize import DEFAULT_INTERPOLATION, SOURCE_SIZE, check_resize
 
 FAMILIES = ("fcnn", "cnn", "transfer")
 BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
@@ -109,15 +109,10 @@ class ModelSettings:
         # NumPy (and so Keras' set_random_seed) accepts only unsigned 32-bit seeds.
         if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be an integer from 0 to {2**32 - 1}, got {self.seed!r}")
-        if not isinstance(self.image_size, int) or not self.source_size <= self.image_size <= MAX_IMAGE_SIZE:
-            raise ConfigError(
-                f"image_size must be an integer from {self.source_size} (the source size) to "
-                f"{MAX_IMAGE_SIZE}, got {self.image_size!r}"
-            )
-        if self.interpolation not in INTERPOLATIONS:
-            raise ConfigError(
-                f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}"
-            )
+        try:
+            check_resize(self.source_size, self.image_size, self.interpolation, size_name="image_size")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         if not self.families or not self.stems:
             raise ConfigError("families and stems must each name at least one choice")
         for family in self.families:

@@ -19,11 +19,14 @@ INTERRUPTED_EXIT = 130  # the shell's code for a command stopped by SIGINT (128 
 
 
 def _add_run(subparsers) -> None:
-    from pipeline.config import PROFILES
+    from pipeline.config import LOCAL_DEFAULT_PROFILE, PROFILES
 
     run = subparsers.add_parser("run", help="run the pipeline locally")
     run.add_argument(
-        "--profile", choices=sorted(PROFILES), default="quick", help="named settings (default: quick)"
+        "--profile",
+        choices=sorted(PROFILES),
+        default=LOCAL_DEFAULT_PROFILE,
+        help=f"named settings (default: {LOCAL_DEFAULT_PROFILE})",
     )
     run.add_argument("--data-dir", help="folder with the four IDX files (default: found automatically)")
     from pipeline.config import default_root

@@ -180,6 +180,10 @@ class PipelineConfig:
         return {"train": self.train_cap, "eval": self.eval_cap, "test": self.test_cap}
 
 
+# The profile each command runs when none is named: a local run is a quick look, a cluster run the real one.
+LOCAL_DEFAULT_PROFILE = "quick"
+KUBEFLOW_DEFAULT_PROFILE = "full"
+
 PROFILES: dict[str, dict] = {
     # Seconds on CI: a few hundred images at a small size.
     # min_accuracy: blessing bounds well above chance (10 %) and below what each profile reaches.
