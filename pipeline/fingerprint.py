@@ -15,7 +15,8 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
-# The project's top-level packages (setup.py); imports of anything else are libraries, pinned by the lock.
+# The project's top-level packages: setup.py's FOLDERS (tests/test_packaging.py checks they agree); imports
+# of anything else are libraries, pinned by the lock.
 PROJECT_PACKAGES = ("pipeline", "components", "models", "data", "kubeflow", "serving", "security")
 
 # The model code: the package TFX calls into (preprocessing_fn, tuner_fn, run_fn) and the Tuner's
