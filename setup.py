@@ -10,7 +10,7 @@ from setuptools import find_packages, setup
 # distribution's, is checked by tests/test_packaging.py against everything the lock installs.
 # The one package list: pipeline/fingerprint.py holds a copy checked by tests/test_packaging.py, and ruff
 # finds these folders itself (ruff.toml).
-FOLDERS = ("pipeline", "components", "models", "data", "kubeflow", "serving", "security")
+FOLDERS = ("pipeline", "components", "models", "data", "kubeflow", "serving", "security", "compat")
 PACKAGES = [
     name
     for folder in FOLDERS

@@ -15,6 +15,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
+from compat.keras_tuner import record_values
 from models.console import FAMILY_PREFIXES, TrialLines
 from models.families import build_model, served_base_model
 from models.plots import save_png, subplots
@@ -69,7 +70,7 @@ class DefaultsFirstRandomSearchOracle(keras_tuner.oracles.RandomSearchOracle):
     def populate_space(self, trial_id):
         if not self.trials:
             values = dict(self.hyperparameters.values)
-            self._duplicate(values)  # records them, so no random draw repeats them
+            record_values(self, values)  # so that no random draw repeats them
             return {"status": keras_tuner.engine.trial.TrialStatus.RUNNING, "values": values}
         return super().populate_space(trial_id)
 

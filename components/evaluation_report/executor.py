@@ -13,6 +13,7 @@ from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 from tfx.utils import path_utils
 
+from compat.tfx import execution_id
 from components.evaluation_report import spec
 from components.evaluation_report.model_card import (
     build_model_card,
@@ -90,9 +91,7 @@ class Executor(base_executor.BaseExecutor):
                 lineage={
                     "pipeline_name": context.pipeline_info.id if context and context.pipeline_info else None,
                     "pipeline_run_id": context.pipeline_run_id if context else None,
-                    "report_execution_id": int(context._unique_id)  # noqa: SLF001  (TFX exposes no getter)
-                    if context and str(context._unique_id or "").isdigit()  # noqa: SLF001
-                    else None,
+                    "report_execution_id": execution_id(context),
                     "artifacts": {
                         "model": candidate,
                         "model_run": _artifact_reference(model_run),
