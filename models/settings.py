@@ -25,6 +25,10 @@ STEMS = (1, 2, 4, 8)
 # Small batches are for tiny data sets: batch norm's running statistics and the optimiser need steps,
 # and 200 images at batch 128 give 2 steps per epoch (measured: a model that never leaves chance).
 BATCH_SIZES = (16, 32, 64, 128)
+# The learning rates a search tries besides the settings' own (which it tries first).
+LEARNING_RATES = (3e-3, 1e-3, 3e-4)
+# A rate above this diverges Adam on these models; it is a configuration mistake, not a choice.
+MAX_LEARNING_RATE = 0.1
 # Keras applications refuse inputs smaller than this.
 MIN_BACKBONE_INPUT = 32
 
@@ -60,6 +64,9 @@ class ModelSettings:
         tuner_train_cap: training examples per tuning epoch (None: all of the train split).
         batch_size: the default batch size (one of `BATCH_SIZES`), and the largest the Tuner may
             choose (16 or 32 for tiny data: 200 images at 128 per batch give 2 steps per epoch).
+        learning_rate: Adam's initial rate (a cosine decay takes it down over the epochs): what the
+            Trainer uses when no Tuner runs, and the Tuner's first trial; the Tuner also tries
+            `LEARNING_RATES`.
         train_epochs: the Trainer's most epochs; early stopping may end sooner. 0 is for tests and
             gating demos: the Trainer exports the initialised, untrained model (chance accuracy).
         patience: epochs without validation improvement before early stopping (monitoring starts
@@ -87,6 +94,7 @@ class ModelSettings:
     tuner_epochs: int = 3
     tuner_train_cap: int | None = None
     batch_size: int = 64
+    learning_rate: float = 1e-3
     train_epochs: int = 10
     patience: int = 3
     seed: int = 42
@@ -131,6 +139,11 @@ class ModelSettings:
             raise ConfigError(
                 f"train_epochs must be a non-negative integer (0: export the untrained model), "
                 f"got {self.train_epochs!r}"
+            )
+        rate = self.learning_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= MAX_LEARNING_RATE:
+            raise ConfigError(
+                f"learning_rate must be a number above 0 and at most {MAX_LEARNING_RATE}, got {rate!r}"
             )
         cap = self.tuner_train_cap
         if cap is not None and (not isinstance(cap, int) or cap <= 0):

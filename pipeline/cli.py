@@ -44,6 +44,14 @@ def _add_run(subparsers) -> None:
     )
     run.add_argument("--image-size", type=int, help="side of the upscaled images")
     run.add_argument("--seed", type=int, help="seed for the eval split and training")
+    from models.settings import ModelSettings
+
+    run.add_argument(
+        "--learning-rate",
+        type=float,
+        help="Adam's initial rate: the Trainer's when no Tuner runs, and the Tuner's first trial "
+        f"(default: {ModelSettings.learning_rate:g})",
+    )
     run.add_argument(
         "--max-accuracy-drop",
         type=float,
@@ -130,6 +138,7 @@ def _command_run(args) -> int:
         args.root,
         image_size=args.image_size,
         seed=args.seed,
+        learning_rate=args.learning_rate,
         max_accuracy_drop=args.max_accuracy_drop,
     )
     check_root(early_config)
@@ -145,6 +154,7 @@ def _command_run(args) -> int:
         args.root,
         image_size=args.image_size,
         seed=args.seed,
+        learning_rate=args.learning_rate,
         max_accuracy_drop=args.max_accuracy_drop,
         data_dir=str(location.directory),
         data_fingerprint=location.fingerprint,

@@ -199,9 +199,10 @@ def test_bad_input_fails_clearly_without_output(tmp_path, make_record, match):
 
 @pytest.mark.parametrize("size", [27, 1025])
 def test_target_size_outside_28_to_1024_is_refused(tmp_path, size):
-    with pytest.raises(ValueError, match="between the source size 28 and 1024"):
+    message = f"from 28 \\(the source size\\) to 1024, got {size}"
+    with pytest.raises(ValueError, match=message):
         ImageUpscaler(examples=_examples_channel(), image_size=size)
-    _bad(tmp_path, b"", match="between the source size 28 and 1024", size=size)
+    _bad(tmp_path, b"", match=message, size=size)
 
 
 def _examples_channel():
