@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock setup.py | sha256sum |
 PROFILE ?=
 ARGS ?=
 
-.PHONY: setup data run test test-crash audit audit-online lint format bench lock clean
+.PHONY: setup data run test test-fast test-crash audit audit-online lint format bench lock clean
 
 setup: $(STAMP) data
 
@@ -32,6 +32,11 @@ format: $(STAMP)
 
 test: setup lint audit
 	$(VENV)/bin/python -m pytest -m "not slow" $(ARGS)
+
+# The edit-test loop: every test that does not run the pipeline (marker `pipeline`), in a few minutes.
+# No lint or audit: `make test` (CI) runs those and the whole suite.
+test-fast: setup
+	$(VENV)/bin/python -m pytest -m "not slow and not pipeline" $(ARGS)
 
 # The slowest crash case (SIGKILL during the Trainer, then resume), kept out of `make test`.
 test-crash: setup

@@ -217,6 +217,7 @@ def test_component_exposes_examples_and_report():
     assert component.exec_properties == {"image_size": 64, "interpolation": "area"}
 
 
+@pytest.mark.pipeline
 def test_pipeline_run_produces_the_report(tmp_path, tiny_idx_dir):
     from pipeline import nodes
     from pipeline.config import make_config

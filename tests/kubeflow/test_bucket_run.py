@@ -20,6 +20,9 @@ from gcs_emulator import BUCKET
 
 from pipeline import nodes
 
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
+
 REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).parent / "fashion-tfx")  # the console script users run
 PREFIX = "runs/ci"

@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from models.trainer import CURVES_PNG, HISTORY_JSON
 from models.tuner import TRIALS_CSV, TRIALS_JSON, TRIALS_PNG
 from pipeline import nodes
@@ -50,6 +52,7 @@ def _uri(run, key: str) -> Path:
     return Path(run.outputs[key][0][0])
 
 
+@pytest.mark.pipeline
 def test_transform_tuner_trainer_run_and_the_export_loads_in_a_fresh_process(tiny_idx_dir, tmp_path):
     config = make_config(
         "test",

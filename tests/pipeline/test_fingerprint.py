@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
 from support import run_python
 
 from pipeline.fingerprint import (
@@ -93,6 +94,7 @@ def _run_data_stage(code: Path, root: Path, data_dir: Path) -> dict[str, str]:
     return answer["states"]
 
 
+@pytest.mark.pipeline
 def test_editing_the_resize_reruns_the_upscaler_and_editing_a_report_does_not(tmp_path, tiny_idx_dir):
     code = _copy_of_the_code(tmp_path / "code")
     root = tmp_path / "root"

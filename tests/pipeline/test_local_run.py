@@ -23,6 +23,7 @@ from pipeline.summary import render
 from serving.local import model_versions
 
 
+@pytest.mark.pipeline
 def test_cli_run_then_rerun_is_cached(canonical_data_dir, tmp_path, capsys):
     root = tmp_path / "root"
     metadata = root / "metadata.sqlite"
@@ -55,6 +56,7 @@ def test_cli_run_then_rerun_is_cached(canonical_data_dir, tmp_path, capsys):
     assert f"0 executed, {len(work)} cached" in capsys.readouterr().out
 
 
+@pytest.mark.pipeline
 def test_bad_data_fails_without_publishing_examples(tiny_idx_dir, tmp_path):
     (tiny_idx_dir / f"{fm.TEST_LABELS}.gz").write_bytes(
         gzip.compress(struct.pack(">II", 2051, 40) + bytes(40))
@@ -104,6 +106,7 @@ def _write_wrong_size_set(directory):
     return directory
 
 
+@pytest.mark.pipeline
 def test_drift_gate_stops_the_run_and_names_the_anomalies(tmp_path):
     data = _write_wrong_size_set(tmp_path / "idx32")
     config = make_config("test", tmp_path / "root", data_dir=str(data), allow_foreign_data=True)

@@ -13,12 +13,16 @@ import os
 import shutil
 import stat
 
+import pytest
 from reliability.runs import start_run
 
 from components.pusher import versions
 from pipeline import nodes
 from pipeline.metadata import component_runs
 from serving.local import model_versions
+
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
 
 
 def _finish(process) -> str:

@@ -19,6 +19,9 @@ from serving.catalogue import nearest
 from serving.local import LocalModel, resolve_model_dir
 from serving.signatures import ASSETS_EXTRA, WARMUP_FILE
 
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
+
 CATALOGUE = 2000  # the last images of the real training file
 K = 5
 
