@@ -123,7 +123,7 @@ def class_resemblance(images: np.ndarray, labels: np.ndarray, golden: GoldenSet)
     for label in np.unique(labels):
         mean = images[labels == label].reshape(-1, images.shape[1] * images.shape[2]).mean(axis=0)
         if mean.shape != reference.shape[1:]:
-            continue  # other image sizes cannot be compared (the drift gate names them)
+            continue  # other image sizes cannot be compared (the anomaly gate names them)
         nearest[int(label)] = int(np.argmin(((reference - mean) ** 2).sum(axis=1)))
     return nearest
 

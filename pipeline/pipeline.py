@@ -10,7 +10,7 @@ from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGe
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 
-from components.drift_gate.component import DriftGate
+from components.anomaly_gate.component import AnomalyGate
 from components.evaluation_report.component import EvaluationReport
 from components.evaluator.component import TrustedEvaluator
 from components.evaluator.eval_config import make_eval_config
@@ -28,7 +28,7 @@ from pipeline.fingerprint import MODEL_CODE, REPORT_CODE, UPSCALER_CODE, code_fi
 
 @dataclasses.dataclass(frozen=True)
 class DataStage:
-    """The data half: ingestion, statistics, schema, validation, drift gate and the upscaler.
+    """The data half: ingestion, statistics, schema, validation, anomaly gate and the upscaler.
 
     Attributes:
         components: in execution order.
@@ -78,7 +78,7 @@ def create_components(config: PipelineConfig, stop_after: str | None = None) -> 
 
 
 def data_components(config: PipelineConfig) -> DataStage:
-    """Returns ExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator, DriftGate and ImageUpscaler."""
+    """Returns ExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator, AnomalyGate and ImageUpscaler."""
     example_gen = IdxExampleGen(
         data_dir=config.data_dir or "",
         data_fingerprint=config.data_fingerprint,
@@ -93,12 +93,12 @@ def data_components(config: PipelineConfig) -> DataStage:
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     ).with_id(nodes.EXAMPLE_VALIDATOR)
-    drift_gate = DriftGate(
+    anomaly_gate = AnomalyGate(
         anomalies=example_validator.outputs["anomalies"], stop_on_anomalies=config.stop_on_anomalies
-    ).with_id(nodes.DRIFT_GATE)
+    ).with_id(nodes.ANOMALY_GATE)
     # Statistics, schema and validation describe the raw 28×28 examples (the data as it arrives); the
     # upscale is a deterministic function of them, checked by its own fidelity report. It waits for the
-    # drift gate, so anomalous data is neither upscaled nor trained on.
+    # anomaly gate, so anomalous data is neither upscaled nor trained on.
     upscaler = ImageUpscaler(
         examples=example_gen.outputs["examples"],
         image_size=config.model.image_size,
@@ -106,9 +106,9 @@ def data_components(config: PipelineConfig) -> DataStage:
         # The parameters do not pin the resize's code: its digest makes TFX's cache notice edits.
         code_fingerprint=code_fingerprint(UPSCALER_CODE),
     ).with_id(nodes.UPSCALER)
-    upscaler.add_upstream_node(drift_gate)
+    upscaler.add_upstream_node(anomaly_gate)
     return DataStage(
-        components=[example_gen, statistics_gen, schema_gen, example_validator, drift_gate, upscaler],
+        components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate, upscaler],
         raw_examples=example_gen.outputs["examples"],
         examples=upscaler.outputs["examples"],
         schema=schema_gen.outputs["schema"],

@@ -8,7 +8,7 @@ import posixpath
 
 from tfx.dsl.io import fileio
 
-from components.drift_gate.component import ANOMALIES_PROPERTY
+from components.anomaly_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
 from components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
 from components.example_gen import spec as example_gen_spec
@@ -146,7 +146,7 @@ def render(result: RunResult) -> str:
             lines.append(f"  {split:<6}{sum(per_class.values()):>8}{row}")
         lines.append("  classes: " + ", ".join(f"{i} {name}" for i, name in enumerate(CLASS_NAMES)))
     lines += data_lines(result)
-    gate = result.component(nodes.DRIFT_GATE)
+    gate = result.component(nodes.ANOMALY_GATE)
     anomalies = json_property(gate, "verdict", ANOMALIES_PROPERTY) if gate else None
     if anomalies:
         lines += ["", "  data anomalies (the run went on: stop_on_anomalies is off):"]

@@ -101,10 +101,10 @@ def test_every_artifact_and_report_is_in_the_bucket(bucket_run, gcs_emulator):
     assert {r.state for r in runs} == {"executed"}
     # Every output artifact of every step lives in the bucket, and those that hold files hold them there.
     assert {r.node_id for r in runs} == {
-        "IdxExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DriftGate",
+        "IdxExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate",
         "ImageUpscaler", "Transform", "Tuner",
     }  # fmt: skip
-    empty_by_design = {("DriftGate", "verdict")}
+    empty_by_design = {("AnomalyGate", "verdict")}
     for run in runs:
         for key, artifacts in run.outputs.items():
             for uri, _ in artifacts:

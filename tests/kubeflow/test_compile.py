@@ -454,7 +454,7 @@ def test_every_artifact_type_of_the_spec_resolves_to_its_class_in_the_pod(compil
     assert all(issubclass(cls, Artifact) for cls in titles.values())
     custom = {path for path in titles if path.startswith("fashion_tfx")}
     assert custom == {
-        "fashion_tfx_artifacts.DriftVerdict",
+        "fashion_tfx_artifacts.AnomalyVerdict",
         "fashion_tfx_artifacts.ResizeReport",
         "fashion_tfx_artifacts.EvaluationReport",
         "fashion_tfx_artifacts.SmokeCheckResult",

@@ -17,7 +17,7 @@ def test_two_runs_in_different_roots_at_the_same_time_both_succeed(clean_runs):
     for run in (first, second):
         assert run.returncode == 0, run.stderr
         states = {node: e.last_known_state for node, e in executions(run.metadata_path)}
-        assert "IdxExampleGen" in states and "DriftGate" in states
+        assert "IdxExampleGen" in states and "AnomalyGate" in states
         assert set(states.values()) == {metadata_store_pb2.Execution.COMPLETE}
     # They really overlapped: each run's first execution began before the other's last one ended.
     spans = []
