@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
 
+from components.pusher.properties import PUSHED_DESTINATION_PROPERTY, PUSHED_PROPERTY
 from pipeline import nodes
 from pipeline.metadata import read_only_store
 
@@ -83,7 +84,7 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
     pushed = [
         a
         for a in store.get_artifacts()
-        if "pushed" in a.custom_properties and _value(a.custom_properties["pushed"]) == 1
+        if PUSHED_PROPERTY in a.custom_properties and _value(a.custom_properties[PUSHED_PROPERTY]) == 1
     ]
     if not pushed:
         raise LineageError(f"{metadata_path} records no pushed model: no run has blessed and pushed one yet")
@@ -129,8 +130,8 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
     if trainer is not None and isinstance(trainer.properties.get("custom_config"), str):
         code = json.loads(trainer.properties["custom_config"]).get("code_fingerprint")
     return Lineage(
-        destination=str(_value(served.custom_properties["pushed_destination"]))
-        if "pushed_destination" in served.custom_properties
+        destination=str(_value(served.custom_properties[PUSHED_DESTINATION_PROPERTY]))
+        if PUSHED_DESTINATION_PROPERTY in served.custom_properties
         else served.uri,
         model_uri=model_uri,
         data_fingerprint=example_gen.properties.get("data_fingerprint") if example_gen else None,

@@ -12,6 +12,11 @@ from components.anomaly_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
 from components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
 from components.example_gen import spec as example_gen_spec
+from components.pusher.properties import (
+    ALREADY_SERVING_PROPERTY,
+    PUSHED_DESTINATION_PROPERTY,
+    PUSHED_PROPERTY,
+)
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from data.classes import CLASS_NAMES
 from data.splits import SPLITS
@@ -95,10 +100,12 @@ def release_lines(result: RunResult) -> list[str]:
     lines += trusted_check_line(result)
     pusher = result.component(nodes.PUSHER)
     for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
-        if props.get("pushed") == 1 and props.get("already_serving") == 1:
-            lines.append(f"  already serving: {props.get('pushed_destination')} (no new version pushed)")
-        elif props.get("pushed") == 1:
-            lines.append(f"  pushed to: {props.get('pushed_destination')}")
+        if props.get(PUSHED_PROPERTY) == 1 and props.get(ALREADY_SERVING_PROPERTY) == 1:
+            lines.append(
+                f"  already serving: {props.get(PUSHED_DESTINATION_PROPERTY)} (no new version pushed)"
+            )
+        elif props.get(PUSHED_PROPERTY) == 1:
+            lines.append(f"  pushed to: {props.get(PUSHED_DESTINATION_PROPERTY)}")
         else:
             lines.append("  not pushed: only blessed models ship; the served version is unchanged")
     check = result.component(nodes.SMOKE_CHECK)

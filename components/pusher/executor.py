@@ -25,11 +25,12 @@ from tfx.utils import io_utils, proto_utils
 
 from components.pusher import spec, versions
 from components.pusher.model_card import check_model_card, ship_model_card
+from components.pusher.properties import (
+    ALREADY_SERVING_PROPERTY,
+    DIGEST_PROPERTY,
+    STAGED_DESTINATION_PROPERTY,
+)
 from serving.signatures import ASSETS_EXTRA
-
-STAGED_DESTINATION_PROPERTY = "staged_destination"  # the hidden folder the smoke check publishes
-DIGEST_PROPERTY = "model_digest"  # SHA-256 of the SavedModel's files
-ALREADY_SERVING_PROPERTY = "already_serving"  # 1: the same content was pushed before
 
 
 class Executor(tfx_pusher.Executor):
