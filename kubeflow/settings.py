@@ -6,14 +6,15 @@ import dataclasses
 import re
 from collections.abc import Mapping
 
+from data import fashion_mnist
 from pipeline import nodes
-from pipeline.config import STORAGE_SCHEMES, ConfigError, StorageRoot
+from pipeline.config import MULTI_PROCESS_BEAM_ARGS, STORAGE_SCHEMES, ConfigError, StorageRoot
 
 # Where the Dockerfile's `apt-get install dataset-fashion-mnist` puts the four IDX files in the image.
-IMAGE_DATA_DIR = "/usr/share/datasets/fashion-mnist"
+IMAGE_DATA_DIR = str(fashion_mnist.DEBIAN_DIR)
 # Beam on the component's own pod by default, one worker per requested core (DEFAULT_COMPONENT_RESOURCES);
 # pass Dataflow or Flink arguments to scale out (see the README).
-DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+DEFAULT_BEAM_ARGS = MULTI_PROCESS_BEAM_ARGS
 # Executor args TFX's V2 runner writes itself; a Beam argument must not shadow them.
 _RESERVED_ARGS = (
     "--executor_class_path",

@@ -15,6 +15,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.pusher.properties import PUSHED_DESTINATION_PROPERTY, PUSHED_PROPERTY
 from pipeline import nodes
+from pipeline.config import METADATA_FILE
 from pipeline.metadata import read_only_store
 
 INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.lineage", description=__doc__)
     parser.add_argument("--root", default="runs/local", help="the run root (default: runs/local)")
     args = parser.parse_args(argv)
-    metadata = Path(args.root) / "metadata.sqlite"
+    metadata = Path(args.root) / METADATA_FILE
     if not metadata.is_file():
         print(f"lineage: error: no ML Metadata store at {metadata}; run `make run` first", file=sys.stderr)
         return 2

@@ -68,7 +68,7 @@ class Executor(base_executor.BaseExecutor):
             # The card's pictures sit beside it, so the Markdown shows them wherever the folder goes.
             curves = os.path.join(model_run.uri, CURVES_PNG)
             if tf.io.gfile.exists(curves):
-                tf.io.gfile.copy(curves, os.path.join(out, spec.TRAINING_CURVES_PNG), overwrite=True)
+                tf.io.gfile.copy(curves, os.path.join(out, CURVES_PNG), overwrite=True)
             counts = None
             if examples.has_custom_property(CLASS_COUNTS_PROPERTY):
                 counts = json.loads(examples.get_string_custom_property(CLASS_COUNTS_PROPERTY))

@@ -16,9 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from components.evaluation_report.report import CONFUSION_PNG, describe_model
-from components.evaluation_report.spec import TRAINING_CURVES_PNG
 from data.classes import CLASS_NAMES
 from data.resize import SOURCE_SIZE
+from models.trainer import CURVES_PNG
 
 SCHEMA_VERSION = "0.0.2"
 WEAKEST_CLASSES = (
@@ -199,7 +199,7 @@ def build_model_card(
             ),
             (
                 "Training curves (loss and accuracy per epoch)",
-                _png_base64(os.path.join(graphics_dir, TRAINING_CURVES_PNG)),
+                _png_base64(os.path.join(graphics_dir, CURVES_PNG)),
             ),
         )
         if image
@@ -321,7 +321,7 @@ def render_model_card(card: dict[str, Any]) -> str:
         "",
         f"{training['epochs']} epochs in {training['seconds']} s.",
         "",
-        f"![training curves]({TRAINING_CURVES_PNG})",
+        f"![training curves]({CURVES_PNG})",
         "",
         "## Evaluation (test split)",
         "",
