@@ -133,14 +133,13 @@ def _command_run(args) -> int:
     from pipeline.storage import check_root
 
     # Validate the configuration and the output root before the (slower) data checks.
-    early_config = make_config(
-        args.profile,
-        args.root,
+    overrides = dict(
         image_size=args.image_size,
         seed=args.seed,
         learning_rate=args.learning_rate,
         max_accuracy_drop=args.max_accuracy_drop,
     )
+    early_config = make_config(args.profile, args.root, **overrides)
     check_root(early_config)
     if args.stop_after is not None:
         from pipeline.pipeline import create_components
@@ -152,10 +151,7 @@ def _command_run(args) -> int:
     config = make_config(
         args.profile,
         args.root,
-        image_size=args.image_size,
-        seed=args.seed,
-        learning_rate=args.learning_rate,
-        max_accuracy_drop=args.max_accuracy_drop,
+        **overrides,
         data_dir=str(location.directory),
         data_fingerprint=location.fingerprint,
         allow_foreign_data=args.allow_foreign_data,

@@ -62,19 +62,9 @@ def bucket_run(gcs_emulator, tmp_path_factory, canonical_data_dir):
     home.mkdir()
     root = f"gs://{BUCKET}/{PREFIX}"
     env = {**os.environ, **gcs_emulator.environment, "HOME": str(home), "PYTHONUNBUFFERED": "1"}
+    command = [CLI, "run", "--profile", "test", "--data-dir", str(data_dir), "--root", root]
     process = subprocess.run(
-        [
-            CLI,
-            "run",
-            "--profile",
-            "test",
-            "--data-dir",
-            str(data_dir),
-            "--root",
-            root,
-            "--stop-after",
-            nodes.TUNER,
-        ],
+        [*command, "--stop-after", nodes.TUNER],
         cwd=work,
         env=env,
         capture_output=True,
