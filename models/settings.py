@@ -11,12 +11,14 @@ from typing import Any
 
 from data.resize import DEFAULT_INTERPOLATION, SOURCE_SIZE, check_resize
 
-FAMILIES = ("fcnn", "cnn", "transfer")
+TRANSFER = "transfer"  # the family that reuses a pretrained trunk (a backbone, or the served model's)
+FAMILIES = ("fcnn", "cnn", TRANSFER)
 BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
 # Where a transfer backbone's weights come from; any other value is a path to a Keras weights file.
 IMAGENET, BASE_MODEL = "imagenet", "base_model"
 # `none` trains with the default hyper-parameters (the pipeline then has no Tuner).
-TUNERS = ("none", "hyperband", "random", "bayesian")
+NO_TUNER = "none"
+TUNERS = (NO_TUNER, "hyperband", "random", "bayesian")
 # Training arithmetic: `auto` trains in bfloat16 (float32 weights) where the CPU has bfloat16 units
 # (AMX or AVX512-BF16: measured 2.0× the images/s of float32 here), float32 elsewhere. The exported
 # model always computes in float32, so a server without those units serves it at full speed.
@@ -149,7 +151,7 @@ class ModelSettings:
         if cap is not None and (not isinstance(cap, int) or cap <= 0):
             raise ConfigError(f"tuner_train_cap must be a positive integer or None, got {cap!r}")
         small = [s for s in self.stems if self.image_size // s < MIN_BACKBONE_INPUT]
-        if "transfer" in self.families and small:
+        if TRANSFER in self.families and small:
             raise ConfigError(
                 f"transfer backbones need inputs of at least {MIN_BACKBONE_INPUT} pixels: image_size "
                 f"{self.image_size} is too small for stems {self.stems}"

@@ -22,11 +22,11 @@ from models.plots import save_png, subplots
 from models.preprocessing import TransformedBatches, read_records
 from models.search_space import search_space
 from models.settings import ModelSettings
-from models.trainer import cosine_learning_rate
+from models.trainer import MONITORED_METRIC, cosine_learning_rate
 
 log = logging.getLogger(__name__)
 
-OBJECTIVE = keras_tuner.Objective("val_accuracy", direction="max")
+OBJECTIVE = keras_tuner.Objective(MONITORED_METRIC, direction="max")
 TRIALS_CSV, TRIALS_JSON, TRIALS_PNG = "trials.csv", "trials.json", "trials.png"
 
 
@@ -123,7 +123,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     hypermodel = FashionHyperModel(settings, batches, base_model_dir)
     tuner = make_tuner(settings, hypermodel, fn_args.working_dir)
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=settings.patience
+        monitor=MONITORED_METRIC, mode="max", patience=settings.patience
     )
     return tfx.components.TunerFnResult(
         tuner=tuner,

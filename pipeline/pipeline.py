@@ -20,7 +20,7 @@ from components.serving_baseline.component import ServedBaseModel, ServingBaseli
 from components.serving_check.component import ServingSmokeCheck
 from components.tuner.component import Tuner
 from components.upscaler.component import ImageUpscaler
-from models.settings import BASE_MODEL, ModelSettings
+from models.settings import BASE_MODEL, NO_TUNER, TRANSFER, ModelSettings
 from pipeline import nodes
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.fingerprint import MODEL_CODE, REPORT_CODE, UPSCALER_CODE, code_fingerprint
@@ -195,7 +195,7 @@ def model_components(
     ).with_id(nodes.TRANSFORM)
     components: list = [transform]
     base_model = None
-    if "transfer" in settings.families and settings.backbone_weights == BASE_MODEL:
+    if TRANSFER in settings.families and settings.backbone_weights == BASE_MODEL:
         served = ServedBaseModel(examples=examples, serving_model_dir=served_model_dir(config)).with_id(
             nodes.SERVED_BASE_MODEL
         )
@@ -210,7 +210,7 @@ def model_components(
         custom_config=custom_config,
     )
     hyperparameters = None
-    if settings.tuner != "none":
+    if settings.tuner != NO_TUNER:
         tuner = Tuner(tuner_fn="models.tuner.tuner_fn", **common).with_id(nodes.TUNER)
         components.append(tuner)
         hyperparameters = tuner.outputs["best_hyperparameters"]
