@@ -1,8 +1,6 @@
 """S3 roots (AWS S3, MinIO): TensorFlow's s3:// filesystem, the bucket probe, and honest exit codes.
 
-This is the one module that touches tensorflow-io and the process exit around it (checked against
-tensorflow-io 0.37.1, TensorFlow 2.16.2, CPython 3.10; `tests/pipeline/test_s3.py` breaks if that
-changes).
+Its use of tensorflow-io's and CPython's internals is fenced in compat/tensorflow_io.py.
 
 Every client finds the store through the standard settings, so one image runs on MinIO and on AWS:
 
@@ -13,18 +11,13 @@ Every client finds the store through the standard settings, so one image runs on
 - Beam's `FileSystems` (`apache-beam[aws]`) and the probe below (boto3): `AWS_ENDPOINT_URL`,
   `AWS_REGION` and the same credentials (or Beam's `--s3_endpoint_url` and related options).
 
-tensorflow-io 0.37.1 aborts every process that used its S3 filesystem at interpreter exit ("pure
-virtual method called", SIGABRT, exit code 134): the S3 client it keeps in a static object is deleted
-during C++ static destruction, after the AWS SDK's log system it logs to is gone
-(`Aws::Http::CurlHandleContainer::~CurlHandleContainer` calls the destroyed logger; tensorflow/io
-issues #1912 and #2039, fixed by tensorflow/io pull request #2120, which no release on PyPI contains).
-`exit_process` ends such a process with its real code once Python's own shutdown work is done.
+tensorflow-io 0.37.1 aborts every process that used its S3 filesystem at interpreter exit (exit code
+134, after the work is done; the cause is in compat/tensorflow_io.py): `exit_process` ends such a
+process with its real code once Python's own shutdown work is done.
 """
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import os
 import sys
 import traceback
@@ -58,10 +51,12 @@ def register_s3_filesystem() -> None:
     global _filesystem_registered
     if _filesystem_registered:
         return
-    import tensorflow_io  # noqa: F401  (importing it registers the s3:// filesystem with TensorFlow)
     from apache_beam.io.filesystems import FileSystems
     from apache_beam.options.pipeline_options import PipelineOptions
 
+    from compat.tensorflow_io import register_tensorflow_s3_filesystem
+
+    register_tensorflow_s3_filesystem()
     FileSystems.set_options(PipelineOptions([]))
     _filesystem_registered = True
 
@@ -81,12 +76,9 @@ def exit_process(code: int) -> NoReturn:
     """
     if not _filesystem_registered:
         sys.exit(code)
-    # CPython's own runner of the atexit handlers (what Py_FinalizeEx calls); checked on CPython 3.10.
-    atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(OSError, ValueError):  # a closed or broken stream: nothing to flush
-            stream.flush()
-    os._exit(code)
+    from compat.tensorflow_io import exit_skipping_native_destructors
+
+    exit_skipping_native_destructors(code)
 
 
 def exit_after(command: Callable[[], int | None]) -> NoReturn:

@@ -9,7 +9,6 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from components.serving_baseline.baseline import SAVED_MODEL_FILE
 from data.examples import serialize_examples
 from pipeline.config import is_uri
 from serving import payloads
@@ -40,7 +39,9 @@ def _version_folders(model_base: str | Path) -> dict[int, str]:
         return {}
     folders = {}
     for name in (str(entry).rstrip("/") for entry in fileio.listdir(base)):
-        if VERSION_NAME.fullmatch(name) and fileio.exists(posixpath.join(base, name, SAVED_MODEL_FILE)):
+        if VERSION_NAME.fullmatch(name) and fileio.exists(
+            posixpath.join(base, name, tf.saved_model.SAVED_MODEL_FILENAME_PB)
+        ):
             folders[int(name)] = name
     return folders
 
@@ -79,7 +80,9 @@ def resolve_model_dir(
     base: str | Path
     if model_dir is not None:
         base = str(model_dir) if is_uri(model_dir) else Path(model_dir)
-        if version is None and fileio.exists(posixpath.join(str(base), SAVED_MODEL_FILE)):
+        if version is None and fileio.exists(
+            posixpath.join(str(base), tf.saved_model.SAVED_MODEL_FILENAME_PB)
+        ):
             return base
     elif serving_root is not None:
         if is_uri(serving_root):  # a bucket has no symlinks to escape through

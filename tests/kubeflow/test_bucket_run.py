@@ -1,6 +1,6 @@
 """The `test` profile with its root in a bucket (a GCS emulator on 127.0.0.1), as on Kubeflow.
 
-The run stops after the Tuner (tests/reliability/cut_run.py): TensorFlow reaches the emulator only
+The run stops after the Tuner (`fashion-tfx run --stop-after Tuner`): TensorFlow reaches the emulator only
 through tensorflow-io-gcs-filesystem 0.37.1, whose reads corrupt its heap against this emulator once
 files grow (it crashed writing the Trainer's SavedModel, in tf.saved_model.save's read-back of its
 checkpoint and fingerprint; gdb traces in docs/kubeflow.md). The steps after it (Trainer export,
@@ -23,9 +23,13 @@ from bucket_runs import (
 )
 from gcs_emulator import BUCKET
 
+from pipeline import nodes
+
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
+
 REPO = Path(__file__).resolve().parents[2]
-CUT_RUN = str(REPO / "tests" / "reliability" / "cut_run.py")  # the real CLI, pipeline cut after CUT_AFTER
-CUT_AFTER = "Tuner"
+CLI = str(Path(sys.executable).parent / "fashion-tfx")  # the console script users run
 PREFIX = "runs/ci"
 
 
@@ -49,10 +53,11 @@ def bucket_run(gcs_emulator, tmp_path_factory, canonical_data_dir):
     On the canonical data: a model of synthetic data would fail the golden set, and nothing would be pushed.
     """
     root = f"gs://{BUCKET}/{PREFIX}"
-    command = [sys.executable, CUT_RUN, "run", "--profile", "test", "--data-dir", str(canonical_data_dir)]
-    environment = {**gcs_emulator.environment, "FASHION_TFX_CUT_AFTER": CUT_AFTER}
+    command = [CLI, "run", "--profile", "test", "--data-dir", str(canonical_data_dir), "--root", root]
     process, work, home = run_from_empty_folder(
-        [*command, "--root", root], tmp_path_factory.mktemp("bucket-run"), environment
+        [*command, "--stop-after", nodes.TUNER],
+        tmp_path_factory.mktemp("bucket-run"),
+        gcs_emulator.environment,
     )
     return process, root, work, home
 
@@ -74,11 +79,11 @@ def test_every_artifact_and_report_is_in_the_bucket(bucket_run, gcs_emulator):
     assert {r.state for r in runs} == {"executed"}
     # Every output artifact of every step lives in the bucket, and those that hold files hold them there.
     assert {r.node_id for r in runs} == {
-        "IdxExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DriftGate",
+        "IdxExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate",
         "ImageUpscaler", "Transform", "Tuner",
     }  # fmt: skip
-    # DriftGate's verdict may hold nothing; every other output holds its files in the bucket.
-    assert outputs_without_objects(runs, root, objects) - {"DriftGate.verdict"} == set()
+    # AnomalyGate's verdict may hold nothing; every other output holds its files in the bucket.
+    assert outputs_without_objects(runs, root, objects) - {"AnomalyGate.verdict"} == set()
     names = set(objects)
     for split in ("train", "eval", "test"):
         assert_output_holds(runs, objects, "IdxExampleGen", "examples", f"/Split-{split}/data_tfrecord-")

@@ -69,9 +69,9 @@ def test_every_task_gets_the_credentials_from_the_secret(compiled_s3):
             == {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}
         )
     # kfp's client reads both documents, as it does before uploading.
-    from kfp.client import client as kfp_client
+    from compat.kfp import read_pipeline_file
 
-    document = kfp_client._extract_pipeline_yaml(str(path))
+    document = read_pipeline_file(str(path))
     assert set(document.platform_spec.platforms["kubernetes"].deployment_spec.executors) == set(executors)
 
 

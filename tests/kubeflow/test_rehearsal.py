@@ -13,6 +13,9 @@ from pathlib import Path
 import pytest
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
+
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "registry.example.com/ml/fashion-tfx:1.2.3"
 # A path of the pod, played by a local folder: the data volume.

@@ -23,10 +23,18 @@ from bucket_runs import (
 )
 from s3_server import BUCKET, bucket_objects
 
+from pipeline import nodes
+
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
+
 REPO = Path(__file__).resolve().parents[2]
 PREFIX = "runs/ci"
 # The steps after the Tuner, which the bucket run on the GCS emulator does not reach.
-RELEASE_STEPS = {"Trainer", "ServingBaseline", "Evaluator", "EvaluationReport", "Pusher", "ServingSmokeCheck"}
+RELEASE_STEPS = {
+    nodes.TRAINER, nodes.SERVING_BASELINE, nodes.EVALUATOR, nodes.EVALUATION_REPORT, nodes.PUSHER,
+    nodes.SMOKE_CHECK,
+}  # fmt: skip
 
 
 def _metadata_path(home: Path) -> Path:
@@ -66,15 +74,21 @@ def test_every_artifact_report_and_the_pushed_model_are_in_the_bucket(s3_run, s3
     # S3 has no folders: an output that holds no file leaves no object (the GCS plugin writes a folder
     # marker), so these are the outputs that are empty by design.
     # (ServingBaseline: nothing was served before this first run.)
-    empty_by_design = {"DriftGate.verdict", "Transform.updated_analyzer_cache", "ServingBaseline.baseline"}
+    empty_by_design = {
+        f"{nodes.ANOMALY_GATE}.verdict",
+        f"{nodes.TRANSFORM}.updated_analyzer_cache",
+        f"{nodes.SERVING_BASELINE}.baseline",
+    }
     assert outputs_without_objects(runs, root, objects) == empty_by_design
     names = set(objects)
     for split in ("train", "eval", "test"):
-        assert_output_holds(runs, objects, "ImageUpscaler", "examples", f"/Split-{split}/data_tfrecord-")
-    assert_output_holds(runs, objects, "Transform", "transform_graph", "transform_fn/saved_model.pb")
-    assert_output_holds(runs, objects, "Tuner", "best_hyperparameters", "best_hyperparameters.txt")
-    assert_output_holds(runs, objects, "Trainer", "model", "/saved_model.pb", "/variables/variables.index")
-    assert_output_holds(runs, objects, "Evaluator", "blessing", "BLESSED")
+        assert_output_holds(runs, objects, nodes.UPSCALER, "examples", f"/Split-{split}/data_tfrecord-")
+    assert_output_holds(runs, objects, nodes.TRANSFORM, "transform_graph", "transform_fn/saved_model.pb")
+    assert_output_holds(runs, objects, nodes.TUNER, "best_hyperparameters", "best_hyperparameters.txt")
+    assert_output_holds(
+        runs, objects, nodes.TRAINER, "model", "/saved_model.pb", "/variables/variables.index"
+    )
+    assert_output_holds(runs, objects, nodes.EVALUATOR, "blessing", "BLESSED")
     # The pushed model: one numbered version under the serving folder, and TF Serving's config file.
     serving = f"{PREFIX}/serving/fashion-tfx/"
     versions = {n[len(serving) :].split("/", 1)[0] for n in names if n.startswith(serving)}
@@ -93,10 +107,10 @@ def test_the_pushed_model_passed_the_smoke_check_read_from_the_bucket(s3_run):
     from pipeline.metadata import component_runs, json_property
 
     runs = {r.node_id: r for r in component_runs(_metadata_path(home))}
-    pushed = runs["Pusher"].outputs["pushed_model"][0][1]
+    pushed = runs[nodes.PUSHER].outputs["pushed_model"][0][1]
     assert pushed.get("pushed") == 1, pushed
     assert str(pushed.get("pushed_destination", "")).startswith(f"{root}/serving/fashion-tfx/"), pushed
-    check = json_property(runs["ServingSmokeCheck"], "result", "result")
+    check = json_property(runs[nodes.SMOKE_CHECK], "result", "result")
     assert check["checked"] and set(check["signatures"]) == {"serving_default", "predict_images", "embed"}
 
 
