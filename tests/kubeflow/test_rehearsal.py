@@ -101,7 +101,7 @@ def test_the_rehearsal_blesses_and_pushes_a_model(rehearsal, s3):
     from s3_server import BUCKET, bucket_objects
 
     _, runs, root = rehearsal
-    baseline = custom_properties(runs["ServingBaseline"].output_artifact("baseline"))
+    baseline = custom_properties(runs["ServingBaseline"].output_artifact("model"))
     assert baseline["found"] == 0  # nothing served before: the Evaluator applied only the floor
     blessing = custom_properties(runs["Evaluator"].output_artifact("blessing"))
     assert blessing["blessed"] == 1

@@ -77,7 +77,7 @@ def test_every_artifact_report_and_the_pushed_model_are_in_the_bucket(s3_run, s3
     empty_by_design = {
         f"{nodes.ANOMALY_GATE}.verdict",
         f"{nodes.TRANSFORM}.updated_analyzer_cache",
-        f"{nodes.SERVING_BASELINE}.baseline",
+        f"{nodes.SERVING_BASELINE}.model",
     }
     assert outputs_without_objects(runs, root, objects) == empty_by_design
     names = set(objects)
