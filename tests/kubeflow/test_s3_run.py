@@ -12,15 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import bucket_runs
 import pytest
-from bucket_runs import (
-    assert_only_run_state_is_local,
-    assert_output_holds,
-    local_paths_named,
-    outputs_without_objects,
-    run_from_empty_folder,
-    state_folder,
-)
 from s3_server import BUCKET, bucket_objects
 
 from pipeline import nodes
@@ -38,7 +31,7 @@ RELEASE_STEPS = {
 
 
 def _metadata_path(home: Path) -> Path:
-    return state_folder(home, f"s3://{BUCKET}/{PREFIX}") / "metadata.sqlite"
+    return bucket_runs.state_folder(home, f"s3://{BUCKET}/{PREFIX}") / "metadata.sqlite"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +43,9 @@ def s3_run(s3, tmp_path_factory, canonical_data_dir):
     root = f"s3://{BUCKET}/{PREFIX}"
     command = [str(Path(sys.executable).parent / "fashion-tfx"), "run", "--profile", "test"]
     command += ["--data-dir", str(canonical_data_dir), "--root", root]
-    process, work, home = run_from_empty_folder(command, tmp_path_factory.mktemp("s3-run"), s3.environment)
+    process, work, home = bucket_runs.run_from_empty_folder(
+        command, tmp_path_factory.mktemp("s3-run"), s3.environment
+    )
     return process, root, work, home
 
 
@@ -79,16 +74,22 @@ def test_every_artifact_report_and_the_pushed_model_are_in_the_bucket(s3_run, s3
         f"{nodes.TRANSFORM}.updated_analyzer_cache",
         f"{nodes.SERVING_BASELINE}.model",
     }
-    assert outputs_without_objects(runs, root, objects) == empty_by_design
+    assert bucket_runs.outputs_without_objects(runs, root, objects) == empty_by_design
     names = set(objects)
     for split in ("train", "eval", "test"):
-        assert_output_holds(runs, objects, nodes.UPSCALER, "examples", f"/Split-{split}/data_tfrecord-")
-    assert_output_holds(runs, objects, nodes.TRANSFORM, "transform_graph", "transform_fn/saved_model.pb")
-    assert_output_holds(runs, objects, nodes.TUNER, "best_hyperparameters", "best_hyperparameters.txt")
-    assert_output_holds(
+        bucket_runs.assert_output_holds(
+            runs, objects, nodes.UPSCALER, "examples", f"/Split-{split}/data_tfrecord-"
+        )
+    bucket_runs.assert_output_holds(
+        runs, objects, nodes.TRANSFORM, "transform_graph", "transform_fn/saved_model.pb"
+    )
+    bucket_runs.assert_output_holds(
+        runs, objects, nodes.TUNER, "best_hyperparameters", "best_hyperparameters.txt"
+    )
+    bucket_runs.assert_output_holds(
         runs, objects, nodes.TRAINER, "model", "/saved_model.pb", "/variables/variables.index"
     )
-    assert_output_holds(runs, objects, nodes.EVALUATOR, "blessing", "BLESSED")
+    bucket_runs.assert_output_holds(runs, objects, nodes.EVALUATOR, "blessing", "BLESSED")
     # The pushed model: one numbered version under the serving folder, and TF Serving's config file.
     serving = f"{PREFIX}/serving/fashion-tfx/"
     versions = {n[len(serving) :].split("/", 1)[0] for n in names if n.startswith(serving)}
@@ -117,8 +118,8 @@ def test_the_pushed_model_passed_the_smoke_check_read_from_the_bucket(s3_run):
 def test_nothing_of_the_s3_run_lands_on_local_disk(s3_run):
     process, root, work, home = s3_run
     assert process.returncode == 0, process.stderr[-4000:]
-    assert_only_run_state_is_local(work, home, root)
-    assert local_paths_named("s3:", work, home, REPO) == []
+    bucket_runs.assert_only_run_state_is_local(work, home, root)
+    assert bucket_runs.local_paths_named("s3:", work, home, REPO) == []
 
 
 def test_predict_reads_the_pushed_model_from_the_bucket(s3_run, s3, tmp_path, canonical_data_dir):
