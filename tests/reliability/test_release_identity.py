@@ -17,7 +17,7 @@ from reliability.runs import start_run
 
 from components.pusher import versions
 from pipeline.metadata import component_runs
-from serving.local import model_versions
+from serving.versions import served_versions
 
 
 def _finish(process) -> str:
@@ -45,12 +45,12 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
         old_trainer_model = first["Trainer"].outputs["model"][0][0]
         assert props["pushed"] == 1
         version = props["pushed_version"]
-        assert _visible(model_base) == [] and model_versions(model_base) == []
+        assert _visible(model_base) == [] and served_versions(model_base) == []
         assert (model_base / f"{versions.STAGING_PREFIX}{version}" / "saved_model.pb").is_file()
 
         out = _finish(start_run(canonical_data_dir, root, cut_after=None))
         assert "loaded in a fresh process (as TF Serving loads it: 6 warm-up requests replayed)" in out
-        assert _visible(model_base) == [version] and model_versions(model_base) == [int(version)]
+        assert _visible(model_base) == [version] and served_versions(model_base) == [int(version)]
         for path in (root / "serving" / "models.config", model_base / versions.REGISTRY):
             assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
 
