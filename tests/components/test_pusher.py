@@ -22,8 +22,8 @@ from components.pusher.executor import (
     STAGED_DESTINATION_PROPERTY,
     Executor,
 )
-from serving.versions import served_versions
 from serving.push import write_models_config
+from serving.versions import served_versions
 
 
 def _model(uri, weights: bytes) -> standard_artifacts.Model:

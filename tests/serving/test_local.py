@@ -9,10 +9,10 @@ from support import FASHION_CLASS_NAMES
 from models.search_space import DEFAULTS
 from serving import payloads
 from serving.local import LocalModel, resolve_model_dir
-from serving.versions import served_versions
 from serving.payloads import PayloadError
 from serving.push import ServingRootError
 from serving.signatures import ServingError
+from serving.versions import served_versions
 
 
 def _fake_versions(base, *versions):
