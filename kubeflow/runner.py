@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import posixpath
 import re
@@ -30,11 +29,6 @@ class CompileError(RuntimeError):
     """The compiled spec is unusable on a cluster (e.g. it holds a path of the build machine)."""
 
 
-def fingerprint_of(digests: dict[str, str]) -> str:
-    """Returns the data fingerprint of the four files' content digests (as `fashion_mnist.verify` does)."""
-    return hashlib.sha256("".join(digests[name] for name in fashion_mnist.FILES).encode()).hexdigest()[:16]
-
-
 def pipeline_config(
     settings: KubeflowSettings, profile: str = DEFAULT_PROFILE, **overrides
 ) -> PipelineConfig:
@@ -51,7 +45,7 @@ def pipeline_config(
     fingerprint = settings.data_fingerprint
     if not fingerprint and settings.data_dir == IMAGE_DATA_DIR:
         # The image holds Debian's copy of the canonical files, whose digests are known.
-        fingerprint = fingerprint_of(fashion_mnist.CANONICAL_SHA256)
+        fingerprint = fashion_mnist.fingerprint_of(fashion_mnist.CANONICAL_SHA256)
     fields = field_names()
     # Files of the source tree, as the pods see them (their defaults would be this machine's paths).
     image_files = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 import warnings
 
@@ -14,8 +15,28 @@ os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 # Google's client libraries warn on every start that Python 3.10 support will end (TFX 1.16 needs it).
 warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
 
+from pipeline.signals import INTERRUPTED_EXIT, handle_sigterm_as_interrupt, interruption  # noqa: E402
 
-INTERRUPTED_EXIT = 130  # the shell's code for a command stopped by SIGINT (128 + 2)
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+
+
+def ascii_int(text: str) -> int:
+    """An argparse type: an integer written in ASCII digits.
+
+    `int()` also reads other scripts' digits (`٣٢` is 32, `４２` is 42) and surrounding spaces; a number
+    on the command line is refused unless it is plain ASCII, as a config file or a log would show it.
+    """
+    if not _ASCII_INTEGER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a whole number in ASCII digits: {text!r}")
+    return int(text)
+
+
+def ascii_float(text: str) -> float:
+    """An argparse type: a decimal number written in ASCII digits (no `nan`, `inf`, nor other scripts)."""
+    if not _ASCII_DECIMAL.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a decimal number in ASCII digits: {text!r}")
+    return float(text)
 
 
 def _add_run(subparsers) -> None:
@@ -39,11 +60,11 @@ def _add_run(subparsers) -> None:
         help="train on IDX files that are not the canonical Fashion-MNIST (refused otherwise); the "
         "model is still blessed only if it passes the canonical golden set",
     )
-    run.add_argument("--image-size", type=int, help="side of the upscaled images")
-    run.add_argument("--seed", type=int, help="seed for the eval split and training")
+    run.add_argument("--image-size", type=ascii_int, help="side of the upscaled images")
+    run.add_argument("--seed", type=ascii_int, help="seed for the eval split and training")
     run.add_argument(
         "--max-accuracy-drop",
-        type=float,
+        type=ascii_float,
         help="largest test-accuracy drop against the served model that is still blessed (default: 0)",
     )
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
@@ -114,12 +135,11 @@ def _command_data(args) -> int:
 def _command_run(args) -> int:
     from data import fashion_mnist
     from data.golden import load_golden_set
-    from pipeline import summary
     from pipeline.config import make_config
-    from pipeline.local_runner import run_pipeline
     from pipeline.storage import check_root
 
-    # Validate the configuration and the output root before the (slower) data checks.
+    # Everything that can refuse the run is checked before TensorFlow is imported (seconds, not tens
+    # of seconds) and before the root is created: a refused run leaves nothing behind.
     check_root(
         make_config(
             args.profile,
@@ -127,7 +147,8 @@ def _command_run(args) -> int:
             image_size=args.image_size,
             seed=args.seed,
             max_accuracy_drop=args.max_accuracy_drop,
-        )
+        ),
+        create=False,
     )
     location = fashion_mnist.locate(args.data_dir, allow_foreign=args.allow_foreign_data)
     # Fail closed before any work: without the golden set no model could be blessed.
@@ -143,6 +164,9 @@ def _command_run(args) -> int:
         allow_foreign_data=args.allow_foreign_data,
         enable_cache=False if args.no_cache else None,
     )
+    from pipeline import summary  # imports TensorFlow
+    from pipeline.local_runner import run_pipeline
+
     header = f"fashion-tfx: {config.profile} profile, root {config.root}"  # the data: on the next line
     print(summary.relative_to_cwd(header), file=sys.stderr)
     description = fashion_mnist.describe_provenance(
@@ -161,7 +185,7 @@ def _command_run(args) -> int:
     result = run_pipeline(config, verbose=args.verbose)
     print(summary.render(result))
     if result.interrupted:
-        return INTERRUPTED_EXIT
+        return getattr(result.error, "exit_code", INTERRUPTED_EXIT)
     return 0 if result.ok else 1
 
 
@@ -215,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.root_lock import RunInProgressError
     from pipeline.storage import MetadataStoreError, StorageError
 
+    handle_sigterm_as_interrupt()
     args = build_parser().parse_args(argv)
     _quiet_logging(verbose=getattr(args, "verbose", False))
     commands = {
@@ -230,10 +255,11 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, DatasetError, StorageError, MetadataStoreError, RunInProgressError) as err:
         print(f"fashion-tfx: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM
         # Outside a pipeline run (which reports what it finished): nothing was half-done worth naming.
-        print("fashion-tfx: interrupted (Ctrl-C)", file=sys.stderr)
-        return INTERRUPTED_EXIT
+        how, code = interruption(interrupt)
+        print(f"fashion-tfx: interrupted ({how})", file=sys.stderr)
+        return code
 
 
 if __name__ == "__main__":

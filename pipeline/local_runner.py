@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from pipeline.config import PipelineConfig
 from pipeline.root_lock import RootLock, RunInProgressError  # noqa: F401  (part of this API)
+from pipeline.signals import INTERRUPTED_EXIT, interruption
 from pipeline.storage import (  # noqa: F401  (part of this API)
     MetadataStoreError,
     StorageError,
@@ -23,10 +24,20 @@ if TYPE_CHECKING:
 
 
 class RunInterruptedError(Exception):
-    """The run was stopped with Ctrl-C (SIGINT); what had finished is kept and a rerun resumes."""
+    """The run was stopped with Ctrl-C (SIGINT) or SIGTERM; what had finished is kept and a rerun resumes.
+
+    Attributes:
+        how: `Ctrl-C` or `SIGTERM`.
+        exit_code: 130 or 143, as the shell reports a command stopped by that signal.
+    """
+
+    def __init__(self, how: str = "Ctrl-C", exit_code: int = INTERRUPTED_EXIT):
+        super().__init__(how)
+        self.how = how
+        self.exit_code = exit_code
 
     def __str__(self) -> str:
-        return "interrupted (Ctrl-C)"
+        return f"interrupted ({self.how})"
 
 
 @dataclasses.dataclass
@@ -96,8 +107,8 @@ def run_pipeline(
             )
             try:
                 LocalDagRunner().run(pipeline)
-            except KeyboardInterrupt:
-                error = RunInterruptedError()
+            except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (pipeline.signals)
+                error = RunInterruptedError(*interruption(interrupt))
             except Exception as err:  # reported in the summary with the failing component
                 error = err
         components: list[ComponentRun] = []

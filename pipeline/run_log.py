@@ -15,10 +15,13 @@ from absl import logging as absl_logging
 LIBRARY_LOGGERS = ("absl", "apache_beam", "tensorflow", "tfx", "keras_tuner", "ml_metadata")
 
 
+LOG_FOLDER = "logs"  # in the run's state folder
+
+
 def new_log_path(root: Path) -> Path:
     """Returns `<root>/logs/run-<UTC time>.log`, a new file name for this run."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return root / "logs" / f"run-{stamp}-{os.getpid()}.log"
+    return root / LOG_FOLDER / f"run-{stamp}-{os.getpid()}.log"
 
 
 class LibraryOutputToFile:

@@ -173,7 +173,7 @@ def interrupted_lines(result: RunResult) -> list[str]:
     """Says what an interrupted run finished, what it stopped, and that the same command resumes it."""
     done = [r.node_id for r in result.components if r.state in ("executed", "cached", "resolved")]
     stopped = [r.node_id for r in result.components if r.state in ("running", "new")]
-    lines = [f"interrupted (Ctrl-C) after {len(done)} finished step(s)"]
+    lines = [f"{result.error} after {len(done)} finished step(s)"]
     if stopped:
         lines[0] += f", during {', '.join(stopped)}"
     lines.append(
