@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import re
 import sys
-import warnings
 
-# Before TensorFlow is imported anywhere: keep its C++ start-up noise off the terminal.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-# Google's client libraries warn on every start that Python 3.10 support will end (TFX 1.16 needs it).
-warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
-
-from pipeline.signals import INTERRUPTED_EXIT, handle_sigterm_as_interrupt, interruption  # noqa: E402
+# Importing the `pipeline` package has already kept library start-up noise off the terminal.
+from pipeline.signals import INTERRUPTED_EXIT, handle_sigterm_as_interrupt, interruption
 
 _ASCII_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
 _ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)

@@ -164,10 +164,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default="runs/local", help="the run root (default: runs/local)")
     args = parser.parse_args(argv)
     metadata = Path(args.root) / METADATA_FILE
-    if not metadata.is_file():
+    problem = store_problem(metadata)
+    if not problem and not metadata.is_file():
         print(f"lineage: error: no ML Metadata store at {metadata}; run `make run` first", file=sys.stderr)
         return 2
-    problem = store_problem(metadata)
     try:
         if problem:
             raise LineageError(problem)

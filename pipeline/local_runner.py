@@ -40,6 +40,39 @@ class RunInterruptedError(Exception):
         return f"interrupted ({self.how})"
 
 
+class ServedModelMissingError(RuntimeError):
+    """The run's model is recorded as pushed and checked, but its version folder is no longer there."""
+
+
+def missing_release(components: list[ComponentRun]) -> str | None:
+    """Says what the run records as served but the serving folder no longer holds, or None.
+
+    A rerun of an unchanged pipeline reuses the Pusher's and the smoke check's executions; a version
+    folder deleted since (by hand, by a clean-up) would otherwise be reported as served.
+    """
+    from tfx.dsl.io import fileio
+
+    from components.pusher.executor import STAGED_DESTINATION_PROPERTY
+
+    finished = {c.node_id: c for c in components if c.state in ("executed", "cached")}
+    pusher = finished.get("Pusher")
+    checked = "ServingSmokeCheck" in finished
+    if pusher is None or not checked:
+        return None
+    for _, props in pusher.outputs.get("pushed_model", []):
+        destination = props.get("pushed_destination")
+        if props.get("pushed") != 1 or not destination or fileio.exists(destination):
+            continue
+        staged = props.get(STAGED_DESTINATION_PROPERTY)
+        where = f" (nor is it staged in {staged})" if staged else ""
+        return (
+            f"the model this run blessed and pushed as version {props.get('pushed_version')} is NOT served: "
+            f"{destination} no longer exists{where}; the steps were reused from an earlier run, so nothing "
+            "published it again; rerun with --no-cache to push, check and publish it anew"
+        )
+    return None
+
+
 @dataclasses.dataclass
 class RunResult:
     """What a run did: its components, whether it succeeded, the error if not, and its log file."""
@@ -119,4 +152,8 @@ def run_pipeline(
             )
         except Exception as err:  # noqa: BLE001  (a store damaged mid-run: say so in the summary)
             metadata_error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
+        if error is None:
+            # A cached release is ML Metadata's memory of a push; the serving folder is what is served.
+            missing = missing_release(components)
+            error = ServedModelMissingError(missing) if missing else None
         return RunResult(config, components, time.time() - started, error, log.path, metadata_error)

@@ -12,6 +12,7 @@ from components.drift_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
 from components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
 from components.example_gen import spec as example_gen_spec
+from components.pusher.executor import STAGED_DESTINATION_PROPERTY
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from data.classes import CLASS_NAMES
 from data.splits import SPLITS
@@ -94,6 +95,14 @@ def release_lines(result: RunResult) -> list[str]:
     lines += trusted_check_line(result)
     pusher = result.component("Pusher")
     for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
+        staged = props.get(STAGED_DESTINATION_PROPERTY)
+        if props.get("pushed") == 1 and not fileio.exists(props.get("pushed_destination") or ""):
+            if staged and fileio.exists(staged):
+                lines.append(f"  staged, not yet published (the smoke check publishes it): {staged}")
+                continue
+            # Reused from an earlier run but deleted since: the error line says what to do.
+            lines.append(f"  NOT served: {props.get('pushed_destination')} no longer exists")
+            return lines
         if props.get("pushed") == 1 and props.get("already_serving") == 1:
             lines.append(f"  already serving: {props.get('pushed_destination')} (no new version pushed)")
         elif props.get("pushed") == 1:
@@ -102,7 +111,9 @@ def release_lines(result: RunResult) -> list[str]:
             lines.append("  not pushed: only blessed models ship; the served version is unchanged")
     check = result.component("ServingSmokeCheck")
     outcome = json_property(check, "result", SMOKE_RESULT_PROPERTY) if check else None
-    if outcome and outcome.get("checked"):
+    if outcome and outcome.get("checked") and not fileio.exists(outcome["models_config"]):
+        lines.append(f"  TF Serving config {outcome['models_config']} no longer exists")
+    elif outcome and outcome.get("checked"):
         replayed = (outcome.get("tf_serving_loader") or {}).get("warmup_requests_replayed")
         loader = f" (as TF Serving loads it: {replayed} warm-up requests replayed)" if replayed else ""
         lines.append(
