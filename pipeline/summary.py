@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import posixpath
@@ -10,7 +11,7 @@ from tfx.dsl.io import fileio
 
 from components.drift_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
-from components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
+from components.evaluator.trusted_check import GOLDEN_SET_LIMITS, TRUSTED_CHECK_PROPERTY
 from components.example_gen import spec as example_gen_spec
 from components.pusher.executor import STAGED_DESTINATION_PROPERTY
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
@@ -75,7 +76,8 @@ def trusted_check_line(result: RunResult) -> list[str]:
     outcome = "passed" if verdict["passed"] else "FAILED, so NOT blessed"
     return [
         f"  trusted check: accuracy {verdict['accuracy']:.4f} on {verdict['examples']} canonical test "
-        f"images (SHA-256 verified), floor {verdict['floor']:g}: {outcome}"
+        f"images (SHA-256 verified), floor {verdict['floor']:g}: {outcome}",
+        f"    its limits: {GOLDEN_SET_LIMITS}",
     ]
 
 
@@ -171,8 +173,32 @@ def render(result: RunResult) -> str:
     elif not result.ok:
         failed = [r.node_id for r in result.components if r.state in ("failed", "running")]
         where = f" in {failed[0]}" if failed else ""
-        lines += ["", f"error{where}: {result.error}"]
+        lines += ["", f"error{where}: {error_line(result)}"]
     return relative_to_cwd("\n".join(lines))
+
+
+# What SQLite (ML Metadata), the OS and TensorFlow's file layer say when a disk fills up.
+_DISK_FULL = ("database or disk is full", "No space left on device", "Disk quota exceeded")
+_MAX_ERROR_CHARS = 400
+
+
+def error_line(result: RunResult) -> str:
+    """Returns the run's error as one line: a full disk said plainly, anything else its first line."""
+    error = result.error
+    text = str(error) or type(error).__name__
+    if (isinstance(error, OSError) and error.errno == errno.ENOSPC) or any(s in text for s in _DISK_FULL):
+        return (
+            f"the disk holding {result.config.root} is full ({_first_line(text)}); free some space and "
+            "rerun the same command: finished steps are reused"
+        )
+    return _first_line(text)
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    # ML Metadata's errors quote the whole SQL statement after the reason.
+    line = line.split(" query: ", 1)[0]
+    return line if len(line) <= _MAX_ERROR_CHARS else line[: _MAX_ERROR_CHARS - 1] + "…"
 
 
 def relative_to_cwd(text: str) -> str:

@@ -17,6 +17,13 @@ if TYPE_CHECKING:
 TRUSTED_CHECK_PROPERTY = "trusted_check"  # JSON on the Evaluator's blessing: see `trusted_check`
 ACCURACY_METRIC = "SparseCategoricalAccuracy"
 BATCH = 200
+# What the golden-set check can and cannot catch, said wherever its verdict is shown (the run summary;
+# the evaluation report may quote it too), not only in docs/reliability.md.
+GOLDEN_SET_LIMITS = (
+    "the golden set catches gross poisoning (shifted labels, other data sets), not subtle poisoning: "
+    "a model trained with 30 % of its labels flipped at random still passes a low floor such as the "
+    "test profile's"
+)
 
 
 def accuracy_floor(eval_config: tfma.EvalConfig) -> float | None:
