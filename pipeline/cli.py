@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import os
 import re
 import sys
 
@@ -225,6 +227,30 @@ def _command_kubeflow(args) -> int:
     return kubeflow_cli.run(args)
 
 
+# Why writing to the console (standard output or error, redirected to a file or a pipe) can fail.
+_CONSOLE_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EPIPE, errno.EFBIG)
+CONSOLE_LOST_EXIT = 1
+
+
+def _console_lost(err: OSError) -> int:
+    """Says, if it still can, that the output could not be written; then ends without another error.
+
+    With standard output on a full disk, every later write (Python's flush at exit, the traceback of
+    that failure, `sys.excepthook`'s own error) fails too, and ending in that state has ended in a
+    segmentation fault. Both descriptors are pointed at /dev/null once the one line is out (or lost).
+    """
+    try:
+        sys.stderr.write(f"fashion-tfx: error: cannot write the output: {err.strerror}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass  # standard error is on the same full disk: the exit code is all that is left
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    return CONSOLE_LOST_EXIT
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fashion-tfx` console script."""
     from data.fashion_mnist import DatasetError
@@ -244,7 +270,13 @@ def main(argv: list[str] | None = None) -> int:
         "similar": _command_similar,
     }
     try:
-        return commands[args.command](args)
+        code = commands[args.command](args)
+        sys.stdout.flush()  # here, not at exit: a console on a full disk fails now, where it is handled
+        return code
+    except OSError as err:
+        if err.errno not in _CONSOLE_WRITE_ERRORS:
+            raise
+        return _console_lost(err)
     except (ConfigError, DatasetError, StorageError, MetadataStoreError, RunInProgressError) as err:
         print(f"fashion-tfx: error: {err}", file=sys.stderr)
         return 2
