@@ -7,6 +7,7 @@ import errno
 import logging
 import os
 import re
+import stat
 import sys
 
 # Importing the `pipeline` package has already kept library start-up noise off the terminal.
@@ -232,12 +233,25 @@ _CONSOLE_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EPIPE, errno.EFBIG)
 CONSOLE_LOST_EXIT = 1
 
 
+def _console_full(err: OSError) -> bool:
+    """Returns whether a write error is the console's: a closed pipe, or stdout or stderr on a full disk."""
+    if err.errno == errno.EPIPE:
+        return True
+    for fd in (1, 2):
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode) and os.fstatvfs(fd).f_bavail == 0:
+                return True
+        except OSError:
+            return True
+    return False
+
+
 def _console_lost(err: OSError) -> int:
     """Says, if it still can, that the output could not be written; then ends without another error.
 
     With standard output on a full disk, every later write (Python's flush at exit, the traceback of
-    that failure, `sys.excepthook`'s own error) fails too, and ending in that state has ended in a
-    segmentation fault. Both descriptors are pointed at /dev/null once the one line is out (or lost).
+    that failure, `sys.excepthook`'s own error) fails too, and ending in that state was seen to end in
+    a segmentation fault. Both descriptors are pointed at /dev/null once the one line is out (or lost).
     """
     try:
         sys.stderr.write(f"fashion-tfx: error: cannot write the output: {err.strerror}\n")
@@ -271,12 +285,14 @@ def main(argv: list[str] | None = None) -> int:
     }
     try:
         code = commands[args.command](args)
-        sys.stdout.flush()  # here, not at exit: a console on a full disk fails now, where it is handled
-        return code
     except OSError as err:
         if err.errno not in _CONSOLE_WRITE_ERRORS:
             raise
-        return _console_lost(err)
+        if _console_full(err):
+            return _console_lost(err)
+        where = f" {err.filename}" if err.filename else ""
+        print(f"fashion-tfx: error: cannot write{where}: {err.strerror}", file=sys.stderr)
+        return 1
     except (ConfigError, DatasetError, StorageError, MetadataStoreError, RunInProgressError) as err:
         print(f"fashion-tfx: error: {err}", file=sys.stderr)
         return 2
@@ -285,6 +301,13 @@ def main(argv: list[str] | None = None) -> int:
         how, code = interruption(interrupt)
         print(f"fashion-tfx: interrupted ({how})", file=sys.stderr)
         return code
+    try:
+        sys.stdout.flush()  # here, not at exit: a console on a full disk fails now, where it is handled
+    except OSError as err:
+        if err.errno not in _CONSOLE_WRITE_ERRORS:
+            raise
+        return _console_lost(err)
+    return code
 
 
 if __name__ == "__main__":

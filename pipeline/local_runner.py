@@ -83,6 +83,7 @@ class RunResult:
     error: BaseException | None = None
     log_path: Path | None = None
     metadata_error: str | None = None  # why ML Metadata could not be read back, if it could not
+    log_error: str | None = None  # why the log file is incomplete (a full disk), if it is
 
     @property
     def ok(self) -> bool:
@@ -156,4 +157,6 @@ def run_pipeline(
             # A cached release is ML Metadata's memory of a push; the serving folder is what is served.
             missing = missing_release(components)
             error = ServedModelMissingError(missing) if missing else None
-        return RunResult(config, components, time.time() - started, error, log.path, metadata_error)
+        log_error = log.write_error.strerror if log.write_error else None
+        seconds = time.time() - started
+        return RunResult(config, components, seconds, error, log.path, metadata_error, log_error)

@@ -167,7 +167,8 @@ def render(result: RunResult) -> str:
     lines += release_lines(result)
     lines += ["", f"  artifacts:   {config.pipeline_root}", f"  ML Metadata: {config.metadata_path}"]
     if result.log_path:
-        lines.append(f"  log (everything the libraries printed): {result.log_path}")
+        incomplete = f" (incomplete: {result.log_error})" if result.log_error else ""
+        lines.append(f"  log (everything the libraries printed): {result.log_path}{incomplete}")
     if result.interrupted:
         lines += ["", *interrupted_lines(result)]
     elif not result.ok:
