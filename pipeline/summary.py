@@ -76,8 +76,7 @@ def trusted_check_line(result: RunResult) -> list[str]:
     outcome = "passed" if verdict["passed"] else "FAILED, so NOT blessed"
     return [
         f"  trusted check: accuracy {verdict['accuracy']:.4f} on {verdict['examples']} canonical test "
-        f"images (SHA-256 verified), floor {verdict['floor']:g}: {outcome}",
-        f"    its limits: {GOLDEN_SET_LIMITS}",
+        f"images (SHA-256 verified), floor {verdict['floor']:g}: {outcome}; {GOLDEN_SET_LIMITS}"
     ]
 
 

@@ -20,9 +20,8 @@ BATCH = 200
 # What the golden-set check can and cannot catch, said wherever its verdict is shown (the run summary;
 # the evaluation report may quote it too), not only in docs/reliability.md.
 GOLDEN_SET_LIMITS = (
-    "the golden set catches gross poisoning (shifted labels, other data sets), not subtle poisoning: "
-    "a model trained with 30 % of its labels flipped at random still passes a low floor such as the "
-    "test profile's"
+    "it catches gross poisoning (shifted labels, other data), not subtle poisoning: 30 % of labels "
+    "flipped at random still passes a low floor such as the test profile's"
 )
 
 

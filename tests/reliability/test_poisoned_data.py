@@ -123,7 +123,7 @@ def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
     )
     assert verdict and float(verdict.group(1)) < 0.3, out
     # What the check cannot catch is said beside its verdict, not only in the docs.
-    assert f"    its limits: {GOLDEN_SET_LIMITS}" in out
+    assert f"FAILED, so NOT blessed; {GOLDEN_SET_LIMITS}" in out
     assert re.search(r"test accuracy: \S+ on \d+ images; NOT blessed", out), out
     assert "not pushed: only blessed models ship" in out
     runs = {r.node_id: r for r in component_runs(root / "metadata.sqlite")}
