@@ -129,6 +129,18 @@ def _not_a_spec(tmp: Path, data: Path) -> None:
     (tmp / "package.yaml").write_text("key: [unclosed\n")
 
 
+def _lineage(message: str, setup: Callable[[Path, Path], None]) -> Probe:
+    """`python -m pipeline.lineage --root ROOT` (it reads ML Metadata, so it loads TensorFlow first)."""
+    return Probe(
+        ("--root", "{root}"),
+        message,
+        setup=setup,
+        module="pipeline.lineage",
+        prefix="lineage: error: ",
+        tensorflow_free=False,
+    )
+
+
 PROBES = {
     # Numbers in ASCII digits only: int() and float() read other scripts' digits.
     "image size in Arabic-Indic digits": Probe(
@@ -182,29 +194,10 @@ PROBES = {
     ),
     "empty test split": Probe(RUN, "hold no image: the test split would be empty", setup=_empty_test_split),
     # Other entry points.
-    "lineage of a damaged store": Probe(
-        ("--root", "{root}"),
-        "metadata.sqlite is damaged",
-        setup=_garbage_store,
-        module="pipeline.lineage",
-        prefix="lineage: error: ",
-        tensorflow_free=False,
-    ),
-    "lineage of another program's SQLite": Probe(
-        ("--root", "{root}"),
-        "not an ML Metadata store",
-        setup=_other_programs_sqlite,
-        module="pipeline.lineage",
-        prefix="lineage: error: ",
-        tensorflow_free=False,
-    ),
-    "lineage of a store that is a folder": Probe(
-        ("--root", "{root}"),
-        "metadata.sqlite is a folder, not a file",
-        setup=_under_root("metadata.sqlite", "folder"),
-        module="pipeline.lineage",
-        prefix="lineage: error: ",
-        tensorflow_free=False,
+    "lineage of a damaged store": _lineage("metadata.sqlite is damaged", _garbage_store),
+    "lineage of another program's SQLite": _lineage("not an ML Metadata store", _other_programs_sqlite),
+    "lineage of a store that is a folder": _lineage(
+        "metadata.sqlite is a folder, not a file", _under_root("metadata.sqlite", "folder")
     ),
     "kubeflow package that is binary": Probe(
         ("kubeflow", "submit", "--host", "http://127.0.0.1:9", "--package", "{tmp}/package.yaml"),
