@@ -52,8 +52,6 @@ def missing_release(components: list[ComponentRun]) -> str | None:
     """
     from tfx.dsl.io import fileio
 
-    from components.pusher.executor import STAGED_DESTINATION_PROPERTY
-
     finished = {c.node_id: c for c in components if c.state in ("executed", "cached")}
     pusher = finished.get("Pusher")
     checked = "ServingSmokeCheck" in finished
@@ -63,12 +61,10 @@ def missing_release(components: list[ComponentRun]) -> str | None:
         destination = props.get("pushed_destination")
         if props.get("pushed") != 1 or not destination or fileio.exists(destination):
             continue
-        staged = props.get(STAGED_DESTINATION_PROPERTY)
-        where = f" (nor is it staged in {staged})" if staged else ""
         return (
-            f"the model this run blessed and pushed as version {props.get('pushed_version')} is NOT served: "
-            f"{destination} no longer exists{where}; the steps were reused from an earlier run, so nothing "
-            "published it again; rerun with --no-cache to push, check and publish it anew"
+            f"the model pushed as version {props.get('pushed_version')} is NOT served: {destination} no "
+            "longer exists, and the steps reused from an earlier run did not publish it again; rerun with "
+            "--no-cache to push, check and publish it anew"
         )
     return None
 

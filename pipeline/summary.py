@@ -179,7 +179,7 @@ def render(result: RunResult) -> str:
 
 # What SQLite (ML Metadata), the OS and TensorFlow's file layer say when a disk fills up.
 _DISK_FULL = ("database or disk is full", "No space left on device", "Disk quota exceeded")
-_MAX_ERROR_CHARS = 400
+_MAX_ERROR_CHARS = 600
 
 
 def error_line(result: RunResult) -> str:
