@@ -107,8 +107,12 @@ def content_digests(directory: Path) -> dict[str, str]:
     return {name: hashlib.sha256(content).hexdigest() for name, content in read_contents(directory).items()}
 
 
-def fingerprint_of(digests: dict[str, str]) -> str:
-    """Returns the data fingerprint (the cache key of ingestion) of the four files' SHA-256 digests."""
+def data_fingerprint(digests: dict[str, str]) -> str:
+    """Returns the data fingerprint: one digest over the four files' SHA-256 content digests.
+
+    Args:
+        digests: file name (`FILES`) -> hex SHA-256 of its content, as `content_digests` returns.
+    """
     return hashlib.sha256("".join(digests[name] for name in FILES).encode()).hexdigest()[:16]
 
 
@@ -137,7 +141,7 @@ def verify_contents(directory: Path, contents: dict[str, bytes], require_canonic
     """
     digests = {name: hashlib.sha256(contents[name]).hexdigest() for name in FILES}
     mismatched = [name for name in FILES if digests[name] != CANONICAL_SHA256[name]]
-    fingerprint = fingerprint_of(digests)
+    fingerprint = data_fingerprint(digests)
     if not mismatched:
         return True, fingerprint
     if require_canonical or len(mismatched) < len(FILES):

@@ -52,14 +52,16 @@ def missing_release(components: list[ComponentRun]) -> str | None:
     """
     from tfx.dsl.io import fileio
 
+    from components.pusher.properties import PUSHED_DESTINATION_PROPERTY, PUSHED_PROPERTY
+    from pipeline import nodes
+
     finished = {c.node_id: c for c in components if c.state in ("executed", "cached")}
-    pusher = finished.get("Pusher")
-    checked = "ServingSmokeCheck" in finished
-    if pusher is None or not checked:
+    pusher = finished.get(nodes.PUSHER)
+    if pusher is None or nodes.SMOKE_CHECK not in finished:
         return None
     for _, props in pusher.outputs.get("pushed_model", []):
-        destination = props.get("pushed_destination")
-        if props.get("pushed") != 1 or not destination or fileio.exists(destination):
+        destination = props.get(PUSHED_DESTINATION_PROPERTY)
+        if props.get(PUSHED_PROPERTY) != 1 or not destination or fileio.exists(destination):
             continue
         return (
             f"the model pushed as version {props.get('pushed_version')} is NOT served: {destination} no "
@@ -99,13 +101,13 @@ def run_pipeline(
     *,
     verbose: bool = False,
     stream: TextIO | None = None,
-    stages: tuple[str, ...] = ("data", "model", "release"),
+    stop_after: str | None = None,
 ) -> RunResult:
     """Runs the pipeline locally and reads back, from ML Metadata, what each component did.
 
     The console (`stream`, default standard error) shows only the progress display; everything the
-    libraries print goes to a log file under the root (`RunResult.log_path`). `stages` runs a prefix
-    of the factory's stages (`pipeline.pipeline.STAGES`), e.g. ("data",) for the data half.
+    libraries print goes to a log file under the root (`RunResult.log_path`). `stop_after` ends the
+    pipeline with that node (`pipeline.nodes`), e.g. `nodes.UPSCALER` for the data half.
 
     Raises:
         StorageError: the root is not writable (before anything runs).
@@ -133,7 +135,7 @@ def run_pipeline(
         with log, ProgressDisplay(config.metadata_path, since_ms, log.console, verbose=verbose):
             # Built inside: what TFX says while building the pipeline belongs in the log too.
             pipeline = create_pipeline(
-                config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path)), stages
+                config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path)), stop_after
             )
             try:
                 LocalDagRunner().run(pipeline)

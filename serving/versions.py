@@ -12,6 +12,9 @@ import posixpath
 import re
 from pathlib import Path
 
+# TensorFlow's `tf.saved_model.SAVED_MODEL_FILENAME_PB`, named here without importing TensorFlow: the run's
+# early checks (a root inside a model folder) answer before TensorFlow loads. The test of this module
+# checks the two agree.
 SAVED_MODEL_FILE = "saved_model.pb"
 # ASCII digits only (re.ASCII: `\d` and `[0-9]` stay ASCII); 18 digits keep every version an int64.
 VERSION_NAME = re.compile(r"[0-9]{1,18}", re.ASCII)

@@ -16,12 +16,13 @@ import re
 import time
 import uuid
 
+import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 from components.pusher.model_card import CARD_FILES
-from components.pusher.spec import ASSETS_EXTRA
-from serving.versions import SAVED_MODEL_FILE, version_number
+from serving.signatures import ASSETS_EXTRA
+from serving.versions import version_number
 
 REGISTRY = ".pushed_models.json"  # version -> {"digest", "source"}; TF Serving ignores dot files
 STAGING_PREFIX = ".staging-"
@@ -157,8 +158,9 @@ def stage_model(model_dir: str, base_directory: str, version: str) -> str:
     staged = staging_path(base_directory, version)
     if fileio.exists(staged):
         fileio.rmtree(staged)
-    io_utils.copy_dir(model_dir, staged, deny_regex_patterns=[re.escape(SAVED_MODEL_FILE)])
-    io_utils.copy_file(posixpath.join(model_dir, SAVED_MODEL_FILE), posixpath.join(staged, SAVED_MODEL_FILE))
+    graph = tf.saved_model.SAVED_MODEL_FILENAME_PB
+    io_utils.copy_dir(model_dir, staged, deny_regex_patterns=[re.escape(graph)])
+    io_utils.copy_file(posixpath.join(model_dir, graph), posixpath.join(staged, graph))
     if _is_local(staged):
         _make_readable(staged)
     return staged
@@ -214,8 +216,7 @@ def publish(staged: str, destination: str) -> None:
         return
     # An object store has no folder rename (TF's GCS filesystem fails on one): copy, `saved_model.pb`
     # last so the version is loadable only when complete, then delete the staged copy.
-    io_utils.copy_dir(staged, destination, deny_regex_patterns=[re.escape(SAVED_MODEL_FILE)])
-    io_utils.copy_file(
-        posixpath.join(staged, SAVED_MODEL_FILE), posixpath.join(destination, SAVED_MODEL_FILE)
-    )
+    graph = tf.saved_model.SAVED_MODEL_FILENAME_PB
+    io_utils.copy_dir(staged, destination, deny_regex_patterns=[re.escape(graph)])
+    io_utils.copy_file(posixpath.join(staged, graph), posixpath.join(destination, graph))
     fileio.rmtree(staged)

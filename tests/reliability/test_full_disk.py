@@ -12,7 +12,11 @@ import pytest
 from ml_metadata.proto import metadata_store_pb2
 from reliability.runs import CLI, REPO, executions, start_run, wait_for_line
 
+from pipeline import nodes
 from pipeline.cli import CONSOLE_LOST_EXIT
+
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
 
 CACHED = metadata_store_pb2.Execution.CACHED
 COMPLETE = metadata_store_pb2.Execution.COMPLETE
@@ -29,7 +33,7 @@ def test_a_disk_that_fills_during_a_run_is_one_line_and_the_rerun_resumes(reliab
     disk = mount_tmpfs("80m")
     root = disk / "root"
     # Up to StatisticsGen: the fill comes after ExampleGen, and StatisticsGen still has to write.
-    run = start_run(reliability_data, root, cut_after="StatisticsGen")
+    run = start_run(reliability_data, root, stop_after=nodes.STATISTICS_GEN)
     wait_for_line(run, "✓ IdxExampleGen")
     _fill(disk)
     stdout, stderr = run.communicate(timeout=600)
@@ -42,17 +46,17 @@ def test_a_disk_that_fills_during_a_run_is_one_line_and_the_rerun_resumes(reliab
     assert "UPDATE `" not in error and "INSERT INTO" not in error  # ML Metadata's SQL stays out
 
     finished = {node for node, e in executions(root / "metadata.sqlite") if e.last_known_state == COMPLETE}
-    assert "IdxExampleGen" in finished
+    assert nodes.EXAMPLE_GEN in finished
     last_before = max(e.id for _, e in executions(root / "metadata.sqlite"))
 
     (disk / "filler").unlink()
-    rerun = start_run(reliability_data, root, cut_after="StatisticsGen")
+    rerun = start_run(reliability_data, root, stop_after=nodes.STATISTICS_GEN)
     out, err = rerun.communicate(timeout=600)
     assert rerun.returncode == 0, err[-3000:]
     resumed = {
         node: e.last_known_state for node, e in executions(root / "metadata.sqlite") if e.id > last_before
     }
-    assert resumed["IdxExampleGen"] == CACHED, resumed
+    assert resumed[nodes.EXAMPLE_GEN] == CACHED, resumed
 
 
 @pytest.mark.parametrize("stderr_on_full_disk", [False, True], ids=["stderr-elsewhere", "stderr-full-too"])

@@ -14,6 +14,9 @@ from reliability.runs import executions, start_run, wait_for_line
 from pipeline import cli
 from pipeline.signals import INTERRUPTED_EXIT, TERMINATED_EXIT
 
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
+
 CACHED = metadata_store_pb2.Execution.CACHED
 COMPLETE = metadata_store_pb2.Execution.COMPLETE
 

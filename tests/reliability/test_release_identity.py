@@ -15,11 +15,16 @@ import os
 import shutil
 import stat
 
+import pytest
 from reliability.runs import start_run
 
 from components.pusher import versions
+from pipeline import nodes
 from pipeline.metadata import component_runs
 from serving.versions import served_versions
+
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
 
 
 def _finish(process) -> str:
@@ -40,7 +45,7 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
     model_base = root / "serving" / "fashion-tfx"
     previous = os.umask(0o077)  # the runs inherit it: files must still be readable by TF Serving
     try:
-        stopped = start_run(canonical_data_dir, root, cut_after="Pusher")
+        stopped = start_run(canonical_data_dir, root, stop_after=nodes.PUSHER)
         _finish(stopped)
         first = {r.node_id: r for r in component_runs(root / "metadata.sqlite")}
         props = first["Pusher"].outputs["pushed_model"][0][1]
@@ -56,16 +61,16 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
         shutil.copytree(staged, tmp_path / "staged-backup")
         weights = next((staged / "variables").glob("variables.data-*"))
         weights.write_bytes(bytes(b ^ 0xFF for b in weights.read_bytes()))
-        tampered = start_run(canonical_data_dir, root, cut_after=None)
+        tampered = start_run(canonical_data_dir, root, stop_after=None)
         stdout, stderr = tampered.communicate(timeout=900)
         assert tampered.returncode == 1, stderr[-3000:]
-        assert f"error in ServingSmokeCheck: refusing to publish {staged}: its content" in stdout, stdout
+        assert f"error in {nodes.SMOKE_CHECK}: refusing to publish {staged}: its content" in stdout, stdout
         assert "is not the model pushed as version" in stdout and "Traceback" not in stdout + stderr
         assert _visible(model_base) == [] and served_versions(model_base) == []
         shutil.rmtree(staged)
         shutil.copytree(tmp_path / "staged-backup", staged)  # the blessed model's files, as pushed
 
-        out = _finish(start_run(canonical_data_dir, root, cut_after=None))
+        out = _finish(start_run(canonical_data_dir, root, stop_after=None))
         assert "loaded in a fresh process (as TF Serving loads it: 6 warm-up requests replayed)" in out
         assert _visible(model_base) == [version] and served_versions(model_base) == [int(version)]
         for path in (root / "serving" / "models.config", model_base / versions.REGISTRY):
@@ -78,7 +83,7 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
         # The served version is this run's baseline (ServingBaseline): a drop is allowed, so the new
         # model is blessed whatever its accuracy, and identity alone decides whether it is pushed.
         out = _finish(
-            start_run(canonical_data_dir, root, "--seed", "7", "--max-accuracy-drop", "1", cut_after=None)
+            start_run(canonical_data_dir, root, "--seed", "7", "--max-accuracy-drop", "1", stop_after=None)
         )
     finally:
         os.umask(previous)
@@ -95,7 +100,7 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
 
     # The serving folder is deleted; an unchanged rerun reuses every step, and must not call it served.
     shutil.rmtree(root / "serving")
-    cached = start_run(canonical_data_dir, root, "--seed", "7", "--max-accuracy-drop", "1", cut_after=None)
+    cached = start_run(canonical_data_dir, root, "--seed", "7", "--max-accuracy-drop", "1", stop_after=None)
     stdout, stderr = cached.communicate(timeout=900)
     assert cached.returncode == 1, stderr[-3000:]
     assert f"NOT served: {new['pushed_destination']} no longer exists" in stdout, stdout

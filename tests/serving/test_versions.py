@@ -38,3 +38,9 @@ def test_the_newest_version_ignores_folders_tf_serving_ignores(tmp_path):
     assert served_versions(base) == [3, 10]
     assert newest_version(base) == (10, str(base / "10"))
     assert newest_version(tmp_path / "nothing") is None and served_versions(tmp_path / "nothing") == []
+
+
+def test_the_saved_model_file_name_is_tensorflows():
+    import tensorflow as tf
+
+    assert SAVED_MODEL_FILE == tf.saved_model.SAVED_MODEL_FILENAME_PB
