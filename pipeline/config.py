@@ -31,7 +31,6 @@ def default_root() -> Path:
 # install: gs:// (tensorflow-io-gcs-filesystem and apache-beam[gcp] are in the lock). s3:// would need
 # tensorflow-io, which the lock lacks.
 STORAGE_SCHEMES = ("gs://",)
-METADATA_FILE = "metadata.sqlite"  # ML Metadata's SQLite store, in the run's state folder
 
 
 class StorageRoot(str):
