@@ -245,30 +245,6 @@ def kubernetes_platform_spec(settings: KubeflowSettings, spec: dict) -> dict | N
     return platform
 
 
-def read_spec(path: str | Path) -> tuple[dict, dict]:
-    """Reads a compiled spec file: (the PipelineSpec, the platform spec or {}), as kfp's client does.
-
-    Raises:
-        ConfigError: the file is missing, not YAML, or not a KFP pipeline spec.
-    """
-    import yaml
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"pipeline package {path} not found; run `fashion-tfx kubeflow compile` first")
-    try:
-        documents = list(yaml.safe_load_all(path.read_text()))
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not YAML: {err}") from err
-    spec = documents[0] if documents else None
-    if not isinstance(spec, dict) or "root" not in spec or "deploymentSpec" not in spec:
-        raise ConfigError(f"{path} is not a KFP pipeline spec")
-    platform: dict = {}
-    for document in documents[1:]:
-        platform.update(document or {})
-    return spec, platform
-
-
 def check_output(output: str | Path) -> str:
     """Makes sure the spec can be written at `output` (creating missing folders), before compiling.
 

@@ -12,11 +12,13 @@ import sys
 from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
+from tfx.dsl.io import fileio
 
 from components.pusher.properties import PUSHED_DESTINATION_PROPERTY, PUSHED_PROPERTY
 from pipeline import nodes
 from pipeline.config import METADATA_FILE
 from pipeline.metadata import read_only_store
+from pipeline.storage import store_problem
 
 INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -146,7 +148,10 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
 def render(lineage: Lineage) -> str:
     """Formats a lineage as a few lines of text."""
     lines = [
-        f"served model: {lineage.destination}",
+        f"served model: {lineage.destination}"
+        + (
+            "" if fileio.exists(lineage.destination) else "  (NO LONGER EXISTS: nothing is served from there)"
+        ),
         f"  trained in run {lineage.run_id} as {lineage.model_uri}",
         f"  data: {lineage.data_dir} (fingerprint {lineage.data_fingerprint})",
         f"  code fingerprint: {lineage.code_fingerprint}",
@@ -161,13 +166,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default="runs/local", help="the run root (default: runs/local)")
     args = parser.parse_args(argv)
     metadata = Path(args.root) / METADATA_FILE
-    if not metadata.is_file():
+    problem = store_problem(metadata)
+    if not problem and not metadata.is_file():
         print(f"lineage: error: no ML Metadata store at {metadata}; run `make run` first", file=sys.stderr)
         return 2
     try:
+        if problem:
+            raise LineageError(problem)
         print(render(served_model_lineage(metadata)))
     except LineageError as err:
         print(f"lineage: error: {err}", file=sys.stderr)
+        return 2
+    except RuntimeError as err:  # ML Metadata's own errors (a store damaged in a way SQLite did not see)
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        print(f"lineage: error: cannot read the ML Metadata store {metadata}: {first}", file=sys.stderr)
         return 2
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import posixpath
@@ -11,12 +12,13 @@ from tfx.utils import path_utils
 
 from components.anomaly_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
-from components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
+from components.evaluator.trusted_check import GOLDEN_SET_LIMITS, TRUSTED_CHECK_PROPERTY
 from components.example_gen import spec as example_gen_spec
 from components.pusher.properties import (
     ALREADY_SERVING_PROPERTY,
     PUSHED_DESTINATION_PROPERTY,
     PUSHED_PROPERTY,
+    STAGED_DESTINATION_PROPERTY,
 )
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from data.classes import CLASS_NAMES
@@ -81,7 +83,7 @@ def trusted_check_line(result: RunResult) -> list[str]:
     outcome = "passed" if verdict["passed"] else "FAILED, so NOT blessed"
     return [
         f"  trusted check: accuracy {verdict['accuracy']:.4f} on {verdict['examples']} canonical test "
-        f"images (SHA-256 verified), floor {verdict['floor']:g}: {outcome}"
+        f"images (SHA-256 verified), floor {verdict['floor']:g}: {outcome}; {GOLDEN_SET_LIMITS}"
     ]
 
 
@@ -101,17 +103,26 @@ def release_lines(result: RunResult) -> list[str]:
     lines += trusted_check_line(result)
     pusher = result.component(nodes.PUSHER)
     for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
+        staged = props.get(STAGED_DESTINATION_PROPERTY)
+        destination = props.get(PUSHED_DESTINATION_PROPERTY)
+        if props.get(PUSHED_PROPERTY) == 1 and not fileio.exists(destination or ""):
+            if staged and fileio.exists(staged):
+                lines.append(f"  staged, not yet published (the smoke check publishes it): {staged}")
+                continue
+            # Reused from an earlier run but deleted since: the error line says what to do.
+            lines.append(f"  NOT served: {destination} no longer exists")
+            return lines
         if props.get(PUSHED_PROPERTY) == 1 and props.get(ALREADY_SERVING_PROPERTY) == 1:
-            lines.append(
-                f"  already serving: {props.get(PUSHED_DESTINATION_PROPERTY)} (no new version pushed)"
-            )
+            lines.append(f"  already serving: {destination} (no new version pushed)")
         elif props.get(PUSHED_PROPERTY) == 1:
-            lines.append(f"  pushed to: {props.get(PUSHED_DESTINATION_PROPERTY)}")
+            lines.append(f"  pushed to: {destination}")
         else:
             lines.append("  not pushed: only blessed models ship; the served version is unchanged")
     check = result.component(nodes.SMOKE_CHECK)
     outcome = json_property(check, "result", SMOKE_RESULT_PROPERTY) if check else None
-    if outcome and outcome.get("checked"):
+    if outcome and outcome.get("checked") and not fileio.exists(outcome["models_config"]):
+        lines.append(f"  TF Serving config {outcome['models_config']} no longer exists")
+    elif outcome and outcome.get("checked"):
         replayed = (outcome.get("tf_serving_loader") or {}).get("warmup_requests_replayed")
         loader = f" (as TF Serving loads it: {replayed} warm-up requests replayed)" if replayed else ""
         lines.append(
@@ -163,14 +174,39 @@ def render(result: RunResult) -> str:
     lines += release_lines(result)
     lines += ["", f"  artifacts:   {config.pipeline_root}", f"  ML Metadata: {config.metadata_path}"]
     if result.log_path:
-        lines.append(f"  log (everything the libraries printed): {result.log_path}")
+        incomplete = f" (incomplete: {result.log_error})" if result.log_error else ""
+        lines.append(f"  log (everything the libraries printed): {result.log_path}{incomplete}")
     if result.interrupted:
         lines += ["", *interrupted_lines(result)]
     elif not result.ok:
         failed = [r.node_id for r in result.components if r.state in ("failed", "running")]
         where = f" in {failed[0]}" if failed else ""
-        lines += ["", f"error{where}: {result.error}"]
+        lines += ["", f"error{where}: {error_line(result)}"]
     return relative_to_cwd("\n".join(lines))
+
+
+# What SQLite (ML Metadata), the OS and TensorFlow's file layer say when a disk fills up.
+_DISK_FULL = ("database or disk is full", "No space left on device", "Disk quota exceeded")
+_MAX_ERROR_CHARS = 600
+
+
+def error_line(result: RunResult) -> str:
+    """Returns the run's error as one line: a full disk said plainly, anything else its first line."""
+    error = result.error
+    text = str(error) or type(error).__name__
+    if (isinstance(error, OSError) and error.errno == errno.ENOSPC) or any(s in text for s in _DISK_FULL):
+        return (
+            f"the disk holding {result.config.root} is full ({_first_line(text)}); free some space and "
+            "rerun the same command: finished steps are reused"
+        )
+    return _first_line(text)
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    # ML Metadata's errors quote the whole SQL statement after the reason.
+    line = line.split(" query: ", 1)[0]
+    return line if len(line) <= _MAX_ERROR_CHARS else line[: _MAX_ERROR_CHARS - 1] + "…"
 
 
 def relative_to_cwd(text: str) -> str:
@@ -182,7 +218,7 @@ def interrupted_lines(result: RunResult) -> list[str]:
     """Says what an interrupted run finished, what it stopped, and that the same command resumes it."""
     done = [r.node_id for r in result.components if r.state in ("executed", "cached", "resolved")]
     stopped = [r.node_id for r in result.components if r.state in ("running", "new")]
-    lines = [f"interrupted (Ctrl-C) after {len(done)} finished step(s)"]
+    lines = [f"{result.error} after {len(done)} finished step(s)"]
     if stopped:
         lines[0] += f", during {', '.join(stopped)}"
     lines.append(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import posixpath
-import re
 from pathlib import Path
 
 import numpy as np
@@ -21,37 +20,7 @@ from serving.signatures import (
     ServingError,
     signature_named,
 )
-
-# Plain ASCII decimal only: str.isdigit() also accepts '١٢' (Arabic-Indic, which int() reads as 12)
-# and '²' (which int() refuses), and TF Serving itself reads version folders as ASCII numbers.
-VERSION_NAME = re.compile(r"[0-9]{1,18}", re.ASCII)
-
-
-def _version_folders(model_base: str | Path) -> dict[int, str]:
-    """Returns version number -> folder name of the numeric folders holding a SavedModel (TF Serving's rule).
-
-    Through TFX's fileio, so a model base in a bucket (`gs://`, `s3://`) is read like a local folder.
-    """
-    from tfx.dsl.io import fileio
-
-    base = str(model_base)
-    if not fileio.isdir(base):
-        return {}
-    folders = {}
-    for name in (str(entry).rstrip("/") for entry in fileio.listdir(base)):
-        if VERSION_NAME.fullmatch(name) and fileio.exists(
-            posixpath.join(base, name, tf.saved_model.SAVED_MODEL_FILENAME_PB)
-        ):
-            folders[int(name)] = name
-    return folders
-
-
-def model_versions(model_base: str | Path) -> list[int]:
-    """Returns the numeric version folders holding a SavedModel, oldest first (TF Serving's rule).
-
-    Folders whose names are not plain ASCII decimal numbers are not versions and are ignored.
-    """
-    return sorted(_version_folders(model_base))
+from serving.versions import SAVED_MODEL_FILE, version_folders
 
 
 def resolve_model_dir(
@@ -80,9 +49,7 @@ def resolve_model_dir(
     base: str | Path
     if model_dir is not None:
         base = str(model_dir) if is_uri(model_dir) else Path(model_dir)
-        if version is None and fileio.exists(
-            posixpath.join(str(base), tf.saved_model.SAVED_MODEL_FILENAME_PB)
-        ):
+        if version is None and fileio.exists(posixpath.join(str(base), SAVED_MODEL_FILE)):
             return base
     elif serving_root is not None:
         if is_uri(serving_root):  # a bucket has no symlinks to escape through
@@ -91,17 +58,18 @@ def resolve_model_dir(
             base = safe_model_path(serving_root, model_name)
     else:
         raise ServingError("give a model folder or a serving root")
-    folders = _version_folders(base)
+    # Which folders are versions, and which is newest: TF Serving's rule, kept in serving/versions.py.
+    folders = version_folders(base)
     if version is not None:
         if version not in folders:
             raise ServingError(f"{base}: no version {version} (found: {sorted(folders) or 'none'})")
-        # The folder of that number as TF Serving names it (leading zeros allowed there too).
         chosen = folders[version]
     elif not folders:
         raise ServingError(f"{base}: no SavedModel and no numeric version folder holding one")
     else:
         chosen = folders[max(folders)]
-    return posixpath.join(base, chosen) if isinstance(base, str) else base / chosen
+    # A bucket URI stays a string: Path would collapse `s3://b` into `s3:/b`.
+    return chosen if is_uri(chosen) else Path(chosen)
 
 
 _TF_ERROR_PREAMBLE = ("Graph execution error:", "Detected at node", "<stack traces unavailable>")

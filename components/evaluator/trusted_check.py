@@ -17,6 +17,12 @@ if TYPE_CHECKING:
 
 TRUSTED_CHECK_PROPERTY = "trusted_check"  # JSON on the Evaluator's blessing: see `trusted_check`
 BATCH = 200
+# What the golden-set check can and cannot catch, said wherever its verdict is shown (the run summary;
+# the evaluation report may quote it too), not only in docs/reliability.md.
+GOLDEN_SET_LIMITS = (
+    "it catches gross poisoning (shifted labels, other data), not subtle poisoning: 30 % of labels "
+    "flipped at random still passes a low floor such as the test profile's"
+)
 
 
 def accuracy_floor(eval_config: tfma.EvalConfig) -> float | None:
