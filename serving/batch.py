@@ -84,25 +84,14 @@ def _tfrecord_items(path: str) -> Iterator[Item]:
     import tensorflow as tf
 
     from data import examples
+    from serving.tfrecords import read_records
 
-    compression = "GZIP" if path.lower().endswith(".gz") else ""
-    records = iter(tf.data.TFRecordDataset(path, compression_type=compression))
-    index = 0
-    while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            return
-        except tf.errors.OpError as err:
-            # A damaged file cannot be read past the damage: this is not a skippable item.
-            raise PayloadError(
-                f"{path}: unreadable TFRecord file at record {index} ({err.message.splitlines()[0]})"
-            ) from err
+    # A damaged frame raises PayloadError: reading cannot go on past it, so it is not a skippable item.
+    for index, record in enumerate(read_records(path)):
         name = f"{path}[{index}]"
-        index += 1
         example = tf.train.Example()
         try:
-            example.ParseFromString(record.numpy())
+            example.ParseFromString(record)
         except Exception as err:  # protobuf raises its own DecodeError type
             yield Item(id=name, image=None, error=f"{name}: not a tf.Example ({err})")
             continue
