@@ -7,6 +7,7 @@ in a TFRecord file); the caller decides whether that is fatal (`--strict`) or sk
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -152,6 +153,24 @@ def with_png(item: Item) -> bytes:
     return encode_png(item.image)
 
 
+@contextlib.contextmanager
+def output_failures(path: str | None) -> Iterator[None]:
+    """Turns a failed write (a full disk, a read-only folder) into one OutputError naming the output.
+
+    Raises:
+        OutputError: writing the output failed; the caller discards its partial files.
+    """
+    import tensorflow as tf
+
+    from serving.exit_codes import OutputError
+
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as err:
+        detail = getattr(err, "message", None) or getattr(err, "strerror", None) or str(err)
+        raise OutputError(f"{path or 'stdout'}: cannot write the output ({detail.splitlines()[0]})") from err
+
+
 class AtomicOutput:
     """A file written under a temporary name and renamed into place only when complete.
 
@@ -186,11 +205,17 @@ class AtomicOutput:
         self._gfile.rename(self.partial, self.path, overwrite=True)
 
     def discard(self) -> None:
-        """Closes and removes the partial file, if any."""
-        if self.file is not None:
-            self.file.close()
-        if self._gfile.exists(self.partial):
-            self._gfile.remove(self.partial)
+        """Closes and removes the partial file, if any (even when closing fails, as on a full disk)."""
+        import tensorflow as tf
+
+        try:
+            if self.file is not None:
+                with contextlib.suppress(OSError, tf.errors.OpError):
+                    self.file.close()
+        finally:
+            self.file = None
+            if self._gfile.exists(self.partial):
+                self._gfile.remove(self.partial)
 
     def __enter__(self):
         return self.open()
