@@ -34,9 +34,7 @@ def ascii_int(text: str) -> int:
 def version_number(text: str) -> int:
     """A model version: ASCII digits only, 0 or more (TF Serving's version folders are such numbers)."""
     if not _ASCII_NATURAL.fullmatch(text):
-        raise argparse.ArgumentTypeError(
-            f"a model version is a number of 0 or more in ASCII digits, got {text!r}"
-        )
+        raise argparse.ArgumentTypeError(f"a version is a number of 0 or more in ASCII digits, got {text!r}")
     return int(text)
 
 
