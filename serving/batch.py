@@ -71,7 +71,8 @@ def count_items(sources: Sequence[Source]) -> int | None:
     """The number of items, when knowable without reading the files (None if a TFRecord file is given)."""
     if any(source.kind == "tfrecord" for source in sources):
         return None
-    return sum(sum(1 for _ in _folder_entries(s.path)) if s.kind == "folder" else 1 for s in sources)
+    # An empty folder is one (unusable) item.
+    return sum(max(sum(1 for _ in _folder_entries(s.path)), 1) if s.kind == "folder" else 1 for s in sources)
 
 
 def _png_item(path: str) -> Item:
@@ -124,8 +125,15 @@ def iter_items(sources: Iterable[Source]) -> Iterator[Item]:
     """
     for source in sources:
         if source.kind == "folder":
+            found = False
             for entry in _folder_entries(source.path):
+                found = True
                 yield _png_item(os.path.join(source.path, entry.name))
+            if not found:
+                named = " named like a PNG file" if source.path.lower().endswith(".png") else ""
+                yield Item(
+                    id=source.path, image=None, error=f"{source.path}: a folder{named}, with no file in it"
+                )
         elif source.kind == "tfrecord":
             yield from _tfrecord_items(source.path)
         else:

@@ -7,6 +7,7 @@ are not comparable, so `similar` refuses an index made by another model.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Sequence
@@ -139,12 +140,18 @@ class EmbeddingWriter:
         self._output.commit()
 
     def abort(self) -> None:
-        """Removes the partial output(s)."""
-        if self._parquet is not None:
-            self._parquet.close()
-        for output in (self._output, self._ids, getattr(self, "_rows", None)):
-            if output is not None:
-                output.discard()
+        """Removes the partial output(s), even when finishing the Parquet file fails (a full disk)."""
+        import pyarrow as pa
+        import tensorflow as tf
+
+        try:
+            if self._parquet is not None:
+                with contextlib.suppress(OSError, pa.ArrowException, tf.errors.OpError):
+                    self._parquet.close()
+        finally:
+            for output in (self._output, self._ids, getattr(self, "_rows", None)):
+                if output is not None:
+                    output.discard()
 
 
 class _GFileSink:

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
+import logging
 import os
 import stat
 import struct
+import sys
+import tempfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -18,6 +22,7 @@ from data import examples
 from serving.signatures import IMAGE_SIDE, MAX_BATCH, MAX_PNG_BYTES, PNG_SIGNATURE
 
 MAX_FILE_BYTES = MAX_PNG_BYTES
+_log = logging.getLogger(__name__)
 
 
 class PayloadError(ValueError):
@@ -137,6 +142,27 @@ def check_png_chunks(data: bytes, name: str) -> None:
     raise PayloadError(f"{name}: truncated PNG (no IEND chunk)")
 
 
+@contextlib.contextmanager
+def _native_stderr_to(captured: list[str], limit: int = 4096) -> Iterator[None]:
+    """Catches what native code (libpng inside OpenCV) writes to file descriptor 2 while the block runs.
+
+    libpng prints its warnings and errors straight to stderr, beside the tool's own one-line messages;
+    they go into the error message or the log instead. The first `limit` bytes are appended to
+    `captured`.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read(limit).decode(errors="replace"))
+
+
 def image_from_png(data: bytes, name: str) -> np.ndarray:
     """Decodes PNG bytes into a 28x28 uint8 grey image, refusing anything else with a clear message.
 
@@ -157,10 +183,15 @@ def image_from_png(data: bytes, name: str) -> np.ndarray:
             "(resize it first)"
         )
     check_png_chunks(data, name)
+    native: list[str] = []
     try:
-        image = examples.decode_png(data)
+        with _native_stderr_to(native):
+            image = examples.decode_png(data)
     except ValueError as err:
-        raise PayloadError(f"{name}: {err}") from err
+        said = " ".join(line.strip() for line in native[0].splitlines() if line.strip()) if native else ""
+        raise PayloadError(f"{name}: {err}" + (f" ({said})" if said else "")) from err
+    if native and native[0].strip():
+        _log.debug("%s: libpng said: %s", name, native[0].strip())
     if image.dtype != np.uint8:
         raise PayloadError(f"{name}: {image.dtype} PNG; expected 8-bit grey levels")
     if image.ndim == 3:

@@ -136,7 +136,7 @@ BAD_INPUTS = {
     "FIFO": (lambda d: _fifo(d / "pipe.png"), [], "pipe.png: not a regular file"),
     "/dev/zero": (lambda d: "/dev/zero", [], "/dev/zero: not a regular file"),
     "3 GB sparse file": (lambda d: _sparse_file(d / "huge.png"), [], "3221225472 bytes is too large"),
-    "empty folder": (lambda d: d, [], "no usable image among the inputs (0 skipped)"),
+    "empty folder": (lambda d: d, [], "work: a folder, with no file in it (--strict)"),
     "timeout NaN": (lambda d: d, ["--timeout", "nan"], "--timeout: must be a finite number of seconds"),
     "timeout negative": (lambda d: d, ["--timeout", "-1"], "--timeout: must be a finite number of seconds"),
     "timeout infinite": (lambda d: d, ["--timeout", "inf"], "--timeout: must be a finite number of seconds"),
