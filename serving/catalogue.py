@@ -67,6 +67,7 @@ class EmbeddingWriter:
         self._output = AtomicOutput(path, "wb")
         self._ids = AtomicOutput(ids_path(path), "w") if self.form == "npy" else None
         self._parquet = None
+        self._sink: _GFileSink | None = None
         if self.form == "npy":
             # Raw float32 rows first; the .npy header needs the row count, known only at the end.
             self._rows = AtomicOutput(self._output.partial + ".rows", "wb")
@@ -115,8 +116,10 @@ class EmbeddingWriter:
                 MODEL_FINGERPRINT_KEY: model_fingerprint(self.model_dir).encode(),
                 MODEL_PATH_KEY: self.model_dir.encode(),
             }
-            sink = pa.PythonFile(_GFileSink(self._output.file), mode="w")
-            self._parquet = pq.ParquetWriter(sink, table.schema.with_metadata(metadata))
+            self._sink = _GFileSink(self._output.file)
+            self._parquet = pq.ParquetWriter(
+                pa.PythonFile(self._sink, mode="w"), table.schema.with_metadata(metadata)
+            )
         self._parquet.write_table(table)  # one row group per batch: bounded memory
 
     def commit(self) -> None:
@@ -149,6 +152,11 @@ class EmbeddingWriter:
                 with contextlib.suppress(OSError, pa.ArrowException, tf.errors.OpError):
                     self._parquet.close()
         finally:
+            # A GFile written after closing opens the file again: the sink refuses any later write
+            # (pyarrow's writer retries its footer when it is collected).
+            if self._sink is not None:
+                self._sink.closed = True
+            self._parquet = None
             for output in (self._output, self._ids, getattr(self, "_rows", None)):
                 if output is not None:
                     output.discard()
@@ -162,6 +170,8 @@ class _GFileSink:
         self.closed = False
 
     def write(self, data) -> int:
+        if self.closed:
+            raise OSError("write to a closed catalogue file")
         self._gfile.write(bytes(data))
         return len(data)
 

@@ -41,17 +41,20 @@ class PredictionWriter:
         self._stream = stream
         self._form = form
         self._classes = CLASS_NAMES
-        if form == "csv":
-            self._csv = csv.writer(stream, lineterminator="\n")
-            self._csv.writerow(["id", "class", *CLASS_NAMES])
+        self._csv = csv.writer(stream, lineterminator="\n") if form == "csv" else None
+        self._header_due = form == "csv"
 
     def write(self, ids, predictions) -> None:
-        """Writes one row per input of a batch."""
+        """Writes one row per input of a batch (the CSV header before the first: nothing for no rows)."""
         import json
+
+        if self._header_due:
+            self._csv.writerow(["id", "class", *self._classes])
+            self._header_due = False
 
         for i, item_id in enumerate(ids):
             probabilities = [round(float(p), 6) for p in predictions.probabilities[i]]
-            if self._form == "csv":
+            if self._csv is not None:
                 self._csv.writerow([item_id, predictions.class_name[i], *probabilities])
             else:
                 row = {
