@@ -436,22 +436,20 @@ def test_rest_client_treats_the_server_as_untrusted(case, hostile_server, work, 
 
 # --- flags of predict, embed and similar -----------------------------------------------------------
 
+
+def _remote(backend: str, option: str, value: str) -> list[str]:
+    return ["predict", "{png}", "--backend", backend, option, value]
+
+
 # (arguments after the command, with {png}, {work} and {root} filled in; what the one line must say)
 FLAG_CASES = {
-    "host with a space": (["predict", "{png}", "--backend", "rest", "--host", "tfs host"],
-                          r"--host: not a host name or IP address: 'tfs host'"),
-    "host with a newline": (["predict", "{png}", "--backend", "rest", "--host", "tfs\nevil"],
-                            r"--host: not a host name or IP address: 'tfs\\nevil'"),
-    "host with a scheme": (["predict", "{png}", "--backend", "grpc", "--host", "http://tfs"],
-                           r"--host: not a host name"),
-    "host with a port": (["predict", "{png}", "--backend", "rest", "--host", "tfs:99"],
-                         r"--host: not a host name"),
-    "port 69001": (["predict", "{png}", "--backend", "rest", "--port", "69001"],
-                   r"--port: a port is a number in 1-65535, got '69001'"),
-    "port 0": (["predict", "{png}", "--backend", "rest", "--port", "0"],
-               r"--port: a port is a number in 1-65535"),
-    "port in other digits": (["predict", "{png}", "--backend", "grpc", "--port", "８５００"],
-                             r"--port: a port is"),
+    "host with a space": (_remote("rest", "--host", "tfs host"), r"--host: not a host name .*'tfs host'"),
+    "host with a newline": (_remote("rest", "--host", "tfs\nevil"), r"--host: .*'tfs\\nevil'"),
+    "host with a scheme": (_remote("grpc", "--host", "http://tfs"), r"--host: not a host name"),
+    "host with a port": (_remote("rest", "--host", "tfs:99"), r"--host: not a host name"),
+    "port 69001": (_remote("rest", "--port", "69001"), r"--port: a port is a number in 1-65535, got '69001'"),
+    "port 0": (_remote("rest", "--port", "0"), r"--port: a port is a number in 1-65535"),
+    "port in other digits": (_remote("grpc", "--port", "８５００"), r"--port: a port is"),
     "output empty": (["predict", "{work}", "--output", ""], r"--output: must name a file or folder, got ''"),
     "output a folder": (["predict", "{png}", "--output", "{work}"], r"is a folder; give an output file"),
     "model dir empty": (["predict", "{png}", "--model-dir", ""], r"--model-dir: must name a file or folder"),
