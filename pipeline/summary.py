@@ -8,14 +8,20 @@ import posixpath
 
 from tfx.dsl.io import fileio
 
-from components.drift_gate.component import ANOMALIES_PROPERTY
+from components.anomaly_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
 from components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
 from components.example_gen import spec as example_gen_spec
+from components.pusher.properties import (
+    ALREADY_SERVING_PROPERTY,
+    PUSHED_DESTINATION_PROPERTY,
+    PUSHED_PROPERTY,
+)
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from data.classes import CLASS_NAMES
 from data.splits import SPLITS
 from models.console import format_hyperparameters
+from pipeline import nodes
 from pipeline.local_runner import RunResult
 from pipeline.metadata import json_property
 
@@ -26,7 +32,7 @@ def _duration(seconds: float) -> str:
 
 def split_class_counts(result: RunResult) -> dict[str, dict[str, int]] | None:
     """Returns split -> class id -> count, from the ExampleGen artifact this run used."""
-    run = result.component("IdxExampleGen")
+    run = result.component(nodes.EXAMPLE_GEN)
     if run is None:
         return None
     return json_property(run, example_gen_spec.EXAMPLES, example_gen_spec.CLASS_COUNTS_PROPERTY)
@@ -35,7 +41,7 @@ def split_class_counts(result: RunResult) -> dict[str, dict[str, int]] | None:
 def model_lines(result: RunResult) -> list[str]:
     """Returns the tuned hyper-parameters and where the trained model and its curves are, if they ran."""
     lines = []
-    tuner = result.component("Tuner")
+    tuner = result.component(nodes.TUNER)
     if tuner is not None and tuner.outputs.get("best_hyperparameters"):
         path = posixpath.join(tuner.outputs["best_hyperparameters"][0][0], "best_hyperparameters.txt")
         if fileio.exists(path):
@@ -43,7 +49,7 @@ def model_lines(result: RunResult) -> list[str]:
                 values = json.load(source).get("values", {})
             trials = tuner.outputs["tuner_results"][0][0]
             lines += ["", f"  tuned: {format_hyperparameters(values)}  (trials: {trials})"]
-    trainer = result.component("Trainer")
+    trainer = result.component(nodes.TRAINER)
     if trainer is not None and trainer.outputs.get("model"):
         lines += [] if lines else [""]
         lines.append(f"  trained model:  {trainer.outputs['model'][0][0]}/Format-Serving")
@@ -53,7 +59,7 @@ def model_lines(result: RunResult) -> list[str]:
 
 def data_lines(result: RunResult) -> list[str]:
     """Returns which data the run trained on, loudly when it is not the canonical Fashion-MNIST."""
-    run = result.component("IdxExampleGen")
+    run = result.component(nodes.EXAMPLE_GEN)
     props = run.outputs.get(example_gen_spec.EXAMPLES, [("", {})])[0][1] if run else {}
     description = props.get(example_gen_spec.DESCRIPTION_PROPERTY)
     if not description:
@@ -65,7 +71,7 @@ def data_lines(result: RunResult) -> list[str]:
 
 def trusted_check_line(result: RunResult) -> list[str]:
     """Returns the golden-set verdict the blessing depends on (see components/evaluator)."""
-    evaluator = result.component("Evaluator")
+    evaluator = result.component(nodes.EVALUATOR)
     verdict = json_property(evaluator, "blessing", TRUSTED_CHECK_PROPERTY) if evaluator else None
     if not verdict:
         return []
@@ -81,7 +87,7 @@ def trusted_check_line(result: RunResult) -> list[str]:
 def release_lines(result: RunResult) -> list[str]:
     """Returns test accuracy, the blessing, where the model was pushed and the smoke check's verdict."""
     lines: list[str] = []
-    report = result.component("EvaluationReport")
+    report = result.component(nodes.EVALUATION_REPORT)
     headline = json_property(report, "report", REPORT_SUMMARY_PROPERTY) if report else None
     if headline:
         accuracy = headline.get("accuracy")
@@ -92,15 +98,17 @@ def release_lines(result: RunResult) -> list[str]:
         for uri, _ in report.outputs.get("report", []):
             lines.append(f"  evaluation report: {uri}/evaluation.md")
     lines += trusted_check_line(result)
-    pusher = result.component("Pusher")
+    pusher = result.component(nodes.PUSHER)
     for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
-        if props.get("pushed") == 1 and props.get("already_serving") == 1:
-            lines.append(f"  already serving: {props.get('pushed_destination')} (no new version pushed)")
-        elif props.get("pushed") == 1:
-            lines.append(f"  pushed to: {props.get('pushed_destination')}")
+        if props.get(PUSHED_PROPERTY) == 1 and props.get(ALREADY_SERVING_PROPERTY) == 1:
+            lines.append(
+                f"  already serving: {props.get(PUSHED_DESTINATION_PROPERTY)} (no new version pushed)"
+            )
+        elif props.get(PUSHED_PROPERTY) == 1:
+            lines.append(f"  pushed to: {props.get(PUSHED_DESTINATION_PROPERTY)}")
         else:
             lines.append("  not pushed: only blessed models ship; the served version is unchanged")
-    check = result.component("ServingSmokeCheck")
+    check = result.component(nodes.SMOKE_CHECK)
     outcome = json_property(check, "result", SMOKE_RESULT_PROPERTY) if check else None
     if outcome and outcome.get("checked"):
         replayed = (outcome.get("tf_serving_loader") or {}).get("warmup_requests_replayed")
@@ -145,7 +153,7 @@ def render(result: RunResult) -> str:
             lines.append(f"  {split:<6}{sum(per_class.values()):>8}{row}")
         lines.append("  classes: " + ", ".join(f"{i} {name}" for i, name in enumerate(CLASS_NAMES)))
     lines += data_lines(result)
-    gate = result.component("DriftGate")
+    gate = result.component(nodes.ANOMALY_GATE)
     anomalies = json_property(gate, "verdict", ANOMALIES_PROPERTY) if gate else None
     if anomalies:
         lines += ["", "  data anomalies (the run went on: stop_on_anomalies is off):"]

@@ -13,6 +13,7 @@ from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 from tfx.utils import path_utils
 
+from compat.tfx import execution_id
 from components.evaluation_report import spec
 from components.evaluation_report.model_card import (
     build_model_card,
@@ -67,7 +68,7 @@ class Executor(base_executor.BaseExecutor):
             # The card's pictures sit beside it, so the Markdown shows them wherever the folder goes.
             curves = os.path.join(model_run.uri, CURVES_PNG)
             if tf.io.gfile.exists(curves):
-                tf.io.gfile.copy(curves, os.path.join(out, spec.TRAINING_CURVES_PNG), overwrite=True)
+                tf.io.gfile.copy(curves, os.path.join(out, CURVES_PNG), overwrite=True)
             counts = None
             if examples.has_custom_property(CLASS_COUNTS_PROPERTY):
                 counts = json.loads(examples.get_string_custom_property(CLASS_COUNTS_PROPERTY))
@@ -90,9 +91,7 @@ class Executor(base_executor.BaseExecutor):
                 lineage={
                     "pipeline_name": context.pipeline_info.id if context and context.pipeline_info else None,
                     "pipeline_run_id": context.pipeline_run_id if context else None,
-                    "report_execution_id": int(context._unique_id)  # noqa: SLF001  (TFX exposes no getter)
-                    if context and str(context._unique_id or "").isdigit()  # noqa: SLF001
-                    else None,
+                    "report_execution_id": execution_id(context),
                     "artifacts": {
                         "model": candidate,
                         "model_run": _artifact_reference(model_run),

@@ -16,8 +16,9 @@ import numpy as np
 import tensorflow as tf
 
 from components.evaluation_report.report import CONFUSION_PNG, describe_model
-from components.evaluation_report.spec import TRAINING_CURVES_PNG
 from data.classes import CLASS_NAMES
+from data.resize import SOURCE_SIZE
+from models.trainer import CURVES_PNG
 
 SCHEMA_VERSION = "0.0.2"
 WEAKEST_CLASSES = (
@@ -40,7 +41,9 @@ def read_signatures(saved_model_dir: str) -> dict[str, dict[str, dict[str, str]]
     from tensorflow.core.protobuf import saved_model_pb2
 
     saved_model = saved_model_pb2.SavedModel()
-    with tf.io.gfile.GFile(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as source:
+    with tf.io.gfile.GFile(
+        os.path.join(saved_model_dir, tf.saved_model.SAVED_MODEL_FILENAME_PB), "rb"
+    ) as source:
         saved_model.ParseFromString(source.read())
 
     def describe(tensor) -> str:
@@ -104,8 +107,9 @@ def limitations(report: dict[str, Any]) -> list[dict[str, str]]:
     )
     found.append(
         {
-            "description": "Trained on Fashion-MNIST only: centred 28x28 grey-level product photos on a "
-            "black background. Other images (natural photos, colour, several objects) are out of its domain."
+            "description": f"Trained on Fashion-MNIST only: centred {SOURCE_SIZE}x{SOURCE_SIZE} grey-level "
+            "product photos on a black background. Other images (natural photos, colour, several objects) "
+            "are out of its domain."
         }
     )
     return found
@@ -195,7 +199,7 @@ def build_model_card(
             ),
             (
                 "Training curves (loss and accuracy per epoch)",
-                _png_base64(os.path.join(graphics_dir, TRAINING_CURVES_PNG)),
+                _png_base64(os.path.join(graphics_dir, CURVES_PNG)),
             ),
         )
         if image
@@ -205,12 +209,13 @@ def build_model_card(
         "schema_version": SCHEMA_VERSION,
         "model_details": {
             "name": model_name,
-            "overview": f"Classifies 28x28 grey-level Fashion-MNIST images into {len(CLASS_NAMES)} "
-            f"clothing classes. {report['verdict']}",
+            "overview": f"Classifies {SOURCE_SIZE}x{SOURCE_SIZE} grey-level Fashion-MNIST images into "
+            f"{len(CLASS_NAMES)} clothing classes. {report['verdict']}",
             "documentation": (
                 f"A {family} network trained {epochs} epochs in {training.get('seconds', '?')} s; the "
-                f"served graph upscales images from {settings.get('source_size', 28)} to "
-                f"{settings.get('image_size', '?')} pixels, so clients send raw 28x28 images."
+                f"served graph upscales images from {settings.get('source_size', SOURCE_SIZE)} to "
+                f"{settings.get('image_size', '?')} pixels, so clients send raw {SOURCE_SIZE}x{SOURCE_SIZE} "
+                "images."
             ),
             "owners": [{"name": "fashion-tfx pipeline", "contact": ""}],
             "version": {
@@ -316,7 +321,7 @@ def render_model_card(card: dict[str, Any]) -> str:
         "",
         f"{training['epochs']} epochs in {training['seconds']} s.",
         "",
-        f"![training curves]({TRAINING_CURVES_PNG})",
+        f"![training curves]({CURVES_PNG})",
         "",
         "## Evaluation (test split)",
         "",

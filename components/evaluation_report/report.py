@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from tfx.dsl.io import fileio
 
-from components.evaluator.eval_config import ACCURACY
+from components.evaluator.eval_config import ACCURACY, ACCURACY_METRIC
 from data.classes import CLASS_NAMES
 
 REPORT_JSON = "evaluation.json"
@@ -144,7 +144,7 @@ def read_thresholds(evaluation_uri: str) -> dict[str, float | None]:
     found: dict[str, float | None] = {"min_accuracy": None, "max_accuracy_drop": None}
     for spec in eval_config.metrics_specs if eval_config else []:
         for metric in spec.metrics:
-            if metric.class_name != "SparseCategoricalAccuracy":
+            if metric.class_name != ACCURACY_METRIC:
                 continue
             thresholds = [t.threshold for t in metric.per_slice_thresholds]
             thresholds += [metric.threshold] if metric.HasField("threshold") else []

@@ -21,7 +21,6 @@ SUMMARY_PROPERTY = "summary"  # JSON on the report artifact: accuracy, example c
 # (with the pictures the Markdown shows) into the pushed version's assets.extra/.
 MODEL_CARD_JSON = "model_card.json"
 MODEL_CARD_MARKDOWN = "model_card.md"
-TRAINING_CURVES_PNG = "training_curves.png"
 
 
 class EvaluationReportArtifact(artifact.Artifact):

@@ -9,13 +9,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from components.evaluator.eval_config import ACCURACY_METRIC
 from data.golden import GoldenSet, GoldenSetError, load_golden_set
 
 if TYPE_CHECKING:
     import tensorflow_model_analysis as tfma
 
 TRUSTED_CHECK_PROPERTY = "trusted_check"  # JSON on the Evaluator's blessing: see `trusted_check`
-ACCURACY_METRIC = "SparseCategoricalAccuracy"
 BATCH = 200
 
 

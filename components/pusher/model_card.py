@@ -7,14 +7,11 @@ import os
 from tfx.dsl.io import fileio
 
 from components.evaluation_report.report import CONFUSION_PNG
-from components.evaluation_report.spec import (
-    MODEL_CARD_JSON,
-    MODEL_CARD_MARKDOWN,
-    TRAINING_CURVES_PNG,
-)
-from components.pusher.spec import ASSETS_EXTRA
+from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN
+from models.trainer import CURVES_PNG
+from serving.signatures import ASSETS_EXTRA
 
-CARD_FILES = (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, CONFUSION_PNG, TRAINING_CURVES_PNG)
+CARD_FILES = (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, CONFUSION_PNG, CURVES_PNG)
 REQUIRED = (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN)
 
 

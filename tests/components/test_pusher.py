@@ -17,11 +17,8 @@ from components.evaluation_report.spec import (
     EvaluationReportArtifact,
 )
 from components.pusher import versions
-from components.pusher.executor import (
-    ALREADY_SERVING_PROPERTY,
-    STAGED_DESTINATION_PROPERTY,
-    Executor,
-)
+from components.pusher.executor import Executor
+from components.pusher.properties import ALREADY_SERVING_PROPERTY, STAGED_DESTINATION_PROPERTY
 from serving.local import model_versions
 from serving.push import write_models_config
 
