@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import errno
 import logging
+import math
 import os
 import stat
 import struct
@@ -95,7 +96,8 @@ def validate_batch(images, names: Sequence[str] | None = None, max_batch: int = 
     bad = ~np.isfinite(values) | (values < 0) | (values > 255)
     if bad.any():
         index = int(np.flatnonzero(bad.reshape(len(values), -1).any(axis=1))[0])
-        low, high = float(np.nanmin(values[index])), float(np.nanmax(values[index]))
+        seen = values[index][~np.isnan(values[index])]  # an all-NaN image has no range (and no warning)
+        low, high = (float(seen.min()), float(seen.max())) if seen.size else (math.nan, math.nan)
         raise PayloadError(
             f"{_item(names, index)}: grey levels must be finite values in 0-255, found range "
             f"{low:g}..{high:g}"
