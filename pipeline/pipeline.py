@@ -12,7 +12,7 @@ from tfx.proto import trainer_pb2
 
 from components.drift_gate.component import DriftGate
 from components.evaluation_report.component import EvaluationReport
-from components.evaluator.component import TrustedEvaluator
+from components.evaluator.component import GoldenSetEvaluator
 from components.evaluator.eval_config import make_eval_config
 from components.example_gen.component import IdxExampleGen
 from components.pusher.component import ModelPusher
@@ -127,7 +127,7 @@ def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, 
     baseline = ServingBaseline(candidate=trainer.outputs["model"], serving_model_dir=model_dir)
     # TFX's Evaluator, whose blessing also needs the golden set, and which drops a baseline artifact
     # that holds no model (nothing served yet).
-    evaluator = TrustedEvaluator(
+    evaluator = GoldenSetEvaluator(
         examples=raw_examples,
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["baseline"],

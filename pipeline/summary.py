@@ -10,7 +10,7 @@ from tfx.dsl.io import fileio
 
 from components.drift_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
-from components.evaluator.trusted_check import TRUSTED_CHECK_PROPERTY
+from components.evaluator.golden_set_check import GOLDEN_SET_PROPERTY
 from components.example_gen import spec as example_gen_spec
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from data.classes import CLASS_NAMES
@@ -63,17 +63,17 @@ def data_lines(result: RunResult) -> list[str]:
     return ["", f"  WARNING: trained on {description}"]
 
 
-def trusted_check_line(result: RunResult) -> list[str]:
+def golden_set_line(result: RunResult) -> list[str]:
     """Returns the golden-set verdict the blessing depends on (see components/evaluator)."""
     evaluator = result.component("Evaluator")
-    verdict = json_property(evaluator, "blessing", TRUSTED_CHECK_PROPERTY) if evaluator else None
+    verdict = json_property(evaluator, "blessing", GOLDEN_SET_PROPERTY) if evaluator else None
     if not verdict:
         return []
     if "accuracy" not in verdict:
-        return [f"  trusted check: could not run, so NOT blessed: {verdict.get('reason')}"]
+        return [f"  golden set: could not run, so NOT blessed: {verdict.get('reason')}"]
     outcome = "passed" if verdict["passed"] else "FAILED, so NOT blessed"
     return [
-        f"  trusted check: accuracy {verdict['accuracy']:.4f} on {verdict['examples']} canonical test "
+        f"  golden set: accuracy {verdict['accuracy']:.4f} on {verdict['examples']} canonical test "
         f"images (SHA-256 verified), floor {verdict['floor']:g}: {outcome}"
     ]
 
@@ -91,7 +91,7 @@ def release_lines(result: RunResult) -> list[str]:
         lines += [f"    {headline['verdict']}"] if headline.get("verdict") else []
         for uri, _ in report.outputs.get("report", []):
             lines.append(f"  evaluation report: {uri}/evaluation.md")
-    lines += trusted_check_line(result)
+    lines += golden_set_line(result)
     pusher = result.component("Pusher")
     for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
         if props.get("pushed") == 1 and props.get("already_serving") == 1:
