@@ -1,6 +1,9 @@
 """Where the served model came from, read from ML Metadata: which data, which code, which run.
 
 python -m pipeline.lineage --root runs/local
+
+It prints its answer only: what the libraries print on import (TensorFlow, CUDA probes, version
+warnings) goes to `<root>/logs/lineage-<time>.log`, as a run's does.
 """
 
 from __future__ import annotations
@@ -9,11 +12,12 @@ import argparse
 import dataclasses
 import json
 import sys
+import time
 from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.metadata import read_only_store
+from pipeline.run_log import LibraryOutputToFile
 
 INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -34,6 +38,7 @@ class Lineage:
     """The served model's provenance.
 
     Attributes:
+        version: the served version number (the model's name for clients), if recorded.
         destination: where the model was pushed (a version folder under the serving root).
         model_uri: the Trainer's Model artifact the push copied.
         data_fingerprint: digest of the IDX files the examples came from.
@@ -43,6 +48,7 @@ class Lineage:
         steps: every execution upstream of the push, oldest first.
     """
 
+    version: str | None
     destination: str
     model_uri: str
     data_fingerprint: str | None
@@ -67,6 +73,8 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
     Raises:
         LineageError: the store records no pushed model.
     """
+    from pipeline.metadata import read_only_store  # imports TensorFlow: after the output is redirected
+
     store = read_only_store(metadata_path)
     node_of: dict[int, str] = {}
     run_of: dict[int, str] = {}
@@ -127,7 +135,9 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
     code = None
     if trainer is not None and isinstance(trainer.properties.get("custom_config"), str):
         code = json.loads(trainer.properties["custom_config"]).get("code_fingerprint")
+    version = served.custom_properties.get("pushed_version")
     return Lineage(
+        version=str(_value(version)) if version is not None else None,
         destination=str(_value(served.custom_properties["pushed_destination"]))
         if "pushed_destination" in served.custom_properties
         else served.uri,
@@ -142,8 +152,9 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
 
 def render(lineage: Lineage) -> str:
     """Formats a lineage as a few lines of text."""
+    name = f"served version {lineage.version}" if lineage.version else "served model"
     lines = [
-        f"served model: {lineage.destination}",
+        f"{name}: {lineage.destination}",
         f"  trained in run {lineage.run_id} as {lineage.model_uri}",
         f"  data: {lineage.data_dir} (fingerprint {lineage.data_fingerprint})",
         f"  code fingerprint: {lineage.code_fingerprint}",
@@ -161,11 +172,16 @@ def main(argv: list[str] | None = None) -> int:
     if not metadata.is_file():
         print(f"lineage: error: no ML Metadata store at {metadata}; run `make run` first", file=sys.stderr)
         return 2
-    try:
-        print(render(served_model_lineage(metadata)))
-    except LineageError as err:
-        print(f"lineage: error: {err}", file=sys.stderr)
+    log_path = Path(args.root) / "logs" / f"lineage-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
+    with LibraryOutputToFile(log_path, sys.stdout):
+        try:
+            answer, error = render(served_model_lineage(metadata)), None
+        except LineageError as err:
+            answer, error = None, err
+    if error is not None:
+        print(f"lineage: error: {error}", file=sys.stderr)
         return 2
+    print(answer)
     return 0
 
 

@@ -10,14 +10,18 @@ from tfx.dsl.io import fileio
 
 from components.drift_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
+from components.evaluation_report.report import golden_set_line
 from components.evaluator.golden_set_check import GOLDEN_SET_PROPERTY
 from components.example_gen import spec as example_gen_spec
+from components.pusher.spec import ASSETS_EXTRA
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from data.classes import CLASS_NAMES
 from data.splits import SPLITS
 from models.console import format_hyperparameters
+from pipeline.config import is_uri
 from pipeline.local_runner import RunResult
 from pipeline.metadata import json_property
+from serving.push import CONTAINER_ROOT, MODELS_CONFIG, TF_SERVING_IMAGE
 
 
 def _duration(seconds: float) -> str:
@@ -63,23 +67,26 @@ def data_lines(result: RunResult) -> list[str]:
     return ["", f"  WARNING: trained on {description}"]
 
 
-def golden_set_line(result: RunResult) -> list[str]:
+def golden_set_lines(result: RunResult) -> list[str]:
     """Returns the golden-set verdict the blessing depends on (see components/evaluator)."""
     evaluator = result.component("Evaluator")
     verdict = json_property(evaluator, "blessing", GOLDEN_SET_PROPERTY) if evaluator else None
-    if not verdict:
-        return []
-    if "accuracy" not in verdict:
-        return [f"  golden set: could not run, so NOT blessed: {verdict.get('reason')}"]
-    outcome = "passed" if verdict["passed"] else "FAILED, so NOT blessed"
-    return [
-        f"  golden set: accuracy {verdict['accuracy']:.4f} on {verdict['examples']} canonical test "
-        f"images (SHA-256 verified), floor {verdict['floor']:g}: {outcome}"
-    ]
+    return [f"  {golden_set_line(verdict)}"] if verdict else []
+
+
+def pushed_version(result: RunResult) -> tuple[str, str, bool] | None:
+    """Returns (served version, its folder, whether it was already serving) of this run's push, if any."""
+    pusher = result.component("Pusher")
+    for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
+        if props.get("pushed") == 1:
+            destination = str(props.get("pushed_destination", "")).rstrip("/")
+            version = str(props.get("pushed_version") or posixpath.basename(destination))
+            return version, destination, props.get("already_serving") == 1
+    return None
 
 
 def release_lines(result: RunResult) -> list[str]:
-    """Returns test accuracy, the blessing, where the model was pushed and the smoke check's verdict."""
+    """Returns test accuracy, both blessing gates, the served version pushed and the smoke check's verdict."""
     lines: list[str] = []
     report = result.component("EvaluationReport")
     headline = json_property(report, "report", REPORT_SUMMARY_PROPERTY) if report else None
@@ -89,17 +96,24 @@ def release_lines(result: RunResult) -> list[str]:
         verdict = "BLESSED" if headline["blessed"] else "NOT blessed"
         lines += ["", f"  test accuracy: {shown} on {headline['example_count']} images; {verdict}"]
         lines += [f"    {headline['verdict']}"] if headline.get("verdict") else []
+    lines += golden_set_lines(result)
+    if headline:
         for uri, _ in report.outputs.get("report", []):
             lines.append(f"  evaluation report: {uri}/evaluation.md")
-    lines += golden_set_line(result)
-    pusher = result.component("Pusher")
-    for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
-        if props.get("pushed") == 1 and props.get("already_serving") == 1:
-            lines.append(f"  already serving: {props.get('pushed_destination')} (no new version pushed)")
-        elif props.get("pushed") == 1:
-            lines.append(f"  pushed to: {props.get('pushed_destination')}")
+    pushed = pushed_version(result)
+    if pushed:
+        version, destination, already = pushed
+        where = posixpath.dirname(destination)
+        if already:
+            lines.append(
+                f"  served version {version} in {where}/ already holds this model: nothing new pushed"
+            )
         else:
-            lines.append("  not pushed: only blessed models ship; the served version is unchanged")
+            lines.append(
+                f"  pushed: served version {version}, in {where}/ (model card in its {ASSETS_EXTRA}/)"
+            )
+    elif result.component("Pusher") is not None:
+        lines.append("  not pushed: only blessed models ship; the served version is unchanged")
     check = result.component("ServingSmokeCheck")
     outcome = json_property(check, "result", SMOKE_RESULT_PROPERTY) if check else None
     if outcome and outcome.get("checked"):
@@ -111,6 +125,40 @@ def release_lines(result: RunResult) -> list[str]:
             f"TF Serving config {outcome['models_config']}"
         )
     return lines
+
+
+def tensorboard_command(result: RunResult) -> str | None:
+    """Returns the TensorBoard command over the run's logs: curves, the trials' HParams, the projector.
+
+    One local `--logdir` (the projector needs it): runs are then named by the component that wrote
+    them, `Trainer/model_run/<id>/train`, `Tuner/tuner_results/<id>/hparams/trial-01`.
+    """
+    if result.component("Trainer") is None and result.component("Tuner") is None:
+        return None
+    return f"tensorboard --logdir {result.config.pipeline_root}"
+
+
+def next_step_lines(result: RunResult) -> list[str]:
+    """Returns the exact commands to try the model this run pushed, look at its logs and trace it."""
+    config = result.config
+    serving = str(config.serving_dir)
+    lines = []
+    if pushed_version(result):
+        lines.append(f"    fashion-tfx predict --serving-root {serving} --index 0 --index 17 --split test")
+        config_file = f"{CONTAINER_ROOT}/{MODELS_CONFIG}"
+        if is_uri(serving):
+            mount, config_file = "", posixpath.join(serving, MODELS_CONFIG)
+        else:
+            mount = f'--mount type=bind,source="{os.path.abspath(serving)}",target={CONTAINER_ROOT},readonly '
+        lines.append(
+            f"    docker run --rm -p 8500:8500 -p 8501:8501 {mount}{TF_SERVING_IMAGE} "
+            f"--model_config_file={config_file}"
+        )
+    board = tensorboard_command(result)
+    lines += [f"    {board}"] if board else []
+    if pushed_version(result) and not is_uri(str(config.root)):
+        lines.append(f"    python -m pipeline.lineage --root {config.root}")
+    return ["", "  next steps:", *lines] if lines else []
 
 
 def component_line(result: RunResult) -> str:
@@ -152,6 +200,7 @@ def render(result: RunResult) -> str:
         lines += [f"    {split}: {line}" for split, found in anomalies.items() for line in found]
     lines += model_lines(result)
     lines += release_lines(result)
+    lines += next_step_lines(result) if result.ok else []
     lines += ["", f"  artifacts:   {config.pipeline_root}", f"  ML Metadata: {config.metadata_path}"]
     if result.log_path:
         lines.append(f"  log (everything the libraries printed): {result.log_path}")

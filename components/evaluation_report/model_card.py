@@ -212,7 +212,8 @@ def data_sections(
                 "name": f"Fashion-MNIST {split} split",
                 "link": DATA_LINK,
                 "description": f"{sum(per_class.values()):,} images for {use}; "
-                f"per class: {balance or 'n/a'}. Source: {data_source or 'n/a'}; data fingerprint {data_fingerprint or 'n/a'}.",
+                f"per class: {balance or 'n/a'}. Source: {data_source or 'n/a'}; "
+                f"data fingerprint {data_fingerprint or 'n/a'}.",
             }
         )
     return sections
