@@ -115,7 +115,6 @@ def run_embed(args: argparse.Namespace) -> int:
 
 def run_similar(args: argparse.Namespace) -> int:
     """Runs `fashion-tfx similar`: prints the k nearest catalogue items and saves the picture grid."""
-    from data.classes import CLASS_NAMES
     from serving import catalogue
     from serving.batch import AtomicOutput
     from serving.payloads import PayloadError, load_png_file
@@ -149,7 +148,6 @@ def run_similar(args: argparse.Namespace) -> int:
         return 1 if isinstance(err, model_failed) else 2
     print(f"# {args.image} (model: {predicted.class_name[0]}): {len(neighbours)} nearest in {args.index}")
     for n in neighbours:
-        name = CLASS_NAMES[n.label] if n.label is not None and 0 <= n.label < len(CLASS_NAMES) else "?"
-        print(f"{n.rank}\t{n.similarity:.4f}\t{name}\t{n.id}")
+        print(f"{n.rank}\t{n.similarity:.4f}\t{catalogue.label_name(n.label)}\t{n.id}")
     print(f"# grid: {grid}", file=sys.stderr)
     return 0
