@@ -73,5 +73,5 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
     assert new["model_digest"] != props["model_digest"]
     assert int(new["pushed_version"]) > int(version)
     assert _visible(model_base) == [version, new["pushed_version"]], os.listdir(model_base)
-    assert f"pushed to: {new['pushed_destination']}" in out and "already serving" not in out
+    assert f"pushed: served version {new['pushed_version']}, in " in out and "already serving" not in out
     assert new["pushed_destination"] != old_model_dir
