@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import posixpath
+import sys
 
 from tfx.dsl.io import fileio
 
@@ -127,6 +128,11 @@ def release_lines(result: RunResult) -> list[str]:
     return lines
 
 
+def tool(name: str) -> str:
+    """A command of this environment by its path (`.venv/bin/tensorboard`), so it runs as printed."""
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
 def tensorboard_command(result: RunResult) -> str | None:
     """Returns the TensorBoard command over the run's logs: curves, the trials' HParams, the projector.
 
@@ -135,7 +141,7 @@ def tensorboard_command(result: RunResult) -> str | None:
     """
     if result.component("Trainer") is None and result.component("Tuner") is None:
         return None
-    return f"tensorboard --logdir {result.config.pipeline_root}"
+    return f"{tool('tensorboard')} --logdir {result.config.pipeline_root}"
 
 
 def next_step_lines(result: RunResult) -> list[str]:
@@ -144,7 +150,9 @@ def next_step_lines(result: RunResult) -> list[str]:
     serving = str(config.serving_dir)
     lines = []
     if pushed_version(result):
-        lines.append(f"    fashion-tfx predict --serving-root {serving} --index 0 --index 17 --split test")
+        lines.append(
+            f"    {tool('fashion-tfx')} predict --serving-root {serving} --index 0 --index 17 --split test"
+        )
         config_file = f"{CONTAINER_ROOT}/{MODELS_CONFIG}"
         if is_uri(serving):
             mount, config_file = "", posixpath.join(serving, MODELS_CONFIG)
@@ -157,7 +165,7 @@ def next_step_lines(result: RunResult) -> list[str]:
     board = tensorboard_command(result)
     lines += [f"    {board}"] if board else []
     if pushed_version(result) and not is_uri(str(config.root)):
-        lines.append(f"    python -m pipeline.lineage --root {config.root}")
+        lines.append(f"    {tool('python')} -m pipeline.lineage --root {config.root}")
     return ["", "  next steps:", *lines] if lines else []
 
 

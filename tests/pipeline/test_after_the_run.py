@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 from google.protobuf import text_format
 from model_cards import ABSOLUTE_PATH, validate_against_toolkit_schema
@@ -51,15 +52,14 @@ def test_the_summary_names_the_version_once_the_golden_set_and_the_next_commands
         r"on the golden set \(1,000 SHA-256-verified canonical test images\) its accuracy", summary
     )
     steps = summary.split("  next steps:\n", 1)[1].splitlines()
-    root = str(run.root)
-    assert (
-        steps[0] == f"    fashion-tfx predict --serving-root {root}/serving --index 0 --index 17 --split test"
-    )
+    root, tools = str(run.root), Path(sys.executable).parent  # the commands of the run's environment
+    predict = f"{tools}/fashion-tfx predict --serving-root {root}/serving --index 0 --index 17 --split test"
+    assert steps[0] == f"    {predict}"
     assert steps[1].startswith("    docker run --rm -p 8500:8500 -p 8501:8501 --mount type=bind,")
     assert f'source="{root}/serving",target=/models,readonly' in steps[1]
     assert steps[1].endswith("--model_config_file=/models/models.config")
-    assert steps[2] == f"    tensorboard --logdir {root}/pipeline"
-    assert steps[3] == f"    python -m pipeline.lineage --root {root}"
+    assert steps[2] == f"    {tools}/tensorboard --logdir {root}/pipeline"
+    assert steps[3] == f"    {tools}/python -m pipeline.lineage --root {root}"
 
 
 def test_what_ships_with_the_model_names_no_build_path_and_its_card_is_schema_valid(full_test_run):
