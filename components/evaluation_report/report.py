@@ -207,17 +207,6 @@ def format_figure(value: float | None, note: str | None = None) -> str:
     return f"{value:.3f}"
 
 
-def golden_set_sentence(golden_set: dict[str, Any]) -> str:
-    """The golden-set check's result in words: its accuracy and images, or why it could not run."""
-    if "accuracy" not in golden_set:
-        return f"the golden-set check could not run ({golden_set.get('reason')})"
-    outcome = "meets" if golden_set["passed"] else "is below"
-    return (
-        f"on the golden set ({golden_set['examples']:,} SHA-256-verified canonical test images) its "
-        f"accuracy {golden_set['accuracy']:.4f} {outcome} the same floor"
-    )
-
-
 def compare_per_class(candidate: list[dict], baseline: list[dict]) -> list[dict[str, Any]]:
     """Returns, per class, the candidate's and the baseline's recall and precision and their changes."""
     rows = []
@@ -231,24 +220,42 @@ def compare_per_class(candidate: list[dict], baseline: list[dict]) -> list[dict[
     return rows
 
 
+def golden_set_line(golden_set: dict[str, Any] | None) -> str:
+    """One line on the blessing's second gate, the golden-set check (the report's and the summary's)."""
+    if not golden_set:
+        return "golden set: not checked"
+    if "accuracy" not in golden_set:
+        return f"golden set: could not run, so NOT blessed: {golden_set.get('reason')}"
+    outcome = "passed" if golden_set["passed"] else "FAILED, so NOT blessed"
+    return (
+        f"golden set: accuracy {golden_set['accuracy']:.4f} on {golden_set['examples']:,} canonical test "
+        f"images (SHA-256 verified), floor {golden_set['floor']:g}: {outcome}"
+    )
+
+
 def verdict(report: dict[str, Any]) -> str:
-    """One sentence: why the model was or was not blessed, and against which baseline."""
+    """Why the model was or was not blessed, against which baseline, then the golden-set check's line."""
     accuracy, thresholds, baseline = report["accuracy"], report["thresholds"], report.get("baseline")
     floor, drop = thresholds.get("min_accuracy"), thresholds.get("max_accuracy_drop")
     floor = "n/a" if floor is None else f"{floor:g}"
     golden_set = report.get("golden_set")
+    # The golden set's line follows the test split's sentence: the blessing's second gate.
+    second = f" G{golden_set_line(golden_set)[1:]}." if golden_set else ""
     if report["blessed"]:
         sentence = f"Blessed: accuracy {accuracy:.4f} meets the floor of {floor}"
-        sentence += f", {golden_set_sentence(golden_set)}" if golden_set else ""
         if baseline:
             change = report["comparison"]["accuracy_change"]
             allowed = "no drop was allowed" if not drop else f"a drop of at most {drop:g} was allowed"
             return (
                 sentence + f", and its change of {change:+.4f} against the baseline, "
                 f"{describe_model(baseline['model'])} with accuracy {baseline['accuracy']:.4f}, "
-                f"passes ({allowed})."
+                f"passes ({allowed})." + second
             )
-        return sentence + "; there was no blessed baseline to compare against, so only the floor applied."
+        return (
+            sentence
+            + "; there was no blessed baseline to compare against, so only the floor applied."
+            + second
+        )
     reasons = []
     for failure in report["validation_failures"]:
         if failure["metric"] == ACCURACY and not failure["change"]:
@@ -261,14 +268,14 @@ def verdict(report: dict[str, Any]) -> str:
                 f"{failure['metric']}{' (change)' if failure['change'] else ''} failed its threshold"
             )
     if golden_set and not golden_set.get("passed"):
-        reasons.append(golden_set_sentence(golden_set))
+        reasons.append("the golden-set check failed")
     sentence = "Not blessed: " + ("; ".join(reasons) or "the Evaluator's validation failed")
     if baseline:
         return sentence + (
             f" (baseline: {describe_model(baseline['model'])}, accuracy {baseline['accuracy']:.4f}; "
-            f"change {report['comparison']['accuracy_change']:+.4f})."
+            f"change {report['comparison']['accuracy_change']:+.4f})." + second
         )
-    return sentence + " (no blessed baseline existed)."
+    return sentence + " (no blessed baseline existed)." + second
 
 
 def assemble_report(
@@ -363,19 +370,6 @@ def _change(value: float | None) -> str:
         return "n/a"
     mark = " ▼" if value < 0 else ""
     return f"{value:+.3f}{mark}"
-
-
-def golden_set_line(golden_set: dict[str, Any] | None) -> str:
-    """One line on the blessing's second gate, the golden-set check (the report's and the summary's)."""
-    if not golden_set:
-        return "golden set: not checked"
-    if "accuracy" not in golden_set:
-        return f"golden set: could not run, so NOT blessed: {golden_set.get('reason')}"
-    outcome = "passed" if golden_set["passed"] else "FAILED, so NOT blessed"
-    return (
-        f"golden set: accuracy {golden_set['accuracy']:.4f} on {golden_set['examples']:,} canonical test "
-        f"images (SHA-256 verified), floor {golden_set['floor']:g}: {outcome}"
-    )
 
 
 def render_markdown(report: dict[str, Any]) -> str:

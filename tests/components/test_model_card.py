@@ -36,7 +36,7 @@ def test_card_is_valid_against_the_toolkit_schema_and_carries_the_evaluation(tmp
     graphics = card["quantitative_analysis"]["graphics"]["collection"]
     assert [g["name"].split(" (")[0] for g in graphics] == ["Confusion matrix"]  # no curves file given
     assert (
-        "on the golden set (1,000 SHA-256-verified canonical test images)"
+        "Golden set: accuracy 0.9120 on 1,000 canonical test images (SHA-256 verified), floor 0.3: passed."
         in card["model_details"]["overview"]
     )
     assert card["model_details"]["version"]["diff"].startswith("against the baseline served version 17")

@@ -49,7 +49,7 @@ def test_the_summary_names_the_version_once_the_golden_set_and_the_next_commands
         flags=re.M,
     ), summary
     assert re.search(
-        r"on the golden set \(1,000 SHA-256-verified canonical test images\) its accuracy", summary
+        r"only the floor applied\. Golden set: accuracy \d\.\d{4} on 1,000 canonical test images", summary
     )
     steps = summary.split("  next steps:\n", 1)[1].splitlines()
     root, tools = str(run.root), Path(sys.executable).parent  # the commands of the run's environment

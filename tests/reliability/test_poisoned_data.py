@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from support import run_cli, write_idx_set
 
+from components.evaluator.golden_set_check import GOLDEN_SET_PROPERTY
 from data import fashion_mnist as fm
 from data import golden
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_bytes, write_idx
@@ -116,7 +117,7 @@ def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
     assert f"  WARNING: trained on FOREIGN data from {data_dir}" in out
     # The golden set is what refuses the model.
     verdict = re.search(
-        r"golden set: accuracy (\S+) on 1000 canonical test images \(SHA-256 verified\), floor 0\.3: "
+        r"golden set: accuracy (\S+) on 1,000 canonical test images \(SHA-256 verified\), floor 0\.3: "
         r"FAILED, so NOT blessed",
         out,
     )
@@ -128,7 +129,7 @@ def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
     assert examples["data_provenance"] == "foreign" and examples["data_dir"] == str(data_dir)
     blessing = runs["Evaluator"].outputs["blessing"][0][1]
     assert blessing["blessed"] == 0
-    check = json_property(runs["Evaluator"], "blessing", "golden_set_check")
+    check = json_property(runs["Evaluator"], "blessing", GOLDEN_SET_PROPERTY)
     assert check["passed"] is False and check["training_data"] == "foreign"
     assert runs["Pusher"].outputs["pushed_model"][0][1]["pushed"] == 0
     assert _published(root) == []
