@@ -46,6 +46,11 @@ def _add_run(subparsers) -> None:
         type=float,
         help="largest test-accuracy drop against the served model that is still blessed (default: 0)",
     )
+    run.add_argument(
+        "--serving-base-path",
+        help="where TF Serving sees the serving folder, written into models.config (default: /models, "
+        "the documented container mount; a bucket root's own URI)",
+    )
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
     run.add_argument(
         "--verbose",
@@ -127,6 +132,7 @@ def _command_run(args) -> int:
             image_size=args.image_size,
             seed=args.seed,
             max_accuracy_drop=args.max_accuracy_drop,
+            serving_base_path=args.serving_base_path,
         )
     )
     location = fashion_mnist.locate(args.data_dir, allow_foreign=args.allow_foreign_data)
@@ -138,6 +144,7 @@ def _command_run(args) -> int:
         image_size=args.image_size,
         seed=args.seed,
         max_accuracy_drop=args.max_accuracy_drop,
+        serving_base_path=args.serving_base_path,
         data_dir=str(location.directory),
         data_fingerprint=location.fingerprint,
         allow_foreign_data=args.allow_foreign_data,

@@ -151,7 +151,11 @@ def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, 
         report=report.outputs["report"],
         base_directory=model_dir,
     ).with_id("Pusher")
-    smoke_check = ServingSmokeCheck(pushed_model=pusher.outputs["pushed_model"], examples=raw_examples)
+    smoke_check = ServingSmokeCheck(
+        pushed_model=pusher.outputs["pushed_model"],
+        examples=raw_examples,
+        serving_base_path=config.serving_base_path or "",
+    )
     return [baseline, evaluator, report, pusher, smoke_check]
 
 

@@ -22,7 +22,7 @@ from models.console import format_hyperparameters
 from pipeline.config import is_uri
 from pipeline.local_runner import RunResult
 from pipeline.metadata import json_property
-from serving.push import CONTAINER_ROOT, MODELS_CONFIG, TF_SERVING_IMAGE
+from serving.push import MODELS_CONFIG, TF_SERVING_IMAGE, serving_root_as_seen
 
 
 def _duration(seconds: float) -> str:
@@ -153,11 +153,13 @@ def next_step_lines(result: RunResult) -> list[str]:
         lines.append(
             f"    {tool('fashion-tfx')} predict --serving-root {serving} --index 0 --index 17 --split test"
         )
-        config_file = f"{CONTAINER_ROOT}/{MODELS_CONFIG}"
-        if is_uri(serving):
-            mount, config_file = "", posixpath.join(serving, MODELS_CONFIG)
-        else:
-            mount = f'--mount type=bind,source="{os.path.abspath(serving)}",target={CONTAINER_ROOT},readonly '
+        seen_as = serving_root_as_seen(serving, config.serving_base_path)
+        config_file = posixpath.join(seen_as, MODELS_CONFIG)
+        mount = (
+            ""
+            if is_uri(seen_as)
+            else f'--mount type=bind,source="{os.path.abspath(serving)}",target={seen_as},readonly '
+        )
         lines.append(
             f"    docker run --rm -p 8500:8500 -p 8501:8501 {mount}{TF_SERVING_IMAGE} "
             f"--model_config_file={config_file}"
