@@ -22,7 +22,7 @@ from components.evaluation_report.model_card import (
     read_signatures,
     write_model_card,
 )
-from components.evaluation_report.report import model_reference, write_report
+from components.evaluation_report.report import artifact_reference, write_report
 from components.evaluator.golden_set_check import GOLDEN_SET_PROPERTY
 from components.example_gen.spec import CLASS_COUNTS_PROPERTY, PROVENANCE_PROPERTY
 from components.serving_baseline.component import VERSION_PROPERTY
@@ -47,7 +47,7 @@ def baseline_reference(blessing: Artifact, served: list[Artifact], **where: Any)
     Args:
         blessing: the Evaluator's blessing (names the baseline's URI and artifact id).
         served: ServingBaseline's output (a copy of the served version).
-        **where: `run_id` and `pipeline_root`, as `model_reference` takes them.
+        **where: `run_id` and `pipeline_root`, as `artifact_reference` takes them.
     """
     uri_key = evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY
     if not blessing.has_custom_property(uri_key):
@@ -56,7 +56,7 @@ def baseline_reference(blessing: Artifact, served: list[Artifact], **where: Any)
     artifact_id = blessing.get_int_custom_property(
         evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY
     )
-    baseline = model_reference(uri, artifact_id, **where)
+    baseline = artifact_reference(uri, artifact_id, **where)
     copies = [b for b in served if b.uri == uri and b.has_custom_property(VERSION_PROPERTY)]
     if baseline and copies:
         # A copy of the served version, not a Trainer output: name it as clients see it.
@@ -102,7 +102,7 @@ class Executor(base_executor.BaseExecutor):
             evaluation.uri,
             blessed,
             report_artifact.uri,
-            candidate=model_reference(model.uri, model.id or None, **where),
+            candidate=artifact_reference(model.uri, model.id or None, **where),
             baseline=baseline_reference(blessing, input_dict.get(spec.BASELINE_MODEL, []), **where),
             golden_set=golden_set_verdict(blessing),
         )
@@ -119,9 +119,11 @@ class Executor(base_executor.BaseExecutor):
         out: str,
     ) -> None:
         """Writes the model card and record of a blessed model into the report's folder."""
-        model = artifact_utils.get_single_instance(input_dict[spec.MODEL])
-        model_run = artifact_utils.get_single_instance(input_dict[spec.MODEL_RUN])
-        examples = artifact_utils.get_single_instance(input_dict[spec.EXAMPLES])
+        inputs = {
+            name: artifact_utils.get_single_instance(input_dict[name])
+            for name in (spec.MODEL, spec.MODEL_RUN, spec.EXAMPLES, spec.EVALUATION, spec.BLESSING)
+        }
+        model, model_run, examples = inputs[spec.MODEL], inputs[spec.MODEL_RUN], inputs[spec.EXAMPLES]
         # The card's pictures sit beside it, so the Markdown shows them wherever the folder goes.
         curves = os.path.join(model_run.uri, CURVES_PNG)
         if tf.io.gfile.exists(curves):
@@ -132,11 +134,7 @@ class Executor(base_executor.BaseExecutor):
         where = self._where(out)
         info = self._context.pipeline_info if self._context else None
         model_name = (info.id if info else "") or "model"
-        inputs = {
-            name: artifact_utils.get_single_instance(input_dict[name])
-            for name in (spec.MODEL, spec.MODEL_RUN, spec.EXAMPLES, spec.EVALUATION, spec.BLESSING)
-        }
-        artifacts = {name: model_reference(a.uri, a.id or None, **where) for name, a in inputs.items()}
+        artifacts = {name: artifact_reference(a.uri, a.id or None, **where) for name, a in inputs.items()}
         artifacts[spec.BASELINE_MODEL] = report["baseline"]["model"] if report.get("baseline") else None
         record = model_record(
             report,

@@ -180,10 +180,10 @@ def run_relative(uri: str, pipeline_root: str | None = None) -> str:
     return "/".join(uri.rstrip("/").split("/")[-3:])
 
 
-def model_reference(
+def artifact_reference(
     uri: str | None, artifact_id: int | None, run_id: str | None = None, pipeline_root: str | None = None
 ) -> dict[str, Any] | None:
-    """Identifies a model: its run-relative path, ML Metadata artifact id and the run that evaluated it."""
+    """Identifies an artifact (a model, its evaluation, …): run-relative path, ML Metadata id, the run."""
     if not uri:
         return None
     return {"uri": run_relative(uri, pipeline_root), "artifact_id": artifact_id, "run": run_id}
@@ -296,7 +296,7 @@ def assemble_report(
         thresholds: `min_accuracy` and `max_accuracy_drop` as applied (None: not applied).
         validation_failures: TFMA's failed thresholds (see `read_validation_failures`).
         blessed: the Evaluator's verdict.
-        candidate: the evaluated model's reference (see `model_reference`).
+        candidate: the evaluated model's reference (see `artifact_reference`).
         baseline: the baseline model's reference, when the Evaluator had one.
         golden_set: the Evaluator's golden-set check (`accuracy`, `examples`, `floor`, `passed`, or
             `reason`), the blessing's second gate.
