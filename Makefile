@@ -2,10 +2,11 @@
 VENV := .venv
 # Re-install only when the lock or the packaging changes.
 STAMP := $(VENV)/.installed-$(shell cat requirements.lock setup.py | sha256sum | cut -c1-16)
-PROFILE ?= quick
+# Empty: the CLI's own default profile (pipeline.config.LOCAL_DEFAULT_PROFILE); `make run PROFILE=test` picks one.
+PROFILE ?=
 ARGS ?=
 
-.PHONY: setup data run test test-crash audit audit-online lint format bench lock clean
+.PHONY: setup data run test test-fast test-crash audit audit-online lint format bench lock clean
 
 setup: $(STAMP) data
 
@@ -17,7 +18,7 @@ data: $(STAMP)
 	scripts/get-data.sh
 
 run: setup
-	$(VENV)/bin/fashion-tfx run --profile $(PROFILE) $(ARGS)
+	$(VENV)/bin/fashion-tfx run $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
 
 # basedpyright (pyrightconfig.json) checks that a static analyser resolves every import against .venv.
 lint: $(STAMP)
@@ -31,6 +32,11 @@ format: $(STAMP)
 
 test: setup lint audit
 	$(VENV)/bin/python -m pytest -m "not slow" $(ARGS)
+
+# The edit-test loop: every test that does not run the pipeline (marker `pipeline`), in a few minutes.
+# No lint or audit: `make test` (CI) runs those and the whole suite.
+test-fast: setup
+	$(VENV)/bin/python -m pytest -m "not slow and not pipeline" $(ARGS)
 
 # The slowest crash case (SIGKILL during the Trainer, then resume), kept out of `make test`.
 test-crash: setup

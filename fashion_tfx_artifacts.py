@@ -4,7 +4,7 @@ In a KFP pod, TFX's entrypoint rebuilds each artifact's Python class from its sc
 class's `TYPE_NAME`: TFX's own types are in a table, and any other title is imported as
 `<module>.<Class>` (`kubeflow_v2_entrypoint_utils._retrieve_class_path`). The compiler only accepts
 titles of one top-level name and one class name (`compiler_utils._SCHEMA_TITLE_RE`), while the classes
-live in component modules (`components.drift_gate.component`); so this one top-level module answers
+live in component modules (`components.anomaly_gate.component`); so this one top-level module answers
 those titles, `fashion_tfx_artifacts.<Class>`, by importing the class from where it is defined. The
 titles are also the artifact types' names in ML Metadata, so they stay as they were.
 """
@@ -15,7 +15,7 @@ import importlib
 
 # Class name -> the module that defines it.
 ARTIFACT_MODULES = {
-    "DriftVerdict": "components.drift_gate.component",
+    "AnomalyVerdict": "components.anomaly_gate.component",
     "ResizeReport": "components.upscaler.spec",
     "EvaluationReport": "components.evaluation_report.spec",
     "SmokeCheckResult": "components.serving_check.component",

@@ -8,7 +8,9 @@ from setuptools import find_packages, setup
 # this folder), which static analysers, IDEs and grep read; a mapping of these folders onto another
 # package name needs an import hook that they cannot see. The cost, a bare name colliding with another
 # distribution's, is checked by tests/test_packaging.py against everything the lock installs.
-FOLDERS = ("pipeline", "components", "models", "data", "kubeflow", "serving", "security")
+# The one package list: pipeline/fingerprint.py holds a copy checked by tests/test_packaging.py, and ruff
+# finds these folders itself (ruff.toml).
+FOLDERS = ("pipeline", "components", "models", "data", "kubeflow", "serving", "security", "compat")
 PACKAGES = [
     name
     for folder in FOLDERS

@@ -126,6 +126,7 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
     hp = keras_tuner.HyperParameters()
     values = {
         **DEFAULTS,
+        "learning_rate": settings.learning_rate,
         "family": "cnn",
         "stem": spec["stem"],
         "batch_size": 64,
@@ -143,7 +144,7 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         epochs=epochs,
         validation_data=dataset(*images["eval"], 256, shuffle=False),
         callbacks=[
-            keras.callbacks.LearningRateScheduler(cosine_learning_rate(DEFAULTS["learning_rate"], epochs))
+            keras.callbacks.LearningRateScheduler(cosine_learning_rate(settings.learning_rate, epochs))
         ],
         verbose=2,
     )

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from bench.common import figure, write_results
 from bench.plain_keras import _latest_output, run_details
+from pipeline import nodes
 
 NOTES = (
     "Ratios are images/s over the baseline's images/s: above 1× the kept pixels are faster. Training "
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> None:
     root = Path(args.root)
     details = run_details(root)
     settings = ModelSettings.from_custom_config(details["settings"])
-    transform = tft.TFTransformOutput(_latest_output(root, "Transform", "transform_graph"))
+    transform = tft.TFTransformOutput(_latest_output(root, nodes.TRANSFORM, "transform_graph"))
     records = read_records(os.path.join(details["examples"], "Split-train", "*"), cap=args.images)
     batch = details["hyperparameters"]["batch_size"]
     ways = {

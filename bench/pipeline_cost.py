@@ -17,6 +17,8 @@ import time
 from pathlib import Path
 
 from bench.common import figure, write_results
+from pipeline import nodes
+from pipeline.config import METADATA_FILE
 
 PEAK_RSS_TARGET_GB = 6.0
 # Issue #13's goals, cold (fresh root, no cache) on 2 cores: (most seconds end to end, least test accuracy).
@@ -50,7 +52,7 @@ def component_times(root: Path) -> dict[str, float]:
     """Per-component wall time of the run, from ML Metadata."""
     from pipeline.metadata import component_runs
 
-    return {run.node_id: round(run.seconds, 2) for run in component_runs(root / "metadata.sqlite")}
+    return {run.node_id: round(run.seconds, 2) for run in component_runs(root / METADATA_FILE)}
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,13 +119,13 @@ def model_figures(root: Path, least_accuracy: float | None = None) -> list:
     """The trained model's test accuracy and blessing, from the EvaluationReport and the Evaluator."""
     from pipeline.metadata import component_runs
 
-    runs = {run.node_id: run for run in component_runs(root / "metadata.sqlite")}
+    runs = {run.node_id: run for run in component_runs(root / METADATA_FILE)}
     figures = []
-    evaluator = runs.get("Evaluator")
+    evaluator = runs.get(nodes.EVALUATOR)
     if evaluator and evaluator.outputs.get("blessing"):
         blessed = bool(evaluator.outputs["blessing"][0][1].get("blessed"))
         figures.append(figure("model blessed by the Evaluator", int(blessed), "", met=blessed))
-    report = runs.get("EvaluationReport")
+    report = runs.get(nodes.EVALUATION_REPORT)
     if report and report.outputs.get("report"):
         evaluation = json.loads(Path(report.outputs["report"][0][0], "evaluation.json").read_text())
         accuracy = evaluation.get("accuracy")

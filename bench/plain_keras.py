@@ -24,15 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
-HYPERPARAMETERS_JSON = "hyperparameters.json"
-
 
 def _latest_output(root: Path, node_id: str, key: str) -> str:
+    from pipeline.config import METADATA_FILE
     from pipeline.metadata import component_runs
 
-    runs = [
-        r for r in component_runs(root / "metadata.sqlite") if r.node_id == node_id and r.outputs.get(key)
-    ]
+    runs = [r for r in component_runs(root / METADATA_FILE) if r.node_id == node_id and r.outputs.get(key)]
     if not runs:
         raise FileNotFoundError(f"no {node_id} output {key!r} in the run under {root}")
     return runs[-1].outputs[key][0][0]
@@ -54,14 +51,17 @@ def load_split(examples_uri: str, split: str) -> tuple[np.ndarray, np.ndarray]:
 
 def run_details(root: Path) -> dict:
     """Returns what the run's Trainer trained with: hyper-parameters, settings and epochs run."""
-    model_run = _latest_output(root, "Trainer", "model_run")
+    from models.trainer import HISTORY_JSON, HYPERPARAMETERS_JSON
+    from pipeline import nodes
+
+    model_run = _latest_output(root, nodes.TRAINER, "model_run")
     chosen = json.loads(Path(model_run, HYPERPARAMETERS_JSON).read_text())
-    history = json.loads(Path(model_run, "history.json").read_text())
+    history = json.loads(Path(model_run, HISTORY_JSON).read_text())
     return {
         "hyperparameters": chosen["values"],
         "settings": chosen["settings"],
         "epochs": len(history.get("loss", [])),
-        "examples": _latest_output(root, "ImageUpscaler", "examples"),
+        "examples": _latest_output(root, nodes.UPSCALER, "examples"),
     }
 
 

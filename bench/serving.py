@@ -29,6 +29,7 @@ import numpy as np
 
 from bench.common import figure, write_results
 from bench.plain_keras import _latest_output, load_split, run_details
+from pipeline import nodes
 
 LATENCY_CALLS = 1000
 THROUGHPUT_CALLS = 150
@@ -134,8 +135,8 @@ def main(argv: list[str] | None = None) -> None:
     load_start = os.getloadavg()
     details = run_details(root)
     settings = ModelSettings.from_custom_config(details["settings"])
-    model_dir = args.model_dir or os.path.join(_latest_output(root, "Trainer", "model"), "Format-Serving")
-    raw_uri = _latest_output(root, "IdxExampleGen", "examples")
+    model_dir = args.model_dir or os.path.join(_latest_output(root, nodes.TRAINER, "model"), "Format-Serving")
+    raw_uri = _latest_output(root, nodes.EXAMPLE_GEN, "examples")
     files = sorted(Path(raw_uri, "Split-test").glob("*.gz"))
     records = [r.numpy() for r in tf.data.TFRecordDataset([str(f) for f in files], "GZIP").take(1000)]
     images, _ = load_split(raw_uri, "test")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench.common import figure, write_results
 from bench.plain_keras import _latest_output, load_split, run_details
+from pipeline import nodes
 
 WARMUP_STEPS = 5
 
@@ -58,7 +59,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = ModelSettings.from_custom_config(details["settings"])
     values = details["hyperparameters"]
     big, labels = load_split(details["examples"], "train")
-    small, small_labels = load_split(_latest_output(Path(args.root), "IdxExampleGen", "examples"), "train")
+    small, small_labels = load_split(_latest_output(Path(args.root), nodes.EXAMPLE_GEN, "examples"), "train")
     # ExampleGen's and the upscaler's train splits hold the same images; check before comparing.
     same_images = sorted(small_labels.tolist()) == sorted(labels.tolist())
     big, labels = big[: args.images], labels[: args.images]

@@ -22,10 +22,12 @@ import numpy as np
 import tensorflow as tf
 
 from bench.common import figure, write_results
+from data.fashion_mnist import DEBIAN_DIR
+from pipeline.config import MULTI_PROCESS_BEAM_ARGS
 
 IMAGE_SIZE = 128
 INTERPOLATION = "linear"
-BEAM_ARGS = ["--direct_running_mode=multi_processing", "--direct_num_workers=2"]
+BEAM_ARGS = list(MULTI_PROCESS_BEAM_ARGS)
 THROUGHPUT_TARGET = 1.0  # the component (2 workers) at least as fast as the bare loop
 FOOTPRINT_TARGET = 8.0  # at least 8x smaller than float32 arrays
 SPLITS = ("train", "eval", "test")
@@ -136,7 +138,7 @@ def count_records(root: Path) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.upscaler", description=__doc__.splitlines()[0])
     parser.add_argument("--limit", type=int, help="images per split (default: all 70,000)")
-    parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
+    parser.add_argument("--data-dir", default=str(DEBIAN_DIR))
     parser.add_argument("--work-dir", help="scratch folder (default: a temporary one, removed after)")
     args = parser.parse_args(argv)
 

@@ -1,3 +1,3 @@
-"""Custom TFX components, one folder each: IdxExampleGen, DriftGate, ImageUpscaler, ServingBaseline and
+"""Custom TFX components, one folder each: IdxExampleGen, AnomalyGate, ImageUpscaler, ServingBaseline and
 ServedBaseModel, Tuner (TFX's, with a trial-exporting executor), GoldenSetEvaluator (and its TFMA config),
 EvaluationReport, ModelPusher, ServingSmokeCheck."""

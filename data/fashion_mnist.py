@@ -91,6 +91,15 @@ def content_digests(directory: Path) -> dict[str, str]:
     return {name: hashlib.sha256(read_bytes(file_path(directory, name))).hexdigest() for name in FILES}
 
 
+def data_fingerprint(digests: dict[str, str]) -> str:
+    """Returns the data fingerprint: one digest over the four files' SHA-256 content digests.
+
+    Args:
+        digests: file name (`FILES`) -> hex SHA-256 of its content, as `content_digests` returns.
+    """
+    return hashlib.sha256("".join(digests[name] for name in FILES).encode()).hexdigest()[:16]
+
+
 def verify(directory: Path, require_canonical: bool) -> tuple[bool, str]:
     """Checks the four files against the canonical digests.
 
@@ -106,7 +115,7 @@ def verify(directory: Path, require_canonical: bool) -> tuple[bool, str]:
     """
     digests = content_digests(directory)
     mismatched = [name for name in FILES if digests[name] != CANONICAL_SHA256[name]]
-    fingerprint = hashlib.sha256("".join(digests[n] for n in FILES).encode()).hexdigest()[:16]
+    fingerprint = data_fingerprint(digests)
     if not mismatched:
         return True, fingerprint
     if require_canonical or len(mismatched) < len(FILES):

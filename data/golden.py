@@ -18,6 +18,7 @@ import numpy as np
 from data import fashion_mnist as fm
 from data.classes import CLASS_NAMES, NUM_CLASSES
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, IdxFormatError, parse_idx, read_bytes
+from data.resize import SOURCE_SIZE
 
 # 100 test images of each class (the first in file order): 1,000 images, a standard error of about
 # 1.5 points on accuracy, scored in seconds even at 128×128.
@@ -113,13 +114,16 @@ def class_resemblance(images: np.ndarray, labels: np.ndarray, golden: GoldenSet)
         golden: the trusted reference (its per-class mean images).
     """
     reference = np.stack(
-        [golden.images[golden.labels == c].reshape(-1, 28 * 28).mean(axis=0) for c in range(NUM_CLASSES)]
+        [
+            golden.images[golden.labels == c].reshape(-1, SOURCE_SIZE * SOURCE_SIZE).mean(axis=0)
+            for c in range(NUM_CLASSES)
+        ]
     )
     nearest = {}
     for label in np.unique(labels):
         mean = images[labels == label].reshape(-1, images.shape[1] * images.shape[2]).mean(axis=0)
         if mean.shape != reference.shape[1:]:
-            continue  # other image sizes cannot be compared (the drift gate names them)
+            continue  # other image sizes cannot be compared (the anomaly gate names them)
         nearest[int(label)] = int(np.argmin(((reference - mean) ** 2).sum(axis=1)))
     return nearest
 

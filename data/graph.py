@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import tensorflow as tf
-from tensorflow.core.framework import attr_value_pb2
 
-# The attribute by which TensorFlow lowers a functional If op into Switch/Merge nodes inside a function.
-_LOWER = "_lower_using_switch_merge"
+from compat.tensorflow import keep_unlowered
 
 
 def branch(pred: tf.Tensor, true_fn: Callable[[], tf.Tensor], false_fn: Callable[[], tf.Tensor]) -> tf.Tensor:
@@ -29,5 +27,5 @@ def branch(pred: tf.Tensor, true_fn: Callable[[], tf.Tensor], false_fn: Callable
     while op.type == "Identity":  # tf.cond returns the If op's output through an Identity
         op = op.inputs[0].op
     if op.type in ("If", "StatelessIf"):  # a TF1 graph builds Switch/Merge directly: nothing to keep
-        op._set_attr(_LOWER, attr_value_pb2.AttrValue(b=False))  # noqa: SLF001 (no public switch exists)
+        keep_unlowered(op)
     return result

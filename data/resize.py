@@ -48,19 +48,28 @@ SOURCE_SIZE = 28  # side of a Fashion-MNIST image
 MAX_IMAGE_SIZE = 1024  # anything larger is a configuration mistake, not a training size
 
 
-def check_resize(source_size: int, size: int, interpolation: str) -> None:
+def check_resize(source_size: int, size: int, interpolation: str, size_name: str = "target size") -> None:
     """Checks that a square image of `source_size` may be upscaled to `size` with `interpolation`.
 
+    The one resize check: the upscaler, both resize paths and the model settings call it.
+
+    Args:
+        source_size: side of the source images.
+        size: side of the upscaled images.
+        interpolation: should be a key of `INTERPOLATIONS`.
+        size_name: what the error calls `size` (e.g. the setting's name).
+
     Raises:
-        ValueError: an unknown interpolation, or a target size below the source or above 1024.
+        ValueError: an unknown interpolation, or a size that is not an integer from the source size
+            to `MAX_IMAGE_SIZE`.
     """
     if interpolation not in INTERPOLATIONS:
         raise ValueError(f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {interpolation!r}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)):
-        raise ValueError(f"target size must be an integer, got {size!r}")
-    if not source_size <= size <= MAX_IMAGE_SIZE:
+    is_integer = not isinstance(size, bool) and isinstance(size, (int, np.integer))
+    if not is_integer or not source_size <= size <= MAX_IMAGE_SIZE:
         raise ValueError(
-            f"target size must lie between the source size {source_size} and {MAX_IMAGE_SIZE}, got {size}"
+            f"{size_name} must be an integer from {source_size} (the source size) to {MAX_IMAGE_SIZE}, "
+            f"got {size!r}"
         )
 
 

@@ -25,7 +25,7 @@ def _resources_pair(text: str) -> tuple[str, str]:
 
 def add_parser(subparsers) -> None:
     """Registers `kubeflow compile` and `kubeflow submit` under the `fashion-tfx` parser."""
-    from pipeline.config import PROFILES
+    from pipeline.config import KUBEFLOW_DEFAULT_PROFILE, PROFILES
 
     kubeflow = subparsers.add_parser(
         "kubeflow", help="compile the pipeline for Kubeflow Pipelines, submit it"
@@ -45,7 +45,10 @@ def add_parser(subparsers) -> None:
         "--output", default=DEFAULT_OUTPUT, help=f"the YAML to write (default: {DEFAULT_OUTPUT})"
     )
     comp.add_argument(
-        "--profile", choices=sorted(PROFILES), default="full", help="named settings (default: full)"
+        "--profile",
+        choices=sorted(PROFILES),
+        default=KUBEFLOW_DEFAULT_PROFILE,
+        help=f"named settings (default: {KUBEFLOW_DEFAULT_PROFILE})",
     )
     comp.add_argument(
         "--data-dir", default=IMAGE_DATA_DIR, help=f"IDX folder in the pods (default: {IMAGE_DATA_DIR})"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import posixpath
 import re
@@ -14,9 +13,8 @@ from pathlib import Path
 
 from data import fashion_mnist
 from kubeflow.settings import DEFAULT_RUNTIME_PARAMETERS, IMAGE_DATA_DIR, KubeflowSettings
-from pipeline.config import ConfigError, PipelineConfig, field_names, make_config
+from pipeline.config import KUBEFLOW_DEFAULT_PROFILE, ConfigError, PipelineConfig, field_names, make_config
 
-DEFAULT_PROFILE = "full"
 # Where the Dockerfile copies the source tree; files the pipeline reads by path are named under it.
 IMAGE_SOURCE_DIR = "/opt/fashion-tfx"
 # Config fields that name a file of the source tree -> that file, relative to the repo root.
@@ -30,13 +28,8 @@ class CompileError(RuntimeError):
     """The compiled spec is unusable on a cluster (e.g. it holds a path of the build machine)."""
 
 
-def fingerprint_of(digests: dict[str, str]) -> str:
-    """Returns the data fingerprint of the four files' content digests (as `fashion_mnist.verify` does)."""
-    return hashlib.sha256("".join(digests[name] for name in fashion_mnist.FILES).encode()).hexdigest()[:16]
-
-
 def pipeline_config(
-    settings: KubeflowSettings, profile: str = DEFAULT_PROFILE, **overrides
+    settings: KubeflowSettings, profile: str = KUBEFLOW_DEFAULT_PROFILE, **overrides
 ) -> PipelineConfig:
     """Builds the Kubeflow-flavoured PipelineConfig: storage root, the pods' data folder, Beam arguments.
 
@@ -51,7 +44,7 @@ def pipeline_config(
     fingerprint = settings.data_fingerprint
     if not fingerprint and settings.data_dir == IMAGE_DATA_DIR:
         # The image holds Debian's copy of the canonical files, whose digests are known.
-        fingerprint = fingerprint_of(fashion_mnist.CANONICAL_SHA256)
+        fingerprint = fashion_mnist.data_fingerprint(fashion_mnist.CANONICAL_SHA256)
     fields = field_names()
     # Files of the source tree, as the pods see them (their defaults would be this machine's paths).
     image_files = {
@@ -145,7 +138,7 @@ def find_build_machine_paths(text: str, paths: list[str] | None = None) -> list[
     return found
 
 
-def compile_spec(settings: KubeflowSettings, profile: str = DEFAULT_PROFILE, **overrides) -> dict:
+def compile_spec(settings: KubeflowSettings, profile: str = KUBEFLOW_DEFAULT_PROFILE, **overrides) -> dict:
     """Compiles the pipeline into a KFP v2 PipelineSpec, as a dict that parses strictly as the proto.
 
     Raises:
@@ -241,7 +234,7 @@ def write_spec(spec: dict, output: str | Path) -> Path:
 
 
 def compile_pipeline(
-    settings: KubeflowSettings, output: str | Path, profile: str = DEFAULT_PROFILE, **overrides
+    settings: KubeflowSettings, output: str | Path, profile: str = KUBEFLOW_DEFAULT_PROFILE, **overrides
 ) -> Path:
     """Compiles the pipeline and writes its KFP YAML to `output`; returns the written path.
 

@@ -6,13 +6,15 @@ import dataclasses
 import re
 from collections.abc import Mapping
 
-from pipeline.config import STORAGE_SCHEMES, ConfigError, StorageRoot
+from data import fashion_mnist
+from pipeline import nodes
+from pipeline.config import MULTI_PROCESS_BEAM_ARGS, STORAGE_SCHEMES, ConfigError, StorageRoot
 
 # Where the Dockerfile's `apt-get install dataset-fashion-mnist` puts the four IDX files in the image.
-IMAGE_DATA_DIR = "/usr/share/datasets/fashion-mnist"
+IMAGE_DATA_DIR = str(fashion_mnist.DEBIAN_DIR)
 # Beam on the component's own pod by default, one worker per requested core (DEFAULT_COMPONENT_RESOURCES);
 # pass Dataflow or Flink arguments to scale out (see the README).
-DEFAULT_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+DEFAULT_BEAM_ARGS = MULTI_PROCESS_BEAM_ARGS
 # Executor args TFX's V2 runner writes itself; a Beam argument must not shadow them.
 _RESERVED_ARGS = (
     "--executor_class_path",
@@ -69,14 +71,14 @@ class Resources:
 
 # Applied to the components the pipeline has; the Tuner and Trainer train models, so they get more.
 DEFAULT_RESOURCES: dict[str, Resources] = {
-    "Tuner": Resources(cpu=4, memory_gb=16),
-    "Trainer": Resources(cpu=4, memory_gb=16),
+    nodes.TUNER: Resources(cpu=4, memory_gb=16),
+    nodes.TRAINER: Resources(cpu=4, memory_gb=16),
 }
 DEFAULT_COMPONENT_RESOURCES = Resources(cpu=2, memory_gb=8)
 
 # Execution parameters exposed as KFP run parameters, as `Component.parameter`; their compiled values
 # become the defaults. Entries whose component the pipeline lacks are skipped.
-DEFAULT_RUNTIME_PARAMETERS = ("IdxExampleGen.seed", "IdxExampleGen.eval_fraction")
+DEFAULT_RUNTIME_PARAMETERS = (f"{nodes.EXAMPLE_GEN}.seed", f"{nodes.EXAMPLE_GEN}.eval_fraction")
 
 
 def validate_root(value: str, what: str = "pipeline_root") -> StorageRoot:

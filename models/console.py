@@ -9,6 +9,8 @@ from typing import Any
 
 import keras
 
+from compat.keras_tuner import hyperband_trials
+
 # The local runner's progress display prints this logger's records on the console (everything else
 # the libraries say goes to the run's log file); on Kubeflow they are ordinary lines of the pod's log.
 PROGRESS_LOGGER_NAME = "fashion_tfx.progress"
@@ -83,13 +85,7 @@ def planned_trials(oracle) -> int | None:
     """Returns how many trials the search will run: `max_trials`, or Hyperband's brackets added up."""
     if getattr(oracle, "max_trials", None):
         return oracle.max_trials
-    if hasattr(oracle, "_get_num_brackets"):
-        # Hyperband (Li et al.): every round of every bracket starts new trials (continuing the best).
-        brackets = oracle._get_num_brackets()
-        rounds = [oracle._get_num_rounds(b) for b in range(brackets)]
-        sizes = [oracle._get_size(b, r) for b in range(brackets) for r in range(rounds[b])]
-        return sum(sizes) * oracle.hyperband_iterations
-    return None
+    return hyperband_trials(oracle)
 
 
 class EpochLines(keras.callbacks.Callback):

@@ -42,6 +42,7 @@ from models.preprocessing import (  # noqa: F401 (the export's checks, re-export
 )
 from models.settings import ModelSettings
 from serving.signatures import (
+    ASSETS_EXTRA,
     CLASS_ID,
     CLASS_NAME,
     EMBED,
@@ -54,7 +55,6 @@ from serving.signatures import (
     PREDICT_IMAGES,
     PROBABILITIES,
     SERVING_DEFAULT,
-    WARMUP_DIR,
     WARMUP_FILE,
 )
 
@@ -337,7 +337,7 @@ def write_warmup_requests(module: ServingModule, export_dir: str, source_size: i
         PREDICT_IMAGES: module.predict_images,
         EMBED: module.embed,
     }
-    directory = os.path.join(export_dir, WARMUP_DIR)
+    directory = os.path.join(export_dir, ASSETS_EXTRA)
     tf.io.gfile.makedirs(directory)
     path = os.path.join(directory, WARMUP_FILE)
     images = warmup_images(max(WARMUP_BATCH_SIZES), source_size)

@@ -16,7 +16,7 @@ import tensorflow as tf
 from data.classes import NUM_CLASSES
 from models.augmentation import augmentation_probabilities, make_augmentation
 from models.search_space import max_cnn_blocks
-from models.settings import BASE_MODEL, IMAGENET, ModelSettings
+from models.settings import BASE_MODEL, IMAGENET, TRANSFER, ModelSettings
 from serving.signatures import EMBEDDING  # also the name of the layer whose output `embed` returns
 
 log = logging.getLogger(__name__)
@@ -180,7 +180,11 @@ def _cnn_trunk(x, hp: keras_tuner.HyperParameters, image_size: int):
 
 def served_base_model(path: str | None) -> str | None:
     """Returns the base model's SavedModel folder, or None when the look-up found nothing served."""
-    return path if path and tf.io.gfile.exists(os.path.join(path, "saved_model.pb")) else None
+    return (
+        path
+        if path and tf.io.gfile.exists(os.path.join(path, tf.saved_model.SAVED_MODEL_FILENAME_PB))
+        else None
+    )
 
 
 def _transfer_trunk(x, settings: ModelSettings, stem: int, base_model_dir: str | None, augment):
@@ -225,7 +229,7 @@ def build_classifier(
         augmentation: per-transformation probabilities overriding `augment_probability`.
     """
     family = hp.get("family")
-    if family == "transfer" and settings.backbone_weights == BASE_MODEL and not base_model_dir:
+    if family == TRANSFER and settings.backbone_weights == BASE_MODEL and not base_model_dir:
         log.warning("no blessed model to transfer from yet: training the cnn family from scratch")
         family = "cnn"
     probabilities = augmentation_probabilities(hp.get("augment_probability"), augmentation)
@@ -243,7 +247,7 @@ def build_classifier(
         x = _fcnn_trunk(augment(_stem(x, hp.get("stem"))), hp)
     elif family == "cnn":
         x = _cnn_trunk(augment(_stem(x, hp.get("stem"))), hp, settings.image_size)
-    elif family == "transfer":
+    elif family == TRANSFER:
         embedding = _transfer_trunk(x, settings, hp.get("stem"), base_model_dir, augment)
         x = keras.layers.Dense(hp.get("embedding_dim"), activation="relu", name="head")(embedding)
     else:

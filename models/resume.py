@@ -24,6 +24,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from compat.keras import early_stopping_state, restore_early_stopping
+
 log = logging.getLogger(__name__)
 
 STATE_JSON = "state.json"
@@ -65,7 +67,7 @@ class EpochCheckpoint(keras.callbacks.Callback):
     def __init__(self, directory: str, early_stopping: keras.callbacks.EarlyStopping | None = None):
         super().__init__()
         self.directory = directory
-        self._early_stopping = early_stopping
+        self.early_stopping = early_stopping  # the callback whose state a resumed training restores
         self._state: dict[str, Any] = {"epoch": 0, "history": {}, "done": False}
         self._pending_early_stopping: dict[str, Any] | None = None
 
@@ -108,14 +110,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
 
     def on_train_begin(self, logs=None):
         # After EarlyStopping's own on_train_begin, which resets it.
-        pending, stopper = self._pending_early_stopping, self._early_stopping
+        pending, stopper = self._pending_early_stopping, self.early_stopping
         if pending is None or stopper is None:
             return
-        stopper.best = pending["best"]
-        stopper.best_epoch = pending["best_epoch"]
-        stopper.wait = pending["wait"]
+        best_weights = None
         if self._state.get("best_weights"):
-            stopper.best_weights = _load_arrays(posixpath.join(self.directory, self._state["best_weights"]))
+            best_weights = _load_arrays(posixpath.join(self.directory, self._state["best_weights"]))
+        restore_early_stopping(stopper, pending, best_weights)
 
     def on_epoch_end(self, epoch, logs=None):
         tf.io.gfile.makedirs(self.directory)
@@ -131,13 +132,9 @@ class EpochCheckpoint(keras.callbacks.Callback):
             posixpath.join(self.directory, state["weights"]),
             weights + [np.array(v) for v in self.model.optimizer.variables],
         )
-        stopper = self._early_stopping
+        stopper = self.early_stopping
         if stopper is not None:
-            state["early_stopping"] = {
-                "best": None if stopper.best is None else float(stopper.best),
-                "best_epoch": int(stopper.best_epoch),
-                "wait": int(stopper.wait),
-            }
+            state["early_stopping"] = early_stopping_state(stopper)
             if stopper.best_weights is not None and stopper.best_epoch == epoch:
                 state["best_weights"] = f"best-{epoch + 1:04d}.npz"
                 _save_arrays(posixpath.join(self.directory, state["best_weights"]), stopper.best_weights)

@@ -7,11 +7,11 @@ from typing import Any
 
 import keras_tuner
 
-from models.settings import BATCH_SIZES, ModelSettings
+from models.settings import BATCH_SIZES, LEARNING_RATES, ModelSettings
 
 # Defaults: what the Trainer uses when no Tuner runs, and where every search starts.
+# The learning rate's default is a setting (`ModelSettings.learning_rate`), so a profile can change it.
 DEFAULTS: dict[str, Any] = {
-    "learning_rate": 1e-3,
     "dropout": 0.3,
     "augment_probability": 0.2,
     "embedding_dim": 128,
@@ -38,7 +38,8 @@ def search_space(settings: ModelSettings) -> keras_tuner.HyperParameters:
     hp = keras_tuner.HyperParameters()
     hp.Choice("family", list(settings.families), default=settings.families[0])
     hp.Choice("stem", list(settings.stems), default=settings.stems[0])
-    hp.Choice("learning_rate", [3e-3, 1e-3, 3e-4], default=DEFAULTS["learning_rate"])
+    rates = sorted({*LEARNING_RATES, float(settings.learning_rate)}, reverse=True)
+    hp.Choice("learning_rate", rates, default=float(settings.learning_rate))
     hp.Float("dropout", 0.0, 0.5, step=0.1, default=DEFAULTS["dropout"])
     batch_sizes = [b for b in BATCH_SIZES if b <= settings.batch_size]
     hp.Choice("batch_size", batch_sizes, default=settings.batch_size)

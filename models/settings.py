@@ -9,14 +9,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from data.resize import DEFAULT_INTERPOLATION, INTERPOLATIONS, MAX_IMAGE_SIZE, SOURCE_SIZE
+from data.resize import DEFAULT_INTERPOLATION, SOURCE_SIZE, check_resize
 
-FAMILIES = ("fcnn", "cnn", "transfer")
+TRANSFER = "transfer"  # the family that reuses a pretrained trunk (a backbone, or the served model's)
+FAMILIES = ("fcnn", "cnn", TRANSFER)
 BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
 # Where a transfer backbone's weights come from; any other value is a path to a Keras weights file.
 IMAGENET, BASE_MODEL = "imagenet", "base_model"
 # `none` trains with the default hyper-parameters (the pipeline then has no Tuner).
-TUNERS = ("none", "hyperband", "random", "bayesian")
+NO_TUNER = "none"
+TUNERS = (NO_TUNER, "hyperband", "random", "bayesian")
 # Training arithmetic: `auto` trains in bfloat16 (float32 weights) where the CPU has bfloat16 units
 # (AMX or AVX512-BF16: measured 2.0× the images/s of float32 here), float32 elsewhere. The exported
 # model always computes in float32, so a server without those units serves it at full speed.
@@ -25,6 +27,10 @@ STEMS = (1, 2, 4, 8)
 # Small batches are for tiny data sets: batch norm's running statistics and the optimiser need steps,
 # and 200 images at batch 128 give 2 steps per epoch (measured: a model that never leaves chance).
 BATCH_SIZES = (16, 32, 64, 128)
+# The learning rates a search tries besides the settings' own (which it tries first).
+LEARNING_RATES = (3e-3, 1e-3, 3e-4)
+# A rate above this diverges Adam on these models; it is a configuration mistake, not a choice.
+MAX_LEARNING_RATE = 0.1
 # Keras applications refuse inputs smaller than this.
 MIN_BACKBONE_INPUT = 32
 
@@ -60,6 +66,9 @@ class ModelSettings:
         tuner_train_cap: training examples per tuning epoch (None: all of the train split).
         batch_size: the default batch size (one of `BATCH_SIZES`), and the largest the Tuner may
             choose (16 or 32 for tiny data: 200 images at 128 per batch give 2 steps per epoch).
+        learning_rate: Adam's initial rate (a cosine decay takes it down over the epochs): what the
+            Trainer uses when no Tuner runs, and the Tuner's first trial; the Tuner also tries
+            `LEARNING_RATES`.
         train_epochs: the Trainer's most epochs; early stopping may end sooner. 0 is for tests and
             gating demos: the Trainer exports the initialised, untrained model (chance accuracy).
         patience: epochs without validation improvement before early stopping (monitoring starts
@@ -87,6 +96,7 @@ class ModelSettings:
     tuner_epochs: int = 3
     tuner_train_cap: int | None = None
     batch_size: int = 64
+    learning_rate: float = 1e-3
     train_epochs: int = 10
     patience: int = 3
     seed: int = 42
@@ -109,15 +119,10 @@ class ModelSettings:
         # NumPy (and so Keras' set_random_seed) accepts only unsigned 32-bit seeds.
         if not isinstance(self.seed, int) or not 0 <= self.seed < 2**32:
             raise ConfigError(f"seed must be an integer from 0 to {2**32 - 1}, got {self.seed!r}")
-        if not isinstance(self.image_size, int) or not self.source_size <= self.image_size <= MAX_IMAGE_SIZE:
-            raise ConfigError(
-                f"image_size must be an integer from {self.source_size} (the source size) to "
-                f"{MAX_IMAGE_SIZE}, got {self.image_size!r}"
-            )
-        if self.interpolation not in INTERPOLATIONS:
-            raise ConfigError(
-                f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {self.interpolation!r}"
-            )
+        try:
+            check_resize(self.source_size, self.image_size, self.interpolation, size_name="image_size")
+        except ValueError as err:
+            raise ConfigError(str(err)) from None
         if not self.families or not self.stems:
             raise ConfigError("families and stems must each name at least one choice")
         for family in self.families:
@@ -137,11 +142,16 @@ class ModelSettings:
                 f"train_epochs must be a non-negative integer (0: export the untrained model), "
                 f"got {self.train_epochs!r}"
             )
+        rate = self.learning_rate
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 < rate <= MAX_LEARNING_RATE:
+            raise ConfigError(
+                f"learning_rate must be a number above 0 and at most {MAX_LEARNING_RATE}, got {rate!r}"
+            )
         cap = self.tuner_train_cap
         if cap is not None and (not isinstance(cap, int) or cap <= 0):
             raise ConfigError(f"tuner_train_cap must be a positive integer or None, got {cap!r}")
         small = [s for s in self.stems if self.image_size // s < MIN_BACKBONE_INPUT]
-        if "transfer" in self.families and small:
+        if TRANSFER in self.families and small:
             raise ConfigError(
                 f"transfer backbones need inputs of at least {MIN_BACKBONE_INPUT} pixels: image_size "
                 f"{self.image_size} is too small for stems {self.stems}"

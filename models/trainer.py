@@ -26,6 +26,8 @@ from models.tensorboard_views import PROJECTOR_IMAGES, THUMBNAIL_SIDE, write_pro
 
 log = logging.getLogger(__name__)
 
+# What early stopping and the Tuner's objective watch (higher is better).
+MONITORED_METRIC = "val_accuracy"
 CURVES_PNG = "training_curves.png"
 HISTORY_JSON = "history.json"
 HYPERPARAMETERS_JSON = "hyperparameters.json"  # the values the Trainer trained with (tuned or defaults)
@@ -131,7 +133,7 @@ def train(
     train_data = batches.dataset(read_records(train_files), batch_size, shuffle=True, seed=settings.seed)
     eval_data = batches.dataset(read_records(eval_files), batch_size, shuffle=False)
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy",
+        monitor=MONITORED_METRIC,
         patience=settings.patience,
         restore_best_weights=True,
         mode="max",
@@ -181,7 +183,7 @@ def train(
         progress_log.info(
             "  restored the weights of epoch %d (val_accuracy %.3f)",
             curves["restored_epoch"],
-            curves["val_accuracy"][early_stopping.best_epoch],
+            curves[MONITORED_METRIC][early_stopping.best_epoch],
         )
     return float32_copy(model, hp, settings, base_model_dir), curves, checkpoint
 

@@ -15,6 +15,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
+from compat.keras_tuner import record_values
 from models.console import FAMILY_PREFIXES, TrialLines
 from models.families import build_model, served_base_model
 from models.plots import save_png, subplots
@@ -22,11 +23,11 @@ from models.preprocessing import TransformedBatches, read_records
 from models.search_space import search_space
 from models.settings import ModelSettings
 from models.tensorboard_views import write_hparams_logs
-from models.trainer import cosine_learning_rate
+from models.trainer import MONITORED_METRIC, cosine_learning_rate
 
 log = logging.getLogger(__name__)
 
-OBJECTIVE = keras_tuner.Objective("val_accuracy", direction="max")
+OBJECTIVE = keras_tuner.Objective(MONITORED_METRIC, direction="max")
 TRIALS_CSV, TRIALS_JSON, TRIALS_PNG = "trials.csv", "trials.json", "trials.png"
 
 
@@ -70,7 +71,7 @@ class DefaultsFirstRandomSearchOracle(keras_tuner.oracles.RandomSearchOracle):
     def populate_space(self, trial_id):
         if not self.trials:
             values = dict(self.hyperparameters.values)
-            self._duplicate(values)  # records them, so no random draw repeats them
+            record_values(self, values)  # so that no random draw repeats them
             return {"status": keras_tuner.engine.trial.TrialStatus.RUNNING, "values": values}
         return super().populate_space(trial_id)
 
@@ -123,7 +124,7 @@ def tuner_fn(fn_args: tfx.components.FnArgs) -> tfx.components.TunerFnResult:
     hypermodel = FashionHyperModel(settings, batches, base_model_dir)
     tuner = make_tuner(settings, hypermodel, fn_args.working_dir)
     early_stopping = keras.callbacks.EarlyStopping(
-        monitor="val_accuracy", mode="max", patience=settings.patience
+        monitor=MONITORED_METRIC, mode="max", patience=settings.patience
     )
     return tfx.components.TunerFnResult(
         tuner=tuner,

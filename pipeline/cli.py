@@ -19,11 +19,14 @@ INTERRUPTED_EXIT = 130  # the shell's code for a command stopped by SIGINT (128 
 
 
 def _add_run(subparsers) -> None:
-    from pipeline.config import PROFILES
+    from pipeline.config import LOCAL_DEFAULT_PROFILE, PROFILES
 
     run = subparsers.add_parser("run", help="run the pipeline locally")
     run.add_argument(
-        "--profile", choices=sorted(PROFILES), default="quick", help="named settings (default: quick)"
+        "--profile",
+        choices=sorted(PROFILES),
+        default=LOCAL_DEFAULT_PROFILE,
+        help=f"named settings (default: {LOCAL_DEFAULT_PROFILE})",
     )
     run.add_argument("--data-dir", help="folder with the four IDX files (default: found automatically)")
     from pipeline.config import default_root
@@ -41,6 +44,14 @@ def _add_run(subparsers) -> None:
     )
     run.add_argument("--image-size", type=int, help="side of the upscaled images")
     run.add_argument("--seed", type=int, help="seed for the eval split and training")
+    from models.settings import ModelSettings
+
+    run.add_argument(
+        "--learning-rate",
+        type=float,
+        help="Adam's initial rate: the Trainer's when no Tuner runs, and the Tuner's first trial "
+        f"(default: {ModelSettings.learning_rate:g})",
+    )
     run.add_argument(
         "--max-accuracy-drop",
         type=float,
@@ -52,6 +63,8 @@ def _add_run(subparsers) -> None:
         "the documented container mount; a bucket root's own URI)",
     )
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
+    # For tests and debugging: end the pipeline with this node id (pipeline/nodes.py); not in --help.
+    run.add_argument("--stop-after", metavar="NODE_ID", help=argparse.SUPPRESS)
     run.add_argument(
         "--verbose",
         action="store_true",
@@ -125,26 +138,26 @@ def _command_run(args) -> int:
     from pipeline.storage import check_root
 
     # Validate the configuration and the output root before the (slower) data checks.
-    check_root(
-        make_config(
-            args.profile,
-            args.root,
-            image_size=args.image_size,
-            seed=args.seed,
-            max_accuracy_drop=args.max_accuracy_drop,
-            serving_base_path=args.serving_base_path,
-        )
+    overrides = dict(
+        image_size=args.image_size,
+        seed=args.seed,
+        learning_rate=args.learning_rate,
+        max_accuracy_drop=args.max_accuracy_drop,
+        serving_base_path=args.serving_base_path,
     )
+    early_config = make_config(args.profile, args.root, **overrides)
+    check_root(early_config)
+    if args.stop_after is not None:
+        from pipeline.pipeline import create_components
+
+        create_components(early_config, args.stop_after)  # a ConfigError names the pipeline's node ids
     location = fashion_mnist.locate(args.data_dir, allow_foreign=args.allow_foreign_data)
     # Fail closed before any work: without the golden set no model could be blessed.
     golden = load_golden_set([location.directory])
     config = make_config(
         args.profile,
         args.root,
-        image_size=args.image_size,
-        seed=args.seed,
-        max_accuracy_drop=args.max_accuracy_drop,
-        serving_base_path=args.serving_base_path,
+        **overrides,
         data_dir=str(location.directory),
         data_fingerprint=location.fingerprint,
         allow_foreign_data=args.allow_foreign_data,
@@ -165,7 +178,7 @@ def _command_run(args) -> int:
         resemblance = _describe_resemblance(location.directory, golden)
         if resemblance:
             print(f"fashion-tfx: WARNING: {resemblance}", file=sys.stderr)
-    result = run_pipeline(config, verbose=args.verbose)
+    result = run_pipeline(config, verbose=args.verbose, stop_after=args.stop_after)
     print(summary.render(result))
     if result.interrupted:
         return INTERRUPTED_EXIT

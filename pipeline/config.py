@@ -179,7 +179,7 @@ class PipelineConfig:
     @property
     def metadata_path(self) -> Path:
         """The ML Metadata SQLite file."""
-        return self.state_dir / "metadata.sqlite"
+        return self.state_dir / METADATA_FILE
 
     @property
     def serving_dir(self) -> Path | StorageRoot:
@@ -190,6 +190,15 @@ class PipelineConfig:
         """Returns the per-split caps keyed by split name."""
         return {"train": self.train_cap, "eval": self.eval_cap, "test": self.test_cap}
 
+
+# ML Metadata's SQLite file, in a run's state folder.
+METADATA_FILE = "metadata.sqlite"
+# Beam's direct runner on two worker processes: the full profile's, and each Kubeflow pod's default.
+MULTI_PROCESS_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=2")
+
+# The profile each command runs when none is named: a local run is a quick look, a cluster run the real one.
+LOCAL_DEFAULT_PROFILE = "quick"
+KUBEFLOW_DEFAULT_PROFILE = "full"
 
 PROFILES: dict[str, dict] = {
     # Seconds on CI: a few hundred images at a small size.
@@ -245,7 +254,7 @@ PROFILES: dict[str, dict] = {
         batch_size=128,
         train_epochs=45,
         patience=10,
-        beam_args=("--direct_running_mode=multi_processing", "--direct_num_workers=2"),
+        beam_args=MULTI_PROCESS_BEAM_ARGS,
     ),
 }
 

@@ -15,8 +15,9 @@ import hashlib
 import importlib.util
 from pathlib import Path
 
-# The project's top-level packages (setup.py); imports of anything else are libraries, pinned by the lock.
-PROJECT_PACKAGES = ("pipeline", "components", "models", "data", "kubeflow", "serving", "security")
+# The project's top-level packages: setup.py's FOLDERS (tests/test_packaging.py checks they agree); imports
+# of anything else are libraries, pinned by the lock.
+PROJECT_PACKAGES = ("pipeline", "components", "models", "data", "kubeflow", "serving", "security", "compat")
 
 # The model code: the package TFX calls into (preprocessing_fn, tuner_fn, run_fn) and the Tuner's
 # executor; what they import (the in-graph resize, the class names, the serving contract, the warm-up

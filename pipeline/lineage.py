@@ -17,6 +17,13 @@ from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
 
+from components.pusher.properties import (
+    PUSHED_DESTINATION_PROPERTY,
+    PUSHED_PROPERTY,
+    PUSHED_VERSION_PROPERTY,
+)
+from pipeline import nodes
+from pipeline.config import METADATA_FILE
 from pipeline.run_log import LibraryOutputToFile
 
 INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
@@ -90,7 +97,7 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
     pushed = [
         a
         for a in store.get_artifacts()
-        if "pushed" in a.custom_properties and _value(a.custom_properties["pushed"]) == 1
+        if PUSHED_PROPERTY in a.custom_properties and _value(a.custom_properties[PUSHED_PROPERTY]) == 1
     ]
     if not pushed:
         raise LineageError(f"{metadata_path} records no pushed model: no run has blessed and pushed one yet")
@@ -121,8 +128,8 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
 
     ordered = sorted(steps.values(), key=lambda s: s.execution_id)
     by_node = {s.node_id: s for s in ordered}
-    trainer = by_node.get("Trainer")
-    example_gen = by_node.get("IdxExampleGen")
+    trainer = by_node.get(nodes.TRAINER)
+    example_gen = by_node.get(nodes.EXAMPLE_GEN)
     model_uri = ""
     if trainer is not None:
         events = store.get_events_by_execution_ids([trainer.execution_id])
@@ -135,11 +142,11 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
     code = None
     if trainer is not None and isinstance(trainer.properties.get("custom_config"), str):
         code = json.loads(trainer.properties["custom_config"]).get("code_fingerprint")
-    version = served.custom_properties.get("pushed_version")
+    version = served.custom_properties.get(PUSHED_VERSION_PROPERTY)
     return Lineage(
         version=str(_value(version)) if version is not None else None,
-        destination=str(_value(served.custom_properties["pushed_destination"]))
-        if "pushed_destination" in served.custom_properties
+        destination=str(_value(served.custom_properties[PUSHED_DESTINATION_PROPERTY]))
+        if PUSHED_DESTINATION_PROPERTY in served.custom_properties
         else served.uri,
         model_uri=model_uri,
         data_fingerprint=example_gen.properties.get("data_fingerprint") if example_gen else None,
@@ -168,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m pipeline.lineage", description=__doc__)
     parser.add_argument("--root", default="runs/local", help="the run root (default: runs/local)")
     args = parser.parse_args(argv)
-    metadata = Path(args.root) / "metadata.sqlite"
+    metadata = Path(args.root) / METADATA_FILE
     if not metadata.is_file():
         print(f"lineage: error: no ML Metadata store at {metadata}; run `make run` first", file=sys.stderr)
         return 2

@@ -58,13 +58,13 @@ def run_pipeline(
     *,
     verbose: bool = False,
     stream: TextIO | None = None,
-    stages: tuple[str, ...] = ("data", "model", "release"),
+    stop_after: str | None = None,
 ) -> RunResult:
     """Runs the pipeline locally and reads back, from ML Metadata, what each component did.
 
     The console (`stream`, default standard error) shows only the progress display; everything the
-    libraries print goes to a log file under the root (`RunResult.log_path`). `stages` runs a prefix
-    of the factory's stages (`pipeline.pipeline.STAGES`), e.g. ("data",) for the data half.
+    libraries print goes to a log file under the root (`RunResult.log_path`). `stop_after` ends the
+    pipeline with that node (`pipeline.nodes`), e.g. `nodes.UPSCALER` for the data half.
 
     Raises:
         StorageError: the root is not writable (before anything runs).
@@ -92,7 +92,7 @@ def run_pipeline(
         with log, ProgressDisplay(config.metadata_path, since_ms, log.console, verbose=verbose):
             # Built inside: what TFX says while building the pipeline belongs in the log too.
             pipeline = create_pipeline(
-                config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path)), stages
+                config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path)), stop_after
             )
             try:
                 LocalDagRunner().run(pipeline)

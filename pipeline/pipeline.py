@@ -10,7 +10,7 @@ from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGe
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import trainer_pb2
 
-from components.drift_gate.component import DriftGate
+from components.anomaly_gate.component import AnomalyGate
 from components.evaluation_report.component import EvaluationReport
 from components.evaluator.component import GoldenSetEvaluator
 from components.evaluator.eval_config import make_eval_config
@@ -20,17 +20,15 @@ from components.serving_baseline.component import ServedBaseModel, ServingBaseli
 from components.serving_check.component import ServingSmokeCheck
 from components.tuner.component import Tuner
 from components.upscaler.component import ImageUpscaler
-from models.settings import BASE_MODEL, ModelSettings
-from pipeline.config import PipelineConfig
+from models.settings import BASE_MODEL, NO_TUNER, TRANSFER, ModelSettings
+from pipeline import nodes
+from pipeline.config import ConfigError, PipelineConfig
 from pipeline.fingerprint import MODEL_CODE, REPORT_CODE, UPSCALER_CODE, code_fingerprint
-
-# The factory's three stages, in order; a pipeline of the first one or two is a prefix of the whole.
-STAGES = ("data", "model", "release")
 
 
 @dataclasses.dataclass(frozen=True)
 class DataStage:
-    """The data half: ingestion, statistics, schema, validation, drift gate and the upscaler.
+    """The data half: ingestion, statistics, schema, validation, anomaly gate and the upscaler.
 
     Attributes:
         components: in execution order.
@@ -53,30 +51,34 @@ class ModelStage:
     trainer: Trainer
 
 
-def create_components(config: PipelineConfig, stages: tuple[str, ...] = STAGES) -> list:
+def create_components(config: PipelineConfig, stop_after: str | None = None) -> list:
     """Returns the pipeline's components in execution order, wired together.
 
     Args:
         config: the validated configuration.
-        stages: a prefix of `STAGES`: ("data",) stops after the upscaler, ("data", "model") after the
-            Trainer (tests use these seams to run part of the real pipeline).
+        stop_after: a node id (`pipeline.nodes`): the pipeline ends with that component (tests and
+            `fashion-tfx run --stop-after` use this seam to run part of the real pipeline); None for all.
 
     Raises:
-        ValueError: `stages` is not a non-empty prefix of `STAGES`.
+        ConfigError: `stop_after` names no component of this configuration's pipeline.
     """
-    if not stages or tuple(stages) != STAGES[: len(stages)]:
-        raise ValueError(f"stages must be a non-empty prefix of {STAGES}, got {stages!r}")
     data = data_components(config)
-    if stages == STAGES[:1]:
-        return data.components
     model = model_components(config, data.examples, data.schema)
-    if stages == STAGES[:2]:
-        return data.components + model.components
-    return data.components + model.components + release_components(config, data.raw_examples, model.trainer)
+    components = data.components + model.components
+    components += release_components(config, data.raw_examples, model.trainer)
+    if stop_after is None:
+        return components
+    ids = [component.id for component in components]
+    if stop_after not in ids:
+        raise ConfigError(
+            f"--stop-after: no component {stop_after!r} in the pipeline (it has {', '.join(ids)})"
+        )
+    # Components come in execution order and depend only on earlier ones, so a prefix is a pipeline.
+    return components[: ids.index(stop_after) + 1]
 
 
 def data_components(config: PipelineConfig) -> DataStage:
-    """Returns ExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator, DriftGate and ImageUpscaler."""
+    """Returns ExampleGen, StatisticsGen, ImportSchemaGen, ExampleValidator, AnomalyGate and ImageUpscaler."""
     example_gen = IdxExampleGen(
         data_dir=config.data_dir or "",
         data_fingerprint=config.data_fingerprint,
@@ -84,29 +86,29 @@ def data_components(config: PipelineConfig) -> DataStage:
         seed=config.seed,
         split_caps=config.caps(),
         allow_foreign_data=config.allow_foreign_data,
-    )
-    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"])
+    ).with_id(nodes.EXAMPLE_GEN)
+    statistics_gen = StatisticsGen(examples=example_gen.outputs["examples"]).with_id(nodes.STATISTICS_GEN)
     # A curated schema (data/schema.pbtxt), not one inferred from the data it is meant to check.
-    schema_gen = ImportSchemaGen(schema_file=config.schema_file)
+    schema_gen = ImportSchemaGen(schema_file=config.schema_file).with_id(nodes.SCHEMA_GEN)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
-    )
-    drift_gate = DriftGate(
+    ).with_id(nodes.EXAMPLE_VALIDATOR)
+    anomaly_gate = AnomalyGate(
         anomalies=example_validator.outputs["anomalies"], stop_on_anomalies=config.stop_on_anomalies
-    )
+    ).with_id(nodes.ANOMALY_GATE)
     # Statistics, schema and validation describe the raw 28×28 examples (the data as it arrives); the
     # upscale is a deterministic function of them, checked by its own fidelity report. It waits for the
-    # drift gate, so anomalous data is neither upscaled nor trained on.
+    # anomaly gate, so anomalous data is neither upscaled nor trained on.
     upscaler = ImageUpscaler(
         examples=example_gen.outputs["examples"],
         image_size=config.model.image_size,
         interpolation=config.model.interpolation,
         # The parameters do not pin the resize's code: its digest makes TFX's cache notice edits.
         code_fingerprint=code_fingerprint(UPSCALER_CODE),
-    ).with_id("ImageUpscaler")
-    upscaler.add_upstream_node(drift_gate)
+    ).with_id(nodes.UPSCALER)
+    upscaler.add_upstream_node(anomaly_gate)
     return DataStage(
-        components=[example_gen, statistics_gen, schema_gen, example_validator, drift_gate, upscaler],
+        components=[example_gen, statistics_gen, schema_gen, example_validator, anomaly_gate, upscaler],
         raw_examples=example_gen.outputs["examples"],
         examples=upscaler.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -124,7 +126,9 @@ def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, 
     fresh process before clients can see it.
     """
     model_dir = served_model_dir(config)
-    baseline = ServingBaseline(candidate=trainer.outputs["model"], serving_model_dir=model_dir)
+    baseline = ServingBaseline(candidate=trainer.outputs["model"], serving_model_dir=model_dir).with_id(
+        nodes.SERVING_BASELINE
+    )
     # TFX's Evaluator, whose blessing also needs the golden set, and which drops a baseline artifact
     # that holds no model (nothing served yet).
     evaluator = GoldenSetEvaluator(
@@ -133,7 +137,7 @@ def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, 
         baseline_model=baseline.outputs["baseline"],
         eval_config=make_eval_config(config.min_accuracy, config.max_accuracy_drop),
         example_splits=["test"],
-    ).with_id("Evaluator")
+    ).with_id(nodes.EVALUATOR)
     report = EvaluationReport(
         evaluation=evaluator.outputs["evaluation"],
         blessing=evaluator.outputs["blessing"],
@@ -144,18 +148,18 @@ def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, 
         data_fingerprint=config.data_fingerprint,
         baseline_model=baseline.outputs["baseline"],
         code_fingerprint=code_fingerprint(REPORT_CODE),
-    )
+    ).with_id(nodes.EVALUATION_REPORT)
     pusher = ModelPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         report=report.outputs["report"],
         base_directory=model_dir,
-    ).with_id("Pusher")
+    ).with_id(nodes.PUSHER)
     smoke_check = ServingSmokeCheck(
         pushed_model=pusher.outputs["pushed_model"],
         examples=raw_examples,
         serving_base_path=config.serving_base_path or "",
-    )
+    ).with_id(nodes.SMOKE_CHECK)
     return [baseline, evaluator, report, pusher, smoke_check]
 
 
@@ -190,11 +194,13 @@ def model_components(
         materialize=False,
         disable_statistics=True,
         custom_config=custom_config,
-    )
+    ).with_id(nodes.TRANSFORM)
     components: list = [transform]
     base_model = None
-    if "transfer" in settings.families and settings.backbone_weights == BASE_MODEL:
-        served = ServedBaseModel(examples=examples, serving_model_dir=served_model_dir(config))
+    if TRANSFER in settings.families and settings.backbone_weights == BASE_MODEL:
+        served = ServedBaseModel(examples=examples, serving_model_dir=served_model_dir(config)).with_id(
+            nodes.SERVED_BASE_MODEL
+        )
         components.append(served)
         base_model = served.outputs["model"]
     common = dict(
@@ -206,16 +212,18 @@ def model_components(
         custom_config=custom_config,
     )
     hyperparameters = None
-    if settings.tuner != "none":
-        tuner = Tuner(tuner_fn="models.tuner.tuner_fn", **common).with_id("Tuner")
+    if settings.tuner != NO_TUNER:
+        tuner = Tuner(tuner_fn="models.tuner.tuner_fn", **common).with_id(nodes.TUNER)
         components.append(tuner)
         hyperparameters = tuner.outputs["best_hyperparameters"]
-    trainer = Trainer(run_fn="models.trainer.run_fn", hyperparameters=hyperparameters, **common)
+    trainer = Trainer(run_fn="models.trainer.run_fn", hyperparameters=hyperparameters, **common).with_id(
+        nodes.TRAINER
+    )
     return ModelStage(components=[*components, trainer], trainer=trainer)
 
 
 def create_pipeline(
-    config: PipelineConfig, metadata_connection_config: object | None = None, stages: tuple[str, ...] = STAGES
+    config: PipelineConfig, metadata_connection_config: object | None = None, stop_after: str | None = None
 ):
     """Builds the TFX pipeline.
 
@@ -223,7 +231,7 @@ def create_pipeline(
         config: the validated configuration; its `data_dir` must already be resolved.
         metadata_connection_config: ML Metadata connection (SQLite locally; None on Kubeflow,
             which provides its own).
-        stages: the factory's stages to build (see `create_components`).
+        stop_after: the node id the pipeline ends with (see `create_components`); None for all.
 
     Returns:
         A `tfx.orchestration.pipeline.Pipeline`.
@@ -231,7 +239,7 @@ def create_pipeline(
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=str(config.pipeline_root),
-        components=create_components(config, stages),
+        components=create_components(config, stop_after),
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(config.beam_args),

@@ -9,20 +9,27 @@ import sys
 
 from tfx.dsl.io import fileio
 
-from components.drift_gate.component import ANOMALIES_PROPERTY
+from components.anomaly_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
 from components.evaluation_report.report import golden_set_line
 from components.evaluator.golden_set_check import GOLDEN_SET_PROPERTY
 from components.example_gen import spec as example_gen_spec
-from components.pusher.spec import ASSETS_EXTRA
+from components.pusher.properties import (
+    ALREADY_SERVING_PROPERTY,
+    PUSHED_DESTINATION_PROPERTY,
+    PUSHED_PROPERTY,
+    PUSHED_VERSION_PROPERTY,
+)
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from data.classes import CLASS_NAMES
 from data.splits import SPLITS
 from models.console import format_hyperparameters
+from pipeline import nodes
 from pipeline.config import is_uri
 from pipeline.local_runner import RunResult
 from pipeline.metadata import json_property
 from serving.push import MODELS_CONFIG, TF_SERVING_IMAGE, serving_root_as_seen
+from serving.signatures import ASSETS_EXTRA
 
 
 def _duration(seconds: float) -> str:
@@ -31,7 +38,7 @@ def _duration(seconds: float) -> str:
 
 def split_class_counts(result: RunResult) -> dict[str, dict[str, int]] | None:
     """Returns split -> class id -> count, from the ExampleGen artifact this run used."""
-    run = result.component("IdxExampleGen")
+    run = result.component(nodes.EXAMPLE_GEN)
     if run is None:
         return None
     return json_property(run, example_gen_spec.EXAMPLES, example_gen_spec.CLASS_COUNTS_PROPERTY)
@@ -40,7 +47,7 @@ def split_class_counts(result: RunResult) -> dict[str, dict[str, int]] | None:
 def model_lines(result: RunResult) -> list[str]:
     """Returns the tuned hyper-parameters and where the trained model and its curves are, if they ran."""
     lines = []
-    tuner = result.component("Tuner")
+    tuner = result.component(nodes.TUNER)
     if tuner is not None and tuner.outputs.get("best_hyperparameters"):
         path = posixpath.join(tuner.outputs["best_hyperparameters"][0][0], "best_hyperparameters.txt")
         if fileio.exists(path):
@@ -48,7 +55,7 @@ def model_lines(result: RunResult) -> list[str]:
                 values = json.load(source).get("values", {})
             trials = tuner.outputs["tuner_results"][0][0]
             lines += ["", f"  tuned: {format_hyperparameters(values)}  (trials: {trials})"]
-    trainer = result.component("Trainer")
+    trainer = result.component(nodes.TRAINER)
     if trainer is not None and trainer.outputs.get("model"):
         lines += [] if lines else [""]
         lines.append(f"  trained model:  {trainer.outputs['model'][0][0]}/Format-Serving")
@@ -58,7 +65,7 @@ def model_lines(result: RunResult) -> list[str]:
 
 def data_lines(result: RunResult) -> list[str]:
     """Returns which data the run trained on, loudly when it is not the canonical Fashion-MNIST."""
-    run = result.component("IdxExampleGen")
+    run = result.component(nodes.EXAMPLE_GEN)
     props = run.outputs.get(example_gen_spec.EXAMPLES, [("", {})])[0][1] if run else {}
     description = props.get(example_gen_spec.DESCRIPTION_PROPERTY)
     if not description:
@@ -70,26 +77,26 @@ def data_lines(result: RunResult) -> list[str]:
 
 def golden_set_lines(result: RunResult) -> list[str]:
     """Returns the golden-set verdict the blessing depends on (see components/evaluator)."""
-    evaluator = result.component("Evaluator")
+    evaluator = result.component(nodes.EVALUATOR)
     verdict = json_property(evaluator, "blessing", GOLDEN_SET_PROPERTY) if evaluator else None
     return [f"  {golden_set_line(verdict)}"] if verdict else []
 
 
 def pushed_version(result: RunResult) -> tuple[str, str, bool] | None:
     """Returns (served version, its folder, whether it was already serving) of this run's push, if any."""
-    pusher = result.component("Pusher")
+    pusher = result.component(nodes.PUSHER)
     for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
-        if props.get("pushed") == 1:
-            destination = str(props.get("pushed_destination", "")).rstrip("/")
-            version = str(props.get("pushed_version") or posixpath.basename(destination))
-            return version, destination, props.get("already_serving") == 1
+        if props.get(PUSHED_PROPERTY) == 1:
+            destination = str(props.get(PUSHED_DESTINATION_PROPERTY, "")).rstrip("/")
+            version = str(props.get(PUSHED_VERSION_PROPERTY) or posixpath.basename(destination))
+            return version, destination, props.get(ALREADY_SERVING_PROPERTY) == 1
     return None
 
 
 def release_lines(result: RunResult) -> list[str]:
     """Returns test accuracy, both blessing gates, the served version pushed and the smoke check's verdict."""
     lines: list[str] = []
-    report = result.component("EvaluationReport")
+    report = result.component(nodes.EVALUATION_REPORT)
     headline = json_property(report, "report", REPORT_SUMMARY_PROPERTY) if report else None
     if headline:
         accuracy = headline.get("accuracy")
@@ -106,16 +113,14 @@ def release_lines(result: RunResult) -> list[str]:
         version, destination, already = pushed
         where = posixpath.dirname(destination)
         if already:
-            lines.append(
-                f"  served version {version} in {where}/ already holds this model: nothing new pushed"
-            )
+            lines.append(f"  already serving: served version {version}, in {where}/ (nothing new pushed)")
         else:
             lines.append(
                 f"  pushed: served version {version}, in {where}/ (model card in its {ASSETS_EXTRA}/)"
             )
-    elif result.component("Pusher") is not None:
+    elif result.component(nodes.PUSHER) is not None:
         lines.append("  not pushed: only blessed models ship; the served version is unchanged")
-    check = result.component("ServingSmokeCheck")
+    check = result.component(nodes.SMOKE_CHECK)
     outcome = json_property(check, "result", SMOKE_RESULT_PROPERTY) if check else None
     if outcome and outcome.get("checked"):
         replayed = (outcome.get("tf_serving_loader") or {}).get("warmup_requests_replayed")
@@ -139,7 +144,7 @@ def tensorboard_command(result: RunResult) -> str | None:
     One local `--logdir` (the projector needs it): runs are then named by the component that wrote
     them, `Trainer/model_run/<id>/train`, `Tuner/tuner_results/<id>/hparams/trial-01`.
     """
-    if result.component("Trainer") is None and result.component("Tuner") is None:
+    if result.component(nodes.TRAINER) is None and result.component(nodes.TUNER) is None:
         return None
     return f"{tool('tensorboard')} --logdir {result.config.pipeline_root}"
 
@@ -203,7 +208,7 @@ def render(result: RunResult) -> str:
             lines.append(f"  {split:<6}{sum(per_class.values()):>8}{row}")
         lines.append("  classes: " + ", ".join(f"{i} {name}" for i, name in enumerate(CLASS_NAMES)))
     lines += data_lines(result)
-    gate = result.component("DriftGate")
+    gate = result.component(nodes.ANOMALY_GATE)
     anomalies = json_property(gate, "verdict", ANOMALIES_PROPERTY) if gate else None
     if anomalies:
         lines += ["", "  data anomalies (the run went on: stop_on_anomalies is off):"]

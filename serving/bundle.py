@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 
 from serving.local import error_line
-from serving.signatures import MAX_WARMUP_RECORDS, WARMUP_DIR, WARMUP_FILE, ServingError, signature_named
+from serving.signatures import ASSETS_EXTRA, MAX_WARMUP_RECORDS, WARMUP_FILE, ServingError, signature_named
 
 
 class ServingBundle:
@@ -95,9 +95,9 @@ class ServingBundle:
         """
         from tensorflow_serving.apis import prediction_log_pb2
 
-        path = os.path.join(self.model_dir, WARMUP_DIR, WARMUP_FILE)
+        path = os.path.join(self.model_dir, ASSETS_EXTRA, WARMUP_FILE)
         if not tf.io.gfile.exists(path):
-            raise ServingError(f"{self.model_dir}: no warm-up requests at {WARMUP_DIR}/{WARMUP_FILE}")
+            raise ServingError(f"{self.model_dir}: no warm-up requests at {ASSETS_EXTRA}/{WARMUP_FILE}")
         count = 0
         for record in tf.compat.v1.io.tf_record_iterator(path):
             count += 1

@@ -97,7 +97,7 @@ class GrpcClient:
             ]
             channel = grpc.insecure_channel(self.target, options=options)
             stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
-        self._stub = stub
+        self.stub = stub
 
     def predict(self, payload: payloads.Payload, signature_name: str) -> Predictions:
         """Sends a payload to a prediction signature and parses the answer.
@@ -107,7 +107,7 @@ class GrpcClient:
         """
         request = build_predict_request(payload, signature_name, self.model_name, self.version)
         try:
-            response = self._stub.Predict(request, timeout=self.timeout)
+            response = self.stub.Predict(request, timeout=self.timeout)
         except grpc.RpcError as err:
             code = err.code().name if hasattr(err, "code") and err.code() else "UNKNOWN"
             details = err.details() if hasattr(err, "details") else str(err)

@@ -36,7 +36,7 @@ def model_versions(model_base: str | Path) -> list[int]:
     return sorted(
         int(child.name)
         for child in base.iterdir()
-        if VERSION_NAME.fullmatch(child.name) and (child / "saved_model.pb").is_file()
+        if VERSION_NAME.fullmatch(child.name) and (child / tf.saved_model.SAVED_MODEL_FILENAME_PB).is_file()
     )
 
 
@@ -61,7 +61,7 @@ def resolve_model_dir(
 
     if model_dir is not None:
         base = Path(model_dir)
-        if version is None and (base / "saved_model.pb").is_file():
+        if version is None and (base / tf.saved_model.SAVED_MODEL_FILENAME_PB).is_file():
             return base
     elif serving_root is not None:
         base = safe_model_path(serving_root, model_name)

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 
 from data import examples
-from serving.signatures import IMAGE_SIDE, MAX_BATCH, MAX_PNG_BYTES, PNG_SIGNATURE
+from data.resize import SOURCE_SIZE
+from serving.signatures import MAX_BATCH, MAX_PNG_BYTES, PNG_SIGNATURE
 
 MAX_FILE_BYTES = MAX_PNG_BYTES
 
@@ -65,7 +66,7 @@ def validate_batch(images, names: Sequence[str] | None = None, max_batch: int = 
         array = np.asarray(images)
     except ValueError as err:  # ragged nested lists
         raise PayloadError(
-            f"wrong shape: images must form an array of shape [N, {IMAGE_SIDE}, {IMAGE_SIDE}] ({err})"
+            f"wrong shape: images must form an array of shape [N, {SOURCE_SIZE}, {SOURCE_SIZE}] ({err})"
         ) from err
     if array.dtype == object:
         try:
@@ -74,9 +75,9 @@ def validate_batch(images, names: Sequence[str] | None = None, max_batch: int = 
             raise PayloadError(f"wrong dtype: images must be numeric grey levels ({err})") from err
     if array.ndim >= 1 and array.shape[0] == 0:
         raise PayloadError("empty batch: give at least one image")
-    if array.ndim != 3 or array.shape[1:] != (IMAGE_SIDE, IMAGE_SIDE):
+    if array.ndim != 3 or array.shape[1:] != (SOURCE_SIZE, SOURCE_SIZE):
         raise PayloadError(
-            f"wrong shape {list(array.shape)}: expected [N, {IMAGE_SIDE}, {IMAGE_SIDE}] "
+            f"wrong shape {list(array.shape)}: expected [N, {SOURCE_SIZE}, {SOURCE_SIZE}] "
             "(a batch of one-channel 28x28 images)"
         )
     if len(array) > max_batch:
@@ -148,12 +149,12 @@ def image_from_png(data: bytes, name: str) -> np.ndarray:
     if not data:
         raise PayloadError(f"{name}: empty file, not a PNG image")
     if len(data) > MAX_FILE_BYTES:
-        raise PayloadError(f"{name}: {len(data)} bytes is too large for a {IMAGE_SIDE}x{IMAGE_SIDE} PNG")
+        raise PayloadError(f"{name}: {len(data)} bytes is too large for a {SOURCE_SIZE}x{SOURCE_SIZE} PNG")
     height, width = png_dimensions(data, name)
     # Checked from the header first, so a huge image is refused before it is decompressed.
-    if height > IMAGE_SIDE or width > IMAGE_SIDE:
+    if height > SOURCE_SIZE or width > SOURCE_SIZE:
         raise PayloadError(
-            f"{name}: oversized image {height}x{width}; the model takes {IMAGE_SIDE}x{IMAGE_SIDE} "
+            f"{name}: oversized image {height}x{width}; the model takes {SOURCE_SIZE}x{SOURCE_SIZE} "
             "(resize it first)"
         )
     check_png_chunks(data, name)
@@ -168,9 +169,9 @@ def image_from_png(data: bytes, name: str) -> np.ndarray:
         if conversion is None:
             raise PayloadError(f"{name}: PNG with {image.shape[2]} channels; expected grey or RGB(A)")
         image = cv2.cvtColor(image, conversion)
-    if image.shape != (IMAGE_SIDE, IMAGE_SIDE):
+    if image.shape != (SOURCE_SIZE, SOURCE_SIZE):
         raise PayloadError(
-            f"{name}: image is {image.shape[0]}x{image.shape[1]}; the model takes {IMAGE_SIDE}x{IMAGE_SIDE}"
+            f"{name}: image is {image.shape[0]}x{image.shape[1]}; the model takes {SOURCE_SIZE}x{SOURCE_SIZE}"
         )
     return image
 
@@ -198,7 +199,7 @@ def read_limited_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
             raise PayloadError(f"{path}: {kind}; give a PNG file")
         if info.st_size > limit:
             raise PayloadError(
-                f"{path}: {info.st_size} bytes is too large for a {IMAGE_SIDE}x{IMAGE_SIDE} PNG"
+                f"{path}: {info.st_size} bytes is too large for a {SOURCE_SIZE}x{SOURCE_SIZE} PNG"
             )
         chunks, remaining = [], limit + 1
         while remaining > 0:  # the size may change while reading: never trust st_size alone
@@ -214,7 +215,7 @@ def read_limited_file(path: str | Path, limit: int = MAX_FILE_BYTES) -> bytes:
     data = b"".join(chunks)
     if len(data) > limit:
         raise PayloadError(
-            f"{path}: more than {limit} bytes is too large for a {IMAGE_SIDE}x{IMAGE_SIDE} PNG"
+            f"{path}: more than {limit} bytes is too large for a {SOURCE_SIZE}x{SOURCE_SIZE} PNG"
         )
     return data
 
@@ -238,7 +239,7 @@ def load_png_files(paths: Sequence[str | Path]) -> tuple[np.ndarray, list[str]]:
     for path in map(Path, paths):
         images.append(load_png_file(path))
         names.append(str(path))
-    return np.stack(images) if images else np.zeros((0, IMAGE_SIDE, IMAGE_SIDE), np.uint8), names
+    return np.stack(images) if images else np.zeros((0, SOURCE_SIZE, SOURCE_SIZE), np.uint8), names
 
 
 def load_dataset_indices(

@@ -13,7 +13,6 @@ from data.classes import CLASS_NAMES
 T = TypeVar("T")
 
 DEFAULT_MODEL_NAME = "fashion-tfx"
-IMAGE_SIDE = 28  # the model's input: 28x28 grey levels, as in Fashion-MNIST
 MAX_BATCH = 256  # default cap on images per request
 SERVING_DEFAULT = "serving_default"  # input: serialized tf.Examples
 PREDICT_IMAGES = "predict_images"  # input: float32 [N, 28, 28] grey levels
@@ -93,8 +92,9 @@ class Predictions:
         return [(CLASS_NAMES[i], float(self.probabilities[index, i])) for i in order]
 
 
-# Where TF Serving looks for a version's warm-up requests (PredictionLog records, at most 1,000): the
-# export writes them, the smoke check replays them.
-WARMUP_DIR = "assets.extra"
+# A version's folder of extra files, which TF Serving does not load as the model: the warm-up requests
+# (PredictionLog records, at most 1,000; the export writes them, the smoke check replays them) and the
+# model card the Pusher ships.
+ASSETS_EXTRA = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"
 MAX_WARMUP_RECORDS = 1000

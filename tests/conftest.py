@@ -84,3 +84,17 @@ def full_test_run(tmp_path_factory, canonical_data_dir) -> CliRun:
         env={key: value for key, value in os.environ.items() if key != "TERM"},
     )
     return CliRun(root, process.returncode, process.stdout, process.stderr)
+
+
+# Session fixtures that run the real pipeline: a test that uses one is in the `pipeline` tier.
+PIPELINE_FIXTURES = frozenset({"full_test_run", "clean_runs"})
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Marks every test that uses a pipeline-running fixture `pipeline`, so the fast tier leaves it out.
+
+    A test that runs the pipeline itself carries `@pytest.mark.pipeline` (or its module `pytestmark`).
+    """
+    for item in items:
+        if PIPELINE_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.pipeline)

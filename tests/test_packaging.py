@@ -9,6 +9,8 @@ from pathlib import Path
 
 from support import setup_arguments
 
+from pipeline.fingerprint import PROJECT_PACKAGES
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -30,15 +32,13 @@ def _lock_distributions() -> set[str]:
 def test_every_repo_root_package_folder_is_installed():
     folders = {p.parent.name for p in REPO.glob("*/__init__.py")} - {"bench"}
     assert folders <= _top_level_names()
-    assert {
-        "pipeline",
-        "components",
-        "models",
-        "data",
-        "kubeflow",
-        "serving",
-        "security",
-    } <= _top_level_names()
+    assert {"pipeline", "data", "models"} <= _top_level_names()
+
+
+def test_the_code_fingerprint_knows_every_installed_package():
+    # setup.py's FOLDERS is the package list; the code fingerprint follows imports of exactly those.
+    packages = {name for name in setup_arguments()["packages"] if "." not in name}
+    assert set(PROJECT_PACKAGES) == packages
 
 
 def test_no_installed_distribution_provides_a_project_top_level_name():

@@ -13,6 +13,7 @@ from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 from tfx.utils import path_utils
 
+from compat.tfx import execution_id
 from components.evaluation_report import spec
 from components.evaluation_report.model_card import (
     build_model_card,
@@ -127,7 +128,7 @@ class Executor(base_executor.BaseExecutor):
         # The card's pictures sit beside it, so the Markdown shows them wherever the folder goes.
         curves = os.path.join(model_run.uri, CURVES_PNG)
         if tf.io.gfile.exists(curves):
-            tf.io.gfile.copy(curves, os.path.join(out, spec.TRAINING_CURVES_PNG), overwrite=True)
+            tf.io.gfile.copy(curves, os.path.join(out, CURVES_PNG), overwrite=True)
         counts = None
         if examples.has_custom_property(CLASS_COUNTS_PROPERTY):
             counts = json.loads(examples.get_string_custom_property(CLASS_COUNTS_PROPERTY))
@@ -142,7 +143,12 @@ class Executor(base_executor.BaseExecutor):
             hyperparameters=read_json(os.path.join(model_run.uri, HYPERPARAMETERS_JSON)),
             training=read_json(os.path.join(model_run.uri, TRAINING_JSON)),
             history=read_json(os.path.join(model_run.uri, HISTORY_JSON)),
-            lineage={"pipeline_name": model_name, "pipeline_run_id": where["run_id"], "artifacts": artifacts},
+            lineage={
+                "pipeline_name": model_name,
+                "pipeline_run_id": where["run_id"],
+                "report_execution_id": execution_id(self._context),
+                "artifacts": artifacts,
+            },
         )
         fingerprint = exec_properties.get(spec.DATA_FINGERPRINT, "")
         card = build_model_card(

@@ -27,13 +27,10 @@ from components.evaluation_report.report import (
     format_figure,
     golden_set_line,
 )
-from components.evaluation_report.spec import (
-    MODEL_CARD_JSON,
-    MODEL_CARD_MARKDOWN,
-    MODEL_RECORD_JSON,
-    TRAINING_CURVES_PNG,
-)
+from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON
 from data.classes import CLASS_NAMES
+from data.resize import SOURCE_SIZE
+from models.trainer import CURVES_PNG
 
 SCHEMA_VERSION = "0.0.2"
 # The toolkit's own schema file of that version, vendored (see schema/SOURCE.md).
@@ -61,7 +58,9 @@ def read_signatures(saved_model_dir: str) -> dict[str, dict[str, dict[str, str]]
     from tensorflow.core.protobuf import saved_model_pb2
 
     saved_model = saved_model_pb2.SavedModel()
-    with tf.io.gfile.GFile(os.path.join(saved_model_dir, "saved_model.pb"), "rb") as source:
+    with tf.io.gfile.GFile(
+        os.path.join(saved_model_dir, tf.saved_model.SAVED_MODEL_FILENAME_PB), "rb"
+    ) as source:
         saved_model.ParseFromString(source.read())
 
     def describe(tensor) -> str:
@@ -125,8 +124,9 @@ def limitations(report: dict[str, Any]) -> list[dict[str, str]]:
     )
     found.append(
         {
-            "description": "Trained on Fashion-MNIST only: centred 28x28 grey-level product photos on a "
-            "black background. Other images (natural photos, colour, several objects) are out of its domain."
+            "description": f"Trained on Fashion-MNIST only: centred {SOURCE_SIZE}x{SOURCE_SIZE} grey-level "
+            "product photos on a black background. Other images (natural photos, colour, several objects) "
+            "are out of its domain."
         }
     )
     return found
@@ -157,7 +157,8 @@ def model_record(
         hyperparameters: the Trainer's hyperparameters.json (`values` and `settings`).
         training: the Trainer's training.json (epochs, seconds, parameter counts, code fingerprint).
         history: the Trainer's per-epoch history.
-        lineage: `pipeline_name`, `pipeline_run_id` and `artifacts` (run-relative model references).
+        lineage: `pipeline_name`, `pipeline_run_id`, `report_execution_id` and `artifacts` (run-relative
+            references).
 
     Returns:
         A JSON-ready dict; `served_version` is None until the Pusher ships the model (`stamp_served_version`).
@@ -172,7 +173,7 @@ def model_record(
         "code_fingerprint": training.get("code_fingerprint"),
         "family": values.get("family", (settings.get("families") or ["?"])[0]),
         "parameters": training.get("parameters"),
-        "source_size": settings.get("source_size", 28),
+        "source_size": settings.get("source_size", SOURCE_SIZE),
         "image_size": settings.get("image_size"),
         "hyperparameters": {k: v for k, v in values.items() if not k.startswith("tuner/")},
         "training": {
@@ -244,7 +245,7 @@ def graphics(graphics_dir: str) -> list[dict[str, str]]:
     """Returns the card's pictures found in `graphics_dir`, embedded as base64 (as the schema asks)."""
     pictures = (
         ("Confusion matrix (test split, row-normalised colour, counts)", CONFUSION_PNG),
-        ("Training curves (loss and accuracy per epoch)", TRAINING_CURVES_PNG),
+        ("Training curves (loss and accuracy per epoch)", CURVES_PNG),
     )
     found = [(name, _png_base64(os.path.join(graphics_dir, file))) for name, file in pictures]
     return [{"name": name, "image": image} for name, image in found if image]
@@ -286,14 +287,15 @@ def build_model_card(
         "schema_version": SCHEMA_VERSION,
         "model_details": {
             "name": model_name,
-            "overview": f"Classifies 28x28 grey-level Fashion-MNIST images into {len(CLASS_NAMES)} "
-            f"clothing classes. {report['verdict']}",
+            "overview": f"Classifies {SOURCE_SIZE}x{SOURCE_SIZE} grey-level Fashion-MNIST images into "
+            f"{len(CLASS_NAMES)} clothing classes. {report['verdict']}",
             "documentation": (
                 f"A {family} network trained {training['epochs']} epochs in {training['seconds'] or '?'} s; "
                 f"the served graph upscales images from {record['source_size']} to "
-                f"{record['image_size'] or '?'} pixels, so clients send raw 28x28 images. Evaluated in "
-                f"pipeline run {record.get('pipeline_run_id')} of {record.get('pipeline_name')}; code "
-                f"fingerprint {record.get('code_fingerprint')}. The full record (hyper-parameters, "
+                f"{record['image_size'] or '?'} pixels, so clients send raw {SOURCE_SIZE}x{SOURCE_SIZE} "
+                f"images. Evaluated in pipeline run {record.get('pipeline_run_id')} of "
+                f"{record.get('pipeline_name')}; code fingerprint {record.get('code_fingerprint')}. "
+                "The full record (hyper-parameters, "
                 f"history, evaluation, ML Metadata ids) is {MODEL_RECORD_JSON}, beside this card."
             ),
             "owners": [{"name": "fashion-tfx pipeline", "contact": ""}],
@@ -382,7 +384,7 @@ def render_model_card(card: dict[str, Any], record: dict[str, Any]) -> str:
         "",
         f"{training['epochs']} epochs in {training['seconds']} s.",
         "",
-        f"![training curves]({TRAINING_CURVES_PNG})",
+        f"![training curves]({CURVES_PNG})",
         "",
         "## Evaluation (test split)",
         "",
@@ -421,7 +423,7 @@ def render_model_card(card: dict[str, Any], record: dict[str, Any]) -> str:
     lines += [f"- {item['description']}" for item in considerations["tradeoffs"]]
     lines += ["", "## Lineage", ""]
     lines.append(f"- served version: `{record.get('served_version') or 'not pushed yet'}`")
-    for key in ("pipeline_name", "pipeline_run_id", "code_fingerprint"):
+    for key in ("pipeline_name", "pipeline_run_id", "report_execution_id", "code_fingerprint"):
         lines.append(f"- {key.replace('_', ' ')}: `{record.get(key)}`")
     for key, ref in record.get("artifacts", {}).items():
         if ref:

@@ -23,7 +23,6 @@ MODEL_CARD_JSON = "model_card.json"
 MODEL_CARD_MARKDOWN = "model_card.md"
 # What the toolkit's schema has no field for: hyper-parameters, history, full evaluation, ML Metadata ids.
 MODEL_RECORD_JSON = "model_record.json"
-TRAINING_CURVES_PNG = "training_curves.png"
 
 
 class EvaluationReportArtifact(artifact.Artifact):

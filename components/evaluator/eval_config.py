@@ -7,8 +7,8 @@ import tensorflow_model_analysis as tfma
 from data.examples import LABEL_KEY
 from serving.signatures import PROBABILITIES, SERVING_DEFAULT
 
-ACCURACY = "sparse_categorical_accuracy"
-ACCURACY_CLASS_NAME = "SparseCategoricalAccuracy"  # the MetricConfig that carries the blessing thresholds
+ACCURACY_METRIC = "SparseCategoricalAccuracy"  # the Keras metric class TFMA computes and gates on
+ACCURACY = "sparse_categorical_accuracy"  # the name TFMA records its value under
 
 
 def make_eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.EvalConfig:
@@ -39,7 +39,7 @@ def make_eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.Eval
                     # The bounds apply to the overall slice only: per-label slices are reported,
                     # not gated (a class's accuracy is its recall, naturally lower for shirts).
                     tfma.MetricConfig(
-                        class_name=ACCURACY_CLASS_NAME,
+                        class_name=ACCURACY_METRIC,
                         per_slice_thresholds=[
                             tfma.PerSliceMetricThreshold(
                                 slicing_specs=[tfma.SlicingSpec()], threshold=accuracy_threshold
@@ -64,7 +64,7 @@ def _accuracy_thresholds(eval_config: tfma.EvalConfig) -> list[tfma.MetricThresh
     thresholds = []
     for spec in eval_config.metrics_specs:
         for metric in spec.metrics:
-            if metric.class_name == ACCURACY_CLASS_NAME:
+            if metric.class_name == ACCURACY_METRIC:
                 thresholds += [metric.threshold] if metric.HasField("threshold") else []
                 thresholds += [t.threshold for t in metric.per_slice_thresholds]
     return thresholds

@@ -25,10 +25,12 @@ from tfx.utils import io_utils, proto_utils
 
 from components.pusher import spec, versions
 from components.pusher.model_card import check_model_card, ship_model_card
-
-STAGED_DESTINATION_PROPERTY = "staged_destination"  # the hidden folder the smoke check publishes
-DIGEST_PROPERTY = "model_digest"  # SHA-256 of the SavedModel's files
-ALREADY_SERVING_PROPERTY = "already_serving"  # 1: the same content was pushed before
+from components.pusher.properties import (
+    ALREADY_SERVING_PROPERTY,
+    DIGEST_PROPERTY,
+    STAGED_DESTINATION_PROPERTY,
+)
+from serving.signatures import ASSETS_EXTRA
 
 
 class Executor(tfx_pusher.Executor):
@@ -62,7 +64,7 @@ class Executor(tfx_pusher.Executor):
             holder = versions.staging_path(base, version)
             if not fileio.exists(holder):
                 holder = posixpath.join(base, version)
-            if not fileio.exists(posixpath.join(holder, spec.ASSETS_EXTRA)):
+            if not fileio.exists(posixpath.join(holder, ASSETS_EXTRA)):
                 ship_model_card(report_dir, holder, version)
         else:
             version = versions.next_version(base)

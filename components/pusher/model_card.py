@@ -9,15 +9,11 @@ from tfx.dsl.io import fileio
 
 from components.evaluation_report.model_card import stamp_served_version
 from components.evaluation_report.report import CONFUSION_PNG
-from components.evaluation_report.spec import (
-    MODEL_CARD_JSON,
-    MODEL_CARD_MARKDOWN,
-    MODEL_RECORD_JSON,
-    TRAINING_CURVES_PNG,
-)
-from components.pusher.spec import ASSETS_EXTRA
+from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON
+from models.trainer import CURVES_PNG
+from serving.signatures import ASSETS_EXTRA
 
-CARD_FILES = (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON, CONFUSION_PNG, TRAINING_CURVES_PNG)
+CARD_FILES = (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON, CONFUSION_PNG, CURVES_PNG)
 REQUIRED = (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON)
 
 

@@ -13,9 +13,6 @@ PUSH_DESTINATION = standard_component_specs.PUSH_DESTINATION_KEY
 PUSHED_MODEL = standard_component_specs.PUSHED_MODEL_KEY
 REPORT = "report"
 
-# Where, inside a pushed version, the model card goes: TF Serving ignores `assets.extra/`.
-ASSETS_EXTRA = "assets.extra"
-
 
 class ModelPusherSpec(ComponentSpec):
     """Inputs, parameter and output of ModelPusher."""

@@ -12,9 +12,11 @@ import hashlib
 import json
 import os
 import posixpath
+import re
 import time
 import uuid
 
+import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
@@ -120,8 +122,9 @@ def stage_model(model_dir: str, base_directory: str, version: str) -> str:
     staged = staging_path(base_directory, version)
     if fileio.exists(staged):
         fileio.rmtree(staged)
-    io_utils.copy_dir(model_dir, staged, deny_regex_patterns=[r"saved_model\.pb"])
-    io_utils.copy_file(posixpath.join(model_dir, "saved_model.pb"), posixpath.join(staged, "saved_model.pb"))
+    graph = tf.saved_model.SAVED_MODEL_FILENAME_PB
+    io_utils.copy_dir(model_dir, staged, deny_regex_patterns=[re.escape(graph)])
+    io_utils.copy_file(posixpath.join(model_dir, graph), posixpath.join(staged, graph))
     if _is_local(staged):
         _make_readable(staged)
     return staged
@@ -139,7 +142,7 @@ def publish(staged: str, destination: str) -> None:
         return
     # An object store has no folder rename (TF's GCS filesystem fails on one): copy, `saved_model.pb`
     # last so the version is loadable only when complete, then delete the staged copy.
-    io_utils.copy_dir(staged, destination, deny_regex_patterns=[r"saved_model\.pb"])
-    graph = "saved_model.pb"
+    graph = tf.saved_model.SAVED_MODEL_FILENAME_PB
+    io_utils.copy_dir(staged, destination, deny_regex_patterns=[re.escape(graph)])
     io_utils.copy_file(posixpath.join(staged, graph), posixpath.join(destination, graph))
     fileio.rmtree(staged)

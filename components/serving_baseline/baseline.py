@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import posixpath
 
+import tensorflow as tf
 from tfx.dsl.io import fileio
-
-SAVED_MODEL_FILE = "saved_model.pb"
 
 
 def served_versions(model_dir: str) -> list[int]:
@@ -20,7 +19,9 @@ def served_versions(model_dir: str) -> list[int]:
     versions = []
     for name in fileio.listdir(model_dir):
         name = name.rstrip("/")
-        if name.isdigit() and fileio.exists(posixpath.join(model_dir, name, SAVED_MODEL_FILE)):
+        if name.isdigit() and fileio.exists(
+            posixpath.join(model_dir, name, tf.saved_model.SAVED_MODEL_FILENAME_PB)
+        ):
             versions.append(int(name))
     return sorted(versions)
 

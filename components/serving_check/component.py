@@ -38,14 +38,18 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
     serving_base_path: Parameter[str] = "",
 ) -> None:
     """Checks the pushed model in a fresh process; a model that was not pushed is not checked."""
-    from components.pusher.executor import STAGED_DESTINATION_PROPERTY
+    from components.pusher.properties import (
+        PUSHED_DESTINATION_PROPERTY,
+        PUSHED_PROPERTY,
+        STAGED_DESTINATION_PROPERTY,
+    )
     from components.pusher.versions import publish
     from serving.push import write_models_config
 
-    if pushed_model.get_int_custom_property("pushed") != 1:
+    if pushed_model.get_int_custom_property(PUSHED_PROPERTY) != 1:
         outcome = {"checked": False, "reason": "the model was not blessed, so nothing was pushed"}
     else:
-        destination = pushed_model.get_string_custom_property("pushed_destination")
+        destination = pushed_model.get_string_custom_property(PUSHED_DESTINATION_PROPERTY)
         # A new version waits in a hidden staging folder until this check passes (see pusher/versions.py);
         # a version published earlier (the same content pushed again) is checked where it is.
         staged = pushed_model.get_string_custom_property(STAGED_DESTINATION_PROPERTY)

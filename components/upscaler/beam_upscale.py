@@ -11,11 +11,11 @@ import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystem import CompressionTypes
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.io.tfrecordio import _TFRecordUtil
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
+from compat import beam as beam_private
 from components.upscaler.fidelity import write_fidelity_report
 from data.examples import (
     HEIGHT_KEY,
@@ -137,7 +137,7 @@ def _compression(path: str) -> str:
 def iter_tfrecords(path: str) -> Iterator[bytes]:
     """Yields the records of a (gzip) TFRecord file, read through Beam's FileSystems."""
     with FileSystems.open(path, compression_type=_compression(path)) as source:
-        while (record := _TFRecordUtil.read_record(source)) is not None:
+        while (record := beam_private.read_record(source)) is not None:
             yield record
 
 
@@ -208,7 +208,7 @@ class WriteTFRecordBundleFn(beam.DoFn):
             if task not in self._files:
                 path = FileSystems.join(self._temp_dir, f"{task}-{uuid.uuid4().hex}.gz")
                 self._files[task] = (path, FileSystems.create(path, compression_type=CompressionTypes.GZIP))
-            _TFRecordUtil.write_record(self._files[task][1], record)
+            beam_private.write_record(self._files[task][1], record)
         yield from ()  # the files are emitted once, when the bundle finishes
 
     def finish_bundle(self) -> Iterator[WindowedValue]:

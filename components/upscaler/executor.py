@@ -11,6 +11,7 @@ from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils
 from tfx.types.artifact import Artifact
 
+from components.example_gen.spec import CLASS_COUNTS_PROPERTY
 from components.upscaler import spec
 from components.upscaler.beam_upscale import upscale_examples
 
@@ -38,6 +39,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples_utils.set_payload_format(examples, example_gen_pb2.PayloadFormat.FORMAT_TF_EXAMPLE)
         examples.set_int_custom_property(spec.IMAGE_SIZE_PROPERTY, size)
         examples.set_string_custom_property(spec.INTERPOLATION_PROPERTY, interpolation)
-        if source.has_custom_property(spec.CLASS_COUNTS_PROPERTY):
-            counts = source.get_string_custom_property(spec.CLASS_COUNTS_PROPERTY)
-            examples.set_string_custom_property(spec.CLASS_COUNTS_PROPERTY, counts)
+        if source.has_custom_property(CLASS_COUNTS_PROPERTY):
+            counts = source.get_string_custom_property(CLASS_COUNTS_PROPERTY)
+            examples.set_string_custom_property(CLASS_COUNTS_PROPERTY, counts)

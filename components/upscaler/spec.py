@@ -17,7 +17,6 @@ CODE_FINGERPRINT = "code_fingerprint"
 # Custom properties written on the output Examples artifact.
 IMAGE_SIZE_PROPERTY = "image_size"
 INTERPOLATION_PROPERTY = "interpolation"
-CLASS_COUNTS_PROPERTY = "split_class_counts"  # copied from the input when present
 
 
 class ResizeReport(artifact.Artifact):

@@ -16,11 +16,8 @@ from tfx.utils import proto_utils
 from components.evaluation_report.model_card import write_model_card
 from components.evaluation_report.spec import EvaluationReportArtifact
 from components.pusher import versions
-from components.pusher.executor import (
-    ALREADY_SERVING_PROPERTY,
-    STAGED_DESTINATION_PROPERTY,
-    Executor,
-)
+from components.pusher.executor import Executor
+from components.pusher.properties import ALREADY_SERVING_PROPERTY, STAGED_DESTINATION_PROPERTY
 from serving.local import model_versions
 from serving.push import write_models_config
 

@@ -112,10 +112,10 @@ def test_upscale_is_independent_of_batching(images):
 @pytest.mark.parametrize(
     "size, interpolation, message",
     [
-        (27, "linear", "between the source size 28 and 1024"),
-        (1025, "linear", "between the source size 28 and 1024"),
+        (27, "linear", "from 28 \\(the source size\\) to 1024, got 27"),
+        (1025, "linear", "from 28 \\(the source size\\) to 1024, got 1025"),
         (64, "bilinear", "interpolation must be one of"),
-        (64.0, "linear", "must be an integer"),
+        (64.0, "linear", "target size must be an integer .* got 64.0"),
     ],
 )
 def test_invalid_resize_is_refused(size, interpolation, message):

@@ -8,7 +8,11 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from gcs_emulator import BUCKET
+
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
 
 DIRECTORY = f"gs://{BUCKET}/resume-io/pipeline/Trainer/resume/0123456789abcdef"
 

@@ -1,6 +1,6 @@
 """The `test` profile with its root in a bucket (a GCS emulator on 127.0.0.1), as on Kubeflow.
 
-The run stops after the Tuner (tests/reliability/cut_run.py): TensorFlow reaches the emulator only
+The run stops after the Tuner (`fashion-tfx run --stop-after Tuner`): TensorFlow reaches the emulator only
 through tensorflow-io-gcs-filesystem 0.37.1, whose reads corrupt its heap against this emulator once
 files grow (it crashed writing the Trainer's SavedModel, in tf.saved_model.save's read-back of its
 checkpoint and fingerprint; gdb traces in docs/kubeflow.md). The steps after it (Trainer export,
@@ -18,9 +18,13 @@ from pathlib import Path
 import pytest
 from gcs_emulator import BUCKET
 
+from pipeline import nodes
+
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
+
 REPO = Path(__file__).resolve().parents[2]
-CUT_RUN = str(REPO / "tests" / "reliability" / "cut_run.py")  # the real CLI, pipeline cut after CUT_AFTER
-CUT_AFTER = "Tuner"
+CLI = str(Path(sys.executable).parent / "fashion-tfx")  # the console script users run
 PREFIX = "runs/ci"
 
 
@@ -58,9 +62,9 @@ def bucket_run(gcs_emulator, tmp_path_factory, canonical_data_dir):
     home.mkdir()
     root = f"gs://{BUCKET}/{PREFIX}"
     env = {**os.environ, **gcs_emulator.environment, "HOME": str(home), "PYTHONUNBUFFERED": "1"}
-    env["FASHION_TFX_CUT_AFTER"] = CUT_AFTER
+    command = [CLI, "run", "--profile", "test", "--data-dir", str(data_dir), "--root", root]
     process = subprocess.run(
-        [sys.executable, CUT_RUN, "run", "--profile", "test", "--data-dir", str(data_dir), "--root", root],
+        [*command, "--stop-after", nodes.TUNER],
         cwd=work,
         env=env,
         capture_output=True,
@@ -87,10 +91,10 @@ def test_every_artifact_and_report_is_in_the_bucket(bucket_run, gcs_emulator):
     assert {r.state for r in runs} == {"executed"}
     # Every output artifact of every step lives in the bucket, and those that hold files hold them there.
     assert {r.node_id for r in runs} == {
-        "IdxExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "DriftGate",
+        "IdxExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "AnomalyGate",
         "ImageUpscaler", "Transform", "Tuner",
     }  # fmt: skip
-    empty_by_design = {("DriftGate", "verdict")}
+    empty_by_design = {("AnomalyGate", "verdict")}
     for run in runs:
         for key, artifacts in run.outputs.items():
             for uri, _ in artifacts:

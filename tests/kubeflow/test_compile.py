@@ -165,9 +165,9 @@ def test_spec_parses_strictly_as_pipeline_spec(compiled):
     assert message.pipeline_info.name == "fashion-tfx"
     assert message.default_pipeline_root == f"{ROOT}/pipeline"
     # The same reading `kfp.Client` does before uploading.
-    from kfp.client import client as kfp_client
+    from compat.kfp import read_pipeline_file
 
-    assert kfp_client._extract_pipeline_yaml(str(path)).pipeline_spec == message
+    assert read_pipeline_file(str(path)).pipeline_spec == message
 
 
 def test_strict_parse_rejects_an_unknown_field(compiled):
@@ -432,9 +432,10 @@ def test_spec_holds_only_executors_open_source_kfp_runs(profile, overrides):
 def test_every_artifact_type_of_the_spec_resolves_to_its_class_in_the_pod(compiled):
     """TFX's V2 entrypoint rebuilds each artifact from its schema title; a custom title must import."""
     from kfp.pipeline_spec import pipeline_spec_pb2
-    from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils as entrypoint
     from tfx.types.artifact import Artifact
     from tfx.utils import import_utils
+
+    from compat.tfx import artifact_class_path
 
     _, spec = compiled
     titles = {}
@@ -448,12 +449,12 @@ def test_every_artifact_type_of_the_spec_resolves_to_its_class_in_the_pod(compil
                         if k in ("schemaTitle", "instanceSchema")
                     }
                 )
-                path = entrypoint._retrieve_class_path(schema)
+                path = artifact_class_path(schema)
                 titles[path] = import_utils.import_class_by_path(path)
     assert all(issubclass(cls, Artifact) for cls in titles.values())
     custom = {path for path in titles if path.startswith("fashion_tfx")}
     assert custom == {
-        "fashion_tfx_artifacts.DriftVerdict",
+        "fashion_tfx_artifacts.AnomalyVerdict",
         "fashion_tfx_artifacts.ResizeReport",
         "fashion_tfx_artifacts.EvaluationReport",
         "fashion_tfx_artifacts.SmokeCheckResult",

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
+
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "registry.example.com/ml/fashion-tfx:1.2.3"
 # Paths of the pod, each played by a local folder: the pipeline-root volume and a data volume.

@@ -10,8 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from models.trainer import CURVES_PNG, HISTORY_JSON
 from models.tuner import TRIALS_CSV, TRIALS_JSON, TRIALS_PNG
+from pipeline import nodes
 from pipeline.config import make_config
 from pipeline.fingerprint import code_fingerprint
 from pipeline.local_runner import run_pipeline
@@ -49,6 +52,7 @@ def _uri(run, key: str) -> Path:
     return Path(run.outputs[key][0][0])
 
 
+@pytest.mark.pipeline
 def test_transform_tuner_trainer_run_and_the_export_loads_in_a_fresh_process(tiny_idx_dir, tmp_path):
     config = make_config(
         "test",
@@ -58,7 +62,7 @@ def test_transform_tuner_trainer_run_and_the_export_loads_in_a_fresh_process(tin
         allow_foreign_data=True,
     )
     # The factory's data and model stages: the release is tested in tests/pipeline/test_release.py.
-    result = run_pipeline(config, stream=io.StringIO(), stages=("data", "model"))
+    result = run_pipeline(config, stream=io.StringIO(), stop_after=nodes.TRAINER)
     assert result.ok, result.error
     for node in ("Transform", "Tuner", "Trainer"):
         run = result.component(node)

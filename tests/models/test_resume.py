@@ -67,7 +67,7 @@ def test_a_killed_training_resumes_after_its_last_finished_epoch(tmp_path, seed)
             epochs=6,
             validation_data=(x, y),
             verbose=0,
-            callbacks=[checkpoint._early_stopping, checkpoint, KillAfter(3)],
+            callbacks=[checkpoint.early_stopping, checkpoint, KillAfter(3)],
         )
     state = json.loads((tmp_path / "resume" / "key" / STATE_JSON).read_text())
     assert state["epoch"] == 3 and not state["done"]

@@ -29,6 +29,9 @@ def test_profiles_set_the_nested_model_settings(tmp_path):
         ({"families": ("rnn",)}, "families must be one of fcnn, cnn, transfer"),
         ({"families": ("transfer",), "stems": (2,)}, "transfer backbones need inputs of at least 32 pixels"),
         ({"tuner": "grid"}, "tuner must be one of none, hyperband, random, bayesian"),
+        ({"learning_rate": 0}, "learning_rate must be a number above 0 and at most 0.1, got 0"),
+        ({"learning_rate": 0.5}, "learning_rate must be a number above 0 and at most 0.1, got 0.5"),
+        ({"learning_rate": "fast"}, "learning_rate must be a number .* got 'fast'"),
     ],
 )
 def test_one_validation_answers_for_the_config_and_the_model_code(tmp_path, overrides, message):
@@ -45,4 +48,22 @@ def test_the_model_code_gets_the_configured_settings_with_the_upscale_on(tmp_pat
     assert dataclasses.replace(settings, upscale=False) == config.model
     assert (
         ModelSettings.from_custom_config({**settings.to_custom_config(), "code_fingerprint": "x"}) == settings
+    )
+
+
+def test_the_learning_rate_is_a_setting_the_tuner_starts_from_and_the_trainer_uses(tmp_path):
+    from models.search_space import hyperparameters_for_training, search_space
+
+    config = make_config("test", tmp_path, learning_rate=5e-4)
+    assert config.model.learning_rate == 5e-4
+    assert ModelSettings.from_custom_config(config.model.to_custom_config()).learning_rate == 5e-4
+    space = search_space(config.model)
+    # The Tuner's first trial (its defaults) and the Trainer's rate without a Tuner.
+    assert space.get("learning_rate") == 5e-4
+    (rates,) = [hp.values for hp in space.space if hp.name == "learning_rate"]
+    assert rates == [3e-3, 1e-3, 5e-4, 3e-4]  # the search's own choices kept, the setting's added
+    assert hyperparameters_for_training(config.model, None).get("learning_rate") == 5e-4
+    # The profile's default, where no override is given.
+    assert (
+        search_space(make_config("test", tmp_path).model).get("learning_rate") == ModelSettings.learning_rate
     )

@@ -6,6 +6,7 @@ import keras
 import numpy as np
 import pytest
 
+from compat.keras_tuner import set_project_dir
 from models.search_space import DEFAULTS, search_space
 from models.settings import ModelSettings
 from models.trainer import cosine_learning_rate
@@ -16,7 +17,7 @@ def test_random_search_tries_the_defaults_first(tmp_path):
     oracle = DefaultsFirstRandomSearchOracle(
         objective="val_accuracy", hyperparameters=search_space(ModelSettings()), max_trials=3, seed=1
     )
-    oracle._set_project_dir(str(tmp_path), "search")
+    set_project_dir(oracle, str(tmp_path), "search")
     first = oracle.create_trial("worker-a").hyperparameters.values
     second = oracle.create_trial("worker-b").hyperparameters.values
     assert {k: first[k] for k in DEFAULTS} == DEFAULTS

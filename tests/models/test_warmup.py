@@ -12,11 +12,11 @@ import tensorflow as tf
 from tensorflow_serving.apis import prediction_log_pb2
 
 from serving.bundle import ServingBundle
-from serving.signatures import WARMUP_DIR, WARMUP_FILE, ServingError
+from serving.signatures import ASSETS_EXTRA, WARMUP_FILE, ServingError
 
 
 def _read_logs(model_dir) -> list[prediction_log_pb2.PredictionLog]:
-    path = str(model_dir / WARMUP_DIR / WARMUP_FILE)
+    path = str(model_dir / ASSETS_EXTRA / WARMUP_FILE)
     return [prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(path)]
 
 
@@ -64,7 +64,7 @@ def test_replay_refuses_a_record_answered_otherwise(tiny_model_dir, tmp_path):
     key = next(k for k, v in tampered.items() if v.dtype == tf.float32.as_datatype_enum)
     values = tf.make_ndarray(tampered[key]) + 0.5
     tampered[key].CopyFrom(tf.make_tensor_proto(values))
-    with tf.io.TFRecordWriter(str(model_dir / WARMUP_DIR / WARMUP_FILE)) as writer:
+    with tf.io.TFRecordWriter(str(model_dir / ASSETS_EXTRA / WARMUP_FILE)) as writer:
         for log in logs:
             writer.write(log.SerializeToString())
     with pytest.raises(ServingError, match=rf"record 1 \(.*/{key}\) answers other than recorded"):

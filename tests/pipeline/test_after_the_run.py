@@ -15,10 +15,10 @@ from tensorboard.plugins.hparams import metadata as hparams_metadata
 from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.plugins.projector import projector_config_pb2
 
-from components.pusher.spec import ASSETS_EXTRA
 from data.classes import CLASS_NAMES
 from models.tensorboard_views import PROJECTOR_CONFIG
 from serving.local import model_versions
+from serving.signatures import ASSETS_EXTRA
 
 # The first words of every line `pipeline.lineage` prints: its answer, nothing a library says.
 LINEAGE_LINES = (

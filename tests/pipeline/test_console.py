@@ -11,7 +11,7 @@ COMPONENTS = (
     "StatisticsGen",
     "ImportSchemaGen",
     "ExampleValidator",
-    "DriftGate",
+    "AnomalyGate",
     "ImageUpscaler",
     "Transform",
     "Tuner",

@@ -7,6 +7,7 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
 from support import run_python
 
 from pipeline.fingerprint import (
@@ -65,11 +66,12 @@ def test_upscaler_code_covers_the_resize_and_not_the_model_or_the_report():
 RUN_DATA_STAGE = """
 import json, os, sys
 import pipeline
+from pipeline import nodes
 from pipeline.config import make_config
 from pipeline.local_runner import run_pipeline
 
 config = make_config("test", sys.argv[1], data_dir=sys.argv[2], image_size=32, allow_foreign_data=True)
-result = run_pipeline(config, stream=open(os.devnull, "w"), stages=("data",))
+result = run_pipeline(config, stream=open(os.devnull, "w"), stop_after=nodes.UPSCALER)
 assert result.ok, result.error
 print(json.dumps({"code": os.path.dirname(os.path.dirname(pipeline.__file__)),
                   "states": {c.node_id: c.state for c in result.components}}))
@@ -92,6 +94,7 @@ def _run_data_stage(code: Path, root: Path, data_dir: Path) -> dict[str, str]:
     return answer["states"]
 
 
+@pytest.mark.pipeline
 def test_editing_the_resize_reruns_the_upscaler_and_editing_a_report_does_not(tmp_path, tiny_idx_dir):
     code = _copy_of_the_code(tmp_path / "code")
     root = tmp_path / "root"

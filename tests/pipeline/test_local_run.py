@@ -23,6 +23,7 @@ from pipeline.summary import render
 from serving.local import model_versions
 
 
+@pytest.mark.pipeline
 def test_cli_run_then_rerun_is_cached(canonical_data_dir, tmp_path, capsys):
     root = tmp_path / "root"
     metadata = root / "metadata.sqlite"
@@ -55,6 +56,7 @@ def test_cli_run_then_rerun_is_cached(canonical_data_dir, tmp_path, capsys):
     assert f"0 executed, {len(work)} cached" in capsys.readouterr().out
 
 
+@pytest.mark.pipeline
 def test_bad_data_fails_without_publishing_examples(tiny_idx_dir, tmp_path):
     (tiny_idx_dir / f"{fm.TEST_LABELS}.gz").write_bytes(
         gzip.compress(struct.pack(">II", 2051, 40) + bytes(40))
@@ -104,21 +106,22 @@ def _write_wrong_size_set(directory):
     return directory
 
 
-def test_drift_gate_stops_the_run_and_names_the_anomalies(tmp_path):
+@pytest.mark.pipeline
+def test_anomaly_gate_stops_the_run_and_names_the_anomalies(tmp_path):
     data = _write_wrong_size_set(tmp_path / "idx32")
     config = make_config("test", tmp_path / "root", data_dir=str(data), allow_foreign_data=True)
     result = run_pipeline(config)
     assert not result.ok
-    assert result.component("DriftGate").state == "failed"
+    assert result.component("AnomalyGate").state == "failed"
     message = str(result.error)
     assert "data does not match the schema" in message and "height" in message and "width" in message
     assert "split train" in message
     assert result.component("ImageUpscaler") is None
-    assert "error in DriftGate" in render(result)
+    assert "error in AnomalyGate" in render(result)
 
     relaxed = make_config(
         "test", tmp_path / "root2", data_dir=str(data), stop_on_anomalies=False, allow_foreign_data=True
     )
     passed = run_pipeline(relaxed)
-    assert passed.component("DriftGate").state == "executed"
+    assert passed.component("AnomalyGate").state == "executed"
     assert "data anomalies" in render(passed) and "height" in render(passed)

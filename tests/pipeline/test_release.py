@@ -6,15 +6,19 @@ import json
 from pathlib import Path
 
 import cv2
+import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from components.pusher.spec import ASSETS_EXTRA
 from pipeline.config import make_config
 from pipeline.local_runner import run_pipeline
 from pipeline.metadata import json_property
 from pipeline.summary import render
 from serving.local import model_versions
+from serving.signatures import ASSETS_EXTRA
+
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
 
 
 def _report(result) -> tuple[Path, dict]:

@@ -12,6 +12,7 @@ from pathlib import Path
 import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline import nodes
 from pipeline.metadata import open_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,20 +21,22 @@ COMPLETE = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.
 
 
 # The data half of the pipeline: what most reliability tests need, at a fraction of a full run's time.
-DATA_HALF = "ImageUpscaler"
+DATA_HALF = nodes.UPSCALER
 
 
-def start_run(data_dir: Path, root: Path, *extra: str, cut_after: str | None = DATA_HALF) -> subprocess.Popen:
+def start_run(
+    data_dir: Path, root: Path, *extra: str, stop_after: str | None = DATA_HALF
+) -> subprocess.Popen:
     """Starts `fashion-tfx run --profile test` in its own process group, stderr piped (line-buffered).
 
     Args:
-        cut_after: run the pipeline only up to this component (see cut_run.py); None for all of it.
+        stop_after: run the pipeline only up to this node id (`--stop-after`); None for all of it.
     """
-    command = [sys.executable, str(Path(__file__).with_name("cut_run.py"))] if cut_after else CLI
+    stop = ["--stop-after", stop_after] if stop_after else []
     return subprocess.Popen(
         # The tests' tiny synthetic data is not the canonical set: allowed explicitly, as a user would.
         [
-            *command,
+            *CLI,
             "run",
             "--profile",
             "test",
@@ -42,6 +45,7 @@ def start_run(data_dir: Path, root: Path, *extra: str, cut_after: str | None = D
             "--root",
             str(root),
             "--allow-foreign-data",
+            *stop,
             *extra,
         ],  # fmt: skip
         cwd=REPO,
@@ -50,7 +54,7 @@ def start_run(data_dir: Path, root: Path, *extra: str, cut_after: str | None = D
         text=True,
         bufsize=1,
         start_new_session=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "FASHION_TFX_CUT_AFTER": cut_after or ""},
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
 
 

@@ -43,10 +43,10 @@ def _wait_until_running(metadata_path, node_id, timeout=60.0):
     raise AssertionError(f"{node_id} never showed as RUNNING in ML Metadata")
 
 
-def crash_and_resume(data_dir, root, clean_run, node_id, cut_after):
+def crash_and_resume(data_dir, root, clean_run, node_id, stop_after):
     """Kills a run while `node_id` executes, reruns it, and checks the resume against a clean run."""
     metadata = root / "metadata.sqlite"
-    victim = start_run(data_dir, root, cut_after=cut_after)
+    victim = start_run(data_dir, root, stop_after=stop_after)
     try:
         killed = _wait_until_running(metadata, node_id, timeout=1800)
     finally:
@@ -57,7 +57,7 @@ def crash_and_resume(data_dir, root, clean_run, node_id, cut_after):
     assert finished, "nothing had finished before the kill"
     last_before = max(e.id for _, e in executions(metadata))
 
-    rerun = start_run(data_dir, root, cut_after=cut_after)
+    rerun = start_run(data_dir, root, stop_after=stop_after)
     stdout, stderr = rerun.communicate(timeout=3600)
     assert rerun.returncode == 0, stderr
 
@@ -113,7 +113,7 @@ def _trainer_checkpoint(root) -> dict | None:
 @pytest.mark.slow
 def test_sigkill_during_training_then_rerun_resumes_after_the_last_finished_epoch(reliability_data, tmp_path):
     root = tmp_path / "root"
-    victim = start_run(reliability_data, root, cut_after=None)
+    victim = start_run(reliability_data, root, stop_after=None)
     try:
         deadline = time.monotonic() + 1800
         while (state := _trainer_checkpoint(root)) is None or state["epoch"] < 3:
@@ -125,7 +125,7 @@ def test_sigkill_during_training_then_rerun_resumes_after_the_last_finished_epoc
     finished = _trainer_checkpoint(root)["epoch"]
     assert 3 <= finished < 15, "killed too late to tell a resume from a restart"
 
-    rerun = start_run(reliability_data, root, cut_after=None)
+    rerun = start_run(reliability_data, root, stop_after=None)
     stdout, stderr = rerun.communicate(timeout=3600)
     assert rerun.returncode == 0, stderr
     assert f"resuming after epoch {finished} of 15" in stdout + stderr

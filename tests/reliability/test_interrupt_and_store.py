@@ -12,6 +12,9 @@ from reliability.runs import executions, start_run, wait_for_line
 
 from pipeline import cli
 
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
+
 CACHED = metadata_store_pb2.Execution.CACHED
 COMPLETE = metadata_store_pb2.Execution.COMPLETE
 

@@ -96,6 +96,7 @@ def test_foreign_data_is_refused_in_one_line_before_any_work(
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if CASES[c][2]])
+@pytest.mark.pipeline
 def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
     case, poisoned_sets, tmp_path, monkeypatch, capsys
 ):

@@ -13,11 +13,16 @@ import os
 import shutil
 import stat
 
+import pytest
 from reliability.runs import start_run
 
 from components.pusher import versions
+from pipeline import nodes
 from pipeline.metadata import component_runs
 from serving.local import model_versions
+
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
 
 
 def _finish(process) -> str:
@@ -38,7 +43,7 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
     model_base = root / "serving" / "fashion-tfx"
     previous = os.umask(0o077)  # the runs inherit it: files must still be readable by TF Serving
     try:
-        stopped = start_run(canonical_data_dir, root, cut_after="Pusher")
+        stopped = start_run(canonical_data_dir, root, stop_after=nodes.PUSHER)
         _finish(stopped)
         first = {r.node_id: r for r in component_runs(root / "metadata.sqlite")}
         props = first["Pusher"].outputs["pushed_model"][0][1]
@@ -48,7 +53,7 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
         assert _visible(model_base) == [] and model_versions(model_base) == []
         assert (model_base / f"{versions.STAGING_PREFIX}{version}" / "saved_model.pb").is_file()
 
-        out = _finish(start_run(canonical_data_dir, root, cut_after=None))
+        out = _finish(start_run(canonical_data_dir, root, stop_after=None))
         assert "loaded in a fresh process (as TF Serving loads it: 6 warm-up requests replayed)" in out
         assert _visible(model_base) == [version] and model_versions(model_base) == [int(version)]
         for path in (root / "serving" / "models.config", model_base / versions.REGISTRY):
@@ -61,7 +66,7 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
         # The served version is this run's baseline (ServingBaseline): a drop is allowed, so the new
         # model is blessed whatever its accuracy, and identity alone decides whether it is pushed.
         out = _finish(
-            start_run(canonical_data_dir, root, "--seed", "7", "--max-accuracy-drop", "1", cut_after=None)
+            start_run(canonical_data_dir, root, "--seed", "7", "--max-accuracy-drop", "1", stop_after=None)
         )
     finally:
         os.umask(previous)

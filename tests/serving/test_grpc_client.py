@@ -70,4 +70,4 @@ def test_client_turns_rpc_errors_into_serving_errors(payload):
 def test_default_client_builds_a_stub_without_connecting():
     client = grpc_client.GrpcClient("localhost", 1)
     assert client.target == "localhost:1"
-    assert hasattr(client._stub, "Predict")
+    assert hasattr(client.stub, "Predict")

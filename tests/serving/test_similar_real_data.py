@@ -17,7 +17,10 @@ from pipeline.cli import main
 from serving.batch import Source, iter_items
 from serving.catalogue import nearest
 from serving.local import LocalModel, resolve_model_dir
-from serving.signatures import WARMUP_DIR, WARMUP_FILE
+from serving.signatures import ASSETS_EXTRA, WARMUP_FILE
+
+# Runs the real pipeline: outside the fast tier (`make test-fast`).
+pytestmark = pytest.mark.pipeline
 
 CATALOGUE = 2000  # the last images of the real training file
 K = 5
@@ -62,7 +65,7 @@ def _test_split(real_run: Path):
 
 def test_the_pushed_version_holds_warmup_records_for_every_signature(real_run):
     pushed = resolve_model_dir(serving_root=real_run / "serving")
-    path = pushed / WARMUP_DIR / WARMUP_FILE
+    path = pushed / ASSETS_EXTRA / WARMUP_FILE
     logs = [
         prediction_log_pb2.PredictionLog.FromString(r.numpy()) for r in tf.data.TFRecordDataset(str(path))
     ]

@@ -10,7 +10,7 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 ANOMALIES_FILE = "SchemaDiff.pb"  # what ExampleValidator writes in each Split-<name>/ folder
 
 
-class DataDriftError(RuntimeError):
+class SchemaAnomalyError(RuntimeError):
     """The data no longer matches the schema; the message lists every anomaly by split and feature."""
 
 
@@ -45,11 +45,11 @@ def check_anomalies(anomalies_uri: str, stop_on_anomalies: bool) -> dict[str, li
     """Returns the anomalies found, raising instead when they must stop the run.
 
     Raises:
-        DataDriftError: anomalies were found and `stop_on_anomalies` is set.
+        SchemaAnomalyError: anomalies were found and `stop_on_anomalies` is set.
     """
     found = read_anomalies(anomalies_uri)
     if found and stop_on_anomalies:
-        raise DataDriftError(
+        raise SchemaAnomalyError(
             f"data does not match the schema, stopping before training: {describe(found)} "
             "(fix the data, update data/schema.pbtxt, or set stop_on_anomalies=False)"
         )

@@ -1,4 +1,8 @@
-"""DriftGate, a Python-function component between ExampleValidator and the rest of the pipeline."""
+"""AnomalyGate, a Python-function component between ExampleValidator and the rest of the pipeline.
+
+It gates on schema anomalies (data that does not match the curated data/schema.pbtxt), as
+ExampleValidator reports them; it compares no statistics across runs (no drift comparator).
+"""
 
 # No `from __future__ import annotations` here: the @component decorator reads real annotations.
 
@@ -8,21 +12,21 @@ from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArti
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact, standard_artifacts
 
-from components.drift_gate.gate import check_anomalies
+from components.anomaly_gate.gate import check_anomalies
 
 ANOMALIES_PROPERTY = "anomalies"  # JSON: split -> anomaly lines (empty when the data is clean)
 
 
-class DriftVerdict(artifact.Artifact):
+class AnomalyVerdict(artifact.Artifact):
     """The gate's verdict; its `anomalies` property lists what ExampleValidator found."""
 
-    TYPE_NAME = "fashion_tfx_artifacts.DriftVerdict"  # importable: see fashion_tfx_artifacts.py
+    TYPE_NAME = "fashion_tfx_artifacts.AnomalyVerdict"  # importable: see fashion_tfx_artifacts.py
 
 
 @component
-def DriftGate(  # noqa: N802  (TFX names components like classes)
+def AnomalyGate(  # noqa: N802  (TFX names components like classes)
     anomalies: InputArtifact[standard_artifacts.ExampleAnomalies],
-    verdict: OutputArtifact[DriftVerdict],
+    verdict: OutputArtifact[AnomalyVerdict],
     stop_on_anomalies: Parameter[bool] = True,
 ) -> None:
     """Fails (so nothing downstream runs) when anomalies were found and `stop_on_anomalies` is set."""

@@ -1,4 +1,4 @@
-"""The drift gate on crafted statistics: missing, unexpected and out-of-domain features are named."""
+"""The anomaly gate on crafted statistics: missing, unexpected and out-of-domain features are named."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 import tensorflow_data_validation as tfdv
 
-from components.drift_gate.gate import ANOMALIES_FILE, DataDriftError, check_anomalies
+from components.anomaly_gate.gate import ANOMALIES_FILE, SchemaAnomalyError, check_anomalies
 
 SCHEMA = Path(__file__).resolve().parents[2] / "data" / "schema.pbtxt"
 
@@ -53,7 +53,7 @@ CASES = {
 def test_gate_stops_and_names_the_feature(case, tmp_path):
     changes, message = CASES[case]
     uri = _anomalies_artifact(tmp_path, _frame(**changes))
-    with pytest.raises(DataDriftError, match=f"split train: .*{message}"):
+    with pytest.raises(SchemaAnomalyError, match=f"split train: .*{message}"):
         check_anomalies(uri, stop_on_anomalies=True)
     # Configurable: with the gate open, the same anomalies are returned rather than raised.
     found = check_anomalies(uri, stop_on_anomalies=False)

@@ -1,0 +1,1 @@
+"""AnomalyGate: stops the run before upscaling and training when ExampleValidator found anomalies."""

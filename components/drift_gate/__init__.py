@@ -1,1 +1,0 @@
-"""DriftGate: stops the run before upscaling and training when ExampleValidator found anomalies."""
