@@ -58,4 +58,12 @@ def submit_to_vertex(job, service_account: str | None = None) -> SubmittedRun:
         service_account: the service account the pipeline's steps run as (default: the project's).
     """
     job.submit(service_account=service_account)
-    return SubmittedRun(run_id=job.resource_name, url=job._dashboard_uri())  # noqa: SLF001  (aiplatform has no public getter)
+    return SubmittedRun(run_id=job.resource_name, url=console_url(job.project, job.location, job.name))
+
+
+def console_url(project: str, location: str, job_id: str) -> str:
+    """The Google Cloud console page of a Vertex AI pipeline run."""
+    return (
+        f"https://console.cloud.google.com/vertex-ai/locations/{location}/pipelines/runs/{job_id}"
+        f"?project={project}"
+    )

@@ -12,8 +12,8 @@ import pytest
 from google.auth.credentials import AnonymousCredentials
 
 from kubeflow.submit import parse_arguments, read_parameters
-from kubeflow.vertex import vertex_job
-from pipeline import cli
+from kubeflow.vertex import console_url, vertex_job
+from pipeline import cli, nodes
 
 ROOT = "gs://fashion-bucket/runs"
 
@@ -47,13 +47,19 @@ def test_the_vertex_job_runs_the_compiled_spec_in_the_given_project_region_and_r
         credentials=AnonymousCredentials(),
     )
     assert job.project == "my-project" and job.location == "europe-west4"
-    resource = job._gca_resource  # noqa: SLF001  (what job.submit() would send; aiplatform has no getter)
-    assert resource.display_name == "nightly"
+    assert job.to_dict()["displayName"] == "nightly"  # what job.submit() sends
     # Artifacts go where a KFP run of the same spec puts them: the root given at compile time.
-    assert resource.runtime_config.gcs_output_directory == f"{ROOT}/pipeline"
-    assert set(resource.pipeline_spec["root"]["dag"]["tasks"]) >= {"IdxExampleGen", "Trainer", "Pusher"}
+    assert job.runtime_config.gcs_output_directory == f"{ROOT}/pipeline"
+    assert set(job.pipeline_spec["root"]["dag"]["tasks"]) >= {nodes.EXAMPLE_GEN, nodes.TRAINER, nodes.PUSHER}
     for key in arguments:
-        assert key in resource.runtime_config.parameter_values
+        assert key in job.runtime_config.parameter_values
+
+
+def test_the_console_url_names_the_region_run_and_project():
+    assert console_url("acme-ml", "europe-west4", "fashion-tfx-2026") == (
+        "https://console.cloud.google.com/vertex-ai/locations/europe-west4/pipelines/runs/fashion-tfx-2026"
+        "?project=acme-ml"
+    )
 
 
 def test_submit_to_vertex_needs_a_project_and_a_region(package, capsys):
