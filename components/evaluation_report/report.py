@@ -233,6 +233,11 @@ def golden_set_line(golden_set: dict[str, Any] | None) -> str:
     )
 
 
+def as_sentence(line: str) -> str:
+    """A summary line as a sentence of the report: capital first letter, full stop."""
+    return line[:1].upper() + line[1:] + "."
+
+
 def verdict(report: dict[str, Any]) -> str:
     """Why the model was or was not blessed, against which baseline, then the golden-set check's line."""
     accuracy, thresholds, baseline = report["accuracy"], report["thresholds"], report.get("baseline")
@@ -240,7 +245,7 @@ def verdict(report: dict[str, Any]) -> str:
     floor = "n/a" if floor is None else f"{floor:g}"
     golden_set = report.get("golden_set")
     # The golden set's line follows the test split's sentence: the blessing's second gate.
-    second = f" G{golden_set_line(golden_set)[1:]}." if golden_set else ""
+    second = f" {as_sentence(golden_set_line(golden_set))}" if golden_set else ""
     if report["blessed"]:
         sentence = f"Blessed: accuracy {accuracy:.4f} meets the floor of {floor}"
         if baseline:
@@ -405,7 +410,7 @@ def render_markdown(report: dict[str, Any]) -> str:
             else ("no drop allowed" if drop == 0 else f"a drop of at most {drop:g}")
         )
         + ".",
-        "G" + golden_set_line(report.get("golden_set"))[1:] + ".",
+        as_sentence(golden_set_line(report.get("golden_set"))),
         f"Mean recall over classes: {format_figure(report['mean_recall'])} (equals the accuracy when the "
         "classes are balanced).",
     ]
