@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -170,6 +172,20 @@ def render(lineage: Lineage) -> str:
     return "\n".join(lines)
 
 
+def library_log_path(root: Path) -> Path:
+    """Where the libraries' output goes: `<root>/logs/lineage-<time>.log`, or the temporary folder when
+    the root is read-only (a mounted copy of a run): reading a lineage must not need write access."""
+    name = f"lineage-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.log"
+    logs = root / "logs"
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+        if os.access(logs, os.W_OK):
+            return logs / name
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / name
+
+
 def main(argv: list[str] | None = None) -> int:
     """Prints the served model's lineage for a run root."""
     parser = argparse.ArgumentParser(prog="python -m pipeline.lineage", description=__doc__)
@@ -179,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     if not metadata.is_file():
         print(f"lineage: error: no ML Metadata store at {metadata}; run `make run` first", file=sys.stderr)
         return 2
-    log_path = Path(args.root) / "logs" / f"lineage-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.log"
-    with LibraryOutputToFile(log_path, sys.stdout):
+    with LibraryOutputToFile(library_log_path(Path(args.root)), sys.stdout):
         try:
             answer, error = render(served_model_lineage(metadata)), None
         except LineageError as err:
