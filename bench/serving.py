@@ -124,6 +124,7 @@ def main(argv: list[str] | None = None) -> None:
     import keras
     import keras_tuner
     import tensorflow as tf
+    from tfx.utils import path_utils
 
     from data.resize import upscale_images
     from models.families import build_classifier
@@ -135,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     load_start = os.getloadavg()
     details = run_details(root)
     settings = ModelSettings.from_custom_config(details["settings"])
-    model_dir = args.model_dir or os.path.join(_latest_output(root, nodes.TRAINER, "model"), "Format-Serving")
+    model_dir = args.model_dir or path_utils.serving_model_dir(_latest_output(root, nodes.TRAINER, "model"))
     raw_uri = _latest_output(root, nodes.EXAMPLE_GEN, "examples")
     files = sorted(Path(raw_uri, "Split-test").glob("*.gz"))
     records = [r.numpy() for r in tf.data.TFRecordDataset([str(f) for f in files], "GZIP").take(1000)]

@@ -1,3 +1,3 @@
-"""Custom TFX components, one folder each: IdxExampleGen, AnomalyGate, ImageUpscaler, ServingBaseline and
-ServedBaseModel, Tuner (TFX's, with a trial-exporting executor), GoldenSetEvaluator (and its TFMA config),
-EvaluationReport, ModelPusher, ServingSmokeCheck."""
+"""Custom TFX components, one folder each: IdxExampleGen, AnomalyGate, ImageUpscaler, ServedModelCopy
+(the baseline and the base model), Tuner (TFX's, with a trial-exporting executor), GoldenSetEvaluator
+(and its TFMA config), EvaluationReport, ModelPusher, ServingSmokeCheck."""

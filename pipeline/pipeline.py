@@ -16,7 +16,7 @@ from components.evaluator.component import GoldenSetEvaluator
 from components.evaluator.eval_config import make_eval_config
 from components.example_gen.component import IdxExampleGen
 from components.pusher.component import ModelPusher
-from components.serving_baseline.component import ServedBaseModel, ServingBaseline
+from components.serving_baseline.component import ServedModelCopy
 from components.serving_check.component import ServingSmokeCheck
 from components.tuner.component import Tuner
 from components.upscaler.component import ImageUpscaler
@@ -126,7 +126,7 @@ def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, 
     fresh process before clients can see it.
     """
     model_dir = served_model_dir(config)
-    baseline = ServingBaseline(candidate=trainer.outputs["model"], serving_model_dir=model_dir).with_id(
+    baseline = ServedModelCopy(candidate=trainer.outputs["model"], serving_model_dir=model_dir).with_id(
         nodes.SERVING_BASELINE
     )
     # TFX's Evaluator, whose blessing also needs the golden set, and which drops a baseline artifact
@@ -134,7 +134,7 @@ def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, 
     evaluator = GoldenSetEvaluator(
         examples=raw_examples,
         model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["baseline"],
+        baseline_model=baseline.outputs["model"],
         eval_config=make_eval_config(config.min_accuracy, config.max_accuracy_drop),
         example_splits=["test"],
     ).with_id(nodes.EVALUATOR)
@@ -146,7 +146,7 @@ def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, 
         examples=raw_examples,
         data_source=config.data_dir or "",
         data_fingerprint=config.data_fingerprint,
-        baseline_model=baseline.outputs["baseline"],
+        baseline_model=baseline.outputs["model"],
         code_fingerprint=code_fingerprint(REPORT_CODE),
     ).with_id(nodes.EVALUATION_REPORT)
     pusher = ModelPusher(
@@ -198,7 +198,7 @@ def model_components(
     components: list = [transform]
     base_model = None
     if TRANSFER in settings.families and settings.backbone_weights == BASE_MODEL:
-        served = ServedBaseModel(examples=examples, serving_model_dir=served_model_dir(config)).with_id(
+        served = ServedModelCopy(examples=examples, serving_model_dir=served_model_dir(config)).with_id(
             nodes.SERVED_BASE_MODEL
         )
         components.append(served)

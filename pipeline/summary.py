@@ -8,6 +8,7 @@ import posixpath
 import sys
 
 from tfx.dsl.io import fileio
+from tfx.utils import path_utils
 
 from components.anomaly_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
@@ -58,7 +59,7 @@ def model_lines(result: RunResult) -> list[str]:
     trainer = result.component(nodes.TRAINER)
     if trainer is not None and trainer.outputs.get("model"):
         lines += [] if lines else [""]
-        lines.append(f"  trained model:  {trainer.outputs['model'][0][0]}/Format-Serving")
+        lines.append(f"  trained model:  {path_utils.serving_model_dir(trainer.outputs['model'][0][0])}")
         lines.append(f"  training curves and TensorBoard logs: {trainer.outputs['model_run'][0][0]}")
     return lines
 

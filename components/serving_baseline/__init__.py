@@ -1,1 +1,1 @@
-"""ServingBaseline: finds the model served under the serving root, the Evaluator's baseline."""
+"""ServedModelCopy: copies the model served now (the Evaluator's baseline, the Trainer's base model)."""

@@ -78,7 +78,7 @@ def test_the_rehearsal_blesses_and_pushes_a_model(rehearsal):
     from kfp_rehearsal import custom_properties
 
     _, runs, local_root = rehearsal
-    baseline = custom_properties(runs["ServingBaseline"].output_artifact("baseline"))
+    baseline = custom_properties(runs["ServingBaseline"].output_artifact("model"))
     assert baseline["found"] == 0  # nothing served before: the Evaluator applied only the floor
     blessing = custom_properties(runs["Evaluator"].output_artifact("blessing"))
     assert blessing["blessed"] == 1

@@ -49,7 +49,7 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     assert good.ok, good.error
     assert _blessed(good)
     # Nothing was served before the first run: no baseline, only the absolute floor.
-    assert good.component("ServingBaseline").outputs["baseline"][0][1]["found"] == 0
+    assert good.component("ServingBaseline").outputs["model"][0][1]["found"] == 0
     model_base = root / "serving" / "fashion-tfx"
     versions = model_versions(model_base)
     assert len(versions) == 1
@@ -115,7 +115,7 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     assert bad.ok, bad.error
     assert bad.component("Trainer").state == "executed"
     # The baseline is the model served now, the first run's: the new candidate is compared with it.
-    baseline = bad.component("ServingBaseline").outputs["baseline"][0][1]
+    baseline = bad.component("ServingBaseline").outputs["model"][0][1]
     assert baseline["found"] == 1 and baseline["served_version"] == versions[0]
     failures = json_property(bad.component("EvaluationReport"), "report", "summary")["validation_failures"]
     assert any(failure["change"] for failure in failures), failures
