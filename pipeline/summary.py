@@ -105,7 +105,9 @@ def release_lines(result: RunResult) -> list[str]:
         verdict = "BLESSED" if headline["blessed"] else "NOT blessed"
         lines += ["", f"  test accuracy: {shown} on {headline['example_count']} images; {verdict}"]
         lines += [f"    {headline['verdict']}"] if headline.get("verdict") else []
-    lines += golden_set_lines(result)
+    # The report's verdict names the golden set; without a report (a run stopped after the Evaluator)
+    # the check's own line does.
+    lines += [] if headline else golden_set_lines(result)
     if headline:
         for uri, _ in report.outputs.get("report", []):
             lines.append(f"  evaluation report: {uri}/evaluation.md")
@@ -150,6 +152,13 @@ def tensorboard_command(result: RunResult) -> str | None:
     return f"{tool('tensorboard')} --logdir {result.config.pipeline_root}"
 
 
+def mount_source(folder: str) -> str:
+    """A folder as `docker run --mount source=` takes it: absolute, via `$PWD` when under this folder
+    (the summary shortens the paths under the current folder, which a bind mount would not accept)."""
+    absolute, here = os.path.abspath(folder), os.path.join(os.getcwd(), "")
+    return "$PWD/" + absolute[len(here) :] if absolute.startswith(here) else absolute
+
+
 def next_step_lines(result: RunResult) -> list[str]:
     """Returns the exact commands to try the model this run pushed, look at its logs and trace it."""
     config = result.config
@@ -164,7 +173,7 @@ def next_step_lines(result: RunResult) -> list[str]:
         mount = (
             ""
             if is_uri(seen_as)
-            else f'--mount type=bind,source="{os.path.abspath(serving)}",target={seen_as},readonly '
+            else f'--mount type=bind,source="{mount_source(serving)}",target={seen_as},readonly '
         )
         lines.append(
             f"    docker run --rm -p 8500:8500 -p 8501:8501 {mount}{TF_SERVING_IMAGE} "

@@ -118,7 +118,7 @@ def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
     assert f"  WARNING: trained on FOREIGN data from {data_dir}" in out
     # The golden set is what refuses the model.
     verdict = re.search(
-        r"golden set: accuracy (\S+) on 1,000 canonical test images \(SHA-256 verified\), floor 0\.3: "
+        r"Golden set: accuracy (\S+) on 1,000 canonical test images \(SHA-256 verified\), floor 0\.3: "
         r"FAILED, so NOT blessed",
         out,
     )
