@@ -12,7 +12,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from data.idx import IdxFormatError, read_bytes, read_idx_pair
+import numpy as np
+
+from data.idx import IdxFormatError, parse_idx_pair, read_bytes
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +23,8 @@ TRAIN_LABELS = "train-labels-idx1-ubyte"
 TEST_IMAGES = "t10k-images-idx3-ubyte"
 TEST_LABELS = "t10k-labels-idx1-ubyte"
 FILES = (TRAIN_IMAGES, TRAIN_LABELS, TEST_IMAGES, TEST_LABELS)
+# The split each (images, labels) pair feeds: `train` (carved into train and eval) and `test`.
+SOURCE_FILES = {"train": (TRAIN_IMAGES, TRAIN_LABELS), "test": (TEST_IMAGES, TEST_LABELS)}
 
 # SHA-256 of the decompressed content: gzip bytes differ between mirrors, the content does not.
 CANONICAL_SHA256 = {
@@ -82,13 +86,25 @@ def _has_all(directory: Path) -> bool:
     return all(file_path(directory, name).is_file() for name in FILES)
 
 
+def read_contents(directory: Path) -> dict[str, bytes]:
+    """Returns each of the four files' decompressed content, read once.
+
+    Verify and parse these same bytes (`verify_contents`, `parse_split_sources`): a file replaced
+    between a check that reads it and a parse that reads it again would be ingested unchecked.
+
+    Raises:
+        IdxFormatError: a file is missing or is a broken gzip stream.
+    """
+    return {name: read_bytes(file_path(directory, name)) for name in FILES}
+
+
 def content_digests(directory: Path) -> dict[str, str]:
     """Returns the SHA-256 of each file's decompressed content.
 
     Raises:
         IdxFormatError: a file is missing or is a broken gzip stream.
     """
-    return {name: hashlib.sha256(read_bytes(file_path(directory, name))).hexdigest() for name in FILES}
+    return {name: hashlib.sha256(content).hexdigest() for name, content in read_contents(directory).items()}
 
 
 def data_fingerprint(digests: dict[str, str]) -> str:
@@ -101,11 +117,21 @@ def data_fingerprint(digests: dict[str, str]) -> str:
 
 
 def verify(directory: Path, require_canonical: bool) -> tuple[bool, str]:
-    """Checks the four files against the canonical digests.
+    """Reads the four files and checks them against the canonical digests (see `verify_contents`)."""
+    return verify_contents(directory, read_contents(directory), require_canonical)
+
+
+def verify_contents(directory: Path, contents: dict[str, bytes], require_canonical: bool) -> tuple[bool, str]:
+    """Checks the four files' contents, as read, against the canonical digests.
 
     A set where some files match and others do not claims to be Fashion-MNIST but is damaged, so it
     is refused; a set where none match is foreign IDX data (e.g. MNIST digits) and is accepted with a
     warning unless `require_canonical`.
+
+    Args:
+        directory: where the contents were read from (named in messages).
+        contents: file name -> decompressed content (`read_contents`).
+        require_canonical: refuse foreign data too.
 
     Returns:
         (canonical, fingerprint).
@@ -113,7 +139,7 @@ def verify(directory: Path, require_canonical: bool) -> tuple[bool, str]:
     Raises:
         DatasetError: a mismatch in a set that claims to be canonical.
     """
-    digests = content_digests(directory)
+    digests = {name: hashlib.sha256(contents[name]).hexdigest() for name in FILES}
     mismatched = [name for name in FILES if digests[name] != CANONICAL_SHA256[name]]
     fingerprint = data_fingerprint(digests)
     if not mismatched:
@@ -124,13 +150,41 @@ def verify(directory: Path, require_canonical: bool) -> tuple[bool, str]:
             f"expected {CANONICAL_SHA256[n][:12]}…"
             for n in mismatched
         )
-        raise DatasetError(f"canonical checksum mismatch: {details}")
+        cannot_help = (
+            f" ({ALLOW_FOREIGN_FLAG} cannot help: {len(FILES) - len(mismatched)} of the four files match, so "
+            "the set claims to be Fashion-MNIST and is damaged; foreign data must match none)"
+            if not require_canonical
+            else ""
+        )
+        raise DatasetError(f"canonical checksum mismatch: {details}{cannot_help}")
     log.warning(
         "%s holds IDX files that are not the canonical Fashion-MNIST (no checksum matches); "
         "using them as they are, with Fashion-MNIST's class names",
         directory,
     )
     return False, fingerprint
+
+
+def parse_split_sources(
+    directory: Path, contents: dict[str, bytes]
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Parses the verified contents into the training and test (images, labels), refusing empty files.
+
+    Raises:
+        IdxFormatError: a malformed file, counts that differ, or a file pair holding no image.
+    """
+    pairs = {}
+    for source, (images_name, labels_name) in SOURCE_FILES.items():
+        images_path, labels_path = file_path(directory, images_name), file_path(directory, labels_name)
+        images, labels = parse_idx_pair(
+            contents[images_name], contents[labels_name], str(images_path), str(labels_path)
+        )
+        if not len(images):
+            raise IdxFormatError(
+                f"{images_path} and {labels_path} hold no image: the {source} split would be empty"
+            )
+        pairs[source] = (images, labels)
+    return pairs
 
 
 def describe_provenance(directory: str | Path | None, canonical: bool, fingerprint: str) -> str:
@@ -229,6 +283,11 @@ def locate(
         ForeignDataError: valid IDX files that are not the canonical set, and `allow_foreign` is off.
         DatasetError: the files are missing, broken or fail verification.
     """
+    if data_dir is not None and not str(data_dir).strip():
+        # Path("") is the current folder; an empty --data-dir must not quietly fall back to another copy.
+        raise DatasetError(
+            f"{ORIGIN_NAMES['argument']} is empty ({str(data_dir)!r}): name the folder of the four IDX files"
+        )
     explicit = [(data_dir, "argument"), (os.environ.get(DATA_DIR_ENV), "environment")]
     for value, origin in explicit:
         if not value:
@@ -258,12 +317,12 @@ def locate(
 
 def _verified(directory: Path, origin: str, require_canonical: bool) -> DatasetLocation:
     try:
-        canonical, fingerprint = verify(directory, require_canonical)
+        contents = read_contents(directory)
+        canonical, fingerprint = verify_contents(directory, contents, require_canonical)
         if not canonical:
-            # Foreign data is parsed here too, so malformed files (wrong magic, counts, labels) are
-            # refused with one clear message before a pipeline starts, not inside ExampleGen.
-            for images, labels in ((TRAIN_IMAGES, TRAIN_LABELS), (TEST_IMAGES, TEST_LABELS)):
-                read_idx_pair(file_path(directory, images), file_path(directory, labels))
+            # Foreign data is parsed here too, so malformed or empty files (wrong magic, counts, labels)
+            # are refused with one clear message before a pipeline starts, not inside ExampleGen.
+            parse_split_sources(directory, contents)
     except IdxFormatError as err:
         raise DatasetError(str(err)) from err
     return DatasetLocation(directory, origin, canonical, fingerprint)

@@ -82,31 +82,56 @@ def read_idx_images(path: str | Path) -> np.ndarray:
     return parse_idx(read_bytes(path), IMAGES_MAGIC, str(path))
 
 
+def check_labels(labels: np.ndarray, source: str, num_classes: int = 10) -> np.ndarray:
+    """Returns `labels` if every one is a class id.
+
+    Raises:
+        IdxFormatError: a label outside 0..num_classes-1, naming `source` and the first such index.
+    """
+    bad = np.flatnonzero(labels >= num_classes)
+    if bad.size:
+        raise IdxFormatError(
+            f"{source}: label {int(labels[bad[0]])} at index {int(bad[0])} is outside 0-{num_classes - 1} "
+            f"({bad.size} such labels)"
+        )
+    return labels
+
+
 def read_idx_labels(path: str | Path, num_classes: int = 10) -> np.ndarray:
     """Reads an IDX labels file into a uint8 array, checking every label is a class id.
 
     Raises:
         IdxFormatError: as `parse_idx`, or a label outside 0..num_classes-1.
     """
-    labels = parse_idx(read_bytes(path), LABELS_MAGIC, str(path))
-    bad = np.flatnonzero(labels >= num_classes)
-    if bad.size:
+    return check_labels(parse_idx(read_bytes(path), LABELS_MAGIC, str(path)), str(path), num_classes)
+
+
+def parse_idx_pair(
+    images_content: bytes, labels_content: bytes, images_source: str, labels_source: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Parses matching decompressed images and labels contents, checking labels and counts.
+
+    Args:
+        images_content, labels_content: the decompressed bytes (as `read_bytes` returns them).
+        images_source, labels_source: the file names to put in error messages.
+
+    Raises:
+        IdxFormatError: as `parse_idx`, a label that is not a class id, or counts that differ.
+    """
+    images = parse_idx(images_content, IMAGES_MAGIC, images_source)
+    labels = check_labels(parse_idx(labels_content, LABELS_MAGIC, labels_source), labels_source)
+    if len(images) != len(labels):
         raise IdxFormatError(
-            f"{path}: label {int(labels[bad[0]])} at index {int(bad[0])} is outside 0-{num_classes - 1} "
-            f"({bad.size} such labels)"
+            f"{images_source} holds {len(images)} images but {labels_source} holds {len(labels)} labels"
         )
-    return labels
+    return images, labels
 
 
 def read_idx_pair(images_path: str | Path, labels_path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Reads matching images and labels files, checking that their counts agree."""
-    images = read_idx_images(images_path)
-    labels = read_idx_labels(labels_path)
-    if len(images) != len(labels):
-        raise IdxFormatError(
-            f"{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels"
-        )
-    return images, labels
+    return parse_idx_pair(
+        read_bytes(images_path), read_bytes(labels_path), str(images_path), str(labels_path)
+    )
 
 
 def write_idx(path: str | Path, array: np.ndarray, compress: bool = True) -> None:

@@ -13,7 +13,7 @@ from tfx.types import artifact_utils, standard_artifacts
 
 from data import fashion_mnist as fm
 from data.examples import make_example
-from data.idx import read_idx_pair
+from data.idx import IdxFormatError
 from data.splits import SPLITS, assign_splits, example_id
 
 IMAGES_PER_SHARD = 10_000
@@ -49,6 +49,7 @@ def ingest_idx(
     eval_fraction: float,
     seed: int,
     caps: dict[str, int | None] | None = None,
+    contents: dict[str, bytes] | None = None,
 ) -> dict[str, dict[str, int]]:
     """Parses the IDX files and writes the train / eval / test splits as gzip TFRecords.
 
@@ -62,20 +63,18 @@ def ingest_idx(
         eval_fraction: share of the training file carved out as `eval`.
         seed: seed of the stable hash that picks the eval images.
         caps: optional class-balanced per-split caps.
+        contents: the four files' decompressed contents, as verified (`fashion_mnist.read_contents`);
+            parsed as given, so the bytes checked are the bytes ingested. Read from `data_dir` if None.
 
     Returns:
         split -> {class id (as a string) -> count}.
 
     Raises:
-        IdxFormatError: a file is missing or malformed (the message names it).
+        IdxFormatError: a file is missing or malformed (the message names it), or a split would be empty.
     """
     data_dir = Path(data_dir)
-    train_images, train_labels = read_idx_pair(
-        fm.file_path(data_dir, fm.TRAIN_IMAGES), fm.file_path(data_dir, fm.TRAIN_LABELS)
-    )
-    test_images, test_labels = read_idx_pair(
-        fm.file_path(data_dir, fm.TEST_IMAGES), fm.file_path(data_dir, fm.TEST_LABELS)
-    )
+    pairs = fm.parse_split_sources(data_dir, fm.read_contents(data_dir) if contents is None else contents)
+    (train_images, train_labels), (test_images, test_labels) = pairs["train"], pairs["test"]
     sources = {
         "train": (fm.TRAIN_IMAGES, train_images, train_labels),
         "test": (fm.TEST_IMAGES, test_images, test_labels),
@@ -90,6 +89,13 @@ def ingest_idx(
         seed=seed,
         caps=caps,
     )
+    empty = [split for split in SPLITS if not len(assignment[split][1])]
+    if empty:
+        raise IdxFormatError(
+            f"{data_dir}: the {' and '.join(empty)} split(s) would be empty (training file: "
+            f"{len(train_labels)} images, eval fraction {eval_fraction:g}, caps {caps or 'none'}); "
+            "every split needs at least one image"
+        )
     output_dir = str(output_dir)
     staging = posixpath.join(output_dir, ".staging")
     _remove_tree(staging)

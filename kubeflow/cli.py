@@ -25,6 +25,7 @@ def _resources_pair(text: str) -> tuple[str, str]:
 
 def add_parser(subparsers) -> None:
     """Registers `kubeflow compile` and `kubeflow submit` under the `fashion-tfx` parser."""
+    from pipeline.cli import ascii_int
     from pipeline.config import KUBEFLOW_DEFAULT_PROFILE, PROFILES
 
     kubeflow = subparsers.add_parser(
@@ -93,8 +94,8 @@ def add_parser(subparsers) -> None:
         help="let the pods ingest IDX data that is not the canonical Fashion-MNIST (refused otherwise); "
         "the model is still blessed only if it passes the canonical golden set",
     )
-    comp.add_argument("--image-size", type=int, help="side of the upscaled images")
-    comp.add_argument("--seed", type=int, help="seed for the eval split and training")
+    comp.add_argument("--image-size", type=ascii_int, help="side of the upscaled images")
+    comp.add_argument("--seed", type=ascii_int, help="seed for the eval split and training")
     comp.add_argument("--no-cache", action="store_true", help="turn KFP's step cache off in the spec")
 
     sub = commands.add_parser(

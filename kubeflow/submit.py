@@ -17,11 +17,11 @@ class SubmittedRun:
     url: str
 
 
-def read_parameters(package: str | Path) -> dict[str, dict]:
-    """Returns the run parameters a compiled spec declares (name -> definition).
+def _load_spec(package: str | Path) -> dict:
+    """Returns a compiled spec's YAML as a dict.
 
     Raises:
-        ConfigError: the file is missing or not a KFP YAML spec.
+        ConfigError: the file is missing, not UTF-8 text, not YAML, or not a KFP pipeline spec.
     """
     import yaml
 
@@ -29,12 +29,26 @@ def read_parameters(package: str | Path) -> dict[str, dict]:
     if not path.is_file():
         raise ConfigError(f"pipeline package {path} not found; run `fashion-tfx kubeflow compile` first")
     try:
-        spec = yaml.safe_load(path.read_text())
+        spec = yaml.safe_load(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise ConfigError(
+            f"pipeline package {path} is not a YAML file "
+            f"(not UTF-8 text: byte {err.start} is {err.object[err.start]:#04x})"
+        ) from err
     except yaml.YAMLError as err:
-        raise ConfigError(f"{path} is not YAML: {err}") from err
-    if not isinstance(spec, dict) or "root" not in spec or "deploymentSpec" not in spec:
+        raise ConfigError(f"pipeline package {path} is not YAML: {' '.join(str(err).split())}") from err
+    if not isinstance(spec, dict) or not isinstance(spec.get("root"), dict) or "deploymentSpec" not in spec:
         raise ConfigError(f"{path} is not a KFP pipeline spec")
-    return spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    return spec
+
+
+def read_parameters(package: str | Path) -> dict[str, dict]:
+    """Returns the run parameters a compiled spec declares (name -> definition).
+
+    Raises:
+        ConfigError: the file is missing or not a KFP YAML spec.
+    """
+    return _load_spec(package)["root"].get("inputDefinitions", {}).get("parameters", {})
 
 
 def parameter_fields(package: str | Path) -> dict[str, str]:
@@ -43,12 +57,8 @@ def parameter_fields(package: str | Path) -> dict[str, str]:
     Raises:
         ConfigError: the file is missing or not a KFP YAML spec.
     """
-    import yaml
-
-    read_parameters(package)
-    spec = yaml.safe_load(Path(package).read_text())
     fields = {}
-    for task in spec["root"].get("dag", {}).get("tasks", {}).values():
+    for task in _load_spec(package)["root"].get("dag", {}).get("tasks", {}).values():
         for parameter, source in task.get("inputs", {}).get("parameters", {}).items():
             if isinstance(source, dict) and "componentInputParameter" in source:
                 fields[source["componentInputParameter"]] = parameter

@@ -3,19 +3,36 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import os
+import re
+import stat
 import sys
-import warnings
 
-# Before TensorFlow is imported anywhere: keep its C++ start-up noise off the terminal.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
-# Google's client libraries warn on every start that Python 3.10 support will end (TFX 1.16 needs it).
-warnings.filterwarnings("ignore", category=FutureWarning, module=r"google\.")
+# Importing the `pipeline` package has already kept library start-up noise off the terminal.
+from pipeline.signals import INTERRUPTED_EXIT, handle_sigterm_as_interrupt, interruption
+
+_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 
 
-INTERRUPTED_EXIT = 130  # the shell's code for a command stopped by SIGINT (128 + 2)
+def ascii_int(text: str) -> int:
+    """An argparse type: an integer written in ASCII digits.
+
+    `int()` also reads other scripts' digits (`٣٢` is 32, `４２` is 42) and surrounding spaces; a number
+    on the command line is refused unless it is plain ASCII, as a config file or a log would show it.
+    """
+    if not _ASCII_INTEGER.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a whole number in ASCII digits: {text!r}")
+    return int(text)
+
+
+def ascii_float(text: str) -> float:
+    """An argparse type: a decimal number written in ASCII digits (no `nan`, `inf`, nor other scripts)."""
+    if not _ASCII_DECIMAL.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a decimal number in ASCII digits: {text!r}")
+    return float(text)
 
 
 def _add_run(subparsers) -> None:
@@ -42,19 +59,19 @@ def _add_run(subparsers) -> None:
         help="train on IDX files that are not the canonical Fashion-MNIST (refused otherwise); the "
         "model is still blessed only if it passes the canonical golden set",
     )
-    run.add_argument("--image-size", type=int, help="side of the upscaled images")
-    run.add_argument("--seed", type=int, help="seed for the eval split and training")
+    run.add_argument("--image-size", type=ascii_int, help="side of the upscaled images")
+    run.add_argument("--seed", type=ascii_int, help="seed for the eval split and training")
     from models.settings import ModelSettings
 
     run.add_argument(
         "--learning-rate",
-        type=float,
+        type=ascii_float,
         help="Adam's initial rate: the Trainer's when no Tuner runs, and the Tuner's first trial "
         f"(default: {ModelSettings.learning_rate:g})",
     )
     run.add_argument(
         "--max-accuracy-drop",
-        type=float,
+        type=ascii_float,
         help="largest test-accuracy drop against the served model that is still blessed (default: 0)",
     )
     run.add_argument(
@@ -132,12 +149,11 @@ def _command_data(args) -> int:
 def _command_run(args) -> int:
     from data import fashion_mnist
     from data.golden import load_golden_set
-    from pipeline import summary
     from pipeline.config import make_config
-    from pipeline.local_runner import run_pipeline
     from pipeline.storage import check_root
 
-    # Validate the configuration and the output root before the (slower) data checks.
+    # Everything that can refuse the run is checked before TensorFlow is imported (seconds, not tens
+    # of seconds) and before the root is created: a refused run leaves nothing behind.
     overrides = dict(
         image_size=args.image_size,
         seed=args.seed,
@@ -146,7 +162,7 @@ def _command_run(args) -> int:
         serving_base_path=args.serving_base_path,
     )
     early_config = make_config(args.profile, args.root, **overrides)
-    check_root(early_config)
+    check_root(early_config, create=False)
     if args.stop_after is not None:
         from pipeline.pipeline import create_components
 
@@ -163,6 +179,9 @@ def _command_run(args) -> int:
         allow_foreign_data=args.allow_foreign_data,
         enable_cache=False if args.no_cache else None,
     )
+    from pipeline import summary  # imports TensorFlow
+    from pipeline.local_runner import run_pipeline
+
     header = f"fashion-tfx: {config.profile} profile, root {config.root}"  # the data: on the next line
     print(summary.relative_to_cwd(header), file=sys.stderr)
     description = fashion_mnist.describe_provenance(
@@ -181,7 +200,7 @@ def _command_run(args) -> int:
     result = run_pipeline(config, verbose=args.verbose, stop_after=args.stop_after)
     print(summary.render(result))
     if result.interrupted:
-        return INTERRUPTED_EXIT
+        return getattr(result.error, "exit_code", INTERRUPTED_EXIT)
     return 0 if result.ok else 1
 
 
@@ -228,6 +247,43 @@ def _command_kubeflow(args) -> int:
     return kubeflow_cli.run(args)
 
 
+# Why writing to the console (standard output or error, redirected to a file or a pipe) can fail.
+_CONSOLE_WRITE_ERRORS = (errno.ENOSPC, errno.EDQUOT, errno.EPIPE, errno.EFBIG)
+CONSOLE_LOST_EXIT = 1
+
+
+def _console_full(err: OSError) -> bool:
+    """Returns whether a write error is the console's: a closed pipe, or stdout or stderr on a full disk."""
+    if err.errno == errno.EPIPE:
+        return True
+    for fd in (1, 2):
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode) and os.fstatvfs(fd).f_bavail == 0:
+                return True
+        except OSError:
+            return True
+    return False
+
+
+def _console_lost(err: OSError) -> int:
+    """Says, if it still can, that the output could not be written; then ends without another error.
+
+    With standard output on a full disk, every later write (Python's flush at exit, the traceback of
+    that failure, `sys.excepthook`'s own error) fails too, and ending in that state was seen to end in
+    a segmentation fault. Both descriptors are pointed at /dev/null once the one line is out (or lost).
+    """
+    try:
+        sys.stderr.write(f"fashion-tfx: error: cannot write the output: {err.strerror}\n")
+        sys.stderr.flush()
+    except OSError:
+        pass  # standard error is on the same full disk: the exit code is all that is left
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for fd in (1, 2):
+        os.dup2(devnull, fd)
+    os.close(devnull)
+    return CONSOLE_LOST_EXIT
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `fashion-tfx` console script."""
     from data.fashion_mnist import DatasetError
@@ -235,6 +291,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipeline.root_lock import RunInProgressError
     from pipeline.storage import MetadataStoreError, StorageError
 
+    handle_sigterm_as_interrupt()
     args = build_parser().parse_args(argv)
     _quiet_logging(verbose=getattr(args, "verbose", False))
     commands = {
@@ -246,14 +303,30 @@ def main(argv: list[str] | None = None) -> int:
         "similar": _command_similar,
     }
     try:
-        return commands[args.command](args)
+        code = commands[args.command](args)
+    except OSError as err:
+        if err.errno not in _CONSOLE_WRITE_ERRORS:
+            raise
+        if _console_full(err):
+            return _console_lost(err)
+        where = f" {err.filename}" if err.filename else ""
+        print(f"fashion-tfx: error: cannot write{where}: {err.strerror}", file=sys.stderr)
+        return 1
     except (ConfigError, DatasetError, StorageError, MetadataStoreError, RunInProgressError) as err:
         print(f"fashion-tfx: error: {err}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM
         # Outside a pipeline run (which reports what it finished): nothing was half-done worth naming.
-        print("fashion-tfx: interrupted (Ctrl-C)", file=sys.stderr)
-        return INTERRUPTED_EXIT
+        how, code = interruption(interrupt)
+        print(f"fashion-tfx: interrupted ({how})", file=sys.stderr)
+        return code
+    try:
+        sys.stdout.flush()  # here, not at exit: a console on a full disk fails now, where it is handled
+    except OSError as err:
+        if err.errno not in _CONSOLE_WRITE_ERRORS:
+            raise
+        return _console_lost(err)
+    return code
 
 
 if __name__ == "__main__":

@@ -58,16 +58,17 @@ def object_store_root(value: str, what: str = "root") -> StorageRoot:
     Raises:
         ConfigError: a scheme the pipeline cannot write, no bucket, or whitespace or `.`/`..` segments.
     """
-    text = str(value).rstrip("/")
-    scheme = next((s for s in STORAGE_SCHEMES if text.startswith(s)), None)
+    # The scheme is read before trailing slashes go: `gs://` stripped would read as an unknown `gs:`.
+    scheme = next((s for s in STORAGE_SCHEMES if str(value).startswith(s)), None)
     if scheme is None:
         raise ConfigError(
-            f"{what} {value!r} has an unknown scheme {text.split('://', 1)[0]}://; "
+            f"{what} {value!r} has an unknown scheme {str(value).split('://', 1)[0]}://; "
             f"use {' or '.join(STORAGE_SCHEMES)} or a local path"
         )
-    bucket = text[len(scheme) :].split("/", 1)[0]
+    text = str(value).rstrip("/")
+    bucket = text[len(scheme) :].split("/", 1)[0] if len(text) > len(scheme) else ""
     if not bucket:
-        raise ConfigError(f"{what} {value!r} names no bucket")
+        raise ConfigError(f"{what} {value!r} names no bucket: write {scheme}BUCKET or {scheme}BUCKET/FOLDER")
     if any(c.isspace() for c in text) or "/../" in text + "/" or "/./" in text + "/":
         raise ConfigError(f"{what} {value!r} holds whitespace or '.'/'..' segments")
     return StorageRoot(text)

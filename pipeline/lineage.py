@@ -2,8 +2,9 @@
 
 python -m pipeline.lineage --root runs/local
 
-It prints its answer only: what the libraries print on import (TensorFlow, CUDA probes, version
-warnings) goes to `<root>/logs/lineage-<time>.log`, as a run's does.
+It prints its answer only: what the libraries print while it reads the store goes to
+`<root>/logs/lineage-<time>.log`, as a run's does (their start-up noise is silenced by the `pipeline`
+package itself).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import time
 from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
+from tfx.dsl.io import fileio
 
 from components.pusher.properties import (
     PUSHED_DESTINATION_PROPERTY,
@@ -26,7 +28,9 @@ from components.pusher.properties import (
 )
 from pipeline import nodes
 from pipeline.config import METADATA_FILE
+from pipeline.metadata import read_only_store
 from pipeline.run_log import LibraryOutputToFile
+from pipeline.storage import store_problem
 
 INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
@@ -82,8 +86,6 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
     Raises:
         LineageError: the store records no pushed model.
     """
-    from pipeline.metadata import read_only_store  # imports TensorFlow: after the output is redirected
-
     store = read_only_store(metadata_path)
     node_of: dict[int, str] = {}
     run_of: dict[int, str] = {}
@@ -163,7 +165,10 @@ def render(lineage: Lineage) -> str:
     """Formats a lineage as a few lines of text."""
     name = f"served version {lineage.version}" if lineage.version else "served model"
     lines = [
-        f"{name}: {lineage.destination}",
+        f"{name}: {lineage.destination}"
+        + (
+            "" if fileio.exists(lineage.destination) else "  (NO LONGER EXISTS: nothing is served from there)"
+        ),
         f"  trained in run {lineage.run_id} as {lineage.model_uri}",
         f"  data: {lineage.data_dir} (fingerprint {lineage.data_fingerprint})",
         f"  code fingerprint: {lineage.code_fingerprint}",
@@ -192,14 +197,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--root", default="runs/local", help="the run root (default: runs/local)")
     args = parser.parse_args(argv)
     metadata = Path(args.root) / METADATA_FILE
-    if not metadata.is_file():
+    problem = store_problem(metadata)
+    if not problem and not metadata.is_file():
         print(f"lineage: error: no ML Metadata store at {metadata}; run `make run` first", file=sys.stderr)
         return 2
+    answer, error = None, None
     with LibraryOutputToFile(library_log_path(Path(args.root)), sys.stdout):
         try:
-            answer, error = render(served_model_lineage(metadata)), None
+            if problem:
+                raise LineageError(problem)
+            answer = render(served_model_lineage(metadata))
         except LineageError as err:
-            answer, error = None, err
+            error = str(err)
+        except RuntimeError as err:  # ML Metadata's own errors (a store damaged in a way SQLite did not see)
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            error = f"cannot read the ML Metadata store {metadata}: {first}"
     if error is not None:
         print(f"lineage: error: {error}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from pipeline.config import PipelineConfig
 from pipeline.root_lock import RootLock, RunInProgressError  # noqa: F401  (part of this API)
+from pipeline.signals import INTERRUPTED_EXIT, interruption
 from pipeline.storage import (  # noqa: F401  (part of this API)
     MetadataStoreError,
     StorageError,
@@ -23,10 +24,51 @@ if TYPE_CHECKING:
 
 
 class RunInterruptedError(Exception):
-    """The run was stopped with Ctrl-C (SIGINT); what had finished is kept and a rerun resumes."""
+    """The run was stopped with Ctrl-C (SIGINT) or SIGTERM; what had finished is kept and a rerun resumes.
+
+    Attributes:
+        how: `Ctrl-C` or `SIGTERM`.
+        exit_code: 130 or 143, as the shell reports a command stopped by that signal.
+    """
+
+    def __init__(self, how: str = "Ctrl-C", exit_code: int = INTERRUPTED_EXIT):
+        super().__init__(how)
+        self.how = how
+        self.exit_code = exit_code
 
     def __str__(self) -> str:
-        return "interrupted (Ctrl-C)"
+        return f"interrupted ({self.how})"
+
+
+class ServedModelMissingError(RuntimeError):
+    """The run's model is recorded as pushed and checked, but its version folder is no longer there."""
+
+
+def missing_release(components: list[ComponentRun]) -> str | None:
+    """Says what the run records as served but the serving folder no longer holds, or None.
+
+    A rerun of an unchanged pipeline reuses the Pusher's and the smoke check's executions; a version
+    folder deleted since (by hand, by a clean-up) would otherwise be reported as served.
+    """
+    from tfx.dsl.io import fileio
+
+    from components.pusher.properties import PUSHED_DESTINATION_PROPERTY, PUSHED_PROPERTY
+    from pipeline import nodes
+
+    finished = {c.node_id: c for c in components if c.state in ("executed", "cached")}
+    pusher = finished.get(nodes.PUSHER)
+    if pusher is None or nodes.SMOKE_CHECK not in finished:
+        return None
+    for _, props in pusher.outputs.get("pushed_model", []):
+        destination = props.get(PUSHED_DESTINATION_PROPERTY)
+        if props.get(PUSHED_PROPERTY) != 1 or not destination or fileio.exists(destination):
+            continue
+        return (
+            f"the model pushed as version {props.get('pushed_version')} is NOT served: {destination} no "
+            "longer exists, and the steps reused from an earlier run did not publish it again; rerun with "
+            "--no-cache to push, check and publish it anew"
+        )
+    return None
 
 
 @dataclasses.dataclass
@@ -39,6 +81,7 @@ class RunResult:
     error: BaseException | None = None
     log_path: Path | None = None
     metadata_error: str | None = None  # why ML Metadata could not be read back, if it could not
+    log_error: str | None = None  # why the log file is incomplete (a full disk), if it is
 
     @property
     def ok(self) -> bool:
@@ -96,8 +139,8 @@ def run_pipeline(
             )
             try:
                 LocalDagRunner().run(pipeline)
-            except KeyboardInterrupt:
-                error = RunInterruptedError()
+            except KeyboardInterrupt as interrupt:  # Ctrl-C, or SIGTERM (pipeline.signals)
+                error = RunInterruptedError(*interruption(interrupt))
             except Exception as err:  # reported in the summary with the failing component
                 error = err
         components: list[ComponentRun] = []
@@ -108,4 +151,10 @@ def run_pipeline(
             )
         except Exception as err:  # noqa: BLE001  (a store damaged mid-run: say so in the summary)
             metadata_error = f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}"
-        return RunResult(config, components, time.time() - started, error, log.path, metadata_error)
+        if error is None:
+            # A cached release is ML Metadata's memory of a push; the serving folder is what is served.
+            missing = missing_release(components)
+            error = ServedModelMissingError(missing) if missing else None
+        log_error = log.write_error.strerror if log.write_error else None
+        seconds = time.time() - started
+        return RunResult(config, components, seconds, error, log.path, metadata_error, log_error)

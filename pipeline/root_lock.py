@@ -7,6 +7,8 @@ import os
 from pathlib import Path
 from typing import TextIO
 
+LOCK_FILE = ".run.lock"  # in the run's state folder, beside ML Metadata
+
 
 class RunInProgressError(RuntimeError):
     """Another run holds the same root; two runs must not share one ML Metadata store at once."""
@@ -16,7 +18,7 @@ class RootLock:
     """An exclusive, non-blocking lock on a run root, released when the process ends (even on SIGKILL)."""
 
     def __init__(self, root: Path):
-        self._path = root / ".run.lock"
+        self._path = root / LOCK_FILE
         self._file: TextIO | None = None
 
     def __enter__(self) -> RootLock:

@@ -15,10 +15,13 @@ from absl import logging as absl_logging
 LIBRARY_LOGGERS = ("absl", "apache_beam", "tensorflow", "tfx", "keras_tuner", "ml_metadata")
 
 
+LOG_FOLDER = "logs"  # in the run's state folder
+
+
 def new_log_path(root: Path) -> Path:
     """Returns `<root>/logs/run-<UTC time>.log`, a new file name for this run."""
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    return root / "logs" / f"run-{stamp}-{os.getpid()}.log"
+    return root / LOG_FOLDER / f"run-{stamp}-{os.getpid()}.log"
 
 
 class LibraryOutputToFile:
@@ -31,6 +34,7 @@ class LibraryOutputToFile:
 
     def __init__(self, path: Path, console: TextIO):
         self.path = path
+        self.write_error: OSError | None = None  # why the log file could not be completed, if it could not
         self._console_in = console
         self.console: TextIO = console
 
@@ -69,6 +73,12 @@ class LibraryOutputToFile:
         logging.captureWarnings(True)
         return self
 
+    def _quietly(self, operation) -> None:
+        try:
+            operation()
+        except OSError as err:  # a full disk, a quota: said in the summary (see `write_error`)
+            self.write_error = self.write_error or err
+
     def __exit__(self, *exc) -> None:
         logging.captureWarnings(False)
         absl_logging.set_verbosity(absl_logging.WARNING)
@@ -79,12 +89,14 @@ class LibraryOutputToFile:
         root = logging.getLogger()
         root.setLevel(self._saved_root[0])
         root.handlers = self._saved_root[1]
-        sys.stdout.flush()  # what Python buffered belongs to the log, not to the console
-        sys.stderr.flush()
+        # What Python buffered belongs to the log, not to the console. On a full disk the log cannot take
+        # it: the log is then incomplete (`write_error`), and the run's summary must still be printed.
+        for stream in (sys.stdout, sys.stderr, self._file):
+            self._quietly(stream.flush)
         for fd, saved in self._saved_fds.items():
             os.dup2(saved, fd)
             os.close(saved)
-        self._file.close()
+        self._quietly(self._file.close)
         if self.console is not self._console_in:
             self.console.close()
             self.console = self._console_in

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import posixpath
@@ -20,6 +21,7 @@ from components.pusher.properties import (
     PUSHED_DESTINATION_PROPERTY,
     PUSHED_PROPERTY,
     PUSHED_VERSION_PROPERTY,
+    STAGED_DESTINATION_PROPERTY,
 )
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
 from data.classes import CLASS_NAMES
@@ -83,15 +85,25 @@ def golden_set_lines(result: RunResult) -> list[str]:
     return [f"  {golden_set_line(verdict)}"] if verdict else []
 
 
-def pushed_version(result: RunResult) -> tuple[str, str, bool] | None:
-    """Returns (served version, its folder, whether it was already serving) of this run's push, if any."""
+def pushed_version(result: RunResult) -> dict[str, str | bool] | None:
+    """Returns this run's push, if any: `version`, `destination`, `staged` and `already` (serving)."""
     pusher = result.component(nodes.PUSHER)
     for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
         if props.get(PUSHED_PROPERTY) == 1:
             destination = str(props.get(PUSHED_DESTINATION_PROPERTY, "")).rstrip("/")
-            version = str(props.get(PUSHED_VERSION_PROPERTY) or posixpath.basename(destination))
-            return version, destination, props.get(ALREADY_SERVING_PROPERTY) == 1
+            return {
+                "version": str(props.get(PUSHED_VERSION_PROPERTY) or posixpath.basename(destination)),
+                "destination": destination,
+                "staged": str(props.get(STAGED_DESTINATION_PROPERTY) or ""),
+                "already": props.get(ALREADY_SERVING_PROPERTY) == 1,
+            }
     return None
+
+
+def served_version(result: RunResult) -> str | None:
+    """The version this run pushed, if clients can load it now (published, and still there)."""
+    pushed = pushed_version(result)
+    return str(pushed["version"]) if pushed and fileio.exists(str(pushed["destination"])) else None
 
 
 def release_lines(result: RunResult) -> list[str]:
@@ -113,9 +125,15 @@ def release_lines(result: RunResult) -> list[str]:
             lines.append(f"  evaluation report: {uri}/evaluation.md")
     pushed = pushed_version(result)
     if pushed:
-        version, destination, already = pushed
+        version, destination, staged = pushed["version"], str(pushed["destination"]), str(pushed["staged"])
         where = posixpath.dirname(destination)
-        if already:
+        if not fileio.exists(destination) and staged and fileio.exists(staged):
+            lines.append(f"  staged, not yet published (the smoke check publishes it): {staged}")
+        elif not fileio.exists(destination):
+            # Reused from an earlier run but deleted since: the error line says what to do.
+            lines.append(f"  NOT served: {destination} no longer exists")
+            return lines
+        elif pushed["already"]:
             lines.append(f"  already serving: served version {version}, in {where}/ (nothing new pushed)")
         else:
             lines.append(
@@ -125,7 +143,9 @@ def release_lines(result: RunResult) -> list[str]:
         lines.append("  not pushed: only blessed models ship; the served version is unchanged")
     check = result.component(nodes.SMOKE_CHECK)
     outcome = json_property(check, "result", SMOKE_RESULT_PROPERTY) if check else None
-    if outcome and outcome.get("checked"):
+    if outcome and outcome.get("checked") and not fileio.exists(outcome["models_config"]):
+        lines.append(f"  TF Serving config {outcome['models_config']} no longer exists")
+    elif outcome and outcome.get("checked"):
         replayed = (outcome.get("tf_serving_loader") or {}).get("warmup_requests_replayed")
         loader = f" (as TF Serving loads it: {replayed} warm-up requests replayed)" if replayed else ""
         lines.append(
@@ -164,7 +184,7 @@ def next_step_lines(result: RunResult) -> list[str]:
     config = result.config
     serving = str(config.serving_dir)
     lines = []
-    if pushed_version(result):
+    if served_version(result):
         lines.append(
             f"    {tool('fashion-tfx')} predict --serving-root {serving} --index 0 --index 17 --split test"
         )
@@ -181,7 +201,7 @@ def next_step_lines(result: RunResult) -> list[str]:
         )
     board = tensorboard_command(result)
     lines += [f"    {board}"] if board else []
-    if pushed_version(result) and not is_uri(str(config.root)):
+    if served_version(result) and not is_uri(str(config.root)):
         lines.append(f"    {tool('python')} -m pipeline.lineage --root {config.root}")
     return ["", "  next steps:", *lines] if lines else []
 
@@ -228,14 +248,39 @@ def render(result: RunResult) -> str:
     lines += next_step_lines(result) if result.ok else []
     lines += ["", f"  artifacts:   {config.pipeline_root}", f"  ML Metadata: {config.metadata_path}"]
     if result.log_path:
-        lines.append(f"  log (everything the libraries printed): {result.log_path}")
+        incomplete = f" (incomplete: {result.log_error})" if result.log_error else ""
+        lines.append(f"  log (everything the libraries printed): {result.log_path}{incomplete}")
     if result.interrupted:
         lines += ["", *interrupted_lines(result)]
     elif not result.ok:
         failed = [r.node_id for r in result.components if r.state in ("failed", "running")]
         where = f" in {failed[0]}" if failed else ""
-        lines += ["", f"error{where}: {result.error}"]
+        lines += ["", f"error{where}: {error_line(result)}"]
     return relative_to_cwd("\n".join(lines))
+
+
+# What SQLite (ML Metadata), the OS and TensorFlow's file layer say when a disk fills up.
+_DISK_FULL = ("database or disk is full", "No space left on device", "Disk quota exceeded")
+_MAX_ERROR_CHARS = 600
+
+
+def error_line(result: RunResult) -> str:
+    """Returns the run's error as one line: a full disk said plainly, anything else its first line."""
+    error = result.error
+    text = str(error) or type(error).__name__
+    if (isinstance(error, OSError) and error.errno == errno.ENOSPC) or any(s in text for s in _DISK_FULL):
+        return (
+            f"the disk holding {result.config.root} is full ({_first_line(text)}); free some space and "
+            "rerun the same command: finished steps are reused"
+        )
+    return _first_line(text)
+
+
+def _first_line(text: str) -> str:
+    line = text.strip().splitlines()[0] if text.strip() else text
+    # ML Metadata's errors quote the whole SQL statement after the reason.
+    line = line.split(" query: ", 1)[0]
+    return line if len(line) <= _MAX_ERROR_CHARS else line[: _MAX_ERROR_CHARS - 1] + "…"
 
 
 def relative_to_cwd(text: str) -> str:
@@ -247,7 +292,7 @@ def interrupted_lines(result: RunResult) -> list[str]:
     """Says what an interrupted run finished, what it stopped, and that the same command resumes it."""
     done = [r.node_id for r in result.components if r.state in ("executed", "cached", "resolved")]
     stopped = [r.node_id for r in result.components if r.state in ("running", "new")]
-    lines = [f"interrupted (Ctrl-C) after {len(done)} finished step(s)"]
+    lines = [f"{result.error} after {len(done)} finished step(s)"]
     if stopped:
         lines[0] += f", during {', '.join(stopped)}"
     lines.append(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import numpy as np
@@ -19,25 +18,7 @@ from serving.signatures import (
     ServingError,
     signature_named,
 )
-
-# Plain ASCII decimal only: str.isdigit() also accepts '١٢' (Arabic-Indic, which int() reads as 12)
-# and '²' (which int() refuses), and TF Serving itself reads version folders as ASCII numbers.
-VERSION_NAME = re.compile(r"[0-9]{1,18}", re.ASCII)
-
-
-def model_versions(model_base: str | Path) -> list[int]:
-    """Returns the numeric version folders holding a SavedModel, oldest first (TF Serving's rule).
-
-    Folders whose names are not plain ASCII decimal numbers are not versions and are ignored.
-    """
-    base = Path(model_base)
-    if not base.is_dir():
-        return []
-    return sorted(
-        int(child.name)
-        for child in base.iterdir()
-        if VERSION_NAME.fullmatch(child.name) and (child / tf.saved_model.SAVED_MODEL_FILENAME_PB).is_file()
-    )
+from serving.versions import version_folders
 
 
 def resolve_model_dir(
@@ -67,23 +48,15 @@ def resolve_model_dir(
         base = safe_model_path(serving_root, model_name)
     else:
         raise ServingError("give a model folder or a serving root")
-    versions = model_versions(base)
+    # Which folders are versions, and which is newest: TF Serving's rule, kept in serving/versions.py.
+    folders = version_folders(base)
     if version is not None:
-        if version not in versions:
-            raise ServingError(f"{base}: no version {version} (found: {versions or 'none'})")
-        # The folder of that number as TF Serving names it (leading zeros allowed there too).
-        return next(
-            child
-            for child in base.iterdir()
-            if VERSION_NAME.fullmatch(child.name) and int(child.name) == version
-        )
-    if not versions:
+        if version not in folders:
+            raise ServingError(f"{base}: no version {version} (found: {sorted(folders) or 'none'})")
+        return Path(folders[version])
+    if not folders:
         raise ServingError(f"{base}: no SavedModel and no numeric version folder holding one")
-    return next(
-        child
-        for child in base.iterdir()
-        if VERSION_NAME.fullmatch(child.name) and int(child.name) == versions[-1]
-    )
+    return Path(folders[max(folders)])
 
 
 _TF_ERROR_PREAMBLE = ("Graph execution error:", "Detected at node", "<stack traces unavailable>")

@@ -17,6 +17,7 @@ import numpy as np
 from tfx.dsl.io import fileio
 
 from components.evaluator.eval_config import ACCURACY, accuracy_floor, largest_accuracy_drop
+from components.evaluator.golden_set_check import GOLDEN_SET_LIMITS
 from data.classes import CLASS_NAMES
 
 REPORT_JSON = "evaluation.json"
@@ -229,7 +230,7 @@ def golden_set_line(golden_set: dict[str, Any] | None) -> str:
     outcome = "passed" if golden_set["passed"] else "FAILED, so NOT blessed"
     return (
         f"golden set: accuracy {golden_set['accuracy']:.4f} on {golden_set['examples']:,} canonical test "
-        f"images (SHA-256 verified), floor {golden_set['floor']:g}: {outcome}"
+        f"images (SHA-256 verified), floor {golden_set['floor']:g}: {outcome}; {GOLDEN_SET_LIMITS}"
     )
 
 

@@ -11,6 +11,12 @@ from data.golden import GoldenSet, GoldenSetError, load_golden_set
 
 GOLDEN_SET_PROPERTY = "golden_set"  # JSON on the Evaluator's blessing: see `golden_set_check`
 BATCH = 200
+# What the golden-set check can and cannot catch, said wherever its verdict is shown (the run summary;
+# the evaluation report may quote it too), not only in docs/reliability.md.
+GOLDEN_SET_LIMITS = (
+    "it catches gross poisoning (shifted labels, other data), not subtle poisoning: 30 % of labels "
+    "flipped at random still passes a low floor such as the test profile's"
+)
 
 
 def score_golden_set(model_dir: str, golden: GoldenSet) -> float:

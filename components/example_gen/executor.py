@@ -31,15 +31,27 @@ class Executor(base_executor.BaseExecutor):
         data_dir = Path(exec_properties[spec.DATA_DIR])
         # Checked here too, not only by the CLI: a compiled (Kubeflow) pipeline reads whatever its
         # volume holds. A partly matching set is damaged and refused whatever the flag says.
-        canonical, fingerprint = fm.verify(data_dir, require_canonical=False)
+        # One read: the bytes whose SHA-256 is checked are the bytes parsed, so a file swapped between
+        # the check and the parse cannot be ingested as canonical.
+        contents = fm.read_contents(data_dir)
+        canonical, fingerprint = fm.verify_contents(data_dir, contents, require_canonical=False)
         if not canonical and not exec_properties.get(spec.ALLOW_FOREIGN_DATA):
             raise fm.refuse_foreign(data_dir, "the pipeline's data_dir; allow_foreign_data is off")
+        # The fingerprint is this execution's cache key: content that changed since it was taken would
+        # be cached under the key of other data, and every rerun would reuse it.
+        expected = exec_properties.get(spec.DATA_FINGERPRINT)
+        if expected and expected != fingerprint:
+            raise fm.DatasetError(
+                f"{data_dir} changed after the run checked it (fingerprint {fingerprint}, checked "
+                f"{expected}); nothing was ingested; run again to check and ingest the files as they are now"
+            )
         counts = ingest_idx(
-            exec_properties[spec.DATA_DIR],
+            data_dir,
             examples.uri,
             eval_fraction=float(exec_properties[spec.EVAL_FRACTION]),
             seed=int(exec_properties[spec.SEED]),
             caps=json.loads(exec_properties[spec.SPLIT_CAPS] or "{}"),
+            contents=contents,
         )
         examples.split_names = artifact_utils.encode_split_names(list(SPLITS))
         # Said explicitly: StatisticsGen and the Evaluator otherwise warn that they assume it.

@@ -20,12 +20,23 @@ import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
+from components.pusher.model_card import CARD_FILES
+from serving.signatures import ASSETS_EXTRA
+from serving.versions import version_number
+
 REGISTRY = ".pushed_models.json"  # version -> {"digest", "source"}; TF Serving ignores dot files
 STAGING_PREFIX = ".staging-"
 # Readable by a TF Serving that runs as another user (its container's user, a shared volume's reader).
 FILE_MODE = 0o644
 FOLDER_MODE = 0o755
 _CHUNK = 1 << 20
+# The model card the Pusher ships into a version: documentation about the model, not the model, so the
+# digest leaves it out and a staged version (model + card) has the digest of the model it was copied from.
+CARD_PATHS = frozenset(posixpath.join(ASSETS_EXTRA, name) for name in CARD_FILES)
+
+
+class PublicationError(RuntimeError):
+    """A staged version is not the model the registry recorded for it, so it must not be published."""
 
 
 def _is_local(path: str) -> bool:
@@ -34,6 +45,8 @@ def _is_local(path: str) -> bool:
 
 def model_digest(model_dir: str) -> str:
     """Returns the SHA-256 over a SavedModel folder's files: their relative paths and contents.
+
+    The model card files under `assets.extra/` (`CARD_PATHS`) are left out.
 
     Args:
         model_dir: the SavedModel folder (local or on a bucket).
@@ -44,7 +57,10 @@ def model_digest(model_dir: str) -> str:
         files += [posixpath.join(str(folder), str(name)) for name in names]
     root = str(model_dir).rstrip("/") + "/"
     for path in sorted(files):
-        digest.update(path[len(root) :].encode() + b"\0")
+        relative = path[len(root) :]
+        if relative in CARD_PATHS:
+            continue
+        digest.update(relative.encode() + b"\0")
         with fileio.open(path, "rb") as source:
             while chunk := source.read(_CHUNK):
                 digest.update(chunk)
@@ -57,23 +73,43 @@ def staging_path(base_directory: str, version: str) -> str:
     return posixpath.join(base_directory, f"{STAGING_PREFIX}{version}")
 
 
+class RegistryError(RuntimeError):
+    """The push registry cannot be read as one; the message names the file and what to do."""
+
+
 def read_registry(base_directory: str) -> dict[str, dict]:
     """Returns version -> {"digest", "source"} for the versions that still exist, published or staged.
 
     Entries of the older format (version -> source path) come back without a digest, so they never
     match a model: at worst a model is pushed once more, never mistaken for another.
+
+    Raises:
+        RegistryError: the registry is not a JSON object of version entries (damaged or edited by hand).
     """
     path = posixpath.join(base_directory, REGISTRY)
     if not fileio.exists(path):
         return {}
-    with fileio.open(path, "r") as source:
-        registry = json.load(source)
+    try:
+        with fileio.open(path, "rb") as source:
+            registry = json.loads(source.read().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as err:  # json.JSONDecodeError is a ValueError
+        raise RegistryError(_damaged_registry(path, f"it is not valid JSON ({err})")) from err
+    if not isinstance(registry, dict) or not all(isinstance(e, (dict, str)) for e in registry.values()):
+        raise RegistryError(_damaged_registry(path, "it is not a JSON object of version entries"))
     entries = {v: e if isinstance(e, dict) else {"source": e} for v, e in registry.items()}
     return {
         v: e
         for v, e in entries.items()
         if fileio.exists(posixpath.join(base_directory, v)) or fileio.exists(staging_path(base_directory, v))
     }
+
+
+def _damaged_registry(path: str, reason: str) -> str:
+    return (
+        f"push registry {path} is damaged: {reason}; it records which model each version holds, so "
+        "nothing is pushed or published until it is repaired (restore it from a backup, or move it away "
+        "to have every later model pushed as a new version)"
+    )
 
 
 def write_readable(path: str, text: str) -> None:
@@ -100,9 +136,9 @@ def next_version(base_directory: str) -> str:
     if fileio.exists(base_directory):
         for name in fileio.listdir(base_directory):
             name = str(name).rstrip("/")
-            number = name[len(STAGING_PREFIX) :] if name.startswith(STAGING_PREFIX) else name
-            if number.isascii() and number.isdigit():
-                taken.append(int(number))
+            number = version_number(name[len(STAGING_PREFIX) :] if name.startswith(STAGING_PREFIX) else name)
+            if number is not None:
+                taken.append(number)
     return str(max(int(time.time()), max(taken) + 1))
 
 
@@ -130,11 +166,49 @@ def stage_model(model_dir: str, base_directory: str, version: str) -> str:
     return staged
 
 
+def check_staged(staged: str, destination: str) -> str:
+    """Proves a staged folder holds the model the push registry recorded for its version.
+
+    The staging folder is hidden but writable: between the push and the smoke check (or a rerun after
+    a killed one) its files could be replaced, and the smoke check alone would pass any loadable model.
+
+    Returns:
+        The digest, which matched the registry's.
+
+    Raises:
+        PublicationError: no digest recorded for the version, or the staged content differs from it.
+    """
+    base, version = posixpath.split(destination.rstrip("/"))
+    try:
+        expected = read_registry(base).get(version, {}).get("digest")
+    except RegistryError as err:
+        raise PublicationError(f"refusing to publish {staged}: {err}") from err
+    if not expected:
+        raise PublicationError(
+            f"refusing to publish {staged}: the push registry {posixpath.join(base, REGISTRY)} records no "
+            f"content digest for version {version}; rerun with --no-cache to push the model again"
+        )
+    actual = model_digest(staged)
+    if actual != expected:
+        raise PublicationError(
+            f"refusing to publish {staged}: its content (SHA-256 {actual[:12]}…) is not the model pushed "
+            f"as version {version} (registry: {expected[:12]}…), so it changed after the push; delete "
+            f"{staged} and rerun with --no-cache to push the blessed model again"
+        )
+    return actual
+
+
 def publish(staged: str, destination: str) -> None:
     """Renames a checked staging folder into its numbered version, where clients see it.
 
-    On a local disk the rename is atomic; on a bucket it is a copy and delete (see docs/reliability.md).
+    The staged content is checked against the registry's digest first (`check_staged`). On a local disk
+    the rename is atomic; on a bucket it is a copy and delete (see docs/reliability.md).
+
+    Raises:
+        PublicationError: the staged content is not the model recorded for the version.
+        FileExistsError: the version is already published.
     """
+    check_staged(staged, destination)
     if fileio.exists(destination):
         raise FileExistsError(f"cannot publish {staged}: {destination} already exists")
     if _is_local(staged):

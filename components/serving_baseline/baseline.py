@@ -4,26 +4,9 @@ from __future__ import annotations
 
 import posixpath
 
-import tensorflow as tf
 from tfx.dsl.io import fileio
 
-
-def served_versions(model_dir: str) -> list[int]:
-    """Returns the version numbers under `model_dir` that hold a SavedModel, oldest first.
-
-    TF Serving serves the highest numbered version; folders that are not numbers, or hold no
-    `saved_model.pb` (a copy still in progress), are not versions.
-    """
-    if not fileio.isdir(model_dir):
-        return []
-    versions = []
-    for name in fileio.listdir(model_dir):
-        name = name.rstrip("/")
-        if name.isdigit() and fileio.exists(
-            posixpath.join(model_dir, name, tf.saved_model.SAVED_MODEL_FILENAME_PB)
-        ):
-            versions.append(int(name))
-    return sorted(versions)
+from serving.versions import newest_version
 
 
 def copy_tree(source: str, destination: str) -> int:
@@ -48,10 +31,12 @@ def copy_served_model(model_dir: str, destination: str) -> int | None:
         destination: the folder that receives the SavedModel.
 
     Returns:
-        The version copied, or None when nothing is served yet (then nothing is written).
+        The version copied, or None when nothing is served yet (then nothing is written). Which folder
+        is a version, and which is newest, is `serving.versions`' rule (TF Serving's).
     """
-    versions = served_versions(model_dir)
-    if not versions:
+    newest = newest_version(model_dir)
+    if newest is None:
         return None
-    copy_tree(posixpath.join(model_dir, str(versions[-1])), destination)
-    return versions[-1]
+    version, folder = newest
+    copy_tree(folder, destination)
+    return version

@@ -43,7 +43,7 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
         PUSHED_PROPERTY,
         STAGED_DESTINATION_PROPERTY,
     )
-    from components.pusher.versions import publish
+    from components.pusher.versions import check_staged, publish
     from serving.push import write_models_config
 
     if pushed_model.get_int_custom_property(PUSHED_PROPERTY) != 1:
@@ -59,6 +59,9 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
                 f"serving smoke check: the pushed model {destination} is missing (not staged, not "
                 "published); rerun with --no-cache to push it again"
             )
+        if model_dir != destination:
+            # Before loading anything: the staged folder must still hold the model that was pushed.
+            check_staged(staged, destination)
         files = tf.io.gfile.glob(os.path.join(artifact_utils.get_split_uri([examples], canary_split), "*"))
         command = [
             sys.executable, "-m", "components.serving_check.canary",

@@ -17,7 +17,7 @@ from data.examples import ID_KEY, read_example
 from data.idx import IdxFormatError, write_idx
 
 
-def _run(data_dir, out_dir, caps=None, seed=42, allow_foreign=True):
+def _run(data_dir, out_dir, caps=None, seed=42, allow_foreign=True, fingerprint=""):
     examples = standard_artifacts.Examples()
     examples.uri = str(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -26,7 +26,7 @@ def _run(data_dir, out_dir, caps=None, seed=42, allow_foreign=True):
         {spec.EXAMPLES: [examples]},
         {
             spec.DATA_DIR: str(data_dir),
-            spec.DATA_FINGERPRINT: "",
+            spec.DATA_FINGERPRINT: fingerprint,
             spec.EVAL_FRACTION: 0.25,
             spec.SEED: seed,
             spec.SPLIT_CAPS: json.dumps(caps or {}),
@@ -130,3 +130,37 @@ def test_canonical_data_is_recorded_as_such(canonical_data_dir, tmp_path):
     assert examples.get_string_custom_property(spec.PROVENANCE_PROPERTY) == "canonical"
     description = examples.get_string_custom_property(spec.DESCRIPTION_PROPERTY)
     assert description.startswith("canonical Fashion-MNIST (all four files match the published SHA-256)")
+
+
+def _relabelled(directory) -> None:
+    """Replaces the training labels file: every label moves to the next class."""
+    labels = fm.read_contents(directory)[fm.TRAIN_LABELS]
+    write_idx(fm.file_path(directory, fm.TRAIN_LABELS), (np.frombuffer(labels, np.uint8, offset=8) + 1) % 10)
+
+
+def test_the_bytes_ingested_are_the_bytes_checked(tiny_idx_dir, tmp_path):
+    from data.ingest import ingest_idx
+
+    contents = fm.read_contents(tiny_idx_dir)  # what the check hashed
+    _relabelled(tiny_idx_dir)  # the file is swapped after the check
+    ingest_idx(tiny_idx_dir, tmp_path / "out", eval_fraction=0.25, seed=42, contents=contents)
+    checked = np.frombuffer(contents[fm.TRAIN_LABELS], np.uint8, offset=8)
+    for _, label, example_id, _ in read_split(str(tmp_path / "out"), "train"):
+        assert label == checked[int(example_id.split(":")[1])]
+
+
+def test_data_changed_since_the_runs_check_is_refused_and_nothing_is_ingested(tiny_idx_dir, tmp_path):
+    checked = fm.verify(tiny_idx_dir, require_canonical=False)[1]  # the fingerprint the CLI checked
+    _relabelled(tiny_idx_dir)
+    with pytest.raises(fm.DatasetError, match=f"changed after the run checked it .*checked {checked}"):
+        _run(tiny_idx_dir, tmp_path / "out", fingerprint=checked)
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_an_empty_split_is_refused_at_ingestion(tiny_idx_dir, tmp_path):
+    # A test file of no image: the test split would be empty, and a model could not be evaluated.
+    write_idx(fm.file_path(tiny_idx_dir, fm.TEST_IMAGES), np.zeros((0, 28, 28), np.uint8))
+    write_idx(fm.file_path(tiny_idx_dir, fm.TEST_LABELS), np.zeros((0,), np.uint8))
+    with pytest.raises(IdxFormatError, match="hold no image: the test split would be empty"):
+        _run(tiny_idx_dir, tmp_path / "out")
+    assert list((tmp_path / "out").iterdir()) == []

@@ -14,12 +14,12 @@ from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
 from components.evaluation_report.model_card import write_model_card
-from components.evaluation_report.spec import EvaluationReportArtifact
+from components.evaluation_report.spec import MODEL_CARD_MARKDOWN, EvaluationReportArtifact
 from components.pusher import versions
 from components.pusher.executor import Executor
 from components.pusher.properties import ALREADY_SERVING_PROPERTY, STAGED_DESTINATION_PROPERTY
-from serving.local import model_versions
 from serving.push import write_models_config
+from serving.versions import served_versions
 
 
 def _model(uri, weights: bytes) -> standard_artifacts.Model:
@@ -67,10 +67,10 @@ def test_a_new_version_is_hidden_until_published(tmp_path):
     first = _push(_model(tmp_path / "Trainer" / "model" / "10", b"weights A"), base, tmp_path, "a")
     assert first["pushed"] == 1 and first["staged"] == str(base / f".staging-{first['version']}")
     # TF Serving and `predict` take only numerically named folders: nothing is visible yet.
-    assert model_versions(base) == [] and not (base / first["version"]).exists()
+    assert served_versions(base) == [] and not (base / first["version"]).exists()
     assert sorted(os.listdir(first["staged"])) == ["assets.extra", "saved_model.pb", "variables"]
     versions.publish(first["staged"], first["destination"])
-    assert model_versions(base) == [int(first["version"])]
+    assert served_versions(base) == [int(first["version"])]
 
 
 @pytest.mark.parametrize(
@@ -94,7 +94,7 @@ def test_identity_is_the_models_content_not_its_path(tmp_path, second_path, seco
         assert int(second["version"]) > int(first["version"])  # TF Serving serves the highest
         assert os.path.isdir(second["staged"])
         versions.publish(second["staged"], second["destination"])
-        assert model_versions(base) == [int(first["version"]), int(second["version"])]
+        assert served_versions(base) == [int(first["version"]), int(second["version"])]
 
 
 def test_an_old_registry_entry_never_matches_by_path(tmp_path):
@@ -118,3 +118,67 @@ def test_registry_and_models_config_are_readable_by_others(tmp_path):
     for path in (base / versions.REGISTRY, config, base / pushed["version"] / "saved_model.pb"):
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o644, path
     assert stat.S_IMODE(os.stat(base / pushed["version"] / "variables").st_mode) == 0o755
+
+
+# What may happen to a staged version between its push and its publication, and whether it is published.
+TAMPERING = {
+    "untouched": (lambda staged: None, None),
+    "weights replaced": (
+        lambda staged: (staged / "variables" / "variables.data-00000-of-00001").write_bytes(b"other weights"),
+        "is not the model pushed as version",
+    ),
+    "graph replaced": (
+        lambda staged: (staged / "saved_model.pb").write_bytes(b"other graph"),
+        "is not the model",
+    ),
+    "file added": (lambda staged: (staged / "variables" / "extra").write_bytes(b"x"), "is not the model"),
+    "card edited (not the model)": (
+        lambda staged: (staged / "assets.extra" / MODEL_CARD_MARKDOWN).write_text("x"),
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERING))
+def test_publication_refuses_a_staged_version_that_is_not_the_model_pushed(tmp_path, case):
+    tamper, refusal = TAMPERING[case]
+    base = tmp_path / "serving" / "fashion-tfx"
+    pushed = _push(_model(tmp_path / "m", b"weights A"), base, tmp_path, "a")
+    staged = base / f".staging-{pushed['version']}"
+    tamper(staged)
+    if refusal is None:
+        versions.publish(pushed["staged"], pushed["destination"])
+        assert served_versions(base) == [int(pushed["version"])]
+        return
+    with pytest.raises(versions.PublicationError, match=refusal) as raised:
+        versions.publish(pushed["staged"], pushed["destination"])
+    assert str(staged) in str(raised.value) and "\n" not in str(raised.value)
+    assert served_versions(base) == [] and not (base / pushed["version"]).exists()
+
+
+def test_a_staged_version_without_a_recorded_digest_is_not_published(tmp_path):
+    base = tmp_path / "serving" / "fashion-tfx"
+    pushed = _push(_model(tmp_path / "m", b"weights A"), base, tmp_path, "a")
+    (base / versions.REGISTRY).write_text(json.dumps({pushed["version"]: "some/source"}))  # old format
+    with pytest.raises(versions.PublicationError, match="records no content digest for version"):
+        versions.publish(pushed["staged"], pushed["destination"])
+    assert served_versions(base) == []
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ('{"1": {"digest": "x"', "it is not valid JSON"),
+        ("[1, 2]", "it is not a JSON object of version entries"),
+        ('{"1": 5}', "it is not a JSON object of version entries"),
+        (b"\xff\xfe\x00", "it is not valid JSON"),
+    ],
+)
+def test_a_damaged_registry_is_named_and_nothing_is_pushed(tmp_path, content, reason):
+    base = tmp_path / "serving" / "fashion-tfx"
+    base.mkdir(parents=True)
+    registry = base / versions.REGISTRY
+    registry.write_bytes(content if isinstance(content, bytes) else content.encode())
+    with pytest.raises(versions.RegistryError, match=f"push registry {registry} is damaged: {reason}"):
+        _push(_model(tmp_path / "m", b"weights A"), base, tmp_path, "a")
+    assert sorted(os.listdir(base)) == [versions.REGISTRY]

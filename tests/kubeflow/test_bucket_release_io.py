@@ -20,7 +20,8 @@ SCRIPT = textwrap.dedent(
     f"""
     import json
     from components.pusher import versions
-    from components.serving_baseline.baseline import copy_served_model, served_versions
+    from components.serving_baseline.baseline import copy_served_model
+    from serving.versions import served_versions
     from serving.push import write_models_config
 
     model_dir = "{SERVING}/fashion-tfx"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from data.fashion_mnist import locate
 from models.trainer import CURVES_PNG, HISTORY_JSON
 from models.tuner import TRIALS_CSV, TRIALS_JSON, TRIALS_PNG
 from pipeline import nodes
@@ -58,7 +59,7 @@ def test_transform_tuner_trainer_run_and_the_export_loads_in_a_fresh_process(tin
         "test",
         tmp_path / "root",
         data_dir=str(tiny_idx_dir),
-        data_fingerprint="tiny",
+        data_fingerprint=locate(str(tiny_idx_dir), allow_foreign=True, allow_download=False).fingerprint,
         allow_foreign_data=True,
     )
     # The factory's data and model stages: the release is tested in tests/pipeline/test_release.py.

@@ -20,7 +20,7 @@ from pipeline.local_runner import (
 )
 from pipeline.metadata import component_runs, open_store
 from pipeline.summary import render
-from serving.local import model_versions
+from serving.versions import served_versions
 
 
 @pytest.mark.pipeline
@@ -36,7 +36,7 @@ def test_cli_run_then_rerun_is_cached(canonical_data_dir, tmp_path, capsys):
     work = {r.node_id for r in runs if r.state != "resolved"}
     assert {r.state for r in runs if r.node_id in work} == {"executed"}
     assert {"IdxExampleGen", "ImageUpscaler", "Transform", "Trainer", "Evaluator", "Pusher"} <= work
-    versions = model_versions(root / "serving" / "fashion-tfx")
+    versions = served_versions(root / "serving" / "fashion-tfx")
     assert len(versions) == 1  # the first run blessed and pushed its model
 
     def rerun():
@@ -52,7 +52,7 @@ def test_cli_run_then_rerun_is_cached(canonical_data_dir, tmp_path, capsys):
     # With nothing changed, a third run does no work at all, and nothing is pushed twice.
     third = rerun()
     assert {state for node, state in third.items() if node in work} == {"cached"}
-    assert model_versions(root / "serving" / "fashion-tfx") == versions
+    assert served_versions(root / "serving" / "fashion-tfx") == versions
     assert f"0 executed, {len(work)} cached" in capsys.readouterr().out
 
 

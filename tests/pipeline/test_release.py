@@ -14,8 +14,8 @@ from pipeline.config import make_config
 from pipeline.local_runner import run_pipeline
 from pipeline.metadata import json_property
 from pipeline.summary import render
-from serving.local import model_versions
 from serving.signatures import ASSETS_EXTRA
+from serving.versions import served_versions
 
 # Runs the real pipeline: outside the fast tier (`make test-fast`).
 pytestmark = pytest.mark.pipeline
@@ -51,7 +51,7 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     # Nothing was served before the first run: no baseline, only the absolute floor.
     assert good.component("ServingBaseline").outputs["model"][0][1]["found"] == 0
     model_base = root / "serving" / "fashion-tfx"
-    versions = model_versions(model_base)
+    versions = served_versions(model_base)
     assert len(versions) == 1
     pushed = good.component("Pusher").outputs["pushed_model"][0][1]
     assert pushed["pushed"] == 1 and pushed["pushed_destination"].rstrip("/").endswith(str(versions[0]))
@@ -121,7 +121,7 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     assert any(failure["change"] for failure in failures), failures
     assert not _blessed(bad)
     assert bad.component("Pusher").outputs["pushed_model"][0][1]["pushed"] == 0
-    assert model_versions(model_base) == versions  # the served version is untouched
+    assert served_versions(model_base) == versions  # the served version is untouched
     skipped = json_property(bad.component("ServingSmokeCheck"), "result", "result")
     assert skipped["checked"] is False
     assert "NOT blessed" in render(bad) and "not pushed" in render(bad)

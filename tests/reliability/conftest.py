@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,24 @@ def clean_runs(reliability_data, tmp_path_factory) -> tuple[CleanRun, CleanRun]:
         stdout, stderr = process.communicate(timeout=900)
         runs.append(CleanRun(root, process.returncode, stdout, stderr))
     return runs[0], runs[1]
+
+
+@pytest.fixture
+def mount_tmpfs(tmp_path):
+    """Returns a function that mounts a real tmpfs of a given size (`1m`, `80m`) and returns its folder.
+
+    The tests run as root in this project's CI container, where `mount` works; each mount is undone at
+    teardown.
+    """
+    mounted: list[Path] = []
+
+    def mount(size: str) -> Path:
+        mount_point = tmp_path / f"disk-{len(mounted)}"
+        mount_point.mkdir()
+        subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)], check=True)
+        mounted.append(mount_point)
+        return mount_point
+
+    yield mount
+    for mount_point in mounted:
+        subprocess.run(["umount", str(mount_point)], check=True)

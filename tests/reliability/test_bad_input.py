@@ -62,11 +62,14 @@ CLI_CASES = {
     "unknown profile": (["run", "--profile", "huge"], "argument --profile: invalid choice: 'huge'"),
     "image size not a number": (
         ["run", "--image-size", "big"],
-        "argument --image-size: invalid int value: 'big'",
+        "argument --image-size: not a whole number in ASCII digits: 'big'",
     ),
     "image size too small": (["run", "--image-size", "8"], "image_size must be an integer from 28"),
     "image size too large": (["run", "--image-size", "4096"], "to 1024, got 4096"),
-    "seed not a number": (["run", "--seed", "1.5"], "argument --seed: invalid int value: '1.5'"),
+    "seed not a number": (
+        ["run", "--seed", "1.5"],
+        "argument --seed: not a whole number in ASCII digits: '1.5'",
+    ),
     "negative seed": (["run", "--seed", "-7"], "seed must be an integer from 0 to 4294967295, got -7"),
     "unknown option": (["run", "--epochs", "3"], "unrecognized arguments: --epochs 3"),
     "missing data dir": (

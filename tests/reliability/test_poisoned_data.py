@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from support import run_cli, write_idx_set
 
-from components.evaluator.golden_set_check import GOLDEN_SET_PROPERTY
+from components.evaluator.golden_set_check import GOLDEN_SET_LIMITS, GOLDEN_SET_PROPERTY
 from data import fashion_mnist as fm
 from data import golden
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_bytes, write_idx
@@ -123,6 +123,8 @@ def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
         out,
     )
     assert verdict and float(verdict.group(1)) < 0.3, out
+    # What the check cannot catch is said beside its verdict, not only in the docs.
+    assert f"FAILED, so NOT blessed; {GOLDEN_SET_LIMITS}" in out
     assert re.search(r"test accuracy: \S+ on \d+ images; NOT blessed", out), out
     assert "not pushed: only blessed models ship" in out
     runs = {r.node_id: r for r in component_runs(root / "metadata.sqlite")}

@@ -3,8 +3,10 @@
 Real CLI runs (test profile, canonical data) on the real LocalDagRunner, in subprocesses:
 - a run that stops after the Pusher (as one killed before or during its smoke check would) leaves
   nothing a client or TF Serving can see; the rerun checks the model and publishes it;
+- a staged version whose files were replaced before its smoke check is refused, never published;
 - a root whose ML Metadata was lost but whose serving folder stayed: execution ids start again, so the
-  new model lands at the old model's Trainer path, and it is still pushed as a new version.
+  new model lands at the old model's Trainer path, and it is still pushed as a new version;
+- a serving folder deleted after the release: the fully cached rerun says the model is NOT served.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from reliability.runs import start_run
 from components.pusher import versions
 from pipeline import nodes
 from pipeline.metadata import component_runs
-from serving.local import model_versions
+from serving.versions import served_versions
 
 # Runs the real pipeline: outside the fast tier (`make test-fast`).
 pytestmark = pytest.mark.pipeline
@@ -50,12 +52,27 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
         old_trainer_model = first["Trainer"].outputs["model"][0][0]
         assert props["pushed"] == 1
         version = props["pushed_version"]
-        assert _visible(model_base) == [] and model_versions(model_base) == []
-        assert (model_base / f"{versions.STAGING_PREFIX}{version}" / "saved_model.pb").is_file()
+        assert _visible(model_base) == [] and served_versions(model_base) == []
+        staged = model_base / f"{versions.STAGING_PREFIX}{version}"
+        assert (staged / "saved_model.pb").is_file()
+
+        # The staged files are replaced (another model's weights) before the smoke check publishes them:
+        # the model still loads, but it is not the one blessed, so it is never published.
+        shutil.copytree(staged, tmp_path / "staged-backup")
+        weights = next((staged / "variables").glob("variables.data-*"))
+        weights.write_bytes(bytes(b ^ 0xFF for b in weights.read_bytes()))
+        tampered = start_run(canonical_data_dir, root, stop_after=None)
+        stdout, stderr = tampered.communicate(timeout=900)
+        assert tampered.returncode == 1, stderr[-3000:]
+        assert f"error in {nodes.SMOKE_CHECK}: refusing to publish {staged}: its content" in stdout, stdout
+        assert "is not the model pushed as version" in stdout and "Traceback" not in stdout + stderr
+        assert _visible(model_base) == [] and served_versions(model_base) == []
+        shutil.rmtree(staged)
+        shutil.copytree(tmp_path / "staged-backup", staged)  # the blessed model's files, as pushed
 
         out = _finish(start_run(canonical_data_dir, root, stop_after=None))
         assert "loaded in a fresh process (as TF Serving loads it: 6 warm-up requests replayed)" in out
-        assert _visible(model_base) == [version] and model_versions(model_base) == [int(version)]
+        assert _visible(model_base) == [version] and served_versions(model_base) == [int(version)]
         for path in (root / "serving" / "models.config", model_base / versions.REGISTRY):
             assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
 
@@ -80,3 +97,17 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
     assert _visible(model_base) == [version, new["pushed_version"]], os.listdir(model_base)
     assert f"pushed: served version {new['pushed_version']}, in " in out and "already serving" not in out
     assert new["pushed_destination"] != old_model_dir
+
+    # The serving folder is deleted; an unchanged rerun reuses every step, and must not call it served.
+    shutil.rmtree(root / "serving")
+    cached = start_run(canonical_data_dir, root, "--seed", "7", "--max-accuracy-drop", "1", stop_after=None)
+    stdout, stderr = cached.communicate(timeout=900)
+    assert cached.returncode == 1, stderr[-3000:]
+    assert f"NOT served: {new['pushed_destination']} no longer exists" in stdout, stdout
+    assert (
+        "pushed: served version" not in stdout
+        and "smoke check: loaded" not in stdout
+        and "Traceback" not in stderr
+    )
+    assert f"is NOT served: {new['pushed_destination']} no longer exists" in stdout.splitlines()[-1]
+    assert "rerun with --no-cache" in stdout.splitlines()[-1]

@@ -179,9 +179,10 @@ def test_version_folders_that_are_not_ascii_numbers_are_ignored(real_serving_roo
     assert cv2.imwrite(str(png), _images(1)[0])
     code, out, err = _cli(["predict", str(png), "--serving-root", str(root), "--version", "3"], capsys)
     assert code == 0, err
-    from serving.local import model_versions, resolve_model_dir
+    from serving.local import resolve_model_dir
+    from serving.versions import served_versions
 
-    assert model_versions(base) == [3]
+    assert served_versions(base) == [3]
     assert resolve_model_dir(serving_root=root).name == "3"
     shutil.rmtree(base / "3")
     code, out, err = _cli(["predict", str(png), "--serving-root", str(root)], capsys)

@@ -8,10 +8,11 @@ from support import FASHION_CLASS_NAMES
 
 from models.search_space import DEFAULTS
 from serving import payloads
-from serving.local import LocalModel, model_versions, resolve_model_dir
+from serving.local import LocalModel, resolve_model_dir
 from serving.payloads import PayloadError
 from serving.push import ServingRootError
 from serving.signatures import ServingError
+from serving.versions import served_versions
 
 
 def _fake_versions(base, *versions):
@@ -25,7 +26,7 @@ def test_resolve_picks_the_highest_numeric_version(tmp_path):
     _fake_versions(base, 9, 10, 2)
     (base / "11").mkdir()  # incomplete: no saved_model.pb
     (base / "latest").mkdir()
-    assert model_versions(base) == [2, 9, 10]
+    assert served_versions(base) == [2, 9, 10]
     assert resolve_model_dir(serving_root=tmp_path) == base / "10"
     assert resolve_model_dir(model_dir=base) == base / "10"
     assert resolve_model_dir(model_dir=base / "9") == base / "9"
