@@ -16,6 +16,7 @@ from components.evaluation_report.report import (
     plot_confusion_matrix,
     render_markdown,
 )
+from components.evaluator.golden_set_check import GOLDEN_SET_LIMITS
 
 CANDIDATE_REF = {"uri": "Trainer/model/17", "artifact_id": 30, "run": "2026-12-05T23:16:52.892198"}
 BASELINE_REF = {
@@ -126,14 +127,14 @@ def test_the_golden_set_is_the_verdicts_second_gate_in_json_and_markdown():
     assert report["verdict"] == (
         "Blessed: accuracy 0.8750 meets the floor of 0.3; there was no blessed baseline to compare against, "
         "so only the floor applied. Golden set: accuracy 0.7680 on 1,000 canonical test images "
-        "(SHA-256 verified), floor 0.3: passed."
+        f"(SHA-256 verified), floor 0.3: passed; {GOLDEN_SET_LIMITS}."
     )
     page = render_markdown(report)
     assert page.startswith(
         "# Evaluation on the test split: the candidate of run 2026-12-05T23:16:52.892198\n"
     )
     assert (
-        "Golden set: accuracy 0.7680 on 1,000 canonical test images (SHA-256 verified), floor 0.3: passed."
+        "Golden set: accuracy 0.7680 on 1,000 canonical test images (SHA-256 verified), floor 0.3: passed; "
     ) in page
     # TFMA passed the model on the test split; the golden set alone withdrew the blessing.
     failed = {**GOLDEN_PASSED, "passed": False, "accuracy": 0.25}
@@ -142,9 +143,10 @@ def test_the_golden_set_is_the_verdicts_second_gate_in_json_and_markdown():
     )
     assert refused["verdict"] == (
         "Not blessed: the golden-set check failed (no blessed baseline existed). Golden set: accuracy 0.2500 "
-        "on 1,000 canonical test images (SHA-256 verified), floor 0.3: FAILED, so NOT blessed."
+        "on 1,000 canonical test images (SHA-256 verified), floor 0.3: FAILED, so NOT blessed; "
+        f"{GOLDEN_SET_LIMITS}."
     )
-    assert "floor 0.3: FAILED, so NOT blessed." in render_markdown(refused)
+    assert "floor 0.3: FAILED, so NOT blessed; it catches gross poisoning" in render_markdown(refused)
 
 
 def test_confusion_matrix_png_is_a_readable_picture_with_its_title(tmp_path):

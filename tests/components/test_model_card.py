@@ -14,6 +14,7 @@ from components.evaluation_report.model_card import (
     stamp_served_version,
     write_model_card,
 )
+from components.evaluator.golden_set_check import GOLDEN_SET_LIMITS
 
 
 def test_card_is_valid_against_the_toolkit_schema_and_carries_the_evaluation(tmp_path):
@@ -36,8 +37,8 @@ def test_card_is_valid_against_the_toolkit_schema_and_carries_the_evaluation(tmp
     graphics = card["quantitative_analysis"]["graphics"]["collection"]
     assert [g["name"].split(" (")[0] for g in graphics] == ["Confusion matrix"]  # no curves file given
     assert (
-        "Golden set: accuracy 0.9120 on 1,000 canonical test images (SHA-256 verified), floor 0.3: passed."
-        in card["model_details"]["overview"]
+        f"Golden set: accuracy 0.9120 on 1,000 canonical test images (SHA-256 verified), floor 0.3: passed; "
+        f"{GOLDEN_SET_LIMITS}." in card["model_details"]["overview"]
     )
     assert card["model_details"]["version"]["diff"].startswith("against the baseline served version 17")
     assert record["hyperparameters"] == {"family": "cnn", "learning_rate": 0.001}

@@ -47,7 +47,7 @@ def test_the_summary_names_the_version_once_the_golden_set_and_the_next_commands
     assert len(re.findall("golden set", summary, flags=re.I)) == 1, summary
     assert re.search(
         r"only the floor applied\. Golden set: accuracy \d\.\d{4} on 1,000 canonical test images "
-        r"\(SHA-256 verified\), floor 0\.3: passed\.$",
+        r"\(SHA-256 verified\), floor 0\.3: passed; it catches gross poisoning",
         summary,
         flags=re.M,
     ), summary
