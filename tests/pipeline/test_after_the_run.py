@@ -18,8 +18,8 @@ from tensorboard.plugins.projector import projector_config_pb2
 from data.classes import CLASS_NAMES
 from models.tensorboard_views import PROJECTOR_CONFIG
 from pipeline.summary import mount_source
-from serving.local import model_versions
 from serving.signatures import ASSETS_EXTRA
+from serving.versions import served_versions
 
 # The first words of every line `pipeline.lineage` prints: its answer, nothing a library says.
 LINEAGE_LINES = (
@@ -32,7 +32,7 @@ LINEAGE_LINES = (
 
 
 def _served_version(run) -> int:
-    (version,) = model_versions(run.root / "serving" / "fashion-tfx")
+    (version,) = served_versions(run.root / "serving" / "fashion-tfx")
     return version
 
 
