@@ -18,6 +18,7 @@ from models.augmentation import augmentation_probabilities, make_augmentation
 from models.search_space import max_cnn_blocks
 from models.settings import BASE_MODEL, IMAGENET, TRANSFER, ModelSettings
 from serving.signatures import EMBEDDING  # also the name of the layer whose output `embed` returns
+from serving.versions import SAVED_MODEL_FILE
 
 log = logging.getLogger(__name__)
 
@@ -180,11 +181,7 @@ def _cnn_trunk(x, hp: keras_tuner.HyperParameters, image_size: int):
 
 def served_base_model(path: str | None) -> str | None:
     """Returns the base model's SavedModel folder, or None when the look-up found nothing served."""
-    return (
-        path
-        if path and tf.io.gfile.exists(os.path.join(path, tf.saved_model.SAVED_MODEL_FILENAME_PB))
-        else None
-    )
+    return path if path and tf.io.gfile.exists(os.path.join(path, SAVED_MODEL_FILE)) else None
 
 
 def _transfer_trunk(x, settings: ModelSettings, stem: int, base_model_dir: str | None, augment):

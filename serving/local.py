@@ -18,7 +18,7 @@ from serving.signatures import (
     ServingError,
     signature_named,
 )
-from serving.versions import version_folders
+from serving.versions import SAVED_MODEL_FILE, version_folders
 
 
 def resolve_model_dir(
@@ -42,7 +42,7 @@ def resolve_model_dir(
 
     if model_dir is not None:
         base = Path(model_dir)
-        if version is None and (base / tf.saved_model.SAVED_MODEL_FILENAME_PB).is_file():
+        if version is None and (base / SAVED_MODEL_FILE).is_file():
             return base
     elif serving_root is not None:
         base = safe_model_path(serving_root, model_name)

@@ -31,6 +31,7 @@ from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDO
 from data.classes import CLASS_NAMES
 from data.resize import SOURCE_SIZE
 from models.trainer import CURVES_PNG
+from serving.versions import SAVED_MODEL_FILE
 
 SCHEMA_VERSION = "0.0.2"
 # The toolkit's own schema file of that version, vendored (see schema/SOURCE.md).
@@ -58,9 +59,7 @@ def read_signatures(saved_model_dir: str) -> dict[str, dict[str, dict[str, str]]
     from tensorflow.core.protobuf import saved_model_pb2
 
     saved_model = saved_model_pb2.SavedModel()
-    with tf.io.gfile.GFile(
-        os.path.join(saved_model_dir, tf.saved_model.SAVED_MODEL_FILENAME_PB), "rb"
-    ) as source:
+    with tf.io.gfile.GFile(os.path.join(saved_model_dir, SAVED_MODEL_FILE), "rb") as source:
         saved_model.ParseFromString(source.read())
 
     def describe(tensor) -> str:

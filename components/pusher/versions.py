@@ -16,13 +16,12 @@ import re
 import time
 import uuid
 
-import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.utils import io_utils
 
 from components.pusher.model_card import CARD_FILES
 from serving.signatures import ASSETS_EXTRA
-from serving.versions import version_number
+from serving.versions import SAVED_MODEL_FILE, version_number
 
 REGISTRY = ".pushed_models.json"  # version -> {"digest", "source"}; TF Serving ignores dot files
 STAGING_PREFIX = ".staging-"
@@ -158,7 +157,7 @@ def stage_model(model_dir: str, base_directory: str, version: str) -> str:
     staged = staging_path(base_directory, version)
     if fileio.exists(staged):
         fileio.rmtree(staged)
-    graph = tf.saved_model.SAVED_MODEL_FILENAME_PB
+    graph = SAVED_MODEL_FILE
     io_utils.copy_dir(model_dir, staged, deny_regex_patterns=[re.escape(graph)])
     io_utils.copy_file(posixpath.join(model_dir, graph), posixpath.join(staged, graph))
     if _is_local(staged):
@@ -216,7 +215,7 @@ def publish(staged: str, destination: str) -> None:
         return
     # An object store has no folder rename (TF's GCS filesystem fails on one): copy, `saved_model.pb`
     # last so the version is loadable only when complete, then delete the staged copy.
-    graph = tf.saved_model.SAVED_MODEL_FILENAME_PB
+    graph = SAVED_MODEL_FILE
     io_utils.copy_dir(staged, destination, deny_regex_patterns=[re.escape(graph)])
     io_utils.copy_file(posixpath.join(staged, graph), posixpath.join(destination, graph))
     fileio.rmtree(staged)
