@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from serving.batch import AtomicOutput
+from serving.options import MAX_GRID_PANELS
 from serving.payloads import PayloadError, image_from_png
 
 EMBEDDING_FORMATS = ("npy", "parquet")
@@ -24,8 +25,6 @@ INDEX_COLUMNS = ("id", "label", "image_png", "embedding")
 # Budgets of `similar`: a catalogue is read whole into memory, and each neighbour is a panel of the grid.
 MAX_INDEX_VALUES = 1 << 26  # embedding values (256 MB as float32): 500,000 items of width 128
 MAX_EMBEDDING_WIDTH = 4096
-MAX_NEIGHBOURS = 100  # -k
-MAX_GRID_PANELS = 16  # neighbours drawn in the grid (the first ones when -k is larger)
 
 
 def model_fingerprint(model_dir: str) -> str:
