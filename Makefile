@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock setup.py | sha256sum |
 PROFILE ?=
 ARGS ?=
 
-.PHONY: setup data run test test-fast test-crash audit audit-online lint format bench lock clean
+.PHONY: setup data run test test-fast test-crash fuzz audit audit-online lint format bench lock clean
 
 setup: $(STAMP) data
 
@@ -41,6 +41,11 @@ test-fast: setup
 # The slowest crash case (SIGKILL during the Trainer, then resume), kept out of `make test`.
 test-crash: setup
 	$(VENV)/bin/python -m pytest -m slow tests/reliability $(ARGS)
+
+# The parsers at the input boundary fuzzed at length: 20,000 fresh random examples per parser (IDX, PNG
+# checks, TFRecord framing, catalogue schema, REST answers); `make test` runs the same tests briefly.
+fuzz: setup
+	FASHION_TFX_FUZZ=long $(VENV)/bin/python -m pytest tests/reliability/test_fuzz_parsers.py $(ARGS)
 
 # Dependency audit of the pinned lock: pip-audit --strict against the vendored PyPA advisory snapshot,
 # served on loopback (no network needed). Fails on any finding not listed in security/accepted-findings.yaml.

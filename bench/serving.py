@@ -288,8 +288,9 @@ def stage_breakdown(loaded, settings, records, grey) -> dict:
     import tensorflow as tf
 
     from data.resize import upscale_images_tf
-    from models.export import png_contract_checks, to_grey_levels
+    from models.export import to_grey_levels
     from models.preprocessing import decode_images, scale_pixels
+    from serving.png_graph_checks import png_contract_checks
 
     size, source = settings.image_size, settings.source_size
 

@@ -25,8 +25,8 @@ def _resources_pair(text: str) -> tuple[str, str]:
 
 def add_parser(subparsers) -> None:
     """Registers `kubeflow compile` and `kubeflow submit` under the `fashion-tfx` parser."""
-    from pipeline.cli import ascii_int
     from pipeline.config import KUBEFLOW_DEFAULT_PROFILE, PROFILES
+    from serving.argument_types import ascii_int
 
     kubeflow = subparsers.add_parser(
         "kubeflow", help="compile the pipeline for Kubeflow Pipelines, submit it"

@@ -20,7 +20,6 @@ decode-then-`scale_pixels`, and the export fails otherwise (e.g. after an analyz
 from __future__ import annotations
 
 import os
-import struct
 import types
 
 import keras
@@ -41,6 +40,7 @@ from models.preprocessing import (  # noqa: F401 (the export's checks, re-export
     scale_pixels,
 )
 from models.settings import ModelSettings
+from serving.png_graph_checks import good_pngs, png_contract_checks, refuse_unless
 from serving.signatures import (
     ASSETS_EXTRA,
     CLASS_ID,
@@ -48,10 +48,6 @@ from serving.signatures import (
     EMBED,
     EMBEDDING,
     INPUT_NAMES,
-    MAX_PNG_BYTES,
-    PNG_GREY_COLOUR_TYPE,
-    PNG_MAX_BIT_DEPTH,
-    PNG_SIGNATURE,
     PREDICT_IMAGES,
     PROBABILITIES,
     SERVING_DEFAULT,
@@ -59,7 +55,6 @@ from serving.signatures import (
 )
 
 WARMUP_BATCH_SIZES = (1, 64)
-_PNG_HEADER_BYTES = 26  # signature (8), IHDR length and type (8), width, height (8), depth, colour type
 
 
 class ServingModule(tf.Module):
@@ -131,7 +126,7 @@ class ServingModule(tf.Module):
     def _serve_examples(self, examples: tf.Tensor) -> dict[str, tf.Tensor]:
         features = tf.io.parse_example(examples, {IMAGE_KEY: tf.io.FixedLenFeature([], tf.string)})
         png = tf.reshape(features[IMAGE_KEY], [-1])
-        good = _good_pngs(png, self._source)
+        good = good_pngs(png, self._source)
 
         def one_image() -> tf.Tensor:
             return self._transform(decode_png_image(png[0], self._source)[tf.newaxis, ..., 0])
@@ -178,7 +173,7 @@ def to_grey_levels(images: tf.Tensor) -> tf.Tensor:
     # the ops that find and name the first bad image on every call.
     per_image = tf.reduce_all(tf.reshape(in_range, [count, -1]), axis=1)
     message = "image {}: grey levels must lie in [0, 255] (finite values; no NaN)"
-    checks = [_refuse_empty(count, "images"), _refuse_unless(per_image, message, [])]
+    checks = [_refuse_empty(count, "images"), refuse_unless(per_image, message, [])]
     with tf.control_dependencies(checks):
         return tf.round(images)
 
@@ -187,116 +182,6 @@ def _refuse_empty(count: tf.Tensor, what: str) -> tf.Operation:
     """An assertion that the request holds at least one item (an empty batch would otherwise fail deep
     inside the model with a shape error that says nothing of the request)."""
     return tf.debugging.Assert(count > 0, [f"empty request: no {what} (send at least one)"])
-
-
-def _refuse_unless(ok: tf.Tensor, message: str, values: list[tf.Tensor]) -> tf.Operation:
-    """An assertion that names the first example failing `ok` (a bool vector) with `message`.
-
-    `message` is a `tf.strings.format` template: its first `{}` is the example's index, the others
-    take `values` (vectors aligned with `ok`) at that index.
-    """
-    bad = tf.cast(tf.logical_not(ok), tf.int32)
-    # One dummy slot at the end, so an empty or all-good batch still has something to gather.
-    first = tf.argmax(tf.concat([bad, [1]], axis=0), output_type=tf.int32)
-    picked = [tf.gather(tf.concat([v, tf.zeros([1], v.dtype)], axis=0), first) for v in values]
-    text = tf.strings.format(message, [first, *picked])
-    return tf.debugging.Assert(tf.reduce_all(ok), [text])
-
-
-def _good_pngs(png: tf.Tensor, side: int) -> tf.Tensor:
-    """Per example, whether its first bytes are one of the few headers a good PNG can have (bool [N])."""
-    good_header = PNG_SIGNATURE + b"\0\0\0\x0dIHDR" + struct.pack(">II", side, side)
-    good_headers = tf.constant([good_header + bytes([depth, PNG_GREY_COLOUR_TYPE]) for depth in (1, 2, 4, 8)])
-    prefix = tf.strings.substr(png, 0, len(good_header) + 2)
-    return tf.logical_and(
-        tf.reduce_any(tf.equal(prefix[:, tf.newaxis], good_headers), axis=1),
-        tf.strings.length(png) <= MAX_PNG_BYTES,
-    )
-
-
-def png_contract_checks(png: tf.Tensor, side: int, good: tf.Tensor | None = None) -> list[tf.Tensor]:
-    """The client's PNG contract, checked in the graph from the bytes and the header only.
-
-    Refuses, naming the example: more than `MAX_PNG_BYTES` bytes; anything that is not a PNG (a JPEG,
-    GIF or BMP, which `tf.io.decode_png` would otherwise decode); a header declaring other dimensions
-    than side×side (so a 20000×20000 image is never decompressed); a bit depth above 8; a colour type
-    other than grey.
-
-    A request of good PNGs costs a handful of ops: each example's first 26 bytes are compared with the
-    few headers a good one can have. Only when one differs do the detailed checks run, to name the
-    example and say what is wrong.
-
-    Args:
-        png: string [N], the `image` feature of each example.
-        side: the side the images must have.
-        good: `_good_pngs(png, side)`, if already computed.
-
-    Returns:
-        Tensors to depend on before decoding (evaluating them raises on a bad example).
-    """
-    good = _good_pngs(png, side) if good is None else good
-
-    def refuse() -> tf.Tensor:
-        with tf.control_dependencies(_detailed_png_checks(png, side)):
-            return tf.constant(False)
-
-    return [branch(tf.reduce_all(good), lambda: tf.constant(True), refuse)]
-
-
-def _detailed_png_checks(png: tf.Tensor, side: int) -> list[tf.Operation]:
-    """The contract's checks one by one, each naming the first example that fails it."""
-    length = tf.strings.length(png)
-    # Pad every string to the header's length so the header fields can be read as a [N, 26] array.
-    padded = tf.strings.substr(tf.strings.join([png, b"\0" * _PNG_HEADER_BYTES]), 0, _PNG_HEADER_BYTES)
-    header = tf.cast(tf.io.decode_raw(padded, tf.uint8), tf.int64)
-    header = tf.reshape(header, [-1, _PNG_HEADER_BYTES])
-    signature = tf.constant(list(PNG_SIGNATURE + b"\0\0\0\x0dIHDR"), tf.int64)
-    is_png = tf.logical_and(
-        tf.reduce_all(tf.equal(header[:, :16], signature), axis=1), length >= _PNG_HEADER_BYTES
-    )
-    big_endian = tf.constant([1 << 24, 1 << 16, 1 << 8, 1], tf.int64)
-    width = tf.reduce_sum(header[:, 16:20] * big_endian, axis=1)
-    height = tf.reduce_sum(header[:, 20:24] * big_endian, axis=1)
-    depth, colour_type = header[:, 24], header[:, 25]
-    # Each check assumes the previous ones passed, so they run in order.
-    checks = [
-        _refuse_unless(
-            length <= MAX_PNG_BYTES,
-            f"example {{}}: {{}} bytes is too large for a {side}x{side} PNG (at most {MAX_PNG_BYTES})",
-            [tf.cast(length, tf.int64)],
-        )
-    ]
-    with tf.control_dependencies(checks):
-        checks.append(
-            _refuse_unless(is_png, "example {}: not a PNG image (missing PNG signature / IHDR header)", [])
-        )
-    with tf.control_dependencies(checks):
-        checks.append(
-            _refuse_unless(
-                tf.logical_and(tf.equal(height, side), tf.equal(width, side)),
-                f"example {{}}: PNG header declares {{}}x{{}} pixels; the model takes {side}x{side}",
-                [height, width],
-            )
-        )
-    with tf.control_dependencies(checks):
-        checks.append(
-            _refuse_unless(
-                depth <= PNG_MAX_BIT_DEPTH,
-                "example {}: {}-bit PNG; expected 8-bit grey levels",
-                [depth],
-            )
-        )
-    with tf.control_dependencies(checks):
-        # A colour or palette PNG would be turned grey by TensorFlow's own formula, which is not the
-        # client's (it converts colour files itself, then sends grey PNGs) and was never trained on.
-        checks.append(
-            _refuse_unless(
-                tf.equal(colour_type, PNG_GREY_COLOUR_TYPE),
-                f"example {{}}: PNG colour type {{}}; expected grey (colour type {PNG_GREY_COLOUR_TYPE})",
-                [colour_type],
-            )
-        )
-    return checks
 
 
 def warmup_images(count: int, side: int, seed: int = 0) -> np.ndarray:

@@ -7,6 +7,7 @@ in a TFRecord file); the caller decides whether that is fatal (`--strict`) or sk
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterable, Iterator, Sequence
@@ -70,7 +71,8 @@ def count_items(sources: Sequence[Source]) -> int | None:
     """The number of items, when knowable without reading the files (None if a TFRecord file is given)."""
     if any(source.kind == "tfrecord" for source in sources):
         return None
-    return sum(sum(1 for _ in _folder_entries(s.path)) if s.kind == "folder" else 1 for s in sources)
+    # An empty folder is one (unusable) item.
+    return sum(max(sum(1 for _ in _folder_entries(s.path)), 1) if s.kind == "folder" else 1 for s in sources)
 
 
 def _png_item(path: str) -> Item:
@@ -84,25 +86,14 @@ def _tfrecord_items(path: str) -> Iterator[Item]:
     import tensorflow as tf
 
     from data import examples
+    from serving.tfrecords import read_records
 
-    compression = "GZIP" if path.lower().endswith(".gz") else ""
-    records = iter(tf.data.TFRecordDataset(path, compression_type=compression))
-    index = 0
-    while True:
-        try:
-            record = next(records)
-        except StopIteration:
-            return
-        except tf.errors.OpError as err:
-            # A damaged file cannot be read past the damage: this is not a skippable item.
-            raise PayloadError(
-                f"{path}: unreadable TFRecord file at record {index} ({err.message.splitlines()[0]})"
-            ) from err
+    # A damaged frame raises PayloadError: reading cannot go on past it, so it is not a skippable item.
+    for index, record in enumerate(read_records(path)):
         name = f"{path}[{index}]"
-        index += 1
         example = tf.train.Example()
         try:
-            example.ParseFromString(record.numpy())
+            example.ParseFromString(record)
         except Exception as err:  # protobuf raises its own DecodeError type
             yield Item(id=name, image=None, error=f"{name}: not a tf.Example ({err})")
             continue
@@ -134,8 +125,15 @@ def iter_items(sources: Iterable[Source]) -> Iterator[Item]:
     """
     for source in sources:
         if source.kind == "folder":
+            found = False
             for entry in _folder_entries(source.path):
+                found = True
                 yield _png_item(os.path.join(source.path, entry.name))
+            if not found:
+                named = " named like a PNG file" if source.path.lower().endswith(".png") else ""
+                yield Item(
+                    id=source.path, image=None, error=f"{source.path}: a folder{named}, with no file in it"
+                )
         elif source.kind == "tfrecord":
             yield from _tfrecord_items(source.path)
         else:
@@ -161,6 +159,24 @@ def with_png(item: Item) -> bytes:
     from data.examples import encode_png
 
     return encode_png(item.image)
+
+
+@contextlib.contextmanager
+def output_failures(path: str | None) -> Iterator[None]:
+    """Turns a failed write (a full disk, a read-only folder) into one OutputError naming the output.
+
+    Raises:
+        OutputError: writing the output failed; the caller discards its partial files.
+    """
+    import tensorflow as tf
+
+    from serving.exit_codes import OutputError
+
+    try:
+        yield
+    except (OSError, tf.errors.OpError) as err:
+        detail = getattr(err, "message", None) or getattr(err, "strerror", None) or str(err)
+        raise OutputError(f"{path or 'stdout'}: cannot write the output ({detail.splitlines()[0]})") from err
 
 
 class AtomicOutput:
@@ -197,11 +213,17 @@ class AtomicOutput:
         self._gfile.rename(self.partial, self.path, overwrite=True)
 
     def discard(self) -> None:
-        """Closes and removes the partial file, if any."""
-        if self.file is not None:
-            self.file.close()
-        if self._gfile.exists(self.partial):
-            self._gfile.remove(self.partial)
+        """Closes and removes the partial file, if any (even when closing fails, as on a full disk)."""
+        import tensorflow as tf
+
+        try:
+            if self.file is not None:
+                with contextlib.suppress(OSError, tf.errors.OpError):
+                    self.file.close()
+        finally:
+            self.file = None
+            if self._gfile.exists(self.partial):
+                self._gfile.remove(self.partial)
 
     def __enter__(self):
         return self.open()

@@ -7,6 +7,7 @@ are not comparable, so `similar` refuses an index made by another model.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Sequence
@@ -14,11 +15,16 @@ from collections.abc import Sequence
 import numpy as np
 
 from serving.batch import AtomicOutput
-from serving.payloads import PayloadError
+from serving.options import MAX_GRID_PANELS
+from serving.payloads import PayloadError, image_from_png
 
 EMBEDDING_FORMATS = ("npy", "parquet")
 MODEL_FINGERPRINT_KEY = b"fashion_tfx.model_fingerprint"
 MODEL_PATH_KEY = b"fashion_tfx.model_path"
+INDEX_COLUMNS = ("id", "label", "image_png", "embedding")
+# Budgets of `similar`: a catalogue is read whole into memory, and each neighbour is a panel of the grid.
+MAX_INDEX_VALUES = 1 << 26  # embedding values (256 MB as float32): 500,000 items of width 128
+MAX_EMBEDDING_WIDTH = 4096
 
 
 def model_fingerprint(model_dir: str) -> str:
@@ -60,6 +66,7 @@ class EmbeddingWriter:
         self._output = AtomicOutput(path, "wb")
         self._ids = AtomicOutput(ids_path(path), "w") if self.form == "npy" else None
         self._parquet = None
+        self._sink: _GFileSink | None = None
         if self.form == "npy":
             # Raw float32 rows first; the .npy header needs the row count, known only at the end.
             self._rows = AtomicOutput(self._output.partial + ".rows", "wb")
@@ -108,8 +115,10 @@ class EmbeddingWriter:
                 MODEL_FINGERPRINT_KEY: model_fingerprint(self.model_dir).encode(),
                 MODEL_PATH_KEY: self.model_dir.encode(),
             }
-            sink = pa.PythonFile(_GFileSink(self._output.file), mode="w")
-            self._parquet = pq.ParquetWriter(sink, table.schema.with_metadata(metadata))
+            self._sink = _GFileSink(self._output.file)
+            self._parquet = pq.ParquetWriter(
+                pa.PythonFile(self._sink, mode="w"), table.schema.with_metadata(metadata)
+            )
         self._parquet.write_table(table)  # one row group per batch: bounded memory
 
     def commit(self) -> None:
@@ -133,12 +142,23 @@ class EmbeddingWriter:
         self._output.commit()
 
     def abort(self) -> None:
-        """Removes the partial output(s)."""
-        if self._parquet is not None:
-            self._parquet.close()
-        for output in (self._output, self._ids, getattr(self, "_rows", None)):
-            if output is not None:
-                output.discard()
+        """Removes the partial output(s), even when finishing the Parquet file fails (a full disk)."""
+        import pyarrow as pa
+        import tensorflow as tf
+
+        try:
+            if self._parquet is not None:
+                with contextlib.suppress(OSError, pa.ArrowException, tf.errors.OpError):
+                    self._parquet.close()
+        finally:
+            # A GFile written after closing opens the file again: the sink refuses any later write
+            # (pyarrow's writer retries its footer when it is collected).
+            if self._sink is not None:
+                self._sink.closed = True
+            self._parquet = None
+            for output in (self._output, self._ids, getattr(self, "_rows", None)):
+                if output is not None:
+                    output.discard()
 
 
 class _GFileSink:
@@ -149,6 +169,8 @@ class _GFileSink:
         self.closed = False
 
     def write(self, data) -> int:
+        if self.closed:
+            raise OSError("write to a closed catalogue file")
         self._gfile.write(bytes(data))
         return len(data)
 
@@ -181,14 +203,57 @@ class Neighbour:
     png: bytes
 
 
-def read_index(path: str):
-    """Opens a Parquet catalogue written by `fashion-tfx embed`.
-
-    Returns:
-        (pyarrow Table without the pictures, its schema metadata).
+def _check_index_schema(path: str, schema, rows: int) -> int:
+    """Checks a catalogue's columns, types and size budget from its footer alone; returns the width.
 
     Raises:
-        PayloadError: not a readable Parquet catalogue.
+        PayloadError: a missing column, a column of another type, or more values than the budget.
+    """
+    import pyarrow as pa
+
+    missing = set(INDEX_COLUMNS) - set(schema.names)
+    if missing:
+        raise PayloadError(
+            f"{path}: not a catalogue of `fashion-tfx embed` (lacks {', '.join(sorted(missing))})"
+        )
+    types = {name: schema.field(name).type for name in INDEX_COLUMNS}
+    expected = {
+        "id": (pa.types.is_string(types["id"]) or pa.types.is_large_string(types["id"]), "strings"),
+        "label": (pa.types.is_integer(types["label"]), "integers (class ids)"),
+        "image_png": (
+            pa.types.is_binary(types["image_png"]) or pa.types.is_large_binary(types["image_png"]),
+            "binary PNG pictures",
+        ),
+        "embedding": (
+            pa.types.is_fixed_size_list(types["embedding"])
+            and pa.types.is_floating(types["embedding"].value_type),
+            "fixed-width lists of floats",
+        ),
+    }
+    for name, (fits, what) in expected.items():
+        if not fits:
+            raise PayloadError(
+                f"{path}: column {name!r} holds {types[name]}; a catalogue's {name} are {what}"
+            )
+    width = types["embedding"].list_size
+    if not 1 <= width <= MAX_EMBEDDING_WIDTH or rows * width > MAX_INDEX_VALUES:
+        raise PayloadError(
+            f"{path}: {rows} embeddings of width {width} exceed the budget of {MAX_INDEX_VALUES} values "
+            f"(width at most {MAX_EMBEDDING_WIDTH})"
+        )
+    return width
+
+
+def read_index(path: str):
+    """Opens a Parquet catalogue written by `fashion-tfx embed`, checking it against the catalogue schema.
+
+    The schema and the size are checked from the file's footer before any column is read.
+
+    Returns:
+        (pyarrow Table of id, label and embedding (no pictures), its schema metadata).
+
+    Raises:
+        PayloadError: not a readable Parquet catalogue, another schema, over budget, or empty.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -198,52 +263,80 @@ def read_index(path: str):
     if not os.path.isfile(path):
         raise PayloadError(f"{path}: no such index file")
     try:
-        schema = pq.read_schema(path)
-        missing = {"id", "label", "embedding", "image_png"} - set(schema.names)
-        if missing:
-            raise PayloadError(
-                f"{path}: not a catalogue of `fashion-tfx embed` (lacks {', '.join(sorted(missing))})"
-            )
+        footer = pq.read_metadata(path)
+        schema = footer.schema.to_arrow_schema()
+        _check_index_schema(path, schema, footer.num_rows)
         table = pq.read_table(path, columns=["id", "label", "embedding"])
     except (pa.ArrowException, OSError) as err:
-        raise PayloadError(f"{path}: unreadable Parquet file ({err})") from err
+        raise PayloadError(f"{path}: unreadable Parquet file ({str(err).splitlines()[0]})") from err
     if table.num_rows == 0:
         raise PayloadError(f"{path}: the index is empty")
+    if table.column("embedding").null_count:
+        raise PayloadError(f"{path}: {table.column('embedding').null_count} items have no embedding")
     return table, schema.metadata or {}
 
 
-def nearest(index_path: str, query: np.ndarray, k: int, model_dir: str) -> list[Neighbour]:
+def usable_embeddings(matrix: np.ndarray) -> np.ndarray:
+    """Which rows can be compared by cosine similarity: finite, and not all zero (bool [N])."""
+    return np.isfinite(matrix).all(axis=1) & (np.abs(matrix).sum(axis=1) > 0)
+
+
+def nearest(index_path: str, query: np.ndarray, k: int, model_dir: str) -> tuple[list[Neighbour], int]:
     """The k catalogue items whose embeddings are nearest to `query` [D] by cosine similarity.
 
+    Items whose embedding is not finite or all zero cannot be ranked and are left out; each neighbour's
+    picture passes the PNG checks of served inputs before it is returned.
+
+    Returns:
+        (the neighbours, nearest first; how many items were left out for their embeddings).
+
     Raises:
-        PayloadError: an unusable index, one made by another model, or of another width.
+        PayloadError: an unusable index, one made by another model, of another width, with no usable
+            embedding, or a neighbour whose picture is not a 28x28 PNG.
+        ServingError: the query's own embedding is not finite or all zero (the model failed).
     """
     import pyarrow.parquet as pq
 
+    from serving.signatures import ServingError
+
     table, metadata = read_index(index_path)
-    made_by = metadata.get(MODEL_FINGERPRINT_KEY, b"").decode()
+    made_by = metadata.get(MODEL_FINGERPRINT_KEY, b"").decode(errors="replace")
     ours = model_fingerprint(model_dir)
+    maker = metadata.get(MODEL_PATH_KEY, b"?").decode(errors="replace")
     if made_by and ours != "unknown" and made_by != ours:
         raise PayloadError(
-            f"{index_path}: made by another model ({metadata.get(MODEL_PATH_KEY, b'?').decode()}); "
+            f"{index_path}: made by another model ({maker}); "
             f"embeddings of {model_dir} are not comparable: rebuild it with `fashion-tfx embed`"
         )
     column = table.column("embedding").combine_chunks()
     width = column.type.list_size
     if width != len(query):
         raise PayloadError(f"{index_path}: embeddings of width {width}; the model gives {len(query)}")
-    matrix = column.values.to_numpy().reshape(-1, width)
-    norms = np.linalg.norm(matrix, axis=1) * max(np.linalg.norm(query), 1e-12)
-    similarity = matrix @ query / np.maximum(norms, 1e-12)
-    k = min(k, len(similarity))
+    if not usable_embeddings(np.asarray(query, np.float64)[None])[0]:
+        raise ServingError(f"{model_dir}: the query's embedding is not finite or all zero")
+    matrix = column.flatten().to_numpy(zero_copy_only=False).astype(np.float64).reshape(-1, width)
+    usable = usable_embeddings(matrix)
+    if not usable.any():
+        raise PayloadError(
+            f"{index_path}: none of its {len(matrix)} embeddings is usable (all are NaN, infinite or zero)"
+        )
+    norms = np.linalg.norm(matrix, axis=1) * np.linalg.norm(query)
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+        similarity = np.where(usable, matrix @ query / np.where(usable, norms, 1.0), -np.inf)
+    k = min(k, int(usable.sum()))
     top = np.argpartition(-similarity, k - 1)[:k]
     top = top[np.argsort(-similarity[top], kind="stable")]
     pictures = pq.read_table(index_path, columns=["image_png"]).column("image_png").take(top).to_pylist()
     ids, labels = table.column("id").take(top).to_pylist(), table.column("label").take(top).to_pylist()
-    return [
-        Neighbour(rank=r + 1, id=ids[r], label=labels[r], similarity=float(similarity[i]), png=pictures[r])
+    for row, item_id, picture in zip(top, ids, pictures, strict=True):
+        image_from_png(picture or b"", f"{index_path}: item {int(row)} ({item_id})")
+    neighbours = [
+        Neighbour(
+            rank=r + 1, id=str(ids[r]), label=labels[r], similarity=float(similarity[i]), png=pictures[r]
+        )
         for r, i in enumerate(top)
     ]
+    return neighbours, int((~usable).sum())
 
 
 UNLABELLED = "unlabelled"  # a catalogue item embedded without a label (a folder of PNGs, say)
@@ -263,15 +356,18 @@ def short_id(item_id: str) -> str:
 
 
 def draw_grid(query: np.ndarray, query_title: str, neighbours: Sequence[Neighbour], path: str) -> None:
-    """Saves a one-row picture: the query, then each neighbour with its rank, class, id and similarity."""
-    from data.examples import decode_png
+    """Saves a one-row picture: the query, then each neighbour with its rank, class, id and similarity.
+
+    At most `MAX_GRID_PANELS` neighbours are drawn (the nearest); each picture passes the PNG checks.
+    """
     from models.plots import save_png, subplots
 
+    neighbours = neighbours[:MAX_GRID_PANELS]
     fig, axes = subplots(1, len(neighbours) + 1, figsize=(1.9 * (len(neighbours) + 1), 2.8), squeeze=False)
     panels = [(query, f"query\n{query_title}", "tab:blue")]
     for n in neighbours:
         title = f"#{n.rank} {label_name(n.label)}\n{short_id(n.id)}\ncos {n.similarity:.3f}"
-        panels.append((decode_png(n.png), title, "black"))
+        panels.append((image_from_png(n.png, n.id), title, "black"))
     for ax, (image, title, colour) in zip(axes[0], panels, strict=True):
         ax.imshow(image, cmap="gray", vmin=0, vmax=255)
         ax.set_title(title, fontsize=9, color=colour)

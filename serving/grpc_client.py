@@ -18,7 +18,8 @@ from serving.signatures import (
 )
 
 DEFAULT_PORT = 8500
-# A full batch of 256 float images is about 0.8 MB; leave room above gRPC's 4 MB default anyway.
+# A full batch of 256 float images is about 0.8 MB; leave room above gRPC's 4 MB default anyway. A larger
+# answer is refused by gRPC itself (RESOURCE_EXHAUSTED), so the server cannot make the client buffer more.
 MAX_MESSAGE_BYTES = 16 << 20
 
 
@@ -61,9 +62,16 @@ def build_predict_request(
     return request
 
 
-def parse_response(response: predict_pb2.PredictResponse) -> dict[str, np.ndarray]:
-    """Returns output name -> NumPy array from a PredictResponse."""
-    return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+def parse_response(response: predict_pb2.PredictResponse, source: str = "gRPC") -> dict[str, np.ndarray]:
+    """Returns output name -> NumPy array from a PredictResponse.
+
+    Raises:
+        ServingError: a TensorProto whose shape and contents disagree, or of an unsupported dtype.
+    """
+    try:
+        return {name: tf.make_ndarray(proto) for name, proto in response.outputs.items()}
+    except (TypeError, ValueError) as err:
+        raise ServingError(f"{source}: malformed tensor in the answer ({err})") from err
 
 
 class GrpcClient:
@@ -72,7 +80,7 @@ class GrpcClient:
     Args:
         host, port: where TF Serving's gRPC API listens (8500 by default).
         model_name, version: the served model (version None: the latest).
-        timeout: seconds per call.
+        timeout: seconds for the whole call (a gRPC deadline, not a per-read timeout).
         stub: a PredictionServiceStub or a replacement with a `Predict(request, timeout=)` method
             (for tests); by default one is made over an insecure channel.
     """
@@ -112,4 +120,5 @@ class GrpcClient:
             code = err.code().name if hasattr(err, "code") and err.code() else "UNKNOWN"
             details = err.details() if hasattr(err, "details") else str(err)
             raise ServingError(f"gRPC {self.target}: {code}: {details}") from err
-        return Predictions.from_outputs(parse_response(response), f"gRPC {self.target}")
+        source = f"gRPC {self.target}"
+        return Predictions.from_outputs(parse_response(response, source), source)

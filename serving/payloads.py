@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
+import logging
+import math
 import os
 import stat
 import struct
+import sys
+import tempfile
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -19,6 +24,7 @@ from data.resize import SOURCE_SIZE
 from serving.signatures import MAX_BATCH, MAX_PNG_BYTES, PNG_SIGNATURE
 
 MAX_FILE_BYTES = MAX_PNG_BYTES
+_log = logging.getLogger(__name__)
 
 
 class PayloadError(ValueError):
@@ -90,7 +96,8 @@ def validate_batch(images, names: Sequence[str] | None = None, max_batch: int = 
     bad = ~np.isfinite(values) | (values < 0) | (values > 255)
     if bad.any():
         index = int(np.flatnonzero(bad.reshape(len(values), -1).any(axis=1))[0])
-        low, high = float(np.nanmin(values[index])), float(np.nanmax(values[index]))
+        seen = values[index][~np.isnan(values[index])]  # an all-NaN image has no range (and no warning)
+        low, high = (float(seen.min()), float(seen.max())) if seen.size else (math.nan, math.nan)
         raise PayloadError(
             f"{_item(names, index)}: grey levels must be finite values in 0-255, found range "
             f"{low:g}..{high:g}"
@@ -138,6 +145,27 @@ def check_png_chunks(data: bytes, name: str) -> None:
     raise PayloadError(f"{name}: truncated PNG (no IEND chunk)")
 
 
+@contextlib.contextmanager
+def _native_stderr_to(captured: list[str], limit: int = 4096) -> Iterator[None]:
+    """Catches what native code (libpng inside OpenCV) writes to file descriptor 2 while the block runs.
+
+    libpng prints its warnings and errors straight to stderr, beside the tool's own one-line messages;
+    they go into the error message or the log instead. The first `limit` bytes are appended to
+    `captured`.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            captured.append(sink.read(limit).decode(errors="replace"))
+
+
 def image_from_png(data: bytes, name: str) -> np.ndarray:
     """Decodes PNG bytes into a 28x28 uint8 grey image, refusing anything else with a clear message.
 
@@ -158,10 +186,15 @@ def image_from_png(data: bytes, name: str) -> np.ndarray:
             "(resize it first)"
         )
     check_png_chunks(data, name)
+    native: list[str] = []
     try:
-        image = examples.decode_png(data)
+        with _native_stderr_to(native):
+            image = examples.decode_png(data)
     except ValueError as err:
-        raise PayloadError(f"{name}: {err}") from err
+        said = " ".join(line.strip() for line in native[0].splitlines() if line.strip()) if native else ""
+        raise PayloadError(f"{name}: {err}" + (f" ({said})" if said else "")) from err
+    if native and native[0].strip():
+        _log.debug("%s: libpng said: %s", name, native[0].strip())
     if image.dtype != np.uint8:
         raise PayloadError(f"{name}: {image.dtype} PNG; expected 8-bit grey levels")
     if image.ndim == 3:

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import http.client
 import json
+import re
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
@@ -31,6 +34,11 @@ from serving.signatures import (
 INSTANCES, INPUTS = REST_FORMATS  # row format, columnar format
 FORMATS = REST_FORMATS
 DEFAULT_PORT = 8501
+# Budgets of an answer: an answer for a full batch (256 inputs, 10 probabilities each) is about 60 KB.
+MAX_RESPONSE_BYTES = 8 << 20
+MAX_ERROR_BYTES = 64 << 10  # of an HTTP error's body, quoted in the message
+MAX_JSON_DEPTH = 32  # TF Serving's answers nest 4 levels; 100,000 '[' would exhaust Python's stack
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 
 
 def _to_json_value(value) -> object:
@@ -113,17 +121,64 @@ def parse_response(body: Mapping, output_name: str | None = None) -> dict[str, o
     """
     if "error" in body:
         raise ServingError(f"TF Serving error: {body['error']}")
-    if "predictions" in body:
-        rows = body["predictions"]
-        if rows and all(isinstance(r, dict) and set(r) != {"b64"} for r in rows):
-            return {name: [_from_json_value(r[name]) for r in rows] for name in rows[0]}
-        return {output_name or "output": _from_json_value(rows)}
-    if "outputs" in body:
-        outputs = body["outputs"]
-        if isinstance(outputs, dict) and set(outputs) != {"b64"}:
-            return {name: _from_json_value(value) for name, value in outputs.items()}
-        return {output_name or "output": _from_json_value(outputs)}
+    try:
+        if "predictions" in body:
+            rows = body["predictions"]
+            if (
+                isinstance(rows, list)
+                and rows
+                and all(isinstance(r, dict) and set(r) != {"b64"} for r in rows)
+            ):
+                return {name: [_from_json_value(r[name]) for r in rows] for name in rows[0]}
+            return {output_name or "output": _from_json_value(rows)}
+        if "outputs" in body:
+            outputs = body["outputs"]
+            if isinstance(outputs, dict) and set(outputs) != {"b64"}:
+                return {name: _from_json_value(value) for name, value in outputs.items()}
+            return {output_name or "output": _from_json_value(outputs)}
+    except (KeyError, TypeError, ValueError) as err:  # rows with different keys, bad base64
+        raise ServingError(f"malformed answer ({type(err).__name__}: {err})") from err
     raise ServingError(f"unexpected response: neither 'predictions' nor 'outputs' in keys {sorted(body)}")
+
+
+def read_capped(stream, limit: int, source: str) -> bytes:
+    """Reads a response body of at most `limit` bytes.
+
+    Raises:
+        ServingError: the body is longer than `limit`.
+    """
+    chunks, size = [], 0
+    while chunk := stream.read(min(1 << 16, limit + 1 - size)):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise ServingError(f"{source}: answer larger than {limit} bytes")
+    return b"".join(chunks)
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (brackets inside strings do not count)."""
+    structure = np.frombuffer(_JSON_STRING.sub(b'""', raw), dtype=np.uint8)
+    brackets = structure[np.isin(structure, np.frombuffer(b"[]{}", np.uint8))]
+    steps = np.where((brackets == ord("[")) | (brackets == ord("{")), 1, -1).astype(np.int32)
+    return int(np.cumsum(steps, dtype=np.int32).max(initial=0))
+
+
+def decode_answer(raw: bytes, source: str) -> dict:
+    """Decodes an answer body: a JSON object nested at most `MAX_JSON_DEPTH` deep.
+
+    Raises:
+        ServingError: not JSON, too deeply nested, or not an object.
+    """
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        raise ServingError(f"{source}: answer nests JSON deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        answer = json.loads(raw)
+    except (ValueError, RecursionError) as err:  # JSONDecodeError, bad UTF-8, over-long integers
+        raise ServingError(f"{source}: answer is not JSON ({err})") from err
+    if not isinstance(answer, dict):
+        raise ServingError(f"{source}: answer is a JSON {type(answer).__name__}, not an object")
+    return answer
 
 
 def predict_url(host: str, port: int, model_name: str, version: int | None = None) -> str:
@@ -162,10 +217,15 @@ class RestClient:
         self._open = opener or urllib.request.urlopen
 
     def post(self, body: Mapping) -> dict:
-        """POSTs a JSON body and returns the decoded JSON answer.
+        """POSTs a JSON body and returns the decoded JSON answer, treating the server as untrusted.
+
+        The whole exchange (connecting, sending, every byte of the answer) must end within `timeout`
+        seconds; the answer may hold at most `MAX_RESPONSE_BYTES` bytes and nest JSON at most
+        `MAX_JSON_DEPTH` levels deep, and must be a JSON object.
 
         Raises:
-            ServingError: the server cannot be reached, answers an HTTP error, or not JSON.
+            ServingError: the server cannot be reached, answers an HTTP error, breaks a budget above,
+                or answers something other than a JSON object.
         """
         request = urllib.request.Request(
             self.url,
@@ -173,21 +233,33 @@ class RestClient:
             headers={"Content-Type": "application/json"},
             method="POST",
         )
+        outcome: dict[str, object] = {}
+        # The exchange runs in a daemon thread so that a server dripping bytes cannot hold the client
+        # past the deadline: socket timeouts alone bound each read, not the request.
+        worker = threading.Thread(target=self._exchange, args=(request, outcome), daemon=True)
+        worker.start()
+        worker.join(self.timeout)
+        if worker.is_alive():
+            raise ServingError(f"{self.url}: no complete answer within {self.timeout:g} s (--timeout)")
+        if "error" in outcome:
+            raise outcome["error"]  # type: ignore[misc]
+        return decode_answer(outcome["raw"], self.url)  # type: ignore[arg-type]
+
+    def _exchange(self, request: urllib.request.Request, outcome: dict[str, object]) -> None:
         try:
             with self._open(request, timeout=self.timeout) as response:
-                raw = response.read()
+                outcome["raw"] = read_capped(response, MAX_RESPONSE_BYTES, self.url)
+        except ServingError as err:
+            outcome["error"] = err
         except urllib.error.HTTPError as err:
-            detail = err.read().decode(errors="replace")
-            with contextlib.suppress(json.JSONDecodeError, AttributeError):
-                detail = json.loads(detail).get("error", detail)
-            raise ServingError(f"{self.url}: HTTP {err.code}: {detail}") from err
-        except (urllib.error.URLError, OSError, TimeoutError) as err:
+            detail = err.read(MAX_ERROR_BYTES).decode(errors="replace")
+            with contextlib.suppress(ValueError, AttributeError, RecursionError):
+                detail = str(json.loads(detail).get("error", detail))
+            outcome["error"] = ServingError(f"{self.url}: HTTP {err.code}: {detail}")
+        except (urllib.error.URLError, http.client.HTTPException, OSError, ValueError) as err:
+            # ValueError: urllib refuses a malformed URL or header; HTTPException: a broken HTTP answer.
             reason = getattr(err, "reason", err)
-            raise ServingError(f"{self.url}: cannot reach TF Serving ({reason})") from err
-        try:
-            return json.loads(raw)
-        except json.JSONDecodeError as err:
-            raise ServingError(f"{self.url}: answer is not JSON ({err})") from err
+            outcome["error"] = ServingError(f"{self.url}: cannot reach TF Serving ({reason})")
 
     def predict(
         self, payload: payloads.Payload, signature_name: str, request_format: str = INSTANCES

@@ -33,6 +33,8 @@ PNG_MAX_BIT_DEPTH = 8  # 16-bit PNGs are refused (the model takes 8-bit grey lev
 PNG_GREY_COLOUR_TYPE = 0  # the IHDR colour type of a grey PNG; the served graph refuses the others
 # TF Serving's two REST request formats: row ("instances") and columnar ("inputs").
 REST_FORMATS = ("instances", "inputs")
+# How far one input's probabilities may sum from 1 (float32 softmax sums lie within about 1e-6).
+PROBABILITY_SUM_TOLERANCE = 1e-3
 
 
 class ServingError(RuntimeError):
@@ -62,26 +64,55 @@ class Predictions:
 
     @classmethod
     def from_outputs(cls, outputs: Mapping[str, object], source: str) -> Predictions:
-        """Builds Predictions from a mapping of output name to value, checking shapes agree.
+        """Builds Predictions from a mapping of output name to value, checking them as untrusted.
+
+        Every backend's answer passes here (a remote server's most of all): the shapes must agree,
+        probabilities must be finite, in 0..1 and sum to 1 (within `PROBABILITY_SUM_TOLERANCE`) per
+        input, each class id must be a known class and each class name that class's name.
 
         Raises:
-            ServingError: an output is missing or the shapes are inconsistent.
+            ServingError: an output is missing, malformed, or breaks the contract above.
         """
         missing = [name for name in OUTPUT_NAMES if name not in outputs]
         if missing:
             raise ServingError(f"{source}: response lacks output(s) {', '.join(missing)}")
-        probabilities = np.asarray(outputs[PROBABILITIES], dtype=np.float32)
-        class_id = np.asarray(outputs[CLASS_ID]).astype(np.int64)
-        names = tuple(
-            v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(outputs[CLASS_NAME]).ravel()
-        )
+        try:
+            probabilities = np.asarray(outputs[PROBABILITIES], dtype=np.float64)
+            raw_ids = np.asarray(outputs[CLASS_ID])
+            raw_names = np.asarray(outputs[CLASS_NAME], dtype=object).ravel()
+        except (TypeError, ValueError, OverflowError) as err:  # ragged lists, strings as numbers
+            raise ServingError(f"{source}: malformed outputs ({type(err).__name__}: {err})") from err
+        if raw_ids.dtype.kind not in "iu" or raw_ids.ndim != 1:
+            raise ServingError(
+                f"{source}: class_id must be a list of integers, got {raw_ids.dtype} {list(raw_ids.shape)}"
+            )
+        class_id = raw_ids.astype(np.int64)
         count = len(class_id)
-        if probabilities.shape != (count, len(CLASS_NAMES)) or len(names) != count or class_id.ndim != 1:
+        if probabilities.shape != (count, len(CLASS_NAMES)) or len(raw_names) != count:
             raise ServingError(
                 f"{source}: inconsistent outputs: probabilities {list(probabilities.shape)}, "
-                f"class_id {list(class_id.shape)}, {len(names)} class names"
+                f"class_id {list(class_id.shape)}, {len(raw_names)} class names"
             )
-        return cls(probabilities=probabilities, class_id=class_id, class_name=names)
+        if not np.isfinite(probabilities).all() or (probabilities < 0).any() or (probabilities > 1).any():
+            raise ServingError(f"{source}: probabilities must be finite values in 0..1")
+        sums = probabilities.sum(axis=1)
+        if (np.abs(sums - 1) > PROBABILITY_SUM_TOLERANCE).any():
+            worst = float(sums[np.argmax(np.abs(sums - 1))])
+            raise ServingError(f"{source}: the probabilities of an input sum to {worst:g}, not 1")
+        unknown = class_id[(class_id < 0) | (class_id >= len(CLASS_NAMES))]
+        if unknown.size:
+            raise ServingError(
+                f"{source}: unknown class id {int(unknown[0])} (the model has {len(CLASS_NAMES)})"
+            )
+        names = []
+        for value, known in zip(raw_names, class_id, strict=True):
+            name = value.decode("utf-8", errors="replace") if isinstance(value, bytes) else value
+            if name != CLASS_NAMES[known]:
+                raise ServingError(
+                    f"{source}: class name {name!r} is not the name of class {known} ({CLASS_NAMES[known]!r})"
+                )
+            names.append(CLASS_NAMES[known])
+        return cls(probabilities=probabilities.astype(np.float32), class_id=class_id, class_name=tuple(names))
 
     def __len__(self) -> int:
         return len(self.class_id)

@@ -136,16 +136,20 @@ BAD_INPUTS = {
     "FIFO": (lambda d: _fifo(d / "pipe.png"), [], "pipe.png: not a regular file"),
     "/dev/zero": (lambda d: "/dev/zero", [], "/dev/zero: not a regular file"),
     "3 GB sparse file": (lambda d: _sparse_file(d / "huge.png"), [], "3221225472 bytes is too large"),
-    "empty folder": (lambda d: d, [], "no usable image among the inputs (0 skipped)"),
+    "empty folder": (lambda d: d, [], "work: a folder, with no file in it (--strict)"),
     "timeout NaN": (lambda d: d, ["--timeout", "nan"], "--timeout: must be a finite number of seconds"),
     "timeout negative": (lambda d: d, ["--timeout", "-1"], "--timeout: must be a finite number of seconds"),
     "timeout infinite": (lambda d: d, ["--timeout", "inf"], "--timeout: must be a finite number of seconds"),
     "version in Arabic-Indic digits": (
         lambda d: d,
         ["--version", "١٢"],
-        "--version: not a plain decimal number",
+        "--version: a version is a number of 0 or more in ASCII digits",
     ),
-    "version superscript": (lambda d: d, ["--version", "²"], "--version: not a plain decimal number"),
+    "version superscript": (
+        lambda d: d,
+        ["--version", "²"],
+        "--version: a version is a number of 0 or more in ASCII digits",
+    ),
     "batch size above max batch": (lambda d: d, ["--batch-size", "300"], "--batch-size must lie in 1..256"),
     "output in a missing folder": (lambda d: d, ["--output", "/nonexistent/x.csv"], "does not exist"),
 }
@@ -212,8 +216,8 @@ def small_index(real_serving_root, png_folder, tmp_path_factory, capsys) -> str:
 
 # (case, arguments after `similar QUERY`, expected exit code, what the one line must say)
 SIMILAR_BAD_INPUTS = {
-    "k zero": (["--index", "{index}", "-k", "0"], 2, "-k must be at least 1"),
-    "k not ASCII": (["--index", "{index}", "-k", "٥"], 2, "-k: not a plain decimal number"),
+    "k zero": (["--index", "{index}", "-k", "0"], 2, "-k must lie in 1..100, got 0"),
+    "k not ASCII": (["--index", "{index}", "-k", "٥"], 2, "-k: not a whole number in ASCII digits"),
     "index missing": (["--index", "{work}/none.parquet"], 2, "none.parquet: no such index file"),
     "index not parquet": (["--index", "{work}/x.npy"], 2, "must be a Parquet catalogue"),
     "index of garbage": (["--index", "{work}/garbage.parquet"], 2, "unreadable Parquet file"),

@@ -80,7 +80,8 @@ def test_nearest_catalogue_items_mostly_share_the_query_class(real_run, catalogu
     embeddings = model.call("embed", {"images": np.stack([q.image for q in queries]).astype(np.float32)})
     same_class, majority = [], []
     for query, embedding in zip(queries, embeddings["embedding"], strict=True):
-        labels = [n.label for n in nearest(str(catalogue), embedding, K, str(model_dir))]
+        neighbours, _ = nearest(str(catalogue), embedding, K, str(model_dir))
+        labels = [n.label for n in neighbours]
         assert len(labels) == K
         same_class.append(np.mean([label == query.label for label in labels]))
         majority.append(np.bincount(labels, minlength=10).argmax() == query.label)
