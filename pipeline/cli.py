@@ -53,6 +53,11 @@ def _add_run(subparsers) -> None:
         type=ascii_float,
         help="largest test-accuracy drop against the served model that is still blessed (default: 0)",
     )
+    run.add_argument(
+        "--serving-base-path",
+        help="where TF Serving sees the serving folder, written into models.config (default: /models, "
+        "the documented container mount; a bucket root's own URI)",
+    )
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
     # For tests and debugging: end the pipeline with this node id (pipeline/nodes.py); not in --help.
     run.add_argument("--stop-after", metavar="NODE_ID", help=argparse.SUPPRESS)
@@ -133,6 +138,7 @@ def _command_run(args) -> int:
         seed=args.seed,
         learning_rate=args.learning_rate,
         max_accuracy_drop=args.max_accuracy_drop,
+        serving_base_path=args.serving_base_path,
     )
     early_config = make_config(args.profile, args.root, **overrides)
     check_root(early_config, create=False)

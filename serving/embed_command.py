@@ -104,7 +104,6 @@ def run_embed(args: argparse.Namespace) -> int:
 
 def run_similar(args: argparse.Namespace) -> int:
     """Runs `fashion-tfx similar`: prints the k nearest catalogue items and saves the picture grid."""
-    from data.classes import CLASS_NAMES
     from serving import catalogue
     from serving.batch import AtomicOutput, output_failures
     from serving.exit_codes import failures, printable, report, user_errors
@@ -145,8 +144,7 @@ def run_similar(args: argparse.Namespace) -> int:
     where = f"{len(neighbours)} nearest in {printable(args.index)}"
     print(f"# {printable(args.image)} (model: {predicted.class_name[0]}): {where}")
     for n in neighbours:
-        name = CLASS_NAMES[n.label] if n.label is not None and 0 <= n.label < len(CLASS_NAMES) else "?"
-        print(f"{n.rank}\t{n.similarity:.4f}\t{name}\t{printable(n.id)}")
+        print(f"{n.rank}\t{n.similarity:.4f}\t{catalogue.label_name(n.label)}\t{printable(n.id)}")
     if len(neighbours) > MAX_GRID_PANELS:
         print(f"# grid: {printable(grid)} (the nearest {MAX_GRID_PANELS})", file=sys.stderr)
     else:
