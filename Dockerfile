@@ -1,5 +1,5 @@
-# The pipeline image: Python 3.10 with requirements.lock, the project installed (not editable) and
-# Debian's copy of Fashion-MNIST. Build from the repo root: docker build -t IMAGE:TAG .
+# The pipeline image: Python 3.10 with requirements-runtime.lock (what the pipeline runs with, no test or
+# lint tool), the project installed (not editable) and Debian's copy of Fashion-MNIST. Build from the repo root: docker build -t IMAGE:TAG .
 ARG PYTHON_IMAGE=python:3.10-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS build
@@ -9,10 +9,10 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
-# The same pins and flags as scripts/setup-venv.sh: the lock is complete, so no resolution.
-COPY requirements.lock /opt/fashion-tfx/requirements.lock
+# The same flags as scripts/setup-venv.sh, whose lock is this one plus the dev tools at the same pins.
+COPY requirements-runtime.lock /opt/fashion-tfx/requirements-runtime.lock
 RUN python -m pip install --no-cache-dir --upgrade "pip==24.3.1" "setuptools==80.9.0" "wheel==0.45.1" \
- && python -m pip install --no-cache-dir --no-deps -r /opt/fashion-tfx/requirements.lock
+ && python -m pip install --no-cache-dir --no-deps -r /opt/fashion-tfx/requirements-runtime.lock
 COPY . /opt/fashion-tfx
 RUN python -m pip install --no-cache-dir --no-deps --no-build-isolation /opt/fashion-tfx \
  && python -m pip check

@@ -61,9 +61,12 @@ audit-online: $(STAMP)
 bench: setup
 	$(VENV)/bin/python -m bench.run --quick $(ARGS)
 
-# Regenerates requirements.lock from requirements.in (needs uv: `pip install uv`).
+# Regenerates both locks (needs uv: `pip install uv`): the image's runtime lock, then the dev lock on top
+# of it (the same pins, plus the test, lint and audit tools) that `make setup` installs.
+LOCK_TARGET := --python-version 3.10 --python-platform x86_64-manylinux_2_28
 lock:
-	uv pip compile requirements.in --python-version 3.10 --python-platform x86_64-manylinux_2_28 -o requirements.lock
+	uv pip compile requirements-runtime.in $(LOCK_TARGET) -o requirements-runtime.lock
+	uv pip compile requirements.in -c requirements-runtime.lock $(LOCK_TARGET) -o requirements.lock
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache

@@ -32,6 +32,8 @@ setup(
         "data": ["schema.pbtxt"],
         # The audit's advisory snapshot and its list of accepted findings.
         "security": ["advisories/*", "accepted-findings.yaml"],
+        # The Model Card Toolkit's schema the model card follows (and the tests validate against).
+        "components.evaluation_report": ["schema/*"],
     },
     # Versions live in requirements.lock (installed with --no-deps); these are the direct needs.
     install_requires=[

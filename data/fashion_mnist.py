@@ -187,12 +187,20 @@ def parse_split_sources(
     return pairs
 
 
-def describe_provenance(directory: str | Path, canonical: bool, fingerprint: str) -> str:
-    """Returns one line saying which data a run used, for the run header, the summary and the model card."""
+def describe_provenance(directory: str | Path | None, canonical: bool, fingerprint: str) -> str:
+    """Returns one line saying which data a run used, for the run header, the summary and the model card.
+
+    Args:
+        directory: the folder the files were read from; None leaves it out (what ships with a model
+            names no path of the machine that built it).
+        canonical: whether the files match the published SHA-256.
+        fingerprint: the digest of the files' content.
+    """
+    where = f" from {directory}" if directory is not None else ""
     if canonical:
-        return f"canonical Fashion-MNIST (all four files match the published SHA-256) from {directory}"
+        return f"canonical Fashion-MNIST (all four files match the published SHA-256){where}"
     return (
-        f"FOREIGN data from {directory}: NOT the canonical Fashion-MNIST (no file matches its SHA-256; "
+        f"FOREIGN data{where}: NOT the canonical Fashion-MNIST (no file matches its SHA-256; "
         f"fingerprint {fingerprint}), used because foreign data was explicitly allowed"
     )
 

@@ -1,4 +1,4 @@
-"""The `fashion-tfx kubeflow` subcommands: `compile` a KFP spec and `submit` it to a cluster."""
+"""The `fashion-tfx kubeflow` subcommands: `compile` a KFP spec and `submit` it to a cluster or Vertex AI."""
 
 from __future__ import annotations
 
@@ -27,8 +27,8 @@ def _resources_pair(text: str) -> tuple[str, str]:
 
 def add_parser(subparsers) -> None:
     """Registers `kubeflow compile` and `kubeflow submit` under the `fashion-tfx` parser."""
-    from pipeline.cli import ascii_int
     from pipeline.config import KUBEFLOW_DEFAULT_PROFILE, PROFILES
+    from serving.argument_types import ascii_int
 
     kubeflow = subparsers.add_parser(
         "kubeflow", help="compile the pipeline for Kubeflow Pipelines, submit it"
@@ -118,8 +118,16 @@ def add_parser(subparsers) -> None:
     comp.add_argument("--seed", type=ascii_int, help="seed for the eval split and training")
     comp.add_argument("--no-cache", action="store_true", help="turn KFP's step cache off in the spec")
 
-    sub = commands.add_parser("submit", help="start a run of a compiled spec on a KFP 2.x cluster")
-    sub.add_argument("--host", required=True, help="the KFP API endpoint, e.g. http://localhost:8080")
+    sub = commands.add_parser(
+        "submit", help="start a run of a compiled spec on a KFP 2.x cluster or on Vertex AI Pipelines"
+    )
+    target = sub.add_mutually_exclusive_group(required=True)
+    target.add_argument("--host", help="the KFP API endpoint, e.g. http://localhost:8080")
+    target.add_argument(
+        "--vertex", action="store_true", help="run on Vertex AI Pipelines (with --project and --region)"
+    )
+    sub.add_argument("--project", help="Vertex AI: the Google Cloud project")
+    sub.add_argument("--region", help="Vertex AI: the region, e.g. europe-west4")
     sub.add_argument(
         "--package", default=DEFAULT_OUTPUT, help=f"the compiled YAML (default: {DEFAULT_OUTPUT})"
     )
@@ -168,10 +176,31 @@ def _command_compile(args) -> int:
     return 0
 
 
+def _command_submit_vertex(args, arguments: dict[str, object]) -> int:
+    from kubeflow.vertex import submit_to_vertex, vertex_job
+    from pipeline.config import ConfigError
+
+    if not args.project or not args.region:
+        raise ConfigError("--vertex needs --project and --region (the Google Cloud project and region)")
+    job = vertex_job(
+        args.package, arguments, project=args.project, location=args.region, display_name=args.run_name
+    )
+    try:
+        run = submit_to_vertex(job, service_account=args.service_account)
+    except Exception as err:  # google-api-core raises auth, permission and API errors of several kinds
+        print(f"fashion-tfx: error: submitting to Vertex AI ({args.project}, {args.region}) failed: {err}",
+              file=sys.stderr)  # fmt: skip
+        return 1
+    print(f"run {run.run_id}: {run.url}")
+    return 0
+
+
 def _command_submit(args) -> int:
     from kubeflow.submit import parameter_fields, parse_arguments, read_parameters, submit
 
     arguments = parse_arguments(args.param, read_parameters(args.package), parameter_fields(args.package))
+    if args.vertex:
+        return _command_submit_vertex(args, arguments)
     try:
         run = submit(
             args.host,

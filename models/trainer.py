@@ -9,18 +9,20 @@ import os
 import time
 
 import keras
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
 from models.console import EpochLines, format_hyperparameters, progress_log
 from models.export import export_serving_model
-from models.families import build_model, float32_copy, served_base_model
+from models.families import build_model, embedding_model, float32_copy, served_base_model
 from models.plots import save_png, subplots
 from models.preprocessing import TransformedBatches, read_records
 from models.resume import EpochCheckpoint, resume_dir
 from models.search_space import hyperparameters_for_training
 from models.settings import ModelSettings
+from models.tensorboard_views import PROJECTOR_IMAGES, THUMBNAIL_SIDE, write_projector
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,29 @@ def train(
     return float32_copy(model, hp, settings, base_model_dir), curves, checkpoint
 
 
+def project_embedding(
+    model: keras.Model, tf_transform_output: tft.TFTransformOutput, eval_files: list[str], log_dir: str
+) -> str:
+    """Embeds the first validation images with the trained model, for TensorBoard's projector.
+
+    Returns:
+        The projector folder written (see `tensorboard_views.write_projector`).
+    """
+    embedder = embedding_model(model)
+    batches = TransformedBatches(tf_transform_output)
+    vectors, labels, thumbnails = [], [], []
+    for images, batch_labels in batches.dataset(read_records(eval_files, cap=PROJECTOR_IMAGES), 100, False):
+        vectors.append(embedder(images, training=False).numpy())
+        labels.append(batch_labels.numpy())
+        small = tf.image.resize(images, (THUMBNAIL_SIDE, THUMBNAIL_SIDE), method="area")
+        thumbnails.append(
+            tf.cast(tf.round(tf.clip_by_value(small, 0.0, 1.0) * 255), tf.uint8).numpy()[..., 0]
+        )
+    return write_projector(
+        np.concatenate(vectors), np.concatenate(labels).reshape(-1), np.concatenate(thumbnails), log_dir
+    )
+
+
 # Called by the TFX Trainer.
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
     """Trains with the Tuner's best hyper-parameters (or the defaults) and exports the serving model.
@@ -231,6 +256,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_JSON), "w") as out:
         json.dump(record, out, indent=1)
     plot_curves(history, os.path.join(fn_args.model_run_dir, CURVES_PNG))
+    project_embedding(model, tf_transform_output, fn_args.eval_files, fn_args.model_run_dir)
     export_serving_model(model, tf_transform_output, settings, fn_args.serving_model_dir)
     if checkpoint:
         checkpoint.finished()

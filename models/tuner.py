@@ -22,6 +22,7 @@ from models.plots import save_png, subplots
 from models.preprocessing import TransformedBatches, read_records
 from models.search_space import search_space
 from models.settings import ModelSettings
+from models.tensorboard_views import write_hparams_logs
 from models.trainer import MONITORED_METRIC, cosine_learning_rate
 
 log = logging.getLogger(__name__)
@@ -252,7 +253,7 @@ def plot_trials(
 
 
 def export_trials(tuner: keras_tuner.Tuner, directory: str) -> list[dict[str, Any]]:
-    """Writes the trials as `trials.csv`, `trials.json` and `trials.png` into `directory`."""
+    """Writes the trials as `trials.csv`, `trials.json`, `trials.png` and TensorBoard HParams logs."""
     rows = trial_rows(tuner)
     columns = list(dict.fromkeys(k for r in rows for k in r))
     text = io.StringIO()
@@ -263,5 +264,7 @@ def export_trials(tuner: keras_tuner.Tuner, directory: str) -> list[dict[str, An
         out.write(text.getvalue())
     with tf.io.gfile.GFile(os.path.join(directory, TRIALS_JSON), "w") as out:
         json.dump(rows, out, indent=1)
-    plot_trials(rows, os.path.join(directory, TRIALS_PNG), tuned_ranges(tuner.oracle.hyperparameters, rows))
+    ranges = tuned_ranges(tuner.oracle.hyperparameters, rows)
+    plot_trials(rows, os.path.join(directory, TRIALS_PNG), ranges)
+    write_hparams_logs(rows, ranges, directory, OBJECTIVE.name)
     return rows

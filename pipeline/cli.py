@@ -6,33 +6,12 @@ import argparse
 import errno
 import logging
 import os
-import re
 import stat
 import sys
 
 # Importing the `pipeline` package has already kept library start-up noise off the terminal.
 from pipeline.signals import INTERRUPTED_EXIT, handle_sigterm_as_interrupt, interruption
-
-_ASCII_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-
-
-def ascii_int(text: str) -> int:
-    """An argparse type: an integer written in ASCII digits.
-
-    `int()` also reads other scripts' digits (`٣٢` is 32, `４２` is 42) and surrounding spaces; a number
-    on the command line is refused unless it is plain ASCII, as a config file or a log would show it.
-    """
-    if not _ASCII_INTEGER.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"not a whole number in ASCII digits: {text!r}")
-    return int(text)
-
-
-def ascii_float(text: str) -> float:
-    """An argparse type: a decimal number written in ASCII digits (no `nan`, `inf`, nor other scripts)."""
-    if not _ASCII_DECIMAL.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"not a decimal number in ASCII digits: {text!r}")
-    return float(text)
+from serving.argument_types import ascii_float, ascii_int
 
 
 def _add_run(subparsers) -> None:
@@ -73,6 +52,11 @@ def _add_run(subparsers) -> None:
         "--max-accuracy-drop",
         type=ascii_float,
         help="largest test-accuracy drop against the served model that is still blessed (default: 0)",
+    )
+    run.add_argument(
+        "--serving-base-path",
+        help="where TF Serving sees the serving folder, written into models.config (default: /models, "
+        "the documented container mount; a bucket root's own URI)",
     )
     run.add_argument("--no-cache", action="store_true", help="re-execute every component")
     # For tests and debugging: end the pipeline with this node id (pipeline/nodes.py); not in --help.
@@ -154,6 +138,7 @@ def _command_run(args) -> int:
         seed=args.seed,
         learning_rate=args.learning_rate,
         max_accuracy_drop=args.max_accuracy_drop,
+        serving_base_path=args.serving_base_path,
     )
     early_config = make_config(args.profile, args.root, **overrides)
     check_root(early_config, create=False)

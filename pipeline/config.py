@@ -100,6 +100,9 @@ class PipelineConfig:
         stop_on_anomalies: stop before upscaling and training when the data does not match the schema.
         min_accuracy: the Evaluator blesses a model only at or above this test accuracy.
         max_accuracy_drop: largest test-accuracy drop against the served model (the baseline) still blessed.
+        serving_base_path: where TF Serving sees the serving folder, for `models.config`'s base paths;
+            default: `/models` (the documented container mount) for a local root, the bucket URI itself
+            for a bucket root (TF Serving reads buckets directly).
         model: the model's settings (`models.settings.ModelSettings`): image size and interpolation,
             families, stems, tuner and training budget, and the seed; their defaults and validation
             live there.
@@ -122,6 +125,7 @@ class PipelineConfig:
     stop_on_anomalies: bool = True
     min_accuracy: float = 0.85
     max_accuracy_drop: float = 0.0
+    serving_base_path: str | None = None
     model: ModelSettings = dataclasses.field(default_factory=ModelSettings)
 
     def __post_init__(self) -> None:
@@ -139,6 +143,13 @@ class PipelineConfig:
             raise ConfigError(f"min_accuracy must lie in [0, 1], got {self.min_accuracy}")
         if not 0.0 <= self.max_accuracy_drop <= 1.0:
             raise ConfigError(f"max_accuracy_drop must lie in [0, 1], got {self.max_accuracy_drop}")
+        if self.serving_base_path is not None and not (
+            self.serving_base_path.startswith("/") or is_uri(self.serving_base_path)
+        ):
+            raise ConfigError(
+                "serving_base_path must be an absolute path or a bucket URI (where TF Serving sees the "
+                f"serving folder), got {self.serving_base_path!r}"
+            )
         if not self.pipeline_name.replace("-", "").replace("_", "").isalnum():
             raise ConfigError(
                 f"pipeline_name may hold letters, digits, '-' and '_' only, got {self.pipeline_name!r}"

@@ -1,6 +1,10 @@
 """Where the served model came from, read from ML Metadata: which data, which code, which run.
 
 python -m pipeline.lineage --root runs/local
+
+It prints its answer only: what the libraries print while it reads the store goes to
+`<root>/logs/lineage-<time>.log`, as a run's does (their start-up noise is silenced by the `pipeline`
+package itself).
 """
 
 from __future__ import annotations
@@ -8,16 +12,24 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
 from tfx.dsl.io import fileio
 
-from components.pusher.properties import PUSHED_DESTINATION_PROPERTY, PUSHED_PROPERTY
+from components.pusher.properties import (
+    PUSHED_DESTINATION_PROPERTY,
+    PUSHED_PROPERTY,
+    PUSHED_VERSION_PROPERTY,
+)
 from pipeline import nodes
 from pipeline.config import METADATA_FILE
 from pipeline.metadata import read_only_store
+from pipeline.run_log import LibraryOutputToFile
 from pipeline.storage import store_problem
 
 INPUT_EVENTS = (metadata_store_pb2.Event.INPUT, metadata_store_pb2.Event.DECLARED_INPUT)
@@ -39,6 +51,7 @@ class Lineage:
     """The served model's provenance.
 
     Attributes:
+        version: the served version number (the model's name for clients), if recorded.
         destination: where the model was pushed (a version folder under the serving root).
         model_uri: the Trainer's Model artifact the push copied.
         data_fingerprint: digest of the IDX files the examples came from.
@@ -48,6 +61,7 @@ class Lineage:
         steps: every execution upstream of the push, oldest first.
     """
 
+    version: str | None
     destination: str
     model_uri: str
     data_fingerprint: str | None
@@ -132,7 +146,9 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
     code = None
     if trainer is not None and isinstance(trainer.properties.get("custom_config"), str):
         code = json.loads(trainer.properties["custom_config"]).get("code_fingerprint")
+    version = served.custom_properties.get(PUSHED_VERSION_PROPERTY)
     return Lineage(
+        version=str(_value(version)) if version is not None else None,
         destination=str(_value(served.custom_properties[PUSHED_DESTINATION_PROPERTY]))
         if PUSHED_DESTINATION_PROPERTY in served.custom_properties
         else served.uri,
@@ -147,8 +163,9 @@ def served_model_lineage(metadata_path: Path) -> Lineage:
 
 def render(lineage: Lineage) -> str:
     """Formats a lineage as a few lines of text."""
+    name = f"served version {lineage.version}" if lineage.version else "served model"
     lines = [
-        f"served model: {lineage.destination}"
+        f"{name}: {lineage.destination}"
         + (
             "" if fileio.exists(lineage.destination) else "  (NO LONGER EXISTS: nothing is served from there)"
         ),
@@ -158,6 +175,20 @@ def render(lineage: Lineage) -> str:
         "  steps: " + " -> ".join(f"{s.node_id}#{s.execution_id}" for s in lineage.steps),
     ]
     return "\n".join(lines)
+
+
+def library_log_path(root: Path) -> Path:
+    """Where the libraries' output goes: `<root>/logs/lineage-<time>.log`, or the temporary folder when
+    the root is read-only (a mounted copy of a run): reading a lineage must not need write access."""
+    name = f"lineage-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}-{os.getpid()}.log"
+    logs = root / "logs"
+    try:
+        logs.mkdir(parents=True, exist_ok=True)
+        if os.access(logs, os.W_OK):
+            return logs / name
+    except OSError:
+        pass
+    return Path(tempfile.gettempdir()) / name
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -170,17 +201,21 @@ def main(argv: list[str] | None = None) -> int:
     if not problem and not metadata.is_file():
         print(f"lineage: error: no ML Metadata store at {metadata}; run `make run` first", file=sys.stderr)
         return 2
-    try:
-        if problem:
-            raise LineageError(problem)
-        print(render(served_model_lineage(metadata)))
-    except LineageError as err:
-        print(f"lineage: error: {err}", file=sys.stderr)
+    answer, error = None, None
+    with LibraryOutputToFile(library_log_path(Path(args.root)), sys.stdout):
+        try:
+            if problem:
+                raise LineageError(problem)
+            answer = render(served_model_lineage(metadata))
+        except LineageError as err:
+            error = str(err)
+        except RuntimeError as err:  # ML Metadata's own errors (a store damaged in a way SQLite did not see)
+            first = str(err).splitlines()[0] if str(err) else type(err).__name__
+            error = f"cannot read the ML Metadata store {metadata}: {first}"
+    if error is not None:
+        print(f"lineage: error: {error}", file=sys.stderr)
         return 2
-    except RuntimeError as err:  # ML Metadata's own errors (a store damaged in a way SQLite did not see)
-        first = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"lineage: error: cannot read the ML Metadata store {metadata}: {first}", file=sys.stderr)
-        return 2
+    print(answer)
     return 0
 
 

@@ -12,7 +12,7 @@ from tfx.proto import trainer_pb2
 
 from components.anomaly_gate.component import AnomalyGate
 from components.evaluation_report.component import EvaluationReport
-from components.evaluator.component import TrustedEvaluator
+from components.evaluator.component import GoldenSetEvaluator
 from components.evaluator.eval_config import make_eval_config
 from components.example_gen.component import IdxExampleGen
 from components.pusher.component import ModelPusher
@@ -131,7 +131,7 @@ def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, 
     )
     # TFX's Evaluator, whose blessing also needs the golden set, and which drops a baseline artifact
     # that holds no model (nothing served yet).
-    evaluator = TrustedEvaluator(
+    evaluator = GoldenSetEvaluator(
         examples=raw_examples,
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"],
@@ -156,7 +156,9 @@ def release_components(config: PipelineConfig, raw_examples: types.BaseChannel, 
         base_directory=model_dir,
     ).with_id(nodes.PUSHER)
     smoke_check = ServingSmokeCheck(
-        pushed_model=pusher.outputs["pushed_model"], examples=raw_examples
+        pushed_model=pusher.outputs["pushed_model"],
+        examples=raw_examples,
+        serving_base_path=config.serving_base_path or "",
     ).with_id(nodes.SMOKE_CHECK)
     return [baseline, evaluator, report, pusher, smoke_check]
 

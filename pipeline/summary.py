@@ -6,18 +6,21 @@ import errno
 import json
 import os
 import posixpath
+import sys
 
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
 from components.anomaly_gate.component import ANOMALIES_PROPERTY
 from components.evaluation_report.component import SUMMARY_PROPERTY as REPORT_SUMMARY_PROPERTY
-from components.evaluator.trusted_check import GOLDEN_SET_LIMITS, TRUSTED_CHECK_PROPERTY
+from components.evaluation_report.report import golden_set_line
+from components.evaluator.golden_set_check import GOLDEN_SET_PROPERTY
 from components.example_gen import spec as example_gen_spec
 from components.pusher.properties import (
     ALREADY_SERVING_PROPERTY,
     PUSHED_DESTINATION_PROPERTY,
     PUSHED_PROPERTY,
+    PUSHED_VERSION_PROPERTY,
     STAGED_DESTINATION_PROPERTY,
 )
 from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_PROPERTY
@@ -25,8 +28,11 @@ from data.classes import CLASS_NAMES
 from data.splits import SPLITS
 from models.console import format_hyperparameters
 from pipeline import nodes
+from pipeline.config import is_uri
 from pipeline.local_runner import RunResult
 from pipeline.metadata import json_property
+from serving.push import MODELS_CONFIG, TF_SERVING_IMAGE, serving_root_as_seen
+from serving.signatures import ASSETS_EXTRA
 
 
 def _duration(seconds: float) -> str:
@@ -72,23 +78,36 @@ def data_lines(result: RunResult) -> list[str]:
     return ["", f"  WARNING: trained on {description}"]
 
 
-def trusted_check_line(result: RunResult) -> list[str]:
+def golden_set_lines(result: RunResult) -> list[str]:
     """Returns the golden-set verdict the blessing depends on (see components/evaluator)."""
     evaluator = result.component(nodes.EVALUATOR)
-    verdict = json_property(evaluator, "blessing", TRUSTED_CHECK_PROPERTY) if evaluator else None
-    if not verdict:
-        return []
-    if "accuracy" not in verdict:
-        return [f"  trusted check: could not run, so NOT blessed: {verdict.get('reason')}"]
-    outcome = "passed" if verdict["passed"] else "FAILED, so NOT blessed"
-    return [
-        f"  trusted check: accuracy {verdict['accuracy']:.4f} on {verdict['examples']} canonical test "
-        f"images (SHA-256 verified), floor {verdict['floor']:g}: {outcome}; {GOLDEN_SET_LIMITS}"
-    ]
+    verdict = json_property(evaluator, "blessing", GOLDEN_SET_PROPERTY) if evaluator else None
+    return [f"  {golden_set_line(verdict)}"] if verdict else []
+
+
+def pushed_version(result: RunResult) -> dict[str, str | bool] | None:
+    """Returns this run's push, if any: `version`, `destination`, `staged` and `already` (serving)."""
+    pusher = result.component(nodes.PUSHER)
+    for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
+        if props.get(PUSHED_PROPERTY) == 1:
+            destination = str(props.get(PUSHED_DESTINATION_PROPERTY, "")).rstrip("/")
+            return {
+                "version": str(props.get(PUSHED_VERSION_PROPERTY) or posixpath.basename(destination)),
+                "destination": destination,
+                "staged": str(props.get(STAGED_DESTINATION_PROPERTY) or ""),
+                "already": props.get(ALREADY_SERVING_PROPERTY) == 1,
+            }
+    return None
+
+
+def served_version(result: RunResult) -> str | None:
+    """The version this run pushed, if clients can load it now (published, and still there)."""
+    pushed = pushed_version(result)
+    return str(pushed["version"]) if pushed and fileio.exists(str(pushed["destination"])) else None
 
 
 def release_lines(result: RunResult) -> list[str]:
-    """Returns test accuracy, the blessing, where the model was pushed and the smoke check's verdict."""
+    """Returns test accuracy, both blessing gates, the served version pushed and the smoke check's verdict."""
     lines: list[str] = []
     report = result.component(nodes.EVALUATION_REPORT)
     headline = json_property(report, "report", REPORT_SUMMARY_PROPERTY) if report else None
@@ -98,26 +117,30 @@ def release_lines(result: RunResult) -> list[str]:
         verdict = "BLESSED" if headline["blessed"] else "NOT blessed"
         lines += ["", f"  test accuracy: {shown} on {headline['example_count']} images; {verdict}"]
         lines += [f"    {headline['verdict']}"] if headline.get("verdict") else []
+    # The report's verdict names the golden set; without a report (a run stopped after the Evaluator)
+    # the check's own line does.
+    lines += [] if headline else golden_set_lines(result)
+    if headline:
         for uri, _ in report.outputs.get("report", []):
             lines.append(f"  evaluation report: {uri}/evaluation.md")
-    lines += trusted_check_line(result)
-    pusher = result.component(nodes.PUSHER)
-    for _, props in pusher.outputs.get("pushed_model", []) if pusher else []:
-        staged = props.get(STAGED_DESTINATION_PROPERTY)
-        destination = props.get(PUSHED_DESTINATION_PROPERTY)
-        if props.get(PUSHED_PROPERTY) == 1 and not fileio.exists(destination or ""):
-            if staged and fileio.exists(staged):
-                lines.append(f"  staged, not yet published (the smoke check publishes it): {staged}")
-                continue
+    pushed = pushed_version(result)
+    if pushed:
+        version, destination, staged = pushed["version"], str(pushed["destination"]), str(pushed["staged"])
+        where = posixpath.dirname(destination)
+        if not fileio.exists(destination) and staged and fileio.exists(staged):
+            lines.append(f"  staged, not yet published (the smoke check publishes it): {staged}")
+        elif not fileio.exists(destination):
             # Reused from an earlier run but deleted since: the error line says what to do.
             lines.append(f"  NOT served: {destination} no longer exists")
             return lines
-        if props.get(PUSHED_PROPERTY) == 1 and props.get(ALREADY_SERVING_PROPERTY) == 1:
-            lines.append(f"  already serving: {destination} (no new version pushed)")
-        elif props.get(PUSHED_PROPERTY) == 1:
-            lines.append(f"  pushed to: {destination}")
+        elif pushed["already"]:
+            lines.append(f"  already serving: served version {version}, in {where}/ (nothing new pushed)")
         else:
-            lines.append("  not pushed: only blessed models ship; the served version is unchanged")
+            lines.append(
+                f"  pushed: served version {version}, in {where}/ (model card in its {ASSETS_EXTRA}/)"
+            )
+    elif result.component(nodes.PUSHER) is not None:
+        lines.append("  not pushed: only blessed models ship; the served version is unchanged")
     check = result.component(nodes.SMOKE_CHECK)
     outcome = json_property(check, "result", SMOKE_RESULT_PROPERTY) if check else None
     if outcome and outcome.get("checked") and not fileio.exists(outcome["models_config"]):
@@ -131,6 +154,56 @@ def release_lines(result: RunResult) -> list[str]:
             f"TF Serving config {outcome['models_config']}"
         )
     return lines
+
+
+def tool(name: str) -> str:
+    """A command of this environment by its path (`.venv/bin/tensorboard`), so it runs as printed."""
+    return os.path.join(os.path.dirname(sys.executable), name)
+
+
+def tensorboard_command(result: RunResult) -> str | None:
+    """Returns the TensorBoard command over the run's logs: curves, the trials' HParams, the projector.
+
+    One local `--logdir` (the projector needs it): runs are then named by the component that wrote
+    them, `Trainer/model_run/<id>/train`, `Tuner/tuner_results/<id>/hparams/trial-01`.
+    """
+    if result.component(nodes.TRAINER) is None and result.component(nodes.TUNER) is None:
+        return None
+    return f"{tool('tensorboard')} --logdir {result.config.pipeline_root}"
+
+
+def mount_source(folder: str) -> str:
+    """A folder as `docker run --mount source=` takes it: absolute, via `$PWD` when under this folder
+    (the summary shortens the paths under the current folder, which a bind mount would not accept)."""
+    absolute, here = os.path.abspath(folder), os.path.join(os.getcwd(), "")
+    return "$PWD/" + absolute[len(here) :] if absolute.startswith(here) else absolute
+
+
+def next_step_lines(result: RunResult) -> list[str]:
+    """Returns the exact commands to try the model this run pushed, look at its logs and trace it."""
+    config = result.config
+    serving = str(config.serving_dir)
+    lines = []
+    if served_version(result):
+        lines.append(
+            f"    {tool('fashion-tfx')} predict --serving-root {serving} --index 0 --index 17 --split test"
+        )
+        seen_as = serving_root_as_seen(serving, config.serving_base_path)
+        config_file = posixpath.join(seen_as, MODELS_CONFIG)
+        mount = (
+            ""
+            if is_uri(seen_as)
+            else f'--mount type=bind,source="{mount_source(serving)}",target={seen_as},readonly '
+        )
+        lines.append(
+            f"    docker run --rm -p 8500:8500 -p 8501:8501 {mount}{TF_SERVING_IMAGE} "
+            f"--model_config_file={config_file}"
+        )
+    board = tensorboard_command(result)
+    lines += [f"    {board}"] if board else []
+    if served_version(result) and not is_uri(str(config.root)):
+        lines.append(f"    {tool('python')} -m pipeline.lineage --root {config.root}")
+    return ["", "  next steps:", *lines] if lines else []
 
 
 def component_line(result: RunResult) -> str:
@@ -172,6 +245,7 @@ def render(result: RunResult) -> str:
         lines += [f"    {split}: {line}" for split, found in anomalies.items() for line in found]
     lines += model_lines(result)
     lines += release_lines(result)
+    lines += next_step_lines(result) if result.ok else []
     lines += ["", f"  artifacts:   {config.pipeline_root}", f"  ML Metadata: {config.metadata_path}"]
     if result.log_path:
         incomplete = f" (incomplete: {result.log_error})" if result.log_error else ""

@@ -12,6 +12,7 @@ import math
 import re
 
 _ASCII_INTEGER = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_ASCII_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
 _ASCII_NATURAL = re.compile(r"[0-9]+", re.ASCII)
 # RFC 1123 host names (underscores allowed, as some cluster DNS names have them), at most 253 characters.
 _HOST_LABEL = r"[A-Za-z0-9_](?:[A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?"
@@ -21,14 +22,21 @@ MIN_PORT, MAX_PORT = 1, 65535
 
 
 def ascii_int(text: str) -> int:
-    """A plain ASCII decimal integer.
+    """An argparse type: an integer written in ASCII digits.
 
-    `int()` also reads other scripts' digits ('١٢' is 12) and surrounding spaces; a number on the
-    command line is refused unless it is written in ASCII digits.
+    `int()` also reads other scripts' digits (`٣٢` is 32, `４２` is 42) and surrounding spaces; a number
+    on the command line is refused unless it is plain ASCII, as a config file or a log would show it.
     """
     if not _ASCII_INTEGER.fullmatch(text):
-        raise argparse.ArgumentTypeError(f"not a plain decimal number: {text!r}")
+        raise argparse.ArgumentTypeError(f"not a whole number in ASCII digits: {text!r}")
     return int(text)
+
+
+def ascii_float(text: str) -> float:
+    """An argparse type: a decimal number written in ASCII digits (no `nan`, `inf`, nor other scripts)."""
+    if not _ASCII_DECIMAL.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"not a decimal number in ASCII digits: {text!r}")
+    return float(text)
 
 
 def version_number(text: str) -> int:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from serving.batch import AtomicOutput
+from serving.options import MAX_GRID_PANELS
 from serving.payloads import PayloadError, image_from_png
 
 EMBEDDING_FORMATS = ("npy", "parquet")
@@ -24,8 +25,6 @@ INDEX_COLUMNS = ("id", "label", "image_png", "embedding")
 # Budgets of `similar`: a catalogue is read whole into memory, and each neighbour is a panel of the grid.
 MAX_INDEX_VALUES = 1 << 26  # embedding values (256 MB as float32): 500,000 items of width 128
 MAX_EMBEDDING_WIDTH = 4096
-MAX_NEIGHBOURS = 100  # -k
-MAX_GRID_PANELS = 16  # neighbours drawn in the grid (the first ones when -k is larger)
 
 
 def model_fingerprint(model_dir: str) -> str:
@@ -340,20 +339,35 @@ def nearest(index_path: str, query: np.ndarray, k: int, model_dir: str) -> tuple
     return neighbours, int((~usable).sum())
 
 
+UNLABELLED = "unlabelled"  # a catalogue item embedded without a label (a folder of PNGs, say)
+GRID_ID_CHARACTERS = 20  # an id longer than this shows its tail, where file names and indices differ
+
+
+def label_name(label: int | None) -> str:
+    """A catalogue item's class name, or `unlabelled`: the one wording of the grid and the text output."""
+    from data.classes import CLASS_NAMES
+
+    return CLASS_NAMES[label] if label is not None and 0 <= label < len(CLASS_NAMES) else UNLABELLED
+
+
+def short_id(item_id: str) -> str:
+    """An item id that fits under a grid panel: its last characters, marked `…` when cut."""
+    return item_id if len(item_id) <= GRID_ID_CHARACTERS else "…" + item_id[-(GRID_ID_CHARACTERS - 1) :]
+
+
 def draw_grid(query: np.ndarray, query_title: str, neighbours: Sequence[Neighbour], path: str) -> None:
-    """Saves a one-row picture: the query, then each neighbour titled with its rank, class and similarity.
+    """Saves a one-row picture: the query, then each neighbour with its rank, class, id and similarity.
 
     At most `MAX_GRID_PANELS` neighbours are drawn (the nearest); each picture passes the PNG checks.
     """
-    from data.classes import CLASS_NAMES
     from models.plots import save_png, subplots
 
     neighbours = neighbours[:MAX_GRID_PANELS]
-    fig, axes = subplots(1, len(neighbours) + 1, figsize=(1.9 * (len(neighbours) + 1), 2.5), squeeze=False)
+    fig, axes = subplots(1, len(neighbours) + 1, figsize=(1.9 * (len(neighbours) + 1), 2.8), squeeze=False)
     panels = [(query, f"query\n{query_title}", "tab:blue")]
     for n in neighbours:
-        name = CLASS_NAMES[n.label] if n.label is not None and 0 <= n.label < len(CLASS_NAMES) else "?"
-        panels.append((image_from_png(n.png, n.id), f"#{n.rank} {name}\ncos {n.similarity:.3f}", "black"))
+        title = f"#{n.rank} {label_name(n.label)}\n{short_id(n.id)}\ncos {n.similarity:.3f}"
+        panels.append((image_from_png(n.png, n.id), title, "black"))
     for ax, (image, title, colour) in zip(axes[0], panels, strict=True):
         ax.imshow(image, cmap="gray", vmin=0, vmax=255)
         ax.set_title(title, fontsize=9, color=colour)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from serving.argument_types import ascii_int, path_text
-from serving.options import add_batch_arguments, add_model_arguments
+from serving.options import MAX_GRID_PANELS, MAX_NEIGHBOURS, add_batch_arguments, add_model_arguments
 
 
 def add_embed_arguments(parser: argparse.ArgumentParser) -> None:
@@ -27,8 +27,6 @@ def add_embed_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_similar_arguments(parser: argparse.ArgumentParser) -> None:
     """Adds the options of `fashion-tfx similar`."""
-    from serving.catalogue import MAX_GRID_PANELS, MAX_NEIGHBOURS
-
     parser.add_argument("image", metavar="IMAGE", type=path_text, help="a 28x28 PNG file")
     parser.add_argument(
         "--index", required=True, metavar="FILE", type=path_text, help="a catalogue from `fashion-tfx embed`"
@@ -106,7 +104,6 @@ def run_embed(args: argparse.Namespace) -> int:
 
 def run_similar(args: argparse.Namespace) -> int:
     """Runs `fashion-tfx similar`: prints the k nearest catalogue items and saves the picture grid."""
-    from data.classes import CLASS_NAMES
     from serving import catalogue
     from serving.batch import AtomicOutput, output_failures
     from serving.exit_codes import failures, printable, report, user_errors
@@ -115,8 +112,8 @@ def run_similar(args: argparse.Namespace) -> int:
 
     grid = args.grid or f"{Path(args.image).name.rsplit('.', 1)[0]}-similar.png"
     try:
-        if not 1 <= args.k <= catalogue.MAX_NEIGHBOURS:
-            raise PayloadError(f"-k must lie in 1..{catalogue.MAX_NEIGHBOURS}, got {args.k}")
+        if not 1 <= args.k <= MAX_NEIGHBOURS:
+            raise PayloadError(f"-k must lie in 1..{MAX_NEIGHBOURS}, got {args.k}")
         if not grid.lower().endswith(".png"):
             raise PayloadError(f"{grid}: the grid picture must be a .png file")
         image = load_png_file(args.image)
@@ -147,10 +144,9 @@ def run_similar(args: argparse.Namespace) -> int:
     where = f"{len(neighbours)} nearest in {printable(args.index)}"
     print(f"# {printable(args.image)} (model: {predicted.class_name[0]}): {where}")
     for n in neighbours:
-        name = CLASS_NAMES[n.label] if n.label is not None and 0 <= n.label < len(CLASS_NAMES) else "?"
-        print(f"{n.rank}\t{n.similarity:.4f}\t{name}\t{printable(n.id)}")
-    if len(neighbours) > catalogue.MAX_GRID_PANELS:
-        print(f"# grid: {printable(grid)} (the nearest {catalogue.MAX_GRID_PANELS})", file=sys.stderr)
+        print(f"{n.rank}\t{n.similarity:.4f}\t{catalogue.label_name(n.label)}\t{printable(n.id)}")
+    if len(neighbours) > MAX_GRID_PANELS:
+        print(f"# grid: {printable(grid)} (the nearest {MAX_GRID_PANELS})", file=sys.stderr)
     else:
         print(f"# grid: {printable(grid)}", file=sys.stderr)
     return 0

@@ -8,6 +8,9 @@ from serving.argument_types import ascii_int, path_text, version_number
 
 DEFAULT_BATCH_SIZE = 64
 OUTPUT_FORMATS = ("csv", "jsonl")
+# `similar`'s budgets, here so that building its parser loads no catalogue code (nor TensorFlow).
+MAX_NEIGHBOURS = 100  # -k
+MAX_GRID_PANELS = 16  # neighbours drawn in the grid (the first ones when -k is larger)
 
 
 def default_serving_root() -> str:

@@ -16,6 +16,8 @@ MODELS_CONFIG = "models.config"
 CONFIG_MODE = 0o644  # readable by TF Serving's user, whoever owns the file
 # Where the deployment files mount the serving root inside the tensorflow/serving container.
 CONTAINER_ROOT = "/models"
+# The TF Serving image the docs, the run summary and serving/k8s/deployment.yaml use.
+TF_SERVING_IMAGE = "tensorflow/serving:2.16.1"
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 
@@ -70,10 +72,30 @@ def add_model_entry(
     entry.model_platform = "tensorflow"
 
 
+def serving_root_as_seen(serving_root: str | Path, seen_as: str | None = None) -> str:
+    """Returns the serving root as TF Serving sees it, the base of each model's `base_path`.
+
+    Args:
+        serving_root: the serving folder the pipeline writes (a local folder or a bucket URI).
+        seen_as: where TF Serving sees that folder, when the caller knows (a mount point of its own).
+
+    Returns:
+        `seen_as` when given; a bucket URI itself (TF Serving reads `gs://` and `s3://` directly);
+        otherwise `/models`, where the documented container mounts a local serving folder.
+    """
+    if seen_as:
+        return seen_as.rstrip("/")
+    if "://" in str(serving_root):
+        return str(serving_root).rstrip("/")
+    return CONTAINER_ROOT
+
+
 def write_models_config(
-    serving_root: str | Path, model_name: str = DEFAULT_MODEL_NAME, base_root: str = CONTAINER_ROOT
+    serving_root: str | Path, model_name: str = DEFAULT_MODEL_NAME, base_root: str | None = None
 ) -> str | Path:
     """Writes (or updates) `<serving_root>/models.config` so it lists `model_name`.
+
+    `base_root` is the serving root as TF Serving sees it (see `serving_root_as_seen`, the default).
 
     Other entries already listed are kept as they are; the file is replaced at once (a rename) so a
     TF Serving polling it (`--model_config_file_poll_wait_seconds`) never reads half a file. The
@@ -102,7 +124,7 @@ def write_models_config(
                 text_format.Parse(source.read(), config)
         except text_format.ParseError as err:
             raise ServingRootError(f"{path} is not a TF Serving model config ({err})") from err
-    add_model_entry(config, model_name, base_root)
+    add_model_entry(config, model_name, serving_root_as_seen(serving_root, base_root))
     text = text_format.MessageToString(config)
     tf.io.gfile.makedirs(str(root))
     tmp = f"{root}/.{MODELS_CONFIG}.{uuid.uuid4().hex}"

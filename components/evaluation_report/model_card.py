@@ -1,8 +1,14 @@
-"""A blessed model's card in the Model Card Toolkit's schema (v0.0.2) plus lineage, as JSON and Markdown.
+"""A blessed model's card in the Model Card Toolkit's schema (v0.0.2), and its record, as JSON and Markdown.
 
 The toolkit itself cannot be installed beside TFX 1.16 (it pins TFMA < 0.42), so this module fills the
-schema's fields itself: model_details, model_parameters, quantitative_analysis and considerations. A
-`lineage` section (pipeline run, ML Metadata ids, code fingerprint) is this project's addition.
+schema's fields itself (`model_card.json`, validated against the toolkit's own schema file in
+`model_card.schema.json` by the tests). What the schema has no field for (hyper-parameters, history,
+the full evaluation, ML Metadata ids) is the model's record, `model_record.json`, beside the card; the
+card names its run, code and record in the fields the schema has (`model_details`).
+
+Derivation (`model_record`, `performance_metrics`, `data_sections`, `limitations`) is kept apart from
+prose (`build_model_card`, `render_model_card`). Every path in both files is run-relative (or a bucket
+URI): they ship with the model, away from the machine that built it.
 """
 
 from __future__ import annotations
@@ -15,21 +21,32 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from components.evaluation_report.report import CONFUSION_PNG, describe_model
+from components.evaluation_report.report import (
+    CONFUSION_PNG,
+    describe_model,
+    format_figure,
+    golden_set_line,
+)
+from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON
 from data.classes import CLASS_NAMES
 from data.resize import SOURCE_SIZE
 from models.trainer import CURVES_PNG
 from serving.versions import SAVED_MODEL_FILE
 
 SCHEMA_VERSION = "0.0.2"
-WEAKEST_CLASSES = (
-    3  # (at most 3: the wording names them)  how many of the lowest-recall classes the limitations name
-)
+# The toolkit's own schema file of that version, vendored (see schema/SOURCE.md).
+SCHEMA_FILE = os.path.join(os.path.dirname(__file__), "schema", "model_card.schema.json")
+# How many of the lowest-recall classes the limitations name (at most 3: the wording names them).
+WEAKEST_CLASSES = 3
 CONFUSIONS_PER_CLASS = 2
 
 
 def read_json(path: str) -> Any:
-    """Reads a JSON file through tf.io.gfile; None when it does not exist."""
+    """Reads a JSON file through tf.io.gfile; None when it does not exist.
+
+    Args:
+        path: the file (local or on a bucket).
+    """
     if not tf.io.gfile.exists(path):
         return None
     with tf.io.gfile.GFile(path) as source:
@@ -114,96 +131,157 @@ def limitations(report: dict[str, Any]) -> list[dict[str, str]]:
     return found
 
 
-def build_model_card(
+DATA_LINK = "https://github.com/zalandoresearch/fashion-mnist"
+SPLIT_USES = {
+    "train": "training",
+    "eval": "validation (early stopping, tuning)",
+    "test": "evaluation and blessing",
+}
+
+
+def model_record(
     report: dict[str, Any],
     *,
-    model_name: str,
     signatures: dict[str, Any],
     hyperparameters: dict[str, Any] | None,
     training: dict[str, Any] | None,
     history: dict[str, list[float]] | None,
-    split_class_counts: dict[str, dict[str, int]] | None,
-    data_source: str,
-    data_fingerprint: str,
     lineage: dict[str, Any],
-    graphics_dir: str,
 ) -> dict[str, Any]:
-    """Assembles the model card of the evaluated model.
+    """Collects what the card summarises, as data: the model's lineage, training and evaluation.
 
     Args:
         report: the evaluation report (`report.build_report`).
-        model_name: the served model's name.
         signatures: `read_signatures` of the exported model.
         hyperparameters: the Trainer's hyperparameters.json (`values` and `settings`).
         training: the Trainer's training.json (epochs, seconds, parameter counts, code fingerprint).
         history: the Trainer's per-epoch history.
-        split_class_counts: split -> class id -> count, from ExampleGen.
-        data_source: where the data was read from.
-        data_fingerprint: a digest of the data's content.
-        lineage: pipeline run and ML Metadata ids.
-        graphics_dir: folder holding confusion_matrix.png and training_curves.png (embedded as base64).
+        lineage: `pipeline_name`, `pipeline_run_id`, `report_execution_id` and `artifacts` (run-relative
+            references).
 
     Returns:
-        A JSON-ready dict with the schema's sections and `lineage`.
+        A JSON-ready dict; `served_version` is None until the Pusher ships the model (`stamp_served_version`).
     """
     values = (hyperparameters or {}).get("values", {})
     settings = (hyperparameters or {}).get("settings", {})
     training = training or {}
-    family = values.get("family", (settings.get("families") or ["?"])[0])
-    architecture = (
-        f"{family} (Keras), {training.get('parameters', '?'):,} parameters"
-        if training.get("parameters") is not None
-        else f"{family} (Keras)"
-    )
-    shown_hp = {k: v for k, v in values.items() if not k.startswith("tuner/")}
+    baseline = report.get("baseline")
+    return {
+        **lineage,
+        "served_version": None,
+        "code_fingerprint": training.get("code_fingerprint"),
+        "family": values.get("family", (settings.get("families") or ["?"])[0]),
+        "parameters": training.get("parameters"),
+        "source_size": settings.get("source_size", SOURCE_SIZE),
+        "image_size": settings.get("image_size"),
+        "hyperparameters": {k: v for k, v in values.items() if not k.startswith("tuner/")},
+        "training": {
+            "epochs": training.get("epochs", len((history or {}).get("loss", []))),
+            "seconds": training.get("seconds"),
+            "history": history or {},
+        },
+        "evaluation": {
+            "model": report.get("model"),
+            "accuracy": report["accuracy"],
+            "example_count": report["example_count"],
+            "per_class": report["per_class"],
+            "confusion_matrix": report["confusion_matrix"],
+            "thresholds": report["thresholds"],
+            "golden_set": report.get("golden_set"),
+            "verdict": report["verdict"],
+            "baseline": {"model": baseline.get("model"), "accuracy": baseline["accuracy"]}
+            if baseline
+            else None,
+            "comparison": report.get("comparison"),
+        },
+        "signatures": signatures,
+    }
+
+
+def data_sections(
+    split_class_counts: dict[str, dict[str, int]] | None, data_source: str, data_fingerprint: str
+) -> list[dict[str, str]]:
+    """Returns the schema's `data` entries: one per split, with its size, use and class balance."""
     counts = split_class_counts or {}
-    data = []
-    for split in ("train", "eval", "test"):
+    sections = []
+    for split, use in SPLIT_USES.items():
         per_class = counts.get(split, {})
         balance = ", ".join(f"{name} {per_class.get(str(c), 0)}" for c, name in enumerate(CLASS_NAMES))
-        use = {
-            "train": "training",
-            "eval": "validation (early stopping, tuning)",
-            "test": "evaluation and blessing",
-        }
-        data.append(
+        sections.append(
             {
                 "name": f"Fashion-MNIST {split} split",
-                "link": "https://github.com/zalandoresearch/fashion-mnist",
-                "description": f"{sum(per_class.values()):,} images for {use[split]}; "
-                f"per class: {balance or 'n/a'}. "
-                f"Source: {data_source or 'n/a'}; data fingerprint {data_fingerprint or 'n/a'}.",
+                "link": DATA_LINK,
+                "description": f"{sum(per_class.values()):,} images for {use}; "
+                f"per class: {balance or 'n/a'}. Source: {data_source or 'n/a'}; "
+                f"data fingerprint {data_fingerprint or 'n/a'}.",
             }
         )
-    metrics = [
-        {"type": "accuracy", "value": report["accuracy"], "slice": "overall"},
-        {"type": "mean_recall", "value": report["mean_recall"], "slice": "overall"},
+    return sections
+
+
+def performance_metrics(report: dict[str, Any]) -> list[dict[str, str]]:
+    """Returns the schema's performance metrics (values as strings, as the schema types them)."""
+    figures: list[tuple[str, float, str]] = [
+        ("accuracy", report["accuracy"], "overall"),
+        ("mean_recall", report["mean_recall"], "overall"),
     ]
+    golden_set = report.get("golden_set") or {}
+    if "accuracy" in golden_set:
+        figures.append(("accuracy", golden_set["accuracy"], "golden set"))
     for row in report["per_class"]:
         for metric in ("recall", "precision"):
             if row[metric] is not None:  # undefined figures are named in the limitations instead
-                metrics.append({"type": metric, "value": row[metric], "slice": f"label={row['class']}"})
-    baseline = report.get("baseline")
-    if baseline:
-        metrics += [
-            {"type": "baseline_accuracy", "value": baseline["accuracy"], "slice": "overall"},
-            {"type": "accuracy_change", "value": report["comparison"]["accuracy_change"], "slice": "overall"},
+                figures.append((metric, row[metric], f"label={row['class']}"))
+    if report.get("baseline"):
+        figures += [
+            ("baseline_accuracy", report["baseline"]["accuracy"], "overall"),
+            ("accuracy_change", report["comparison"]["accuracy_change"], "overall"),
         ]
-    graphics = [
-        {"name": name, "image": image}
-        for name, image in (
-            (
-                "Confusion matrix (test split, row-normalised colour, counts)",
-                _png_base64(os.path.join(graphics_dir, CONFUSION_PNG)),
-            ),
-            (
-                "Training curves (loss and accuracy per epoch)",
-                _png_base64(os.path.join(graphics_dir, CURVES_PNG)),
-            ),
-        )
-        if image
-    ]
-    epochs = training.get("epochs", len((history or {}).get("loss", [])))
+    return [{"type": kind, "value": repr(float(value)), "slice": where} for kind, value, where in figures]
+
+
+def graphics(graphics_dir: str) -> list[dict[str, str]]:
+    """Returns the card's pictures found in `graphics_dir`, embedded as base64 (as the schema asks)."""
+    pictures = (
+        ("Confusion matrix (test split, row-normalised colour, counts)", CONFUSION_PNG),
+        ("Training curves (loss and accuracy per epoch)", CURVES_PNG),
+    )
+    found = [(name, _png_base64(os.path.join(graphics_dir, file))) for name, file in pictures]
+    return [{"name": name, "image": image} for name, image in found if image]
+
+
+def model_identity(record: dict[str, Any]) -> str:
+    """The card's name for its model: the served version once pushed, else the candidate of its run."""
+    if record.get("served_version") is not None:
+        return f"served version {record['served_version']}"
+    return describe_model(record["evaluation"]["model"])
+
+
+def build_model_card(
+    report: dict[str, Any],
+    record: dict[str, Any],
+    *,
+    model_name: str,
+    data: list[dict[str, str]],
+    graphics_dir: str,
+) -> dict[str, Any]:
+    """Writes the card's prose into the toolkit's schema (v0.0.2), from the report and the record.
+
+    Args:
+        report: the evaluation report (`report.build_report`).
+        record: the model's record (`model_record`).
+        model_name: the served model's name.
+        data: the schema's data entries (`data_sections`).
+        graphics_dir: folder holding confusion_matrix.png and training_curves.png.
+
+    Returns:
+        A JSON-ready dict with the schema's five top-level fields, and no other.
+    """
+    baseline = report.get("baseline")
+    family, parameters = record["family"], record["parameters"]
+    architecture = f"{family} (Keras)" + (f", {parameters:,} parameters" if parameters is not None else "")
+    training = record["training"]
+    signatures = record["signatures"]
     return {
         "schema_version": SCHEMA_VERSION,
         "model_details": {
@@ -211,20 +289,24 @@ def build_model_card(
             "overview": f"Classifies {SOURCE_SIZE}x{SOURCE_SIZE} grey-level Fashion-MNIST images into "
             f"{len(CLASS_NAMES)} clothing classes. {report['verdict']}",
             "documentation": (
-                f"A {family} network trained {epochs} epochs in {training.get('seconds', '?')} s; the "
-                f"served graph upscales images from {settings.get('source_size', SOURCE_SIZE)} to "
-                f"{settings.get('image_size', '?')} pixels, so clients send raw {SOURCE_SIZE}x{SOURCE_SIZE} "
-                "images."
+                f"A {family} network trained {training['epochs']} epochs in {training['seconds'] or '?'} s; "
+                f"the served graph upscales images from {record['source_size']} to "
+                f"{record['image_size'] or '?'} pixels, so clients send raw {SOURCE_SIZE}x{SOURCE_SIZE} "
+                f"images. Evaluated in pipeline run {record.get('pipeline_run_id')} of "
+                f"{record.get('pipeline_name')}; code fingerprint {record.get('code_fingerprint')}. "
+                "The full record (hyper-parameters, "
+                f"history, evaluation, ML Metadata ids) is {MODEL_RECORD_JSON}, beside this card."
             ),
             "owners": [{"name": "fashion-tfx pipeline", "contact": ""}],
             "version": {
-                "name": describe_model(report.get("model")),
+                "name": model_identity(record),
                 "diff": f"against the baseline {describe_model(baseline.get('model'))}: accuracy "
                 f"{report['comparison']['accuracy_change']:+.4f}"
                 if baseline
                 else "first blessed model: no baseline",
             },
-            "references": [{"reference": "https://github.com/zalandoresearch/fashion-mnist"}],
+            "references": [{"reference": DATA_LINK}],
+            "path": (record.get("artifacts", {}).get("model") or {}).get("uri", ""),
         },
         "model_parameters": {
             "model_architecture": architecture,
@@ -239,10 +321,10 @@ def build_model_card(
             ),
         },
         "quantitative_analysis": {
-            "performance_metrics": metrics,
+            "performance_metrics": performance_metrics(report),
             "graphics": {
                 "description": "Evaluation on the test split and training history.",
-                "collection": graphics,
+                "collection": graphics(graphics_dir),
             },
         },
         "considerations": {
@@ -253,46 +335,27 @@ def build_model_card(
             "limitations": limitations(report),
             "tradeoffs": [
                 {
-                    "description": "Blessing gates on overall accuracy only: per-class recall may drop "
-                    "against the baseline while the model is still blessed (see the per-class changes)."
+                    "description": "Blessing gates on overall accuracy (on the test split and on the golden "
+                    "set) only: per-class recall may drop against the baseline while the model is still "
+                    "blessed (see the per-class changes)."
                 }
             ],
             "ethical_considerations": [
                 {"name": "Clothing images carry no personal data.", "mitigation_strategy": "none needed"}
             ],
         },
-        # Not part of the toolkit's schema (whose top level forbids extra properties): this project's
-        # record of where the model came from.
-        "lineage": {
-            **lineage,
-            "code_fingerprint": training.get("code_fingerprint"),
-            "hyperparameters": shown_hp,
-            "training": {"epochs": epochs, "seconds": training.get("seconds"), "history": history or {}},
-            "evaluation": {
-                "accuracy": report["accuracy"],
-                "example_count": report["example_count"],
-                "per_class": report["per_class"],
-                "confusion_matrix": report["confusion_matrix"],
-                "thresholds": report["thresholds"],
-                "baseline": {"model": baseline.get("model"), "accuracy": baseline["accuracy"]}
-                if baseline
-                else None,
-                "comparison": report.get("comparison"),
-            },
-            "signatures": signatures,
-        },
     }
 
 
-def _cell(value: float | None, note: str | None = None) -> str:
-    return (note or "undefined") if value is None else f"{value:.3f}"
+def render_model_card(card: dict[str, Any], record: dict[str, Any]) -> str:
+    """Formats the model card as Markdown (the pictures are the files beside it).
 
-
-def render_model_card(card: dict[str, Any]) -> str:
-    """Formats the model card as Markdown (the pictures are the files beside it)."""
+    Args:
+        card: the schema's card (`build_model_card`).
+        record: the model's record (`model_record`).
+    """
     details, parameters = card["model_details"], card["model_parameters"]
-    considerations, lineage = card["considerations"], card["lineage"]
-    evaluation = lineage["evaluation"]
+    considerations, evaluation = card["considerations"], record["evaluation"]
     lines = [
         f"# Model card: {details['name']}, {details['version']['name']}",
         "",
@@ -302,18 +365,18 @@ def render_model_card(card: dict[str, Any]) -> str:
         "",
         f"- architecture: {parameters['model_architecture']}",
         f"- {details['documentation']}",
-        "- hyper-parameters: " + ", ".join(f"`{k}={v}`" for k, v in lineage["hyperparameters"].items()),
+        "- hyper-parameters: " + ", ".join(f"`{k}={v}`" for k, v in record["hyperparameters"].items()),
         "",
         "| signature | inputs | outputs |",
         "|---|---|---|",
     ]
-    for name, signature in lineage["signatures"].items():
+    for name, signature in record["signatures"].items():
         inputs = ", ".join(f"`{k}` {v}" for k, v in signature["inputs"].items())
         outputs = ", ".join(f"`{k}` {v}" for k, v in signature["outputs"].items())
         lines.append(f"| `{name}` | {inputs} | {outputs} |")
     lines += ["", "## Data", ""]
     lines += [f"- **{d['name']}**: {d['description']}" for d in parameters["data"]]
-    training = lineage["training"]
+    training = record["training"]
     lines += [
         "",
         "## Training",
@@ -325,6 +388,7 @@ def render_model_card(card: dict[str, Any]) -> str:
         "## Evaluation (test split)",
         "",
         f"- accuracy **{evaluation['accuracy']:.4f}** on {evaluation['example_count']:,} images",
+        f"- {golden_set_line(evaluation.get('golden_set'))}",
     ]
     if evaluation["baseline"]:
         lines.append(
@@ -349,29 +413,48 @@ def render_model_card(card: dict[str, Any]) -> str:
     for row in evaluation["per_class"]:
         change = changes.get(row["class_id"], {}).get("recall_change")
         lines.append(
-            f"| {row['class']} | {row['examples']} | {_cell(row['recall'], row.get('recall_note'))} "
-            f"| {_cell(row['precision'], row.get('precision_note'))} | "
+            f"| {row['class']} | {row['examples']} | {format_figure(row['recall'], row.get('recall_note'))} "
+            f"| {format_figure(row['precision'], row.get('precision_note'))} | "
             f"{'n/a' if change is None else f'{change:+.3f}'} |"
         )
     lines += ["", f"![confusion matrix]({CONFUSION_PNG})", "", "## Known limitations", ""]
     lines += [f"- {item['description']}" for item in considerations["limitations"]]
     lines += [f"- {item['description']}" for item in considerations["tradeoffs"]]
     lines += ["", "## Lineage", ""]
+    lines.append(f"- served version: `{record.get('served_version') or 'not pushed yet'}`")
     for key in ("pipeline_name", "pipeline_run_id", "report_execution_id", "code_fingerprint"):
-        lines.append(f"- {key.replace('_', ' ')}: `{lineage.get(key)}`")
-    for key, ref in lineage.get("artifacts", {}).items():
+        lines.append(f"- {key.replace('_', ' ')}: `{record.get(key)}`")
+    for key, ref in record.get("artifacts", {}).items():
         if ref:
-            execution = f", execution {ref['execution_id']}" if ref.get("execution_id") is not None else ""
-            lines.append(f"- {key}: artifact #{ref.get('artifact_id')}{execution}, `{ref['uri']}`")
+            lines.append(f"- {key}: artifact #{ref.get('artifact_id')}, `{ref['uri']}`")
     lines.append("")
     return "\n".join(lines)
 
 
-def write_model_card(card: dict[str, Any], output_dir: str) -> None:
-    """Writes model_card.json and model_card.md into `output_dir`."""
-    from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN
+def _write_json(path: str, content: dict[str, Any]) -> None:
+    with tf.io.gfile.GFile(path, "w") as out:
+        json.dump(content, out, indent=1)
 
-    with tf.io.gfile.GFile(os.path.join(output_dir, MODEL_CARD_JSON), "w") as out:
-        json.dump(card, out, indent=1)
+
+def write_model_card(card: dict[str, Any], record: dict[str, Any], output_dir: str) -> None:
+    """Writes model_card.json, model_record.json and model_card.md into `output_dir`."""
+    _write_json(os.path.join(output_dir, MODEL_CARD_JSON), card)
+    _write_json(os.path.join(output_dir, MODEL_RECORD_JSON), record)
     with tf.io.gfile.GFile(os.path.join(output_dir, MODEL_CARD_MARKDOWN), "w") as out:
-        out.write(render_model_card(card))
+        out.write(render_model_card(card, record))
+
+
+def stamp_served_version(card_dir: str, version: str, model_path: str) -> None:
+    """Names the served version in a shipped card and record, and renders the Markdown again.
+
+    Args:
+        card_dir: the folder holding the card (a pushed version's `assets.extra/`).
+        version: the version number TF Serving and clients see.
+        model_path: the version's path relative to the serving root (`<model name>/<version>`).
+    """
+    card = read_json(os.path.join(card_dir, MODEL_CARD_JSON))
+    record = read_json(os.path.join(card_dir, MODEL_RECORD_JSON))
+    record["served_version"] = int(version)
+    card["model_details"]["version"]["name"] = model_identity(record)
+    card["model_details"]["path"] = model_path
+    write_model_card(card, record, card_dir)

@@ -16,7 +16,8 @@ from typing import Any
 import numpy as np
 from tfx.dsl.io import fileio
 
-from components.evaluator.eval_config import ACCURACY, ACCURACY_METRIC
+from components.evaluator.eval_config import ACCURACY, accuracy_floor, largest_accuracy_drop
+from components.evaluator.golden_set_check import GOLDEN_SET_LIMITS
 from data.classes import CLASS_NAMES
 
 REPORT_JSON = "evaluation.json"
@@ -141,19 +142,12 @@ def read_thresholds(evaluation_uri: str) -> dict[str, float | None]:
     from tensorflow_model_analysis.writers import eval_config_writer
 
     eval_config = eval_config_writer.load_eval_run(evaluation_uri)[0]
-    found: dict[str, float | None] = {"min_accuracy": None, "max_accuracy_drop": None}
-    for spec in eval_config.metrics_specs if eval_config else []:
-        for metric in spec.metrics:
-            if metric.class_name != ACCURACY_METRIC:
-                continue
-            thresholds = [t.threshold for t in metric.per_slice_thresholds]
-            thresholds += [metric.threshold] if metric.HasField("threshold") else []
-            for threshold in thresholds:
-                if threshold.HasField("value_threshold"):
-                    found["min_accuracy"] = threshold.value_threshold.lower_bound.value
-                if threshold.HasField("change_threshold"):
-                    found["max_accuracy_drop"] = -threshold.change_threshold.absolute.value
-    return found
+    if eval_config is None:
+        return {"min_accuracy": None, "max_accuracy_drop": None}
+    return {
+        "min_accuracy": accuracy_floor(eval_config),
+        "max_accuracy_drop": largest_accuracy_drop(eval_config),
+    }
 
 
 def read_validation_failures(evaluation_uri: str) -> list[dict[str, Any]]:
@@ -174,27 +168,44 @@ def read_validation_failures(evaluation_uri: str) -> list[dict[str, Any]]:
     return failures
 
 
-def model_reference(uri: str | None, artifact_id: int | None) -> dict[str, Any] | None:
-    """Identifies a Trainer model: its URI, ML Metadata artifact id and producing execution.
+def run_relative(uri: str, pipeline_root: str | None = None) -> str:
+    """Returns an artifact's path as a person reads it beside the run: relative to the pipeline root.
 
-    The execution id is the last folder of TFX's output layout `<root>/<node>/<output>/<execution>`.
+    A bucket URI stays whole (it names the same place on every machine); a local path loses the
+    build machine's part: the pipeline root when known, else all but TFX's `<node>/<output>/<id>` tail.
     """
+    if "://" in uri:
+        return uri
+    if pipeline_root and uri.startswith(pipeline_root.rstrip("/") + "/"):
+        return uri[len(pipeline_root.rstrip("/")) + 1 :]
+    return "/".join(uri.rstrip("/").split("/")[-3:])
+
+
+def artifact_reference(
+    uri: str | None, artifact_id: int | None, run_id: str | None = None, pipeline_root: str | None = None
+) -> dict[str, Any] | None:
+    """Identifies an artifact (a model, its evaluation, …): run-relative path, ML Metadata id, the run."""
     if not uri:
         return None
-    leaf = os.path.basename(uri.rstrip("/"))
-    return {"uri": uri, "artifact_id": artifact_id, "execution_id": int(leaf) if leaf.isdigit() else None}
+    return {"uri": run_relative(uri, pipeline_root), "artifact_id": artifact_id, "run": run_id}
 
 
 def describe_model(reference: dict[str, Any] | None) -> str:
-    """'model #12 (Trainer execution 9)', 'served version 17…', or the URI when the ids are unknown."""
+    """'served version 17…' or 'the candidate of run …': the one name a person reads for a model."""
     if not reference:
         return "no model"
     if reference.get("served_version") is not None:
         return f"served version {reference['served_version']}"
-    if reference.get("artifact_id") is None:
-        return f"model {reference['uri']}"
-    execution = reference.get("execution_id")
-    return f"model #{reference['artifact_id']}" + (f" (Trainer execution {execution})" if execution else "")
+    if reference.get("run"):
+        return f"the candidate of run {reference['run']}"
+    return f"model {reference['uri']}"
+
+
+def format_figure(value: float | None, note: str | None = None) -> str:
+    """A table cell of the report and the model card: the figure, or why it is undefined (never blank)."""
+    if value is None:
+        return note or "undefined"
+    return f"{value:.3f}"
 
 
 def compare_per_class(candidate: list[dict], baseline: list[dict]) -> list[dict[str, Any]]:
@@ -210,11 +221,32 @@ def compare_per_class(candidate: list[dict], baseline: list[dict]) -> list[dict[
     return rows
 
 
+def golden_set_line(golden_set: dict[str, Any] | None) -> str:
+    """One line on the blessing's second gate, the golden-set check (the report's and the summary's)."""
+    if not golden_set:
+        return "golden set: not checked"
+    if "accuracy" not in golden_set:
+        return f"golden set: could not run, so NOT blessed: {golden_set.get('reason')}"
+    outcome = "passed" if golden_set["passed"] else "FAILED, so NOT blessed"
+    return (
+        f"golden set: accuracy {golden_set['accuracy']:.4f} on {golden_set['examples']:,} canonical test "
+        f"images (SHA-256 verified), floor {golden_set['floor']:g}: {outcome}; {GOLDEN_SET_LIMITS}"
+    )
+
+
+def as_sentence(line: str) -> str:
+    """A summary line as a sentence of the report: capital first letter, full stop."""
+    return line[:1].upper() + line[1:] + "."
+
+
 def verdict(report: dict[str, Any]) -> str:
-    """One sentence: why the model was or was not blessed, and against which baseline."""
+    """Why the model was or was not blessed, against which baseline, then the golden-set check's line."""
     accuracy, thresholds, baseline = report["accuracy"], report["thresholds"], report.get("baseline")
     floor, drop = thresholds.get("min_accuracy"), thresholds.get("max_accuracy_drop")
     floor = "n/a" if floor is None else f"{floor:g}"
+    golden_set = report.get("golden_set")
+    # The golden set's line follows the test split's sentence: the blessing's second gate.
+    second = f" {as_sentence(golden_set_line(golden_set))}" if golden_set else ""
     if report["blessed"]:
         sentence = f"Blessed: accuracy {accuracy:.4f} meets the floor of {floor}"
         if baseline:
@@ -223,9 +255,13 @@ def verdict(report: dict[str, Any]) -> str:
             return (
                 sentence + f", and its change of {change:+.4f} against the baseline, "
                 f"{describe_model(baseline['model'])} with accuracy {baseline['accuracy']:.4f}, "
-                f"passes ({allowed})."
+                f"passes ({allowed})." + second
             )
-        return sentence + "; there was no blessed baseline to compare against, so only the floor applied."
+        return (
+            sentence
+            + "; there was no blessed baseline to compare against, so only the floor applied."
+            + second
+        )
     reasons = []
     for failure in report["validation_failures"]:
         if failure["metric"] == ACCURACY and not failure["change"]:
@@ -237,13 +273,15 @@ def verdict(report: dict[str, Any]) -> str:
             reasons.append(
                 f"{failure['metric']}{' (change)' if failure['change'] else ''} failed its threshold"
             )
+    if golden_set and not golden_set.get("passed"):
+        reasons.append("the golden-set check failed")
     sentence = "Not blessed: " + ("; ".join(reasons) or "the Evaluator's validation failed")
     if baseline:
         return sentence + (
             f" (baseline: {describe_model(baseline['model'])}, accuracy {baseline['accuracy']:.4f}; "
-            f"change {report['comparison']['accuracy_change']:+.4f})."
+            f"change {report['comparison']['accuracy_change']:+.4f})." + second
         )
-    return sentence + " (no blessed baseline existed)."
+    return sentence + " (no blessed baseline existed)." + second
 
 
 def assemble_report(
@@ -254,6 +292,7 @@ def assemble_report(
     blessed: bool,
     candidate: dict[str, Any] | None = None,
     baseline: dict[str, Any] | None = None,
+    golden_set: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Builds the report from what TFMA produced (no TFMA needed: tests call it on known matrices).
 
@@ -263,8 +302,10 @@ def assemble_report(
         thresholds: `min_accuracy` and `max_accuracy_drop` as applied (None: not applied).
         validation_failures: TFMA's failed thresholds (see `read_validation_failures`).
         blessed: the Evaluator's verdict.
-        candidate: the evaluated model's reference (see `model_reference`).
+        candidate: the evaluated model's reference (see `artifact_reference`).
         baseline: the baseline model's reference, when the Evaluator had one.
+        golden_set: the Evaluator's golden-set check (`accuracy`, `examples`, `floor`, `passed`, or
+            `reason`), the blessing's second gate.
 
     Returns:
         A JSON-ready dict: the candidate's figures (all derived from its confusion matrix), the
@@ -277,6 +318,7 @@ def assemble_report(
         "tfma_accuracy": tfma_accuracy.get(CANDIDATE),
         "thresholds": thresholds,
         "validation_failures": validation_failures,
+        "golden_set": golden_set,
         "baseline": None,
         "comparison": None,
         "warnings": [],
@@ -307,6 +349,7 @@ def build_report(
     blessed: bool,
     candidate: dict[str, Any] | None = None,
     baseline: dict[str, Any] | None = None,
+    golden_set: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Reads the Evaluator's output folder and assembles the report (see `assemble_report`).
 
@@ -324,14 +367,8 @@ def build_report(
         blessed,
         candidate,
         baseline,
+        golden_set,
     )
-
-
-def _figure(value: float | None, note: str | None = None) -> str:
-    """A table cell: the figure, or why it is undefined (never a blank)."""
-    if value is None:
-        return note or "undefined"
-    return f"{value:.3f}"
 
 
 def _change(value: float | None) -> str:
@@ -374,8 +411,9 @@ def render_markdown(report: dict[str, Any]) -> str:
             else ("no drop allowed" if drop == 0 else f"a drop of at most {drop:g}")
         )
         + ".",
-        f"Mean recall over classes: {_figure(report['mean_recall'])} (equals the accuracy when the classes "
-        "are balanced).",
+        as_sentence(golden_set_line(report.get("golden_set"))),
+        f"Mean recall over classes: {format_figure(report['mean_recall'])} (equals the accuracy when the "
+        "classes are balanced).",
     ]
     if report.get("model"):
         lines.append(f"Candidate: `{report['model']['uri']}`.")
@@ -398,8 +436,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         for row, change in zip(report["per_class"], comparison["per_class"], strict=True):
             lines.append(
                 f"| {row['class_id']} | {row['class']} | {row['examples']} | {row['predicted']} "
-                f"| {_figure(row['recall'], row.get('recall_note'))} | {_change(change['recall_change'])} "
-                f"| {_figure(row['precision'], row.get('precision_note'))} "
+                f"| {format_figure(row['recall'], row.get('recall_note'))} "
+                f"| {_change(change['recall_change'])} "
+                f"| {format_figure(row['precision'], row.get('precision_note'))} "
                 f"| {_change(change['precision_change'])} |"
             )
         dropped = [c for c in comparison["per_class"] if (c["recall_change"] or 0) < 0]
@@ -417,8 +456,8 @@ def render_markdown(report: dict[str, Any]) -> str:
         for row in report["per_class"]:
             lines.append(
                 f"| {row['class_id']} | {row['class']} | {row['examples']} | {row['predicted']} "
-                f"| {_figure(row['recall'], row.get('recall_note'))} "
-                f"| {_figure(row['precision'], row.get('precision_note'))} |"
+                f"| {format_figure(row['recall'], row.get('recall_note'))} "
+                f"| {format_figure(row['precision'], row.get('precision_note'))} |"
             )
     lines += ["", "## Confusion matrix", "", f"![confusion matrix]({CONFUSION_PNG})", ""]
     lines += ["| actual \\ predicted | " + " | ".join(str(i) for i in range(len(CLASS_NAMES))) + " |"]
@@ -490,13 +529,14 @@ def write_report(
     output_dir: str,
     candidate: dict[str, Any] | None = None,
     baseline: dict[str, Any] | None = None,
+    golden_set: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Writes evaluation.json, evaluation.md and confusion_matrix.png into `output_dir`.
 
     Returns:
         The report dict (as in evaluation.json).
     """
-    report = build_report(evaluation_uri, blessed, candidate, baseline)
+    report = build_report(evaluation_uri, blessed, candidate, baseline, golden_set)
     fileio.makedirs(output_dir)
     with fileio.open(os.path.join(output_dir, REPORT_JSON), "w") as out:
         json.dump(report, out, indent=2)

@@ -21,6 +21,8 @@ SUMMARY_PROPERTY = "summary"  # JSON on the report artifact: accuracy, example c
 # (with the pictures the Markdown shows) into the pushed version's assets.extra/.
 MODEL_CARD_JSON = "model_card.json"
 MODEL_CARD_MARKDOWN = "model_card.md"
+# What the toolkit's schema has no field for: hyper-parameters, history, full evaluation, ML Metadata ids.
+MODEL_RECORD_JSON = "model_record.json"
 
 
 class EvaluationReportArtifact(artifact.Artifact):

@@ -1,1 +1,1 @@
-"""The Evaluator with a trusted check: no model is blessed unless it also passes the golden set."""
+"""The Evaluator with the golden-set check: no model is blessed unless it also passes the golden set."""

@@ -1,4 +1,4 @@
-"""TrustedEvaluator: TFX's Evaluator, whose blessing also requires the golden set (see executor.py)."""
+"""GoldenSetEvaluator: TFX's Evaluator, whose blessing also requires the golden set (see executor.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from tfx.dsl.components.base import executor_spec
 from components.evaluator.executor import Executor
 
 
-class TrustedEvaluator(Evaluator):
+class GoldenSetEvaluator(Evaluator):
     """TFX's Evaluator with the same inputs and outputs; blesses only models that pass the golden set."""
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(Executor)

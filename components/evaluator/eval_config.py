@@ -58,3 +58,36 @@ def make_eval_config(min_accuracy: float, max_accuracy_drop: float) -> tfma.Eval
             ),
         ],
     )
+
+
+def _accuracy_thresholds(eval_config: tfma.EvalConfig) -> list[tfma.MetricThreshold]:
+    thresholds = []
+    for spec in eval_config.metrics_specs:
+        for metric in spec.metrics:
+            if metric.class_name == ACCURACY_METRIC:
+                thresholds += [metric.threshold] if metric.HasField("threshold") else []
+                thresholds += [t.threshold for t in metric.per_slice_thresholds]
+    return thresholds
+
+
+def accuracy_floor(eval_config: tfma.EvalConfig) -> float | None:
+    """Returns the absolute accuracy floor an EvalConfig sets (None if it sets none).
+
+    The one reader of the floor: the Evaluator holds the golden set to it, and the report shows it.
+    """
+    floors = [
+        t.value_threshold.lower_bound.value
+        for t in _accuracy_thresholds(eval_config)
+        if t.HasField("value_threshold") and t.value_threshold.HasField("lower_bound")
+    ]
+    return max(floors) if floors else None
+
+
+def largest_accuracy_drop(eval_config: tfma.EvalConfig) -> float | None:
+    """Returns the largest accuracy drop against the baseline an EvalConfig allows (None: not applied)."""
+    drops = [
+        -t.change_threshold.absolute.value
+        for t in _accuracy_thresholds(eval_config)
+        if t.HasField("change_threshold")
+    ]
+    return min(drops) if drops else None

@@ -1,4 +1,4 @@
-"""TFX's Evaluator, with the trusted check, and a baseline that may hold no model.
+"""TFX's Evaluator, with the golden-set check, and a baseline that may hold no model.
 
 TFMA's thresholds judge the model on the run's own test split, which comes from the data the run was
 given: label-shifted or foreign data yields a model that looks good there. This executor also scores
@@ -26,11 +26,8 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.types.artifact import Artifact
 from tfx.utils import path_utils, proto_utils
 
-from components.evaluator.trusted_check import (
-    TRUSTED_CHECK_PROPERTY,
-    accuracy_floor,
-    trusted_check,
-)
+from components.evaluator.eval_config import accuracy_floor
+from components.evaluator.golden_set_check import GOLDEN_SET_PROPERTY, golden_set_check
 from components.example_gen import spec as example_gen_spec
 from components.serving_baseline.component import has_model
 
@@ -46,7 +43,7 @@ def withdraw_blessing(blessing: Artifact) -> None:
 
 
 class Executor(tfx_evaluator.Executor):
-    """Drops an empty baseline, runs TFMA, then the trusted check; blesses only when both pass."""
+    """Drops an empty baseline, runs TFMA, then the golden-set check; blesses only when both pass."""
 
     def Do(
         self,
@@ -71,10 +68,10 @@ class Executor(tfx_evaluator.Executor):
         # The run's own data folder is tried first (it may be a canonical copy elsewhere); the SHA-256
         # check, not the place, is what makes a copy trusted.
         source = examples.get_string_custom_property(example_gen_spec.DATA_DIR_PROPERTY)
-        verdict = trusted_check(
+        verdict = golden_set_check(
             path_utils.serving_model_path(model.uri), accuracy_floor(eval_config), [source] if source else []
         )
         verdict["training_data"] = examples.get_string_custom_property(example_gen_spec.PROVENANCE_PROPERTY)
-        blessing.set_string_custom_property(TRUSTED_CHECK_PROPERTY, json.dumps(verdict, sort_keys=True))
+        blessing.set_string_custom_property(GOLDEN_SET_PROPERTY, json.dumps(verdict, sort_keys=True))
         if not verdict["passed"]:
             withdraw_blessing(blessing)

@@ -65,10 +65,10 @@ class Executor(tfx_pusher.Executor):
             if not fileio.exists(holder):
                 holder = posixpath.join(base, version)
             if not fileio.exists(posixpath.join(holder, ASSETS_EXTRA)):
-                ship_model_card(report_dir, holder)
+                ship_model_card(report_dir, holder, version)
         else:
             version = versions.next_version(base)
-            ship_model_card(report_dir, versions.stage_model(model_path, base, version))
+            ship_model_card(report_dir, versions.stage_model(model_path, base, version), version)
             versions.record_push(base, version, digest, model_path)
             # As TFX's Pusher does: the PushedModel artifact holds a copy of what was pushed.
             io_utils.copy_dir(model_path, model_push.uri)

@@ -35,6 +35,7 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
     result: OutputArtifact[SmokeCheckResult],
     canary_split: Parameter[str] = "test",
     canary_count: Parameter[int] = 8,
+    serving_base_path: Parameter[str] = "",
 ) -> None:
     """Checks the pushed model in a fresh process; a model that was not pushed is not checked."""
     from components.pusher.properties import (
@@ -74,7 +75,9 @@ def ServingSmokeCheck(  # noqa: N802  (TFX names components like classes)
         if model_dir != destination:
             publish(staged, destination)
         model_base = os.path.dirname(destination.rstrip("/"))
-        config_path = write_models_config(os.path.dirname(model_base), os.path.basename(model_base))
+        config_path = write_models_config(
+            os.path.dirname(model_base), os.path.basename(model_base), serving_base_path or None
+        )
         outcome = {"checked": True, "models_config": str(config_path), **answer, "model_dir": destination}
     tf.io.gfile.makedirs(result.uri)
     with tf.io.gfile.GFile(os.path.join(result.uri, RESULT_FILE), "w") as out:

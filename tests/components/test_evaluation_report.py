@@ -16,9 +16,16 @@ from components.evaluation_report.report import (
     plot_confusion_matrix,
     render_markdown,
 )
+from components.evaluator.golden_set_check import GOLDEN_SET_LIMITS
 
-CANDIDATE_REF = {"uri": "/r/pipeline/Trainer/model/17", "artifact_id": 30, "execution_id": 17}
-BASELINE_REF = {"uri": "/r/pipeline/Trainer/model/9", "artifact_id": 12, "execution_id": 9}
+CANDIDATE_REF = {"uri": "Trainer/model/17", "artifact_id": 30, "run": "2026-12-05T23:16:52.892198"}
+BASELINE_REF = {
+    "uri": "ServingBaseline/baseline/15",
+    "artifact_id": 12,
+    "run": None,
+    "served_version": 1796508204,
+}
+GOLDEN_PASSED = {"passed": True, "accuracy": 0.768, "examples": 1000, "floor": 0.3}
 THRESHOLDS = {"min_accuracy": 0.3, "max_accuracy_drop": 0.0}
 
 
@@ -83,8 +90,8 @@ def test_a_regression_on_one_class_is_visible_even_when_accuracy_improves():
     assert changes["Dress"]["precision_change"] is None  # undefined for the candidate
     page = render_markdown(report)
     assert "Recall dropped for: Dress (-0.500), Shirt (-0.250)." in page
-    assert "| baseline | model #12 (Trainer execution 9) | 0.8500 | 40 |" in page
-    assert "against the baseline, model #12 (Trainer execution 9) with accuracy 0.8500" in report["verdict"]
+    assert "| baseline | served version 1796508204 | 0.8500 | 40 |" in page
+    assert "against the baseline, served version 1796508204 with accuracy 0.8500" in report["verdict"]
 
 
 def test_an_unblessed_model_says_why_and_against_which_baseline():
@@ -105,17 +112,49 @@ def test_an_unblessed_model_says_why_and_against_which_baseline():
     )
     assert report["verdict"] == (
         "Not blessed: accuracy 0.1000 is below the floor of 0.3; it falls 0.7750 below the baseline's "
-        "accuracy, where no drop is allowed (baseline: model #12 (Trainer execution 9), accuracy 0.8750; "
+        "accuracy, where no drop is allowed (baseline: served version 1796508204, accuracy 0.8750; "
         "change -0.7750)."
     )
     rows = per_class_from_matrix(untrained)
     assert sum(r["precision"] is None for r in rows) == 9
 
 
+def test_the_golden_set_is_the_verdicts_second_gate_in_json_and_markdown():
+    report = assemble_report(
+        {CANDIDATE: known_matrix()}, {}, THRESHOLDS, [], True, CANDIDATE_REF, None, GOLDEN_PASSED
+    )
+    assert report["golden_set"] == GOLDEN_PASSED
+    assert report["verdict"] == (
+        "Blessed: accuracy 0.8750 meets the floor of 0.3; there was no blessed baseline to compare against, "
+        "so only the floor applied. Golden set: accuracy 0.7680 on 1,000 canonical test images "
+        f"(SHA-256 verified), floor 0.3: passed; {GOLDEN_SET_LIMITS}."
+    )
+    page = render_markdown(report)
+    assert page.startswith(
+        "# Evaluation on the test split: the candidate of run 2026-12-05T23:16:52.892198\n"
+    )
+    assert (
+        "Golden set: accuracy 0.7680 on 1,000 canonical test images (SHA-256 verified), floor 0.3: passed; "
+    ) in page
+    # TFMA passed the model on the test split; the golden set alone withdrew the blessing.
+    failed = {**GOLDEN_PASSED, "passed": False, "accuracy": 0.25}
+    refused = assemble_report(
+        {CANDIDATE: known_matrix()}, {}, THRESHOLDS, [], False, CANDIDATE_REF, None, failed
+    )
+    assert refused["verdict"] == (
+        "Not blessed: the golden-set check failed (no blessed baseline existed). Golden set: accuracy 0.2500 "
+        "on 1,000 canonical test images (SHA-256 verified), floor 0.3: FAILED, so NOT blessed; "
+        f"{GOLDEN_SET_LIMITS}."
+    )
+    assert "floor 0.3: FAILED, so NOT blessed; it catches gross poisoning" in render_markdown(refused)
+
+
 def test_confusion_matrix_png_is_a_readable_picture_with_its_title(tmp_path):
     report = assemble_report({CANDIDATE: known_matrix()}, {}, THRESHOLDS, [], True, CANDIDATE_REF)
     title = confusion_title(report)
-    assert "model #30 (Trainer execution 17)" in title and "accuracy 0.8750 on 40 images" in title
+    assert (
+        "the candidate of run 2026-12-05T23:16:52.892198" in title and "accuracy 0.8750 on 40 images" in title
+    )
     path = tmp_path / "cm.png"
     plot_confusion_matrix(known_matrix(), str(path), title)
     image = cv2.imread(str(path))

@@ -1,89 +1,32 @@
-"""The model card without TFX: its sections from a known evaluation, limitations read off the matrix."""
+"""The model card without TFX: its sections from a known evaluation, valid against the toolkit's schema."""
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
+import jsonschema
 import pytest
+from model_cards import ABSOLUTE_PATH, GOLDEN_SET, sample_model_card, validate_against_toolkit_schema
 
 from components.evaluation_report.model_card import (
     SCHEMA_VERSION,
-    build_model_card,
     render_model_card,
+    stamp_served_version,
     write_model_card,
 )
-from components.evaluation_report.report import (
-    BASELINE,
-    CANDIDATE,
-    assemble_report,
-    plot_confusion_matrix,
-)
-
-SIGNATURES = {
-    "serving_default": {
-        "inputs": {"examples": "string [N]"},
-        "outputs": {"probabilities": "float [N, 10]", "class_id": "int64 [N]"},
-    }
-}
-# The toolkit's schema v0.0.2: the top level allows these fields only; `lineage` is this project's.
-SCHEMA_FIELDS = {
-    "schema_version",
-    "model_details",
-    "model_parameters",
-    "quantitative_analysis",
-    "considerations",
-}
+from components.evaluator.golden_set_check import GOLDEN_SET_LIMITS
 
 
-def _matrix() -> np.ndarray:
-    """10 images per class; Shirt (6) confused with T-shirt/top (0) 3 times and Pullover (2) once;
-    Coat (4) with Pullover twice; Dress (3) never predicted (all 10 go to Coat)."""
-    matrix = np.diag([10] * 10)
-    matrix[6, 6], matrix[6, 0], matrix[6, 2] = 6, 3, 1
-    matrix[4, 4], matrix[4, 2] = 8, 2
-    matrix[3, 3], matrix[3, 4] = 0, 10
-    return matrix
-
-
-def _card(tmp_path, with_baseline: bool = True) -> dict:
-    baseline_matrix = np.diag([10] * 10)
-    matrices = {CANDIDATE: _matrix(), **({BASELINE: baseline_matrix} if with_baseline else {})}
-    candidate = {"uri": "/root/pipeline/Trainer/model/7", "artifact_id": 21, "execution_id": 7}
-    baseline = {"uri": "/root/pipeline/Trainer/model/3", "artifact_id": 9, "execution_id": 3}
-    report = assemble_report(
-        matrices, {}, {"min_accuracy": 0.3, "max_accuracy_drop": None}, [], True, candidate, baseline
-    )
-    plot_confusion_matrix(_matrix(), str(tmp_path / "confusion_matrix.png"))
-    return build_model_card(
-        report,
-        model_name="fashion-tfx",
-        signatures=SIGNATURES,
-        hyperparameters={
-            "values": {"family": "cnn", "learning_rate": 0.001, "tuner/epochs": 2},
-            "settings": {},
-        },
-        training={"epochs": 3, "seconds": 12.5, "parameters": 1234, "code_fingerprint": "abc"},
-        history={"loss": [1.0, 0.5, 0.4]},
-        split_class_counts={"test": {str(c): 10 for c in range(10)}, "train": {"0": 5}},
-        data_source="/data",
-        data_fingerprint="f00d",
-        lineage={
-            "pipeline_name": "fashion-tfx",
-            "pipeline_run_id": "run-1",
-            "artifacts": {"model": candidate},
-        },
-        graphics_dir=str(tmp_path),
-    )
-
-
-def test_card_follows_the_toolkit_schema_and_carries_the_evaluation(tmp_path):
-    card = _card(tmp_path)
-    assert set(card) == SCHEMA_FIELDS | {"lineage"} and card["schema_version"] == SCHEMA_VERSION
+def test_card_is_valid_against_the_toolkit_schema_and_carries_the_evaluation(tmp_path):
+    card, record = sample_model_card(tmp_path)
+    validate_against_toolkit_schema(card)
+    assert card["schema_version"] == SCHEMA_VERSION
     metrics = {
-        (m["type"], m["slice"]): m["value"] for m in card["quantitative_analysis"]["performance_metrics"]
+        (m["type"], m["slice"]): float(m["value"])
+        for m in card["quantitative_analysis"]["performance_metrics"]
     }
     assert metrics[("accuracy", "overall")] == pytest.approx(0.84)
+    assert metrics[("accuracy", "golden set")] == pytest.approx(0.912)
     assert metrics[("recall", "label=Shirt")] == pytest.approx(0.6)
     assert metrics[("precision", "label=Coat")] == pytest.approx(8 / 18)
     assert ("precision", "label=Dress") not in metrics  # undefined: named under limitations instead
@@ -93,12 +36,28 @@ def test_card_follows_the_toolkit_schema_and_carries_the_evaluation(tmp_path):
     assert card["model_parameters"]["input_format"] == "serving_default: examples string [N]"
     graphics = card["quantitative_analysis"]["graphics"]["collection"]
     assert [g["name"].split(" (")[0] for g in graphics] == ["Confusion matrix"]  # no curves file given
-    assert card["lineage"]["hyperparameters"] == {"family": "cnn", "learning_rate": 0.001}
-    assert card["lineage"]["code_fingerprint"] == "abc"
+    assert (
+        f"Golden set: accuracy 0.9120 on 1,000 canonical test images (SHA-256 verified), floor 0.3: passed; "
+        f"{GOLDEN_SET_LIMITS}." in card["model_details"]["overview"]
+    )
+    assert card["model_details"]["version"]["diff"].startswith("against the baseline served version 17")
+    assert record["hyperparameters"] == {"family": "cnn", "learning_rate": 0.001}
+    assert record["code_fingerprint"] == "abc" and record["evaluation"]["golden_set"] == GOLDEN_SET
+
+
+def test_the_schema_refuses_what_it_does_not_define(tmp_path):
+    """The check can fail: the former top-level `lineage` key, and a number where the schema wants text."""
+    card, record = sample_model_card(tmp_path)
+    with pytest.raises(jsonschema.ValidationError, match="lineage"):
+        validate_against_toolkit_schema({**card, "lineage": record})
+    metric = card["quantitative_analysis"]["performance_metrics"][0]
+    metric["value"] = float(metric["value"])
+    with pytest.raises(jsonschema.ValidationError, match="is not of type 'string'"):
+        validate_against_toolkit_schema(card)
 
 
 def test_limitations_name_the_weakest_classes_and_their_usual_confusions(tmp_path):
-    limits = [item["description"] for item in _card(tmp_path)["considerations"]["limitations"]]
+    limits = [item["description"] for item in sample_model_card(tmp_path)[0]["considerations"]["limitations"]]
     assert (
         limits[0]
         == "Dress: recall 0.000, the lowest of 10 classes; mistaken most often for Coat (10/10, 100.0%)."
@@ -112,13 +71,33 @@ def test_limitations_name_the_weakest_classes_and_their_usual_confusions(tmp_pat
 
 
 def test_markdown_and_json_are_written_and_agree(tmp_path):
-    card = _card(tmp_path, with_baseline=False)
-    write_model_card(card, str(tmp_path))
+    card, record = sample_model_card(tmp_path, with_baseline=False)
+    write_model_card(card, record, str(tmp_path))
     assert json.loads((tmp_path / "model_card.json").read_text()) == card
+    assert json.loads((tmp_path / "model_record.json").read_text()) == record
     page = (tmp_path / "model_card.md").read_text()
-    assert page.startswith("# Model card: fashion-tfx, model #21 (Trainer execution 7)")
+    assert page.startswith("# Model card: fashion-tfx, the candidate of run run-1")
     assert "| Dress | 10 | 0.000 | undefined: never predicted | n/a |" in page
     assert "| Shirt | 10 | 0.600 | 1.000 | n/a |" in page
     assert "- baseline: none (no model had been blessed before)" in page
-    assert "- model: artifact #21, execution 7, `/root/pipeline/Trainer/model/7`" in page
-    assert render_model_card(card) == page
+    assert (
+        "- golden set: accuracy 0.9120 on 1,000 canonical test images (SHA-256 verified), floor 0.3: passed"
+        in page
+    )
+    assert "- model: artifact #21, `Trainer/model/7`" in page
+    assert render_model_card(card, record) == page
+    assert not ABSOLUTE_PATH.search(page) and not ABSOLUTE_PATH.search(json.dumps(card))
+
+
+def test_the_shipped_card_names_its_served_version_and_stays_valid(tmp_path):
+    card, record = sample_model_card(tmp_path)
+    write_model_card(card, record, str(tmp_path))
+    stamp_served_version(str(tmp_path), "1800000000", "fashion-tfx/1800000000")
+    shipped = json.loads((tmp_path / "model_card.json").read_text())
+    validate_against_toolkit_schema(shipped)
+    assert shipped["model_details"]["version"]["name"] == "served version 1800000000"
+    assert shipped["model_details"]["path"] == "fashion-tfx/1800000000"
+    assert json.loads((tmp_path / "model_record.json").read_text())["served_version"] == 1800000000
+    page = (tmp_path / "model_card.md").read_text()
+    assert page.startswith("# Model card: fashion-tfx, served version 1800000000\n")
+    assert "- served version: `1800000000`" in page

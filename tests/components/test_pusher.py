@@ -5,17 +5,16 @@ from __future__ import annotations
 import json
 import os
 import stat
+from pathlib import Path
 
 import pytest
+from model_cards import sample_model_card
 from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import proto_utils
 
-from components.evaluation_report.spec import (
-    MODEL_CARD_JSON,
-    MODEL_CARD_MARKDOWN,
-    EvaluationReportArtifact,
-)
+from components.evaluation_report.model_card import write_model_card
+from components.evaluation_report.spec import MODEL_CARD_MARKDOWN, EvaluationReportArtifact
 from components.pusher import versions
 from components.pusher.executor import Executor
 from components.pusher.properties import ALREADY_SERVING_PROPERTY, STAGED_DESTINATION_PROPERTY
@@ -48,9 +47,7 @@ def _push(model, base, tmp_path, name: str) -> dict:
     report = EvaluationReportArtifact()
     report.uri = str(tmp_path / f"report-{name}")
     os.makedirs(report.uri, exist_ok=True)
-    for card in (MODEL_CARD_JSON, MODEL_CARD_MARKDOWN):
-        with open(os.path.join(report.uri, card), "w") as out:
-            out.write("{}" if card.endswith(".json") else "# card")
+    write_model_card(*sample_model_card(Path(report.uri)), report.uri)
     Executor().Do(
         {"model": [model], "model_blessing": [blessing], "report": [report]},
         {"pushed_model": [pushed]},

@@ -93,7 +93,8 @@ def test_baseline_copy_registry_and_models_config_live_in_the_bucket(gcs_emulato
     assert not [n for n in objects if "/.staging-" in n]
     assert not [n for n in objects if n.startswith("release-io/empty-baseline/") and not n.endswith("/")]
     config = objects["release-io/serving/models.config"].download_as_bytes().decode()
-    assert 'name: "fashion-tfx"' in config and 'base_path: "/models/fashion-tfx"' in config
+    # TF Serving reads the bucket itself: the config points at the bucket, not at a container mount.
+    assert 'name: "fashion-tfx"' in config and f'base_path: "{SERVING}/fashion-tfx"' in config
     registry = json.loads(objects["release-io/serving/fashion-tfx/.pushed_models.json"].download_as_bytes())
     assert registry == result["registry"]
     # Temporary files were renamed away; nothing was written to the local disk.

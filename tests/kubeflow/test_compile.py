@@ -359,11 +359,12 @@ def _pip_commands(text: str) -> list[str]:
 
 
 def test_dockerfile_installs_the_lock_as_the_local_setup_does():
+    """The image installs the runtime lock, set-up the dev lock (runtime pins plus tools): same flags."""
     setup = _pip_commands((REPO / "scripts/setup-venv.sh").read_text())
     docker = _pip_commands((REPO / "Dockerfile").read_text())
     cosmetic = {"--quiet", "--no-cache-dir"}
     (setup_lock,) = [c for c in setup if "requirements.lock" in c]
-    (docker_lock,) = [c for c in docker if "requirements.lock" in c]
+    (docker_lock,) = [c for c in docker if "requirements-runtime.lock" in c]
     assert "-r" in _pip_flags(docker_lock)
     assert _pip_flags(docker_lock) - cosmetic == _pip_flags(setup_lock) - cosmetic
     # The same pins of pip, setuptools and wheel.
@@ -377,7 +378,7 @@ def test_dockerfile_installs_the_project_not_editable():
     setup = _pip_commands((REPO / "scripts/setup-venv.sh").read_text())
     docker = _pip_commands((REPO / "Dockerfile").read_text())
     (setup_project,) = [c for c in setup if re.search(r"(^|\s)-e\s", c)]
-    (docker_project,) = [c for c in docker if IMAGE_SOURCE_DIR in c and "requirements.lock" not in c]
+    (docker_project,) = [c for c in docker if IMAGE_SOURCE_DIR in c and "requirements-runtime.lock" not in c]
     assert not _pip_flags(docker_project) & {"-e", "--editable"}
     cosmetic = {"--quiet", "--no-cache-dir", "-e", "--editable"}
     assert _pip_flags(docker_project) - cosmetic == _pip_flags(setup_project) - cosmetic
@@ -387,7 +388,7 @@ def test_dockerfile_base_and_runtime_layout():
     text = (REPO / "Dockerfile").read_text()
     base = re.search(r"^ARG PYTHON_IMAGE=(\S+)", text, re.M)
     assert base and base.group(1).startswith("python:3.10-")
-    assert re.search(r"^COPY requirements\.lock ", text, re.M)
+    assert re.search(r"^COPY requirements-runtime\.lock ", text, re.M)
     # The spec's `python` is the venv's, and the working directory does not shadow installed packages.
     assert re.search(r"^ENV PATH=/opt/venv/bin:\$PATH", text, re.M)
     workdirs = re.findall(r"^WORKDIR (\S+)", text, re.M)
@@ -395,7 +396,7 @@ def test_dockerfile_base_and_runtime_layout():
 
 
 def test_build_context_holds_what_the_image_installs(build_context):
-    assert {"requirements.lock", "setup.py"} <= build_context
+    assert {"requirements-runtime.lock", "setup.py"} <= build_context
     for package in _packages():
         folder = package.replace(".", "/")
         assert f"{folder}/__init__.py" in build_context, package

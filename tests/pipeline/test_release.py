@@ -75,32 +75,40 @@ def test_only_a_blessed_model_is_pushed_and_the_previous_version_stays(canonical
     # The model card ships inside the pushed version, and its figures are the evaluation's.
     shipped = model_base / str(versions[0]) / ASSETS_EXTRA
     assert sorted(p.name for p in shipped.iterdir()) == [
-        "confusion_matrix.png", "model_card.json", "model_card.md", "tf_serving_warmup_requests",
-        "training_curves.png",
+        "confusion_matrix.png", "model_card.json", "model_card.md", "model_record.json",
+        "tf_serving_warmup_requests", "training_curves.png",
     ]  # fmt: skip
     card = json.loads((shipped / "model_card.json").read_text())
-    assert card == json.loads((report_dir / "model_card.json").read_text())
+    # The shipped card is the report's, named by the version it ships in.
+    unshipped = json.loads((report_dir / "model_card.json").read_text())
+    assert unshipped["model_details"]["version"]["name"].startswith("the candidate of run ")
+    unshipped["model_details"]["version"]["name"] = f"served version {versions[0]}"
+    unshipped["model_details"]["path"] = f"fashion-tfx/{versions[0]}"
+    assert card == unshipped
     metrics = {
-        (m["type"], m["slice"]): m["value"] for m in card["quantitative_analysis"]["performance_metrics"]
+        (m["type"], m["slice"]): float(m["value"])
+        for m in card["quantitative_analysis"]["performance_metrics"]
     }
     assert metrics[("accuracy", "overall")] == report["accuracy"]
     for row in report["per_class"]:
         for figure in ("recall", "precision"):
             assert metrics.get((figure, f"label={row['class']}")) == row[figure]
-    assert card["lineage"]["evaluation"]["confusion_matrix"] == report["confusion_matrix"]
+    record = json.loads((shipped / "model_record.json").read_text())
+    assert record["served_version"] == versions[0]
+    assert record["evaluation"]["confusion_matrix"] == report["confusion_matrix"]
     trainer_model = good.component("Trainer").outputs["model"][0][0]
-    assert card["lineage"]["artifacts"]["model"]["uri"] == trainer_model
-    assert card["lineage"]["pipeline_run_id"] and card["lineage"]["code_fingerprint"]
-    assert set(card["lineage"]["signatures"]) == {"serving_default", "predict_images", "embed"}
-    assert card["lineage"]["training"]["epochs"] >= 1
+    assert trainer_model.endswith("/" + record["artifacts"]["model"]["uri"])  # run-relative
+    assert record["pipeline_run_id"] and record["code_fingerprint"]
+    assert set(record["signatures"]) == {"serving_default", "predict_images", "embed"}
+    assert record["training"]["epochs"] >= 1
     assert "60 images for evaluation and blessing" in card["model_parameters"]["data"][2]["description"]
     page = (shipped / "model_card.md").read_text()
     # Which data: canonical, as judged by SHA-256 (a foreign set would say FOREIGN here).
-    assert "Source: canonical Fashion-MNIST (all four files match the published SHA-256)" in page
+    assert "Source: canonical Fashion-MNIST (all four files match the published SHA-256);" in page
     assert f"accuracy **{report['accuracy']:.4f}** on 60 images" in page
     assert "![confusion matrix](confusion_matrix.png)" in page
     summary = render(good)
-    assert "BLESSED" in summary and f"pushed to: {pushed['pushed_destination']}" in summary
+    assert "BLESSED" in summary and f"pushed: served version {versions[0]}, in " in summary
 
     # A deliberately bad model: the same pipeline, trained for zero epochs.
     bad = run_pipeline(make_config("test", root, data_dir=str(canonical_data_dir), train_epochs=0))

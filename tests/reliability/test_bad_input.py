@@ -34,6 +34,10 @@ CONFIG_CASES = {
     "image size above max": (("test", {"image_size": 1025}), "image_size must be .* to 1024, got 1025"),
     "unknown interpolation": (("test", {"interpolation": "bogus"}), "interpolation must be one of .*'bogus'"),
     "negative seed": (("test", {"seed": -1}), "seed must be an integer from 0 to 4294967295, got -1"),
+    "relative serving base path": (
+        ("test", {"serving_base_path": "models"}),
+        "serving_base_path must be an absolute path or a bucket URI .*got 'models'",
+    ),
 }
 
 
@@ -78,6 +82,10 @@ CLI_CASES = {
     "whitespace root": (["run", "--root", " \t "], r"root must name a folder .*got ' \\t '"),
     "root with a newline": (["run", "--root", "runs/x\n"], r"root must name a folder .*got 'runs/x\\n'"),
     "predict max batch": (["predict", "--max-batch", "0", "x.png"], "--max-batch must be at least 1, got 0"),
+    "relative serving base path": (
+        ["run", "--serving-base-path", "models"],
+        "serving_base_path must be an absolute path or a bucket URI",
+    ),
 }
 
 

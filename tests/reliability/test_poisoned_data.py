@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from support import run_cli, write_idx_set
 
-from components.evaluator.trusted_check import GOLDEN_SET_LIMITS
+from components.evaluator.golden_set_check import GOLDEN_SET_LIMITS, GOLDEN_SET_PROPERTY
 from data import fashion_mnist as fm
 from data import golden
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_bytes, write_idx
@@ -118,7 +118,7 @@ def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
     assert f"  WARNING: trained on FOREIGN data from {data_dir}" in out
     # The golden set is what refuses the model.
     verdict = re.search(
-        r"trusted check: accuracy (\S+) on 1000 canonical test images \(SHA-256 verified\), floor 0\.3: "
+        r"Golden set: accuracy (\S+) on 1,000 canonical test images \(SHA-256 verified\), floor 0\.3: "
         r"FAILED, so NOT blessed",
         out,
     )
@@ -132,7 +132,7 @@ def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
     assert examples["data_provenance"] == "foreign" and examples["data_dir"] == str(data_dir)
     blessing = runs["Evaluator"].outputs["blessing"][0][1]
     assert blessing["blessed"] == 0
-    check = json_property(runs["Evaluator"], "blessing", "trusted_check")
+    check = json_property(runs["Evaluator"], "blessing", GOLDEN_SET_PROPERTY)
     assert check["passed"] is False and check["training_data"] == "foreign"
     assert runs["Pusher"].outputs["pushed_model"][0][1]["pushed"] == 0
     assert _published(root) == []
@@ -157,14 +157,15 @@ def test_without_any_trusted_copy_the_run_is_refused_before_any_work(
     assert not (root / "metadata.sqlite").exists()
 
 
-def test_the_trusted_check_fails_closed_without_a_golden_set(tmp_path, monkeypatch):
-    from components.evaluator.eval_config import make_eval_config
-    from components.evaluator.trusted_check import accuracy_floor, trusted_check
+def test_the_golden_set_check_fails_closed_without_a_golden_set(tmp_path, monkeypatch):
+    from components.evaluator.eval_config import accuracy_floor, largest_accuracy_drop, make_eval_config
+    from components.evaluator.golden_set_check import golden_set_check
 
     assert accuracy_floor(make_eval_config(0.85, 0.0)) == pytest.approx(0.85)
+    assert largest_accuracy_drop(make_eval_config(0.85, 0.02)) == pytest.approx(0.02)
     monkeypatch.setattr(golden, "default_candidates", lambda: [])
-    verdict = trusted_check(str(tmp_path / "no-model"), 0.85, [str(tmp_path)])
+    verdict = golden_set_check(str(tmp_path / "no-model"), 0.85, [str(tmp_path)])
     assert verdict["passed"] is False and verdict["reason"].startswith("no trusted golden set")
-    assert trusted_check(str(tmp_path), None, [])["passed"] is False
+    assert golden_set_check(str(tmp_path), None, [])["passed"] is False
     json.dumps(verdict)  # recorded on the blessing as JSON
     assert np.isfinite(verdict["floor"])

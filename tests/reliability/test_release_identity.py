@@ -95,7 +95,7 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
     assert new["model_digest"] != props["model_digest"]
     assert int(new["pushed_version"]) > int(version)
     assert _visible(model_base) == [version, new["pushed_version"]], os.listdir(model_base)
-    assert f"pushed to: {new['pushed_destination']}" in out and "already serving" not in out
+    assert f"pushed: served version {new['pushed_version']}, in " in out and "already serving" not in out
     assert new["pushed_destination"] != old_model_dir
 
     # The serving folder is deleted; an unchanged rerun reuses every step, and must not call it served.
@@ -104,6 +104,10 @@ def test_a_version_is_published_only_after_its_check_and_identity_survives_a_los
     stdout, stderr = cached.communicate(timeout=900)
     assert cached.returncode == 1, stderr[-3000:]
     assert f"NOT served: {new['pushed_destination']} no longer exists" in stdout, stdout
-    assert "pushed to:" not in stdout and "smoke check: loaded" not in stdout and "Traceback" not in stderr
+    assert (
+        "pushed: served version" not in stdout
+        and "smoke check: loaded" not in stdout
+        and "Traceback" not in stderr
+    )
     assert f"is NOT served: {new['pushed_destination']} no longer exists" in stdout.splitlines()[-1]
     assert "rerun with --no-cache" in stdout.splitlines()[-1]

@@ -287,7 +287,7 @@ CATALOGUE_CASES = {
     "k far above the catalogue": (
         lambda ix, m: {}, ["-k", "20000"], 2, r"-k must lie in 1\.\.100, got 20000"),
     "k negative": (lambda ix, m: {}, ["-k", "-3"], 2, r"-k must lie in 1\.\.100, got -3"),
-    "k in other digits": (lambda ix, m: {}, ["-k", "٥"], 2, r"-k: not a plain decimal number"),
+    "k in other digits": (lambda ix, m: {}, ["-k", "٥"], 2, r"-k: not a whole number in ASCII digits"),
     "grid empty": (lambda ix, m: {}, ["--grid", ""], 2, r"--grid: must name a file or folder, got ''"),
     "index empty path": (lambda ix, m: {}, ["--index", ""], 2, r"--index: must name a file or folder"),
 }  # fmt: skip

@@ -217,7 +217,7 @@ def small_index(real_serving_root, png_folder, tmp_path_factory, capsys) -> str:
 # (case, arguments after `similar QUERY`, expected exit code, what the one line must say)
 SIMILAR_BAD_INPUTS = {
     "k zero": (["--index", "{index}", "-k", "0"], 2, "-k must lie in 1..100, got 0"),
-    "k not ASCII": (["--index", "{index}", "-k", "٥"], 2, "-k: not a plain decimal number"),
+    "k not ASCII": (["--index", "{index}", "-k", "٥"], 2, "-k: not a whole number in ASCII digits"),
     "index missing": (["--index", "{work}/none.parquet"], 2, "none.parquet: no such index file"),
     "index not parquet": (["--index", "{work}/x.npy"], 2, "must be a Parquet catalogue"),
     "index of garbage": (["--index", "{work}/garbage.parquet"], 2, "unreadable Parquet file"),

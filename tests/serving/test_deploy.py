@@ -21,7 +21,7 @@ def test_deployment_serves_the_config_file_from_the_mounted_root():
     assert deployment["kind"] == "Deployment"
     pod = deployment["spec"]["template"]["spec"]
     (container,) = pod["containers"]
-    assert container["image"].startswith("tensorflow/serving:")
+    assert container["image"] == push.TF_SERVING_IMAGE  # the image the summary and docs name
     args = container["args"]
     assert f"--port={grpc_client.DEFAULT_PORT}" in args
     assert f"--rest_api_port={rest.DEFAULT_PORT}" in args

@@ -60,9 +60,24 @@ def test_models_config_update_keeps_other_entries(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["models.config"]  # no temp files left
 
 
+def test_models_config_base_path_is_where_tf_serving_sees_the_root():
+    assert push.serving_root_as_seen("/home/me/runs/local/serving") == "/models"  # the documented mount
+    assert push.serving_root_as_seen("gs://b/runs/serving/") == "gs://b/runs/serving"  # read directly
+    assert push.serving_root_as_seen("/home/me/runs/local/serving", "/mnt/models/") == "/mnt/models"
+
+
 def test_models_config_refuses_a_broken_file_and_a_bad_name(tmp_path):
     (tmp_path / "models.config").write_text("this is not a proto {")
     with pytest.raises(ServingRootError, match="is not a TF Serving model config"):
         push.write_models_config(tmp_path, "fashion-tfx")
     with pytest.raises(ServingRootError, match="invalid model name"):
         push.write_models_config(tmp_path / "new", "../x")
+
+
+def test_the_run_passes_where_tf_serving_sees_the_folder_to_the_smoke_check(tmp_path):
+    from pipeline.config import make_config
+    from pipeline.pipeline import create_pipeline
+
+    config = make_config("test", tmp_path / "root", data_dir=str(tmp_path), serving_base_path="/srv/models")
+    (check,) = [c for c in create_pipeline(config).components if c.id == "ServingSmokeCheck"]
+    assert check.exec_properties["serving_base_path"] == "/srv/models"

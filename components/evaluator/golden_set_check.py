@@ -1,21 +1,15 @@
-"""The trusted check: a model's accuracy on the golden set, through the signature clients call.
+"""The golden-set check: a model's accuracy on the golden set, through the signature clients call.
 
 Plain functions (no TFX): the Evaluator's executor calls them after TFMA's own validation.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-from components.evaluator.eval_config import ACCURACY_METRIC
 from data.golden import GoldenSet, GoldenSetError, load_golden_set
 
-if TYPE_CHECKING:
-    import tensorflow_model_analysis as tfma
-
-TRUSTED_CHECK_PROPERTY = "trusted_check"  # JSON on the Evaluator's blessing: see `trusted_check`
+GOLDEN_SET_PROPERTY = "golden_set"  # JSON on the Evaluator's blessing: see `golden_set_check`
 BATCH = 200
 # What the golden-set check can and cannot catch, said wherever its verdict is shown (the run summary;
 # the evaluation report may quote it too), not only in docs/reliability.md.
@@ -23,25 +17,6 @@ GOLDEN_SET_LIMITS = (
     "it catches gross poisoning (shifted labels, other data), not subtle poisoning: 30 % of labels "
     "flipped at random still passes a low floor such as the test profile's"
 )
-
-
-def accuracy_floor(eval_config: tfma.EvalConfig) -> float | None:
-    """Returns the absolute accuracy floor of the overall slice in an EvalConfig (None if it sets none).
-
-    The golden set is held to the same floor as the run's test split: one number decides "good enough".
-    """
-    floors = []
-    for spec in eval_config.metrics_specs:
-        for metric in spec.metrics:
-            if metric.class_name != ACCURACY_METRIC:
-                continue
-            thresholds = [metric.threshold] + [t.threshold for t in metric.per_slice_thresholds]
-            floors += [
-                t.value_threshold.lower_bound.value
-                for t in thresholds
-                if t.HasField("value_threshold") and t.value_threshold.HasField("lower_bound")
-            ]
-    return max(floors) if floors else None
 
 
 def score_golden_set(model_dir: str, golden: GoldenSet) -> float:
@@ -63,12 +38,12 @@ def score_golden_set(model_dir: str, golden: GoldenSet) -> float:
     return float(np.mean(np.concatenate(predicted) == golden.labels.astype(np.int64)))
 
 
-def trusted_check(model_dir: str, floor: float | None, candidates: list[str]) -> dict:
+def golden_set_check(model_dir: str, floor: float | None, candidates: list[str]) -> dict:
     """Scores the model on the golden set against the floor; fails closed.
 
     Args:
         model_dir: the candidate's SavedModel.
-        floor: the accuracy the model must reach (see `accuracy_floor`).
+        floor: the accuracy the model must reach (see `eval_config.accuracy_floor`).
         candidates: folders that may hold the canonical test files (checked by SHA-256).
 
     Returns:
