@@ -44,5 +44,5 @@ setup(
         "opencv-python-headless",
         "matplotlib",
     ],
-    entry_points={"console_scripts": ["fashion-tfx=pipeline.cli:main"]},
+    entry_points={"console_scripts": ["fashion-tfx=pipeline.cli:console_main"]},
 )

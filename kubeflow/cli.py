@@ -10,7 +10,9 @@ from kubeflow.settings import (
     DEFAULT_COMPONENT_RESOURCES,
     DEFAULT_RESOURCES,
     DEFAULT_RUNTIME_PARAMETERS,
+    DEFAULT_S3_SECRET,
     IMAGE_DATA_DIR,
+    S3_SECRET_KEYS_TO_ENV,
 )
 
 DEFAULT_OUTPUT = "runs/kubeflow/fashion-tfx.yaml"
@@ -39,8 +41,26 @@ def add_parser(subparsers) -> None:
         "--pipeline-root",
         required=True,
         dest="root",
-        help="run root: a gs:// URI, or a volume path mounted in every pod; artifacts go "
-        "under ROOT/pipeline, the served model under ROOT/serving",
+        help="run root: a gs:// or s3:// URI (the stores KFP's launcher and the pipeline both know); "
+        "artifacts go under ROOT/pipeline, the served model under ROOT/serving",
+    )
+    secret_keys = ", ".join(f"{key} as {env}" for key, env in S3_SECRET_KEYS_TO_ENV.items())
+    comp.add_argument(
+        "--s3-endpoint",
+        default="",
+        metavar="URL",
+        help="for an s3:// root: the S3 API as the pods reach it, e.g. http://minio-service.kubeflow:9000 "
+        "for a default install's MinIO (default: none, AWS S3)",
+    )
+    comp.add_argument(
+        "--s3-region", default="", help="for an s3:// root: the bucket's region (e.g. us-east-1)"
+    )
+    comp.add_argument(
+        "--s3-secret",
+        default=DEFAULT_S3_SECRET,
+        metavar="NAME",
+        help=f"for an s3:// root: the Kubernetes secret with the credentials ({secret_keys}) "
+        "(default: %(default)s)",
     )
     comp.add_argument(
         "--output", default=DEFAULT_OUTPUT, help=f"the YAML to write (default: {DEFAULT_OUTPUT})"
@@ -139,6 +159,9 @@ def _command_compile(args) -> int:
             if args.runtime_parameters is not None
             else DEFAULT_RUNTIME_PARAMETERS
         ),
+        s3_endpoint=args.s3_endpoint,
+        s3_region=args.s3_region,
+        s3_secret=args.s3_secret,
     )
     output = compile_pipeline(
         settings,

@@ -12,8 +12,20 @@ import uuid
 from pathlib import Path
 
 from data import fashion_mnist
-from kubeflow.settings import DEFAULT_RUNTIME_PARAMETERS, IMAGE_DATA_DIR, KubeflowSettings
-from pipeline.config import KUBEFLOW_DEFAULT_PROFILE, ConfigError, PipelineConfig, field_names, make_config
+from kubeflow.settings import (
+    DEFAULT_RUNTIME_PARAMETERS,
+    IMAGE_DATA_DIR,
+    S3_SECRET_KEYS_TO_ENV,
+    KubeflowSettings,
+)
+from pipeline.config import (
+    KUBEFLOW_DEFAULT_PROFILE,
+    S3_SCHEME,
+    ConfigError,
+    PipelineConfig,
+    field_names,
+    make_config,
+)
 
 # Where the Dockerfile copies the source tree; files the pipeline reads by path are named under it.
 IMAGE_SOURCE_DIR = "/opt/fashion-tfx"
@@ -22,6 +34,10 @@ SOURCE_FILE_FIELDS = {"schema_path": "data/schema.pbtxt"}
 # The KFP 2.x client and API server take the pipeline spec as YAML only, at schema 2.1.0.
 SPEC_SUFFIXES = (".yaml", ".yml")
 SCHEMA_VERSION = "2.1.0"
+# TFX's V2 container entrypoint, which every task of TFX's compiled spec runs, and ours for `s3://` roots
+# (that entrypoint with TensorFlow's S3 filesystem registered and an honest exit code).
+TFX_ENTRYPOINT_MODULE = "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"
+S3_ENTRYPOINT_MODULE = "kubeflow.s3_entrypoint"
 
 
 class CompileError(RuntimeError):
@@ -160,6 +176,8 @@ def compile_spec(settings: KubeflowSettings, profile: str = KUBEFLOW_DEFAULT_PRO
     spec = copy.deepcopy(job["pipelineSpec"])
     # KFP's YAML carries no runtime config, so the root travels in the spec itself.
     spec["defaultPipelineRoot"] = str(config.pipeline_root)
+    if settings.root.startswith(S3_SCHEME):
+        use_s3_entrypoint(spec, settings.pod_environment())
     promote_runtime_parameters(spec, settings.runtime_parameters)
     # Strict: an unknown field raises here rather than on the cluster.
     json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
@@ -171,6 +189,60 @@ def compile_spec(settings: KubeflowSettings, profile: str = KUBEFLOW_DEFAULT_PRO
     if leaks:
         raise CompileError(f"the compiled spec refers to this machine's {', '.join(leaks)}")
     return spec
+
+
+def use_s3_entrypoint(spec: dict, environment: dict[str, str]) -> None:
+    """Makes every container task of the spec run the S3 entrypoint, with `environment` set.
+
+    Raises:
+        CompileError: a task's command is not TFX's entrypoint (TFX changed how it compiles).
+    """
+    for label, executor in spec["deploymentSpec"]["executors"].items():
+        container = executor.get("container")
+        if container is None:
+            continue
+        if container.get("command") != ["python", "-m", TFX_ENTRYPOINT_MODULE]:
+            raise CompileError(f"executor {label} runs {container.get('command')}, not TFX's entrypoint")
+        container["command"] = ["python", "-m", S3_ENTRYPOINT_MODULE]
+        if environment:
+            container["env"] = [{"name": name, "value": value} for name, value in sorted(environment.items())]
+
+
+def kubernetes_platform_spec(settings: KubeflowSettings, spec: dict) -> dict | None:
+    """Returns KFP's Kubernetes platform spec for the compiled spec, or None if it needs none.
+
+    For an `s3://` root every container executor gets the credentials from the settings' secret as
+    environment variables: the `secretAsEnv` entry `kfp-kubernetes`' `use_secret_as_env` writes (built
+    with its proto, `kfp.kubernetes.kubernetes_executor_config_pb2`), placed where kfp's compiler puts a
+    task's platform config (`platforms.kubernetes.deploymentSpec.executors.<executor label>`).
+    """
+    from google.protobuf import json_format
+    from kfp.kubernetes import kubernetes_executor_config_pb2 as kubernetes_pb2
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    if not settings.root.startswith(S3_SCHEME):
+        return None
+    config = kubernetes_pb2.KubernetesExecutorConfig(
+        secret_as_env=[
+            kubernetes_pb2.SecretAsEnv(
+                secret_name=settings.s3_secret,
+                key_to_env=[
+                    kubernetes_pb2.SecretAsEnv.SecretKeyToEnvMap(secret_key=key, env_var=env)
+                    for key, env in S3_SECRET_KEYS_TO_ENV.items()
+                ],
+            )
+        ]
+    )
+    executor_config = json_format.MessageToDict(config)
+    executors = {
+        label: copy.deepcopy(executor_config)
+        for label, executor in spec["deploymentSpec"]["executors"].items()
+        if "container" in executor
+    }
+    platform = {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
+    # Strict, as kfp's client parses it on upload.
+    json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec())
+    return platform
 
 
 def check_output(output: str | Path) -> str:
@@ -204,8 +276,10 @@ def check_output(output: str | Path) -> str:
     return text
 
 
-def write_spec(spec: dict, output: str | Path) -> Path:
+def write_spec(spec: dict, output: str | Path, platform: dict | None = None) -> Path:
     """Writes the spec as KFP YAML (the form `kfp.Client` uploads) and returns its path.
+
+    A platform spec, if any, follows as a second YAML document, as kfp's compiler writes it.
 
     The file is written under a temporary name and renamed, so a failure leaves no half-written spec.
 
@@ -223,7 +297,8 @@ def write_spec(spec: dict, output: str | Path) -> Path:
     partial = posixpath.join(posixpath.dirname(text) or ".", f".{posixpath.basename(text)}.partial")
     try:
         with tf.io.gfile.GFile(partial, "w") as out:
-            out.write(header + yaml.safe_dump(spec, sort_keys=True))
+            documents = [spec, platform] if platform else [spec]
+            out.write(header + yaml.safe_dump_all(documents, sort_keys=True))
         tf.io.gfile.rename(partial, text, overwrite=True)
     except (tf.errors.OpError, OSError) as err:
         if tf.io.gfile.exists(partial):
@@ -241,4 +316,5 @@ def compile_pipeline(
     The output is checked first: a folder that cannot be written is refused before the (slow) compile.
     """
     check_output(output)
-    return write_spec(compile_spec(settings, profile, **overrides), output)
+    spec = compile_spec(settings, profile, **overrides)
+    return write_spec(spec, output, kubernetes_platform_spec(settings, spec))

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 
 from data import fashion_mnist
 from pipeline import nodes
-from pipeline.config import MULTI_PROCESS_BEAM_ARGS, STORAGE_SCHEMES, ConfigError, StorageRoot
+from pipeline.config import MULTI_PROCESS_BEAM_ARGS, S3_SCHEME, STORAGE_SCHEMES, ConfigError, StorageRoot
 
 # Where the Dockerfile's `apt-get install dataset-fashion-mnist` puts the four IDX files in the image.
 IMAGE_DATA_DIR = str(fashion_mnist.DEBIAN_DIR)
@@ -81,22 +81,43 @@ DEFAULT_COMPONENT_RESOURCES = Resources(cpu=2, memory_gb=8)
 DEFAULT_RUNTIME_PARAMETERS = (f"{nodes.EXAMPLE_GEN}.seed", f"{nodes.EXAMPLE_GEN}.eval_fraction")
 
 
+# Pipeline roots KFP's launcher accepts are gs://, s3:// and minio:// (its `objectstore` package refuses
+# every other scheme, and a volume path, with "unrecognized pipeline root format"); the pipeline's file
+# layers know the first two (STORAGE_SCHEMES), and minio:// is refused with MINIO_ADVICE.
+# KFP's launcher takes `minio://` roots, but no file layer of the pipeline knows the scheme; the same
+# MinIO is reached through its S3 API.
+MINIO_ADVICE = (
+    "use s3://BUCKET/PATH with --s3-endpoint http://minio-service.kubeflow:9000 (the same MinIO, "
+    "through its S3 API)"
+)
+# A default Kubeflow Pipelines install keeps its MinIO credentials in this secret, under these keys.
+DEFAULT_S3_SECRET = "mlpipeline-minio-artifact"
+S3_SECRET_KEYS_TO_ENV = {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}
+# A Kubernetes object name (DNS-1123 subdomain).
+_SECRET_NAME_PATTERN = re.compile(r"[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?", re.ASCII)
+_ENDPOINT_PATTERN = re.compile(r"https?://[A-Za-z0-9.-]+(?::[0-9]{1,5})?/?", re.ASCII)
+_REGION_PATTERN = re.compile(r"[a-z0-9-]{1,32}", re.ASCII)
+
+
 def validate_root(value: str, what: str = "pipeline_root") -> StorageRoot:
     """Returns `value` as a StorageRoot without a trailing slash.
 
     Raises:
-        ConfigError: neither an object-store URI with a bucket nor an absolute path of the pod.
+        ConfigError: not a `gs://` or `s3://` URI with a bucket (the roots KFP's launcher accepts).
     """
-    text = str(value).rstrip("/")
+    text = str(value)
+    if text.startswith("minio://"):
+        raise ConfigError(f"{what} {value!r}: minio:// roots are not supported; {MINIO_ADVICE}")
     scheme = next((s for s in STORAGE_SCHEMES if text.startswith(s)), None)
-    if scheme:
-        if not text[len(scheme) :] or text[len(scheme) :].startswith("/"):
-            raise ConfigError(f"{what} {value!r} names no bucket")
-    elif not text.startswith("/") or "://" in text:
+    if scheme is not None:
+        text = scheme + text[len(scheme) :].rstrip("/")
+    else:
         raise ConfigError(
-            f"{what} must be a {' or '.join(STORAGE_SCHEMES)} URI or an absolute path of a volume "
-            f"mounted in every pod, got {value!r}"
+            f"{what} must be a {' or '.join(STORAGE_SCHEMES)} URI (KFP's launcher accepts no volume "
+            f"path or other scheme), got {value!r}"
         )
+    if not text[len(scheme) :] or text[len(scheme) :].startswith("/"):
+        raise ConfigError(f"{what} {value!r} names no bucket")
     if any(c.isspace() for c in text) or "/../" in text + "/" or "/./" in text + "/":
         raise ConfigError(f"{what} {value!r} holds whitespace or '.'/'..' segments")
     return StorageRoot(text)
@@ -108,7 +129,7 @@ class KubeflowSettings:
 
     Attributes:
         image: the pipeline image every component runs in, with a tag or digest.
-        root: the run root on object storage or a volume: artifacts under `<root>/pipeline`, the served
+        root: the run root, a `gs://` or `s3://` URI: artifacts under `<root>/pipeline`, the served
             model under `<root>/serving`.
         data_dir: the IDX folder as the pods see it: the image's copy (default) or a mounted volume.
         data_fingerprint: digest of that data for the cache key; computed for the image's copy.
@@ -116,6 +137,11 @@ class KubeflowSettings:
         resources: component id -> CPU and memory; these override the defaults for that component.
         default_resources: resources of the components not named in `resources` or DEFAULT_RESOURCES.
         runtime_parameters: `Component.parameter` names exposed as KFP run parameters.
+        s3_endpoint: for an `s3://` root, the S3 API's URL as the pods reach it (a MinIO service);
+            empty for AWS S3.
+        s3_region: for an `s3://` root, the bucket's region (empty: the SDKs' default).
+        s3_secret: for an `s3://` root, the Kubernetes secret holding the credentials under the keys
+            of S3_SECRET_KEYS_TO_ENV (a default install's MinIO secret by default).
     """
 
     image: str
@@ -126,6 +152,9 @@ class KubeflowSettings:
     resources: Mapping[str, Resources] = dataclasses.field(default_factory=dict)
     default_resources: Resources = DEFAULT_COMPONENT_RESOURCES
     runtime_parameters: tuple[str, ...] = DEFAULT_RUNTIME_PARAMETERS
+    s3_endpoint: str = ""
+    s3_region: str = ""
+    s3_secret: str = DEFAULT_S3_SECRET
 
     def __post_init__(self) -> None:
         if not isinstance(self.image, str) or not _IMAGE_PATTERN.fullmatch(self.image):
@@ -155,6 +184,34 @@ class KubeflowSettings:
         for name in self.runtime_parameters:
             if not re.fullmatch(r"[A-Za-z][\w]*\.[A-Za-z_]\w*", name):
                 raise ConfigError(f"runtime parameter must read Component.parameter, got {name!r}")
+        if self.s3_endpoint and not _ENDPOINT_PATTERN.fullmatch(self.s3_endpoint):
+            raise ConfigError(
+                f"s3 endpoint must be an http:// or https:// URL of a host and port (e.g. "
+                f"http://minio-service.kubeflow:9000), got {self.s3_endpoint!r}"
+            )
+        if self.s3_region and not _REGION_PATTERN.fullmatch(self.s3_region):
+            raise ConfigError(f"s3 region must read like us-east-1, got {self.s3_region!r}")
+        if not _SECRET_NAME_PATTERN.fullmatch(self.s3_secret):
+            raise ConfigError(f"s3 secret must be a Kubernetes secret name, got {self.s3_secret!r}")
+        is_s3 = self.root.startswith(S3_SCHEME)
+        if not is_s3 and (self.s3_endpoint or self.s3_region or self.s3_secret != DEFAULT_S3_SECRET):
+            raise ConfigError(f"s3 settings apply to an s3:// root only; the root is {self.root}")
+
+    def pod_environment(self) -> dict[str, str]:
+        """Returns the environment every pod gets (besides the secret's credentials) to reach the store.
+
+        For an `s3://` root: the endpoint for tensorflow-io (`S3_ENDPOINT`) and for boto3 and Beam
+        (`AWS_ENDPOINT_URL`), and the region; nothing for `gs://` (Google's default credentials).
+        """
+        if not self.root.startswith(S3_SCHEME):
+            return {}
+        environment = {}
+        if self.s3_endpoint:
+            endpoint = self.s3_endpoint.rstrip("/")
+            environment |= {"S3_ENDPOINT": endpoint, "AWS_ENDPOINT_URL": endpoint}
+        if self.s3_region:
+            environment |= {"AWS_REGION": self.s3_region, "AWS_DEFAULT_REGION": self.s3_region}
+        return environment
 
     def resources_for(self, component_id: str) -> Resources:
         """Returns the resources of one component: explicit, else its default, else the general default."""

@@ -18,7 +18,7 @@ class SubmittedRun:
 
 
 def _load_spec(package: str | Path) -> dict:
-    """Returns a compiled spec's YAML as a dict.
+    """Returns a compiled spec's pipeline spec (its YAML's first document) as a dict.
 
     Raises:
         ConfigError: the file is missing, not UTF-8 text, not YAML, or not a KFP pipeline spec.
@@ -29,7 +29,8 @@ def _load_spec(package: str | Path) -> dict:
     if not path.is_file():
         raise ConfigError(f"pipeline package {path} not found; run `fashion-tfx kubeflow compile` first")
     try:
-        spec = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        # The pipeline spec is the first document; a platform spec (s3:// roots) may follow.
+        spec = next(yaml.safe_load_all(path.read_bytes().decode("utf-8")), None)
     except UnicodeDecodeError as err:
         raise ConfigError(
             f"pipeline package {path} is not a YAML file "

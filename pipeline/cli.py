@@ -308,5 +308,16 @@ def main(argv: list[str] | None = None) -> int:
     return code
 
 
+def console_main() -> None:
+    """Entry point of the `fashion-tfx` console script: `main`, then an exit with its code.
+
+    A process that used TensorFlow's S3 filesystem leaves by `pipeline.s3.exit_after`, so its exit
+    code is the command's own (tensorflow-io 0.37.1 would otherwise abort it at exit with code 134).
+    """
+    from pipeline.s3 import exit_after
+
+    exit_after(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -28,13 +28,15 @@ def default_root() -> Path:
 
 
 # Object stores the pipeline's file layers (TFX fileio / tf.io.gfile, Beam FileSystems) write in this
-# install: gs:// (tensorflow-io-gcs-filesystem and apache-beam[gcp] are in the lock). s3:// would need
-# tensorflow-io, which the lock lacks.
-STORAGE_SCHEMES = ("gs://",)
+# install: gs:// (TensorFlow's own filesystem, apache-beam[gcp]) and s3:// (tensorflow-io's filesystem,
+# apache-beam[aws]; AWS S3 or an S3-compatible store such as MinIO, see pipeline/s3.py).
+GCS_SCHEME = "gs://"
+S3_SCHEME = "s3://"
+STORAGE_SCHEMES = (GCS_SCHEME, S3_SCHEME)
 
 
 class StorageRoot(str):
-    """A root on object storage (`gs://bucket/dir`) or a pod volume (`/mnt/x`) that keeps its form under `/`.
+    """A root on object storage (`gs://bucket/dir`, `s3://bucket/dir`) that keeps its form under `/`.
 
     `pathlib.Path` collapses `gs://b` into `gs:/b` (and `resolve()` then makes it a local folder
     `./gs:/b`), so such roots are carried as this string instead.

@@ -198,7 +198,7 @@ def split_gcs_uri(uri: str) -> tuple[str, str]:
 
 
 def check_bucket_writable(uri: str) -> None:
-    """Writes and deletes a probe object under `uri`, a `gs://` root.
+    """Writes and deletes a probe object under `uri`, a `gs://` root (`s3://`: pipeline/s3.py).
 
     The probe goes through google-cloud-storage (the client Beam's gcsio uses), with one short attempt,
     so an unreachable endpoint, a missing bucket or missing write access is named at once.
@@ -239,7 +239,8 @@ def check_root(config: PipelineConfig, *, create: bool = True) -> None:
     """Proves, before any work, that the run can write its root and its local state.
 
     A local root (and its pipeline and serving folders) is probed with a real write; a bucket root
-    with a probe object, and its local ML Metadata folder like a local root. A local root inside a
+    with a probe object, and its local ML Metadata folder like a local root. For an `s3://` root,
+    TensorFlow's S3 filesystem is registered in this process (pipeline/s3.py). A local root inside a
     SavedModel (a published model version) is refused: the run would write into the served model.
 
     Args:
@@ -253,7 +254,13 @@ def check_root(config: PipelineConfig, *, create: bool = True) -> None:
     """
     folders = [config.state_dir]
     if isinstance(config.root, StorageRoot):
-        check_bucket_writable(str(config.root))
+        from pipeline import s3
+
+        if str(config.root).startswith(s3.S3_SCHEME):
+            s3.check_s3_bucket_writable(str(config.root))
+            s3.register_s3_filesystem()
+        else:
+            check_bucket_writable(str(config.root))
     else:
         model = saved_model_around(config.root)
         if model is not None:

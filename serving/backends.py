@@ -13,18 +13,20 @@ _URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 def local_model_folder(args: argparse.Namespace):
     """The SavedModel folder chosen by `--model-dir`, or `--serving-root`, `--model-name`, `--version`.
 
-    The one place where these options become a path. A URI (`gs://…`, `s3://…`) is refused here rather
-    than read as a local folder named `gs:`: the local backend loads models from this machine's disk.
+    The one place where these options become a path. An `s3://` URI is read through TensorFlow's S3
+    filesystem (pipeline/s3.py; the `AWS_*` and `S3_ENDPOINT` settings); any other URI (`gs://…`) is
+    refused here rather than read as a local folder named `gs:`.
 
     Raises:
         PayloadError: a URI was given.
         ServingError: no loadable model is there.
     """
+    from pipeline.config import S3_SCHEME
     from serving.local import resolve_model_dir
     from serving.payloads import PayloadError
 
     for option, value in (("--model-dir", args.model_dir), ("--serving-root", args.serving_root)):
-        if value is not None and _URI.match(value):
+        if value is not None and _URI.match(value) and not value.startswith(S3_SCHEME):
             raise PayloadError(
                 f"{option} {value}: a bucket URI; the local backend loads models from local folders only "
                 "(copy the version folder here first, e.g. `gcloud storage cp -r`)"

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import posixpath
 from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
 
 from data.examples import serialize_examples
+from pipeline.config import is_uri
 from serving import payloads
 from serving.signatures import (
     DEFAULT_MODEL_NAME,
@@ -26,8 +28,8 @@ def resolve_model_dir(
     serving_root: str | Path | None = None,
     model_name: str = DEFAULT_MODEL_NAME,
     version: int | None = None,
-) -> Path:
-    """Finds the SavedModel to load.
+) -> str | Path:
+    """Finds the SavedModel to load (a local Path, or a bucket URI as a string).
 
     Args:
         model_dir: a SavedModel folder, or a model base folder holding numeric versions.
@@ -38,14 +40,22 @@ def resolve_model_dir(
     Raises:
         ServingError: nothing loadable is there.
     """
-    from serving.push import safe_model_path
+    from tfx.dsl.io import fileio
 
+    from pipeline.s3 import register_s3_filesystem_for
+    from serving.push import safe_model_path, validate_model_name
+
+    register_s3_filesystem_for(str(model_dir or ""), str(serving_root or ""))
+    base: str | Path
     if model_dir is not None:
-        base = Path(model_dir)
-        if version is None and (base / SAVED_MODEL_FILE).is_file():
+        base = str(model_dir) if is_uri(model_dir) else Path(model_dir)
+        if version is None and fileio.exists(posixpath.join(str(base), SAVED_MODEL_FILE)):
             return base
     elif serving_root is not None:
-        base = safe_model_path(serving_root, model_name)
+        if is_uri(serving_root):  # a bucket has no symlinks to escape through
+            base = posixpath.join(str(serving_root).rstrip("/"), validate_model_name(model_name))
+        else:
+            base = safe_model_path(serving_root, model_name)
     else:
         raise ServingError("give a model folder or a serving root")
     # Which folders are versions, and which is newest: TF Serving's rule, kept in serving/versions.py.
@@ -53,10 +63,13 @@ def resolve_model_dir(
     if version is not None:
         if version not in folders:
             raise ServingError(f"{base}: no version {version} (found: {sorted(folders) or 'none'})")
-        return Path(folders[version])
-    if not folders:
+        chosen = folders[version]
+    elif not folders:
         raise ServingError(f"{base}: no SavedModel and no numeric version folder holding one")
-    return Path(folders[max(folders)])
+    else:
+        chosen = folders[max(folders)]
+    # A bucket URI stays a string: Path would collapse `s3://b` into `s3:/b`.
+    return chosen if is_uri(chosen) else Path(chosen)
 
 
 _TF_ERROR_PREAMBLE = ("Graph execution error:", "Detected at node", "<stack traces unavailable>")

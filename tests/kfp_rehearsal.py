@@ -15,9 +15,16 @@ output back):
 3. resolve the container's `command` + `args` placeholders and run them as a subprocess of this
    venv's Python (the image's `python`), then read the executor output file.
 
+Each task's process gets the environment the spec gives its pod: the container's `env`, and the
+Kubernetes secrets its platform spec maps to variables (`secretAsEnv`, as kfp-kubernetes writes it),
+from `secrets` (secret name -> key -> value), which play the cluster's secrets; the S3 and AWS variables
+of this process are not passed on, so a task reaches the store only through what the spec says. As in
+KFP's launcher, the executor output file and output parameter files are local files of the "pod"
+(under `work_dir`), while artifact URIs are in the pipeline root (a bucket).
+
 What it does not do: containers, images, pods, KFP's ML Metadata, caching and retries. Paths the image
-or its volumes provide (the source tree in the image, the data volume, the pipeline-root volume) are
-played by local folders: `mounts` maps each such path prefix to a local folder, in parameter values.
+or its volumes provide (the source tree in the image, the data volume) are played by local folders:
+`mounts` maps each such path prefix to a local folder, in parameter values.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from graphlib import TopologicalSorter
@@ -79,17 +87,43 @@ def _parameter_arguments(task: dict, spec: dict, mounts: dict[str, str]) -> dict
     return arguments
 
 
+# Variables of this process that would reach a store without the spec's say-so; not passed to the tasks.
+_STORE_VARIABLE_PREFIXES = ("AWS_", "S3_")
+
+
+def pod_environment(
+    executor_label: str, spec: dict, platform: dict, secrets: dict[str, dict[str, str]]
+) -> dict:
+    """Returns the variables the spec gives the executor's pod: its container `env` and its secrets."""
+    container = spec["deploymentSpec"]["executors"][executor_label]["container"]
+    environment = {item["name"]: item["value"] for item in container.get("env", [])}
+    kubernetes = platform.get("platforms", {}).get("kubernetes", {})
+    config = kubernetes.get("deploymentSpec", {}).get("executors", {}).get(executor_label, {})
+    for secret in config.get("secretAsEnv", []):
+        for pair in secret["keyToEnv"]:
+            environment[pair["envVar"]] = secrets[secret["secretName"]][pair["secretKey"]]
+    return environment
+
+
 def rehearse(
-    spec: dict, pipeline_root: str, mounts: dict[str, str], work_dir: Path, timeout: float = 1800
+    spec: dict,
+    pipeline_root: str,
+    mounts: dict[str, str],
+    work_dir: Path,
+    timeout: float = 1800,
+    platform: dict | None = None,
+    secrets: dict[str, dict[str, str]] | None = None,
 ) -> dict[str, TaskRun]:
     """Runs every task of a compiled PipelineSpec (a dict) as KFP would; stops at the first failure.
 
     Args:
         spec: the compiled spec, as `fashion-tfx kubeflow compile` writes it.
-        pipeline_root: the local folder playing the pipeline root.
+        pipeline_root: the pipeline root (`<root>/pipeline`), a bucket URI or a local folder.
         mounts: image or volume path prefix -> local folder that plays it.
         work_dir: the subprocesses' working directory.
         timeout: seconds one task may take.
+        platform: the spec's platform spec (the YAML's second document), if any.
+        secrets: the Kubernetes secrets the platform spec names: name -> key -> value.
 
     Returns:
         task name -> its TaskRun, in execution order.
@@ -110,6 +144,12 @@ def rehearse(
         executor_input = executor_input_utils.construct_executor_input(
             without_inputs, _parameter_arguments(task, spec, mounts), task_root
         )
+        # KFP's launcher hands the executor local files for its outputs (it uploads them afterwards).
+        local_outputs = work_dir / "kfp_outputs" / name
+        local_outputs.mkdir(parents=True, exist_ok=True)
+        executor_input.outputs.output_file = str(local_outputs / "executor_output.json")
+        for key, parameter in executor_input.outputs.parameters.items():
+            parameter.output_file = str(local_outputs / key)
         for key, artifact_list in executor_input.outputs.artifacts.items():
             # Names identify artifacts to TFX's entrypoint (it hashes them into ids), as MLMD's do.
             artifact_list.artifacts[0].name = f"{run_name}/{name}/{key}"
@@ -127,8 +167,13 @@ def rehearse(
         )
         if command[0] == "python":  # the image's interpreter is this venv's
             command[0] = sys.executable
-        Path(task_root).mkdir(parents=True, exist_ok=True)
-        process = subprocess.run(command, cwd=work_dir, capture_output=True, text=True, timeout=timeout)
+        if "://" not in task_root:
+            Path(task_root).mkdir(parents=True, exist_ok=True)
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(_STORE_VARIABLE_PREFIXES)}
+        environment |= pod_environment(component.executor_label, spec, platform or {}, secrets or {})
+        process = subprocess.run(
+            command, cwd=work_dir, env=environment, capture_output=True, text=True, timeout=timeout
+        )
         executor_output = executor_output_utils.load_executor_output(executor_input.outputs.output_file)
         runs[name] = TaskRun(name, executor_input, executor_output, process.returncode, process.stderr)
         if process.returncode != 0:

@@ -9,9 +9,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
+
+from pipeline.s3 import exit_after, register_s3_filesystem_for
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -95,6 +96,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--examples", nargs="+", required=True, help="gzip TFRecord files of raw examples")
     parser.add_argument("--count", type=int, default=8)
     args = parser.parse_args(argv)
+    register_s3_filesystem_for(args.model_dir, *args.examples)
     try:
         images, ids = read_canary_images(args.examples, args.count)
         result = check_model(args.model_dir, images, ids)
@@ -106,4 +108,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    exit_after(main)

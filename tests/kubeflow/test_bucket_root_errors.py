@@ -3,22 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from bucket_runs import assert_nothing_written_locally, run_on_root
 from gcs_emulator import BUCKET, READ_ONLY_BUCKET, free_port
-
-from pipeline import cli
-
-
-def _run(root: str, data_dir, tmp_path, monkeypatch, capsys) -> tuple[int, list[str]]:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("HOME", str(tmp_path / "home"))
-    code = cli.main(["run", "--profile", "test", "--data-dir", str(data_dir), "--root", root])
-    return code, capsys.readouterr().err.strip().splitlines()
-
-
-def _nothing_written_locally(tmp_path) -> None:
-    # The test's own data, and a home folder where libraries may keep their settings: no run state.
-    assert sorted(p.name for p in tmp_path.iterdir()) in (["idx"], ["home", "idx"])
-    assert not (tmp_path / "home" / ".local" / "state" / "fashion-tfx").exists()
 
 
 def _bucket_objects(endpoint: str, bucket: str) -> list[str]:
@@ -36,7 +22,7 @@ def _bucket_objects(endpoint: str, bucket: str) -> list[str]:
 @pytest.mark.parametrize(
     "root, reason",
     [
-        ("s3://fashion-tfx/runs", "has an unknown scheme s3://"),
+        ("ftp://fashion-tfx/runs", "has an unknown scheme ftp://"),
         ("hdfs://namenode/runs", "has an unknown scheme hdfs://"),
         ("gs:///runs", "names no bucket"),
     ],
@@ -44,19 +30,19 @@ def _bucket_objects(endpoint: str, bucket: str) -> list[str]:
 def test_a_root_the_pipeline_cannot_write_is_refused(
     root, reason, tiny_idx_dir, tmp_path, monkeypatch, capsys
 ):
-    code, lines = _run(root, tiny_idx_dir, tmp_path, monkeypatch, capsys)
+    code, lines = run_on_root(root, tiny_idx_dir, tmp_path, monkeypatch, capsys)
     assert code == 2
     assert len(lines) == 1 and lines[0].startswith("fashion-tfx: error: ") and reason in lines[0], lines
-    _nothing_written_locally(tmp_path)
+    assert_nothing_written_locally(tmp_path)
 
 
 def test_an_unreachable_storage_service_is_refused(tiny_idx_dir, tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{free_port()}")  # nothing listens
-    code, lines = _run(f"gs://{BUCKET}/refused", tiny_idx_dir, tmp_path, monkeypatch, capsys)
+    code, lines = run_on_root(f"gs://{BUCKET}/refused", tiny_idx_dir, tmp_path, monkeypatch, capsys)
     assert code == 2
     assert len(lines) == 1 and lines[0].startswith("fashion-tfx: error: "), lines
     assert "the storage service is unreachable" in lines[0] and f"gs://{BUCKET}/refused" in lines[0]
-    _nothing_written_locally(tmp_path)
+    assert_nothing_written_locally(tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -71,10 +57,10 @@ def test_a_missing_or_read_only_bucket_is_refused(
 ):
     for name, value in gcs_emulator.environment.items():
         monkeypatch.setenv(name, value)
-    code, lines = _run(f"gs://{bucket}/refused", tiny_idx_dir, tmp_path, monkeypatch, capsys)
+    code, lines = run_on_root(f"gs://{bucket}/refused", tiny_idx_dir, tmp_path, monkeypatch, capsys)
     assert code == 2
     assert len(lines) == 1 and lines[0].startswith("fashion-tfx: error: ") and reason in lines[0], lines
-    _nothing_written_locally(tmp_path)
+    assert_nothing_written_locally(tmp_path)
     if bucket == READ_ONLY_BUCKET:
         assert _bucket_objects(gcs_emulator.endpoint, bucket) == []
 

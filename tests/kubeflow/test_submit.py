@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import types
 from pathlib import Path
 
@@ -73,17 +74,28 @@ def test_a_missing_or_foreign_package_is_refused(tmp_path):
         submit.read_parameters(other)
 
 
-@pytest.mark.parametrize("root", ["gs://bucket/runs", "/mnt/fashion", "gs://bucket/runs/"])
+@pytest.mark.parametrize("root", ["gs://bucket/runs", "s3://bucket/runs", "gs://bucket/runs/"])
 def test_storage_roots_keep_their_form(root):
     value = validate_root(root)
     assert str(value / "pipeline") == root.rstrip("/") + "/pipeline"
 
 
 @pytest.mark.parametrize(
-    "root", ["runs/local", "gs://", "gs:///x", "s3://bucket/x", "http://host/x", "/mnt/../etc", "/a b"]
+    "root, reason",
+    [
+        ("runs/local", "must be a gs:// or s3:// URI"),
+        ("/mnt/fashion-tfx", "KFP's launcher accepts no volume path"),
+        ("http://host/x", "must be a gs:// or s3:// URI"),
+        ("gs://", "names no bucket"),
+        ("gs:///x", "names no bucket"),
+        ("s3:///x", "names no bucket"),
+        ("minio://mlpipeline/v2/artifacts", "use s3://BUCKET/PATH with --s3-endpoint"),
+        ("gs://b/a/../etc", "'.'/'..' segments"),
+        ("s3://b/a b", "whitespace"),
+    ],
 )
-def test_bad_roots_are_refused(root):
-    with pytest.raises(ConfigError):
+def test_bad_roots_are_refused(root, reason):
+    with pytest.raises(ConfigError, match=re.escape(reason)):
         validate_root(root)
 
 
@@ -96,6 +108,11 @@ def test_bad_roots_are_refused(root):
         dict(beam_args=("runner=DataflowRunner",)),
         dict(beam_args=("--executor_class_path=x",)),
         dict(runtime_parameters=("seed",)),
+        dict(s3_endpoint="http://minio:9000"),  # s3 settings with a gs:// root
+        dict(root="s3://b/r", s3_endpoint="minio-service:9000"),  # no scheme
+        dict(root="s3://b/r", s3_endpoint="http://minio:9000/path"),
+        dict(root="s3://b/r", s3_region="US East"),
+        dict(root="s3://b/r", s3_secret="Not_A_Secret"),
     ],
 )
 def test_bad_settings_are_refused(changes):
@@ -108,6 +125,6 @@ def test_resources_parse_and_validate():
     for text in ("4", "a,b", "0,1", "1,-2"):
         with pytest.raises(ConfigError):
             Resources.parse(text)
-    settings = KubeflowSettings(image="ghcr.io/a/b@sha256:" + "0" * 64, root="/mnt/x")
+    settings = KubeflowSettings(image="ghcr.io/a/b@sha256:" + "0" * 64, root="s3://b/x")
     assert settings.resources_for("Trainer") == Resources(4, 16)
     assert settings.resources_for("StatisticsGen") == settings.default_resources
