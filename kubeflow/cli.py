@@ -13,7 +13,9 @@ from kubeflow.settings import (
     DEFAULT_S3_SECRET,
     IMAGE_DATA_DIR,
     S3_SECRET_KEYS_TO_ENV,
+    default_beam_args,
 )
+from pipeline.config import IN_MEMORY_BEAM_ARGS
 
 DEFAULT_OUTPUT = "runs/kubeflow/fashion-tfx.yaml"
 
@@ -83,7 +85,7 @@ def add_parser(subparsers) -> None:
         dest="beam_args",
         metavar="ARG",
         help="a Beam argument, repeatable, written with '=' (--beam-arg=--runner=DataflowRunner); "
-        f"replaces the default {' '.join(DEFAULT_BEAM_ARGS)}",
+        f"replaces the default {' '.join(DEFAULT_BEAM_ARGS)} ({' '.join(IN_MEMORY_BEAM_ARGS)} on s3://)",
     )
     default_table = ", ".join(f"{k} {v.cpu:g} CPU {v.memory_gb:g} GB" for k, v in DEFAULT_RESOURCES.items())
     comp.add_argument(
@@ -151,7 +153,7 @@ def _command_compile(args) -> int:
         root=args.root,
         data_dir=args.data_dir,
         data_fingerprint=args.data_fingerprint,
-        beam_args=tuple(beam_args) if beam_args else DEFAULT_BEAM_ARGS,
+        beam_args=tuple(beam_args) if beam_args else default_beam_args(args.root),
         resources={component: Resources.parse(value) for component, value in args.resources},
         default_resources=Resources.parse(args.default_resources),
         runtime_parameters=(

@@ -8,13 +8,32 @@ from collections.abc import Mapping
 
 from data import fashion_mnist
 from pipeline import nodes
-from pipeline.config import MULTI_PROCESS_BEAM_ARGS, S3_SCHEME, STORAGE_SCHEMES, ConfigError, StorageRoot
+from pipeline.config import (
+    IN_MEMORY_BEAM_ARGS,
+    MULTI_PROCESS_BEAM_ARGS,
+    S3_SCHEME,
+    STORAGE_SCHEMES,
+    ConfigError,
+    StorageRoot,
+)
 
 # Where the Dockerfile's `apt-get install dataset-fashion-mnist` puts the four IDX files in the image.
 IMAGE_DATA_DIR = str(fashion_mnist.DEBIAN_DIR)
 # Beam on the component's own pod by default, one worker per requested core (DEFAULT_COMPONENT_RESOURCES);
 # pass Dataflow or Flink arguments to scale out (see the README).
 DEFAULT_BEAM_ARGS = MULTI_PROCESS_BEAM_ARGS
+
+
+def default_beam_args(root: str) -> tuple[str, ...]:
+    """Returns the pods' Beam arguments when none are given: in the pod's own process on an s3:// root.
+
+    Beam's worker processes are fresh interpreters that do not import tensorflow-io, so TensorFlow inside
+    them (TFMA loading the model, TFT's analysers) could not open s3:// paths; the in-process runner is
+    what the S3 rehearsal and the S3 run test exercise.
+    """
+    return IN_MEMORY_BEAM_ARGS if root.startswith(S3_SCHEME) else DEFAULT_BEAM_ARGS
+
+
 # Executor args TFX's V2 runner writes itself; a Beam argument must not shadow them.
 _RESERVED_ARGS = (
     "--executor_class_path",

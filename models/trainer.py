@@ -14,10 +14,10 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
+from data.plots import save_png, subplots
 from models.console import EpochLines, format_hyperparameters, progress_log
 from models.export import export_serving_model
 from models.families import build_model, embedding_model, float32_copy, served_base_model
-from models.plots import save_png, subplots
 from models.preprocessing import TransformedBatches, read_records
 from models.resume import EpochCheckpoint, resume_dir
 from models.search_space import hyperparameters_for_training

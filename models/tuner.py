@@ -16,9 +16,9 @@ import tensorflow_transform as tft
 from tfx import v1 as tfx
 
 from compat.keras_tuner import record_values
+from data.plots import save_png, subplots
 from models.console import FAMILY_PREFIXES, TrialLines
 from models.families import build_model, served_base_model
-from models.plots import save_png, subplots
 from models.preprocessing import TransformedBatches, read_records
 from models.search_space import search_space
 from models.settings import ModelSettings

@@ -76,6 +76,11 @@ def object_store_root(value: str, what: str = "root") -> StorageRoot:
     return StorageRoot(text)
 
 
+# Beam's direct runner in the calling process: local runs, and a Kubeflow pod on an s3:// root (Beam's
+# worker processes would not load tensorflow-io, so TensorFlow inside them could not open s3:// paths).
+IN_MEMORY_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+
+
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     """Everything that varies between runs and environments.
@@ -119,7 +124,7 @@ class PipelineConfig:
     train_cap: int | None = None
     eval_cap: int | None = None
     test_cap: int | None = None
-    beam_args: tuple[str, ...] = ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+    beam_args: tuple[str, ...] = IN_MEMORY_BEAM_ARGS
     enable_cache: bool = True
     schema_path: str | None = None
     stop_on_anomalies: bool = True

@@ -199,13 +199,13 @@ def main(argv: list[str] | None = None) -> int:
     metadata = Path(args.root) / METADATA_FILE
     problem = store_problem(metadata)
     if not problem and not metadata.is_file():
-        print(f"lineage: error: no ML Metadata store at {metadata}; run `make run` first", file=sys.stderr)
+        problem = f"no ML Metadata store at {metadata}; run `make run` first"
+    if problem:  # refused before the library log is opened: a refusal writes nothing
+        print(f"lineage: error: {problem}", file=sys.stderr)
         return 2
     answer, error = None, None
     with LibraryOutputToFile(library_log_path(Path(args.root)), sys.stdout):
         try:
-            if problem:
-                raise LineageError(problem)
             answer = render(served_model_lineage(metadata))
         except LineageError as err:
             error = str(err)

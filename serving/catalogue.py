@@ -360,7 +360,7 @@ def draw_grid(query: np.ndarray, query_title: str, neighbours: Sequence[Neighbou
 
     At most `MAX_GRID_PANELS` neighbours are drawn (the nearest); each picture passes the PNG checks.
     """
-    from models.plots import save_png, subplots
+    from data.plots import save_png, subplots
 
     neighbours = neighbours[:MAX_GRID_PANELS]
     fig, axes = subplots(1, len(neighbours) + 1, figsize=(1.9 * (len(neighbours) + 1), 2.8), squeeze=False)

@@ -177,7 +177,7 @@ def render_grid(
 
     from matplotlib.colors import Normalize
 
-    from models.plots import subplots
+    from data.plots import subplots
 
     height_px, width_px = originals.shape[1:]
     methods = grid_methods(interpolation)

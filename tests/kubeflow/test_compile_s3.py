@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from kubeflow import runner
-from kubeflow.settings import DEFAULT_S3_SECRET, S3_SECRET_KEYS_TO_ENV
+from kubeflow.settings import DEFAULT_S3_SECRET, S3_SECRET_KEYS_TO_ENV, default_beam_args
 from pipeline import cli
+from pipeline.config import IN_MEMORY_BEAM_ARGS, MULTI_PROCESS_BEAM_ARGS
 
 IMAGE = "registry.example.com/ml/fashion-tfx:1.2.3"
 ROOT = "s3://mlpipeline/fashion-tfx"
@@ -50,6 +51,15 @@ def test_every_task_gets_the_endpoint_and_runs_the_s3_entrypoint(compiled_s3):
             "AWS_DEFAULT_REGION": REGION,
         }, label
     assert importlib.util.find_spec(runner.S3_ENTRYPOINT_MODULE) is not None
+
+
+def test_the_pods_run_beam_in_their_own_process_on_s3(compiled_s3):
+    # Beam's worker processes would not load tensorflow-io, so TensorFlow in them could not open s3://.
+    _, (spec, _) = compiled_s3
+    for label, container in _containers(spec).items():
+        assert all(arg in container["args"] for arg in IN_MEMORY_BEAM_ARGS), label
+        assert not any(arg in container["args"] for arg in MULTI_PROCESS_BEAM_ARGS), label
+    assert default_beam_args("gs://bucket/runs") == MULTI_PROCESS_BEAM_ARGS
 
 
 def test_every_task_gets_the_credentials_from_the_secret(compiled_s3):

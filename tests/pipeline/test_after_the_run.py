@@ -17,7 +17,7 @@ from tensorboard.plugins.projector import projector_config_pb2
 
 from data.classes import CLASS_NAMES
 from models.tensorboard_views import PROJECTOR_CONFIG
-from pipeline.summary import mount_source
+from pipeline.summary import mount_source, relative_to_cwd
 from serving.signatures import ASSETS_EXTRA
 from serving.versions import served_versions
 
@@ -52,7 +52,8 @@ def test_the_summary_names_the_version_once_the_golden_set_and_the_next_commands
         flags=re.M,
     ), summary
     steps = summary.split("  next steps:\n", 1)[1].splitlines()
-    root, tools = str(run.root), Path(sys.executable).parent  # the commands of the run's environment
+    # The commands of the run's environment, as the summary prints paths (shortened under the current folder).
+    root, tools = str(run.root), relative_to_cwd(str(Path(sys.executable).parent))
     predict = f"{tools}/fashion-tfx predict --serving-root {root}/serving --index 0 --index 17 --split test"
     assert steps[0] == f"    {predict}"
     assert steps[1].startswith("    docker run --rm -p 8500:8500 -p 8501:8501 --mount type=bind,")
@@ -84,6 +85,7 @@ def test_what_ships_with_the_model_names_no_build_path_and_its_card_is_schema_va
 def test_lineage_prints_its_answer_only(full_test_run):
     run = full_test_run
     assert run.returncode == 0, run.stderr[-3000:]
+    earlier_logs = set((run.root / "logs").glob("lineage-*.log"))  # other tests read the same run's lineage
     out = subprocess.run(
         [sys.executable, "-m", "pipeline.lineage", "--root", str(run.root)],
         capture_output=True,
@@ -97,7 +99,7 @@ def test_lineage_prints_its_answer_only(full_test_run):
         assert re.match(pattern, line), line
     assert lines[0].startswith(f"served version {_served_version(run)}: ")
     # What the libraries said went to the log file under the root.
-    (log,) = (run.root / "logs").glob("lineage-*.log")
+    (log,) = set((run.root / "logs").glob("lineage-*.log")) - earlier_logs
     assert log.read_text().strip()
 
 

@@ -1,4 +1,4 @@
-"""The one way the model code draws and saves its PNGs (training curves, tuning trials)."""
+"""The one way the project draws and saves its PNGs (curves, trials, the fidelity and similar grids)."""
 
 from __future__ import annotations
 
