@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import re
 from collections.abc import Callable
 
 BACKENDS = ("local", "rest", "grpc")
-_URI = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def local_model_folder(args: argparse.Namespace):
@@ -21,15 +19,15 @@ def local_model_folder(args: argparse.Namespace):
         PayloadError: a URI was given.
         ServingError: no loadable model is there.
     """
-    from pipeline.config import S3_SCHEME
+    from pipeline.config import S3_SCHEME, is_uri
     from serving.local import resolve_model_dir
     from serving.payloads import PayloadError
 
     for option, value in (("--model-dir", args.model_dir), ("--serving-root", args.serving_root)):
-        if value is not None and _URI.match(value) and not value.startswith(S3_SCHEME):
+        if value is not None and is_uri(value) and not value.startswith(S3_SCHEME):
             raise PayloadError(
-                f"{option} {value}: a bucket URI; the local backend loads models from local folders only "
-                "(copy the version folder here first, e.g. `gcloud storage cp -r`)"
+                f"{option} {value}: a bucket URI; the local backend loads models from local folders and "
+                f"{S3_SCHEME} only (copy the version folder here first, e.g. `gcloud storage cp -r`)"
             )
     return resolve_model_dir(
         args.model_dir, None if args.model_dir else args.serving_root, args.model_name, args.version

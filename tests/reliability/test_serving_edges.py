@@ -460,7 +460,7 @@ FLAG_CASES = {
     "version -1": (["predict", "{png}", "--version", "-1"], r"--version: a version is a number of 0 or more"),
     "model dir gs://": (["predict", "{png}", "--model-dir", "gs://bucket/model/1"],
                         r"--model-dir gs://bucket/model/1: a bucket URI; the local backend loads models from "
-                        r"local folders only"),
+                        r"local folders and s3:// only"),
     "serving root gs://": (["predict", "{png}", "--serving-root", "gs://bucket/serving"],
                            r"--serving-root gs://bucket/serving: a bucket URI"),
     "embed batch size 0": (["embed", "{png}", "--output", "{work}/e.npy", "--batch-size", "0"],
