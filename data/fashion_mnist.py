@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -116,12 +117,19 @@ def data_fingerprint(digests: dict[str, str]) -> str:
     return hashlib.sha256("".join(digests[name] for name in FILES).encode()).hexdigest()[:16]
 
 
-def verify(directory: Path, require_canonical: bool) -> tuple[bool, str]:
+def verify(
+    directory: Path, require_canonical: bool, canonical_digests: Mapping[str, str] = CANONICAL_SHA256
+) -> tuple[bool, str]:
     """Reads the four files and checks them against the canonical digests (see `verify_contents`)."""
-    return verify_contents(directory, read_contents(directory), require_canonical)
+    return verify_contents(directory, read_contents(directory), require_canonical, canonical_digests)
 
 
-def verify_contents(directory: Path, contents: dict[str, bytes], require_canonical: bool) -> tuple[bool, str]:
+def verify_contents(
+    directory: Path,
+    contents: dict[str, bytes],
+    require_canonical: bool,
+    canonical_digests: Mapping[str, str] = CANONICAL_SHA256,
+) -> tuple[bool, str]:
     """Checks the four files' contents, as read, against the canonical digests.
 
     A set where some files match and others do not claims to be Fashion-MNIST but is damaged, so it
@@ -132,6 +140,8 @@ def verify_contents(directory: Path, contents: dict[str, bytes], require_canonic
         directory: where the contents were read from (named in messages).
         contents: file name -> decompressed content (`read_contents`).
         require_canonical: refuse foreign data too.
+        canonical_digests: file name -> the SHA-256 of its content that counts as canonical; the
+            published Fashion-MNIST digests unless a test declares its own small set canonical.
 
     Returns:
         (canonical, fingerprint).
@@ -140,14 +150,14 @@ def verify_contents(directory: Path, contents: dict[str, bytes], require_canonic
         DatasetError: a mismatch in a set that claims to be canonical.
     """
     digests = {name: hashlib.sha256(contents[name]).hexdigest() for name in FILES}
-    mismatched = [name for name in FILES if digests[name] != CANONICAL_SHA256[name]]
+    mismatched = [name for name in FILES if digests[name] != canonical_digests[name]]
     fingerprint = data_fingerprint(digests)
     if not mismatched:
         return True, fingerprint
     if require_canonical or len(mismatched) < len(FILES):
         details = "; ".join(
             f"{file_path(directory, n)}: SHA-256 of content {digests[n][:12]}…, "
-            f"expected {CANONICAL_SHA256[n][:12]}…"
+            f"expected {canonical_digests[n][:12]}…"
             for n in mismatched
         )
         cannot_help = (
@@ -273,11 +283,21 @@ def locate(
     cache_dir: Path | None = None,
     debian_dir: Path = DEBIAN_DIR,
     base_url: str = DOWNLOAD_URL,
+    canonical_digests: Mapping[str, str] = CANONICAL_SHA256,
 ) -> DatasetLocation:
     """Finds the four files: `data_dir`, then $FASHION_MNIST_DIR, the Debian package, the user cache.
 
     Files given by the user may be other IDX data of the same format only if `allow_foreign`; files
     in the Debian folder or the cache must be the canonical set.
+
+    Args:
+        data_dir: the folder the user named (`--data-dir`), tried first.
+        allow_foreign: accept IDX files from `data_dir` or $FASHION_MNIST_DIR that are not Fashion-MNIST.
+        allow_download: download the official files into the cache when no copy is found.
+        cache_dir: the user cache (default: `default_cache_dir()`).
+        debian_dir: the Debian package's folder.
+        base_url: where the official files are downloaded from.
+        canonical_digests: what counts as canonical (see `verify_contents`).
 
     Raises:
         ForeignDataError: valid IDX files that are not the canonical set, and `allow_foreign` is off.
@@ -298,12 +318,12 @@ def locate(
         missing = [str(file_path(directory, n)) for n in FILES if not file_path(directory, n).is_file()]
         if missing:
             raise DatasetError(f"data directory {directory} is missing: {', '.join(missing)}")
-        location = _verified(directory, origin, require_canonical=False)
+        location = _verified(directory, origin, False, canonical_digests)
         if not location.canonical and not allow_foreign:
             raise refuse_foreign(directory, origin)
         return location
     if _has_all(debian_dir):
-        return _verified(debian_dir, "debian", require_canonical=True)
+        return _verified(debian_dir, "debian", True, canonical_digests)
     cache = cache_dir or default_cache_dir()
     if not _has_all(cache):
         if not allow_download:
@@ -312,13 +332,15 @@ def locate(
                 f"{DATA_DIR_ENV}, or install the Debian package dataset-fashion-mnist"
             )
         download(cache, base_url=base_url)
-    return _verified(cache, "cache", require_canonical=True)
+    return _verified(cache, "cache", True, canonical_digests)
 
 
-def _verified(directory: Path, origin: str, require_canonical: bool) -> DatasetLocation:
+def _verified(
+    directory: Path, origin: str, require_canonical: bool, canonical_digests: Mapping[str, str]
+) -> DatasetLocation:
     try:
         contents = read_contents(directory)
-        canonical, fingerprint = verify_contents(directory, contents, require_canonical)
+        canonical, fingerprint = verify_contents(directory, contents, require_canonical, canonical_digests)
         if not canonical:
             # Foreign data is parsed here too, so malformed or empty files (wrong magic, counts, labels)
             # are refused with one clear message before a pipeline starts, not inside ExampleGen.

@@ -61,7 +61,9 @@ def _verified_content(directory: Path, name: str) -> bytes | None:
 
 
 def load_golden_set(
-    candidates: Iterable[str | Path | None] = (), per_class: int = GOLDEN_PER_CLASS
+    candidates: Iterable[str | Path | None] = (),
+    per_class: int = GOLDEN_PER_CLASS,
+    installed: Iterable[str | Path] | None = None,
 ) -> GoldenSet:
     """Reads the golden set from the first folder whose two test files match the canonical SHA-256.
 
@@ -71,12 +73,15 @@ def load_golden_set(
     Args:
         candidates: folders to try first (e.g. the run's data folder); the installed copies follow.
         per_class: images of each class to keep.
+        installed: where installed copies are looked for after `candidates`; None means
+            `default_candidates()` (the Debian package's folder, then the user cache). A test passes
+            its own folders (or none) to see what happens on a machine without them.
 
     Raises:
         GoldenSetError: no folder holds verified copies (the message lists the folders tried).
     """
     tried = []
-    for candidate in [*candidates, *default_candidates()]:
+    for candidate in [*candidates, *(default_candidates() if installed is None else installed)]:
         if not candidate:
             continue
         directory = Path(candidate)

@@ -8,6 +8,7 @@ import logging
 import os
 import stat
 import sys
+from pathlib import Path
 
 # Importing the `pipeline` package has already kept library start-up noise off the terminal.
 from pipeline.signals import INTERRUPTED_EXIT, handle_sigterm_as_interrupt, interruption
@@ -125,7 +126,7 @@ def _command_data(args) -> int:
     return 0
 
 
-def _command_run(args) -> int:
+def _command_run(args, golden_installed: list[Path] | None = None) -> int:
     from data import fashion_mnist
     from data.golden import load_golden_set
     from pipeline.config import make_config
@@ -148,7 +149,7 @@ def _command_run(args) -> int:
         create_components(early_config, args.stop_after)  # a ConfigError names the pipeline's node ids
     location = fashion_mnist.locate(args.data_dir, allow_foreign=args.allow_foreign_data)
     # Fail closed before any work: without the golden set no model could be blessed.
-    golden = load_golden_set([location.directory])
+    golden = load_golden_set([location.directory], installed=golden_installed)
     config = make_config(
         args.profile,
         args.root,
@@ -263,8 +264,15 @@ def _console_lost(err: OSError) -> int:
     return CONSOLE_LOST_EXIT
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `fashion-tfx` console script."""
+def main(argv: list[str] | None = None, *, golden_installed: list[Path] | None = None) -> int:
+    """Entry point of the `fashion-tfx` console script.
+
+    Args:
+        argv: the arguments after the program name (default: the process's own).
+        golden_installed: where `run` looks for installed copies of the golden set after the run's data
+            folder (see `data.golden.load_golden_set`); None, as from the console, means the Debian
+            package's folder and the user cache. Tests pass folders that hold none.
+    """
     from data.fashion_mnist import DatasetError
     from pipeline.config import ConfigError
     from pipeline.root_lock import RunInProgressError
@@ -274,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _quiet_logging(verbose=getattr(args, "verbose", False))
     commands = {
-        "run": _command_run,
+        "run": lambda args: _command_run(args, golden_installed),
         "data": _command_data,
         "kubeflow": _command_kubeflow,
         "predict": _command_predict,

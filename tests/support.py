@@ -54,12 +54,15 @@ def write_idx_set(directory: Path, train: int = 120, test: int = 40, seed: int =
     return directory
 
 
-def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    """Runs `fashion-tfx` in-process; returns its exit code (argparse's too) and what it printed."""
+def run_cli(argv: list[str], capsys, **main_arguments) -> tuple[int, str, str]:
+    """Runs `fashion-tfx` in-process; returns its exit code (argparse's too) and what it printed.
+
+    `main_arguments` go to `pipeline.cli.main` beside `argv` (e.g. `golden_installed`).
+    """
     from pipeline import cli
 
     try:
-        code = cli.main(argv)
+        code = cli.main(argv, **main_arguments)
     except SystemExit as exit_:
         code = exit_.code
     captured = capsys.readouterr()

@@ -38,13 +38,17 @@ def score_golden_set(model_dir: str, golden: GoldenSet) -> float:
     return float(np.mean(np.concatenate(predicted) == golden.labels.astype(np.int64)))
 
 
-def golden_set_check(model_dir: str, floor: float | None, candidates: list[str]) -> dict:
+def golden_set_check(
+    model_dir: str, floor: float | None, candidates: list[str], installed: list[str] | None = None
+) -> dict:
     """Scores the model on the golden set against the floor; fails closed.
 
     Args:
         model_dir: the candidate's SavedModel.
         floor: the accuracy the model must reach (see `eval_config.accuracy_floor`).
         candidates: folders that may hold the canonical test files (checked by SHA-256).
+        installed: where installed copies are looked for after `candidates` (see
+            `data.golden.load_golden_set`); None means the Debian package's folder and the user cache.
 
     Returns:
         A JSON-ready verdict: `passed`, and `accuracy`, `floor`, `examples`, `source`, or `reason`
@@ -53,7 +57,7 @@ def golden_set_check(model_dir: str, floor: float | None, candidates: list[str])
     if floor is None:
         return {"passed": False, "reason": "the evaluation sets no accuracy floor to hold the golden set to"}
     try:
-        golden = load_golden_set(candidates)
+        golden = load_golden_set(candidates, installed=installed)
     except GoldenSetError as err:
         return {"passed": False, "floor": floor, "reason": str(err)}
     accuracy = score_golden_set(model_dir, golden)

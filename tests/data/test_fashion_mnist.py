@@ -16,9 +16,9 @@ def _no_env(monkeypatch):
     monkeypatch.delenv(fm.DATA_DIR_ENV, raising=False)
 
 
-def _canonical_digests(monkeypatch, directory):
-    """Declares the fixture set canonical by making its digests the expected ones."""
-    monkeypatch.setattr(fm, "CANONICAL_SHA256", fm.content_digests(directory))
+def _as_canonical(directory) -> dict:
+    """The `locate` arguments that declare the fixture set canonical (its own digests are expected)."""
+    return {"canonical_digests": fm.content_digests(directory)}
 
 
 def test_explicit_foreign_data_is_refused_unless_allowed(tiny_idx_dir, monkeypatch):
@@ -38,18 +38,17 @@ def test_explicit_foreign_data_is_accepted_when_allowed(tiny_idx_dir, caplog):
     assert description.startswith("FOREIGN data") and location.fingerprint in description
 
 
-def test_canonical_set_is_recognised(tiny_idx_dir, monkeypatch):
-    _canonical_digests(monkeypatch, tiny_idx_dir)
-    location = fm.locate(tiny_idx_dir, allow_download=False)
+def test_canonical_set_is_recognised(tiny_idx_dir):
+    location = fm.locate(tiny_idx_dir, allow_download=False, **_as_canonical(tiny_idx_dir))
     assert location.canonical and len(location.fingerprint) == 16
 
 
-def test_partly_matching_set_is_a_checksum_mismatch(tiny_idx_dir, tmp_path, monkeypatch):
-    _canonical_digests(monkeypatch, tiny_idx_dir)
+def test_partly_matching_set_is_a_checksum_mismatch(tiny_idx_dir, tmp_path):
+    canonical = _as_canonical(tiny_idx_dir)
     other = write_idx_set(tmp_path / "other", seed=99)
     shutil.copy(other / f"{fm.TEST_IMAGES}.gz", tiny_idx_dir / f"{fm.TEST_IMAGES}.gz")
     with pytest.raises(fm.DatasetError, match=r"canonical checksum mismatch: .*t10k-images-idx3-ubyte\.gz"):
-        fm.locate(tiny_idx_dir, allow_download=False)
+        fm.locate(tiny_idx_dir, allow_download=False, **canonical)
 
 
 def test_managed_locations_must_be_canonical(tiny_idx_dir, tmp_path):
@@ -58,12 +57,11 @@ def test_managed_locations_must_be_canonical(tiny_idx_dir, tmp_path):
 
 
 def test_search_order_argument_environment_debian_cache(tiny_idx_dir, tmp_path, monkeypatch):
-    _canonical_digests(monkeypatch, tiny_idx_dir)
     debian = tmp_path / "debian"
     shutil.copytree(tiny_idx_dir, debian)
     cache = tmp_path / "cache"
     shutil.copytree(tiny_idx_dir, cache)
-    kwargs = dict(allow_download=False, debian_dir=debian, cache_dir=cache)
+    kwargs = dict(allow_download=False, debian_dir=debian, cache_dir=cache, **_as_canonical(tiny_idx_dir))
     assert fm.locate(None, **kwargs).origin == "debian"
     monkeypatch.setenv(fm.DATA_DIR_ENV, str(tiny_idx_dir))
     assert fm.locate(None, **kwargs).origin == "environment"
@@ -79,11 +77,14 @@ def test_missing_files_are_named(tiny_idx_dir):
         fm.locate(tiny_idx_dir, allow_download=False)
 
 
-def test_download_into_cache_then_verify(tiny_idx_dir, tmp_path, monkeypatch):
-    _canonical_digests(monkeypatch, tiny_idx_dir)
+def test_download_into_cache_then_verify(tiny_idx_dir, tmp_path):
     cache = tmp_path / "cache"
     location = fm.locate(
-        None, debian_dir=tmp_path / "absent", cache_dir=cache, base_url=tiny_idx_dir.as_uri()
+        None,
+        debian_dir=tmp_path / "absent",
+        cache_dir=cache,
+        base_url=tiny_idx_dir.as_uri(),
+        **_as_canonical(tiny_idx_dir),
     )
     assert location.origin == "cache" and location.canonical
     assert sorted(p.name for p in cache.iterdir()) == sorted(f"{n}.gz" for n in fm.FILES)

@@ -36,22 +36,20 @@ def test_golden_set_is_class_balanced_and_names_its_source(canonical_dir):
     assert len(set(found.ids)) == 1000 and found.ids[0].startswith(f"{fm.TEST_IMAGES}:")
 
 
-def test_a_tampered_copy_is_passed_over(canonical_dir, tmp_path, monkeypatch):
+def test_a_tampered_copy_is_passed_over(canonical_dir, tmp_path):
     tampered = _tampered_copy(tmp_path / "tampered", canonical_dir)
     # Tried first, refused by its digest; the installed copy is used instead.
     assert golden.load_golden_set([tampered]).directory == canonical_dir
-    monkeypatch.setattr(golden, "default_candidates", lambda: [tmp_path / "absent"])
     with pytest.raises(golden.GoldenSetError, match=r"no trusted golden set: .*tampered, .*absent"):
-        golden.load_golden_set([tampered])
+        golden.load_golden_set([tampered], installed=[tmp_path / "absent"])
 
 
-def test_a_gzip_copy_elsewhere_is_trusted_by_its_content(canonical_dir, tmp_path, monkeypatch):
+def test_a_gzip_copy_elsewhere_is_trusted_by_its_content(canonical_dir, tmp_path):
     copy = tmp_path / "copy"
     copy.mkdir()
     for name in (fm.TEST_IMAGES, fm.TEST_LABELS):
         (copy / f"{name}.gz").write_bytes(gzip.compress(read_bytes(fm.file_path(canonical_dir, name)), 1))
-    monkeypatch.setattr(golden, "default_candidates", lambda: [])
-    assert golden.load_golden_set([copy]).directory == copy
+    assert golden.load_golden_set([copy], installed=[]).directory == copy
 
 
 def test_class_resemblance_names_a_label_shift_and_passes_the_canonical_set(canonical_dir):

@@ -17,7 +17,6 @@ from support import run_cli, write_idx_set
 
 from components.evaluator.golden_set_check import GOLDEN_SET_LIMITS, GOLDEN_SET_PROPERTY
 from data import fashion_mnist as fm
-from data import golden
 from data.idx import IMAGES_MAGIC, LABELS_MAGIC, parse_idx, read_bytes, write_idx
 
 # Imported before any test captures stderr: run_pipeline binds sys.stderr as a default at import time.
@@ -142,14 +141,14 @@ def test_allowed_foreign_data_is_said_loudly_and_not_blessed(
         assert report["accuracy"] >= 0.3 and report["validation_failures"] == [], report
 
 
-def test_without_any_trusted_copy_the_run_is_refused_before_any_work(
-    poisoned_sets, tmp_path, monkeypatch, capsys
-):
+def test_without_any_trusted_copy_the_run_is_refused_before_any_work(poisoned_sets, tmp_path, capsys):
     # Nowhere to find the canonical test files (the foreign data is tried too, and fails its digest).
-    monkeypatch.setattr(golden, "default_candidates", lambda: [tmp_path / "no-debian", tmp_path / "no-cache"])
+    nowhere = [tmp_path / "no-debian", tmp_path / "no-cache"]
     root = tmp_path / "root"
     argv = ["run", "--profile", "test", "--root", str(root), "--allow-foreign-data"]
-    code, _, err = run_cli([*argv, "--data-dir", str(poisoned_sets["synthetic"])], capsys)
+    code, _, err = run_cli(
+        [*argv, "--data-dir", str(poisoned_sets["synthetic"])], capsys, golden_installed=nowhere
+    )
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1, err
     assert lines[0].startswith("fashion-tfx: error: no trusted golden set: ") and "no-cache" in lines[0]
@@ -157,14 +156,13 @@ def test_without_any_trusted_copy_the_run_is_refused_before_any_work(
     assert not (root / "metadata.sqlite").exists()
 
 
-def test_the_golden_set_check_fails_closed_without_a_golden_set(tmp_path, monkeypatch):
+def test_the_golden_set_check_fails_closed_without_a_golden_set(tmp_path):
     from components.evaluator.eval_config import accuracy_floor, largest_accuracy_drop, make_eval_config
     from components.evaluator.golden_set_check import golden_set_check
 
     assert accuracy_floor(make_eval_config(0.85, 0.0)) == pytest.approx(0.85)
     assert largest_accuracy_drop(make_eval_config(0.85, 0.02)) == pytest.approx(0.02)
-    monkeypatch.setattr(golden, "default_candidates", lambda: [])
-    verdict = golden_set_check(str(tmp_path / "no-model"), 0.85, [str(tmp_path)])
+    verdict = golden_set_check(str(tmp_path / "no-model"), 0.85, [str(tmp_path)], installed=[])
     assert verdict["passed"] is False and verdict["reason"].startswith("no trusted golden set")
     assert golden_set_check(str(tmp_path), None, [])["passed"] is False
     json.dumps(verdict)  # recorded on the blessing as JSON
