@@ -245,8 +245,9 @@ def verdict(report: dict[str, Any]) -> str:
     floor, drop = thresholds.get("min_accuracy"), thresholds.get("max_accuracy_drop")
     floor = "n/a" if floor is None else f"{floor:g}"
     golden_set = report.get("golden_set")
-    # The golden set's line follows the test split's sentence: the blessing's second gate.
-    second = f" {as_sentence(golden_set_line(golden_set))}" if golden_set else ""
+    # The golden set's line follows the test split's sentence: the blessing's second gate (said here
+    # only: the Markdown page shows this verdict in bold at its top and does not repeat the line).
+    second = f" {as_sentence(golden_set_line(golden_set))}"
     if report["blessed"]:
         sentence = f"Blessed: accuracy {accuracy:.4f} meets the floor of {floor}"
         if baseline:
@@ -411,7 +412,6 @@ def render_markdown(report: dict[str, Any]) -> str:
             else ("no drop allowed" if drop == 0 else f"a drop of at most {drop:g}")
         )
         + ".",
-        as_sentence(golden_set_line(report.get("golden_set"))),
         f"Mean recall over classes: {format_figure(report['mean_recall'])} (equals the accuracy when the "
         "classes are balanced).",
     ]

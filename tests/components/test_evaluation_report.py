@@ -113,8 +113,9 @@ def test_an_unblessed_model_says_why_and_against_which_baseline():
     assert report["verdict"] == (
         "Not blessed: accuracy 0.1000 is below the floor of 0.3; it falls 0.7750 below the baseline's "
         "accuracy, where no drop is allowed (baseline: served version 1796508204, accuracy 0.8750; "
-        "change -0.7750)."
+        "change -0.7750). Golden set: not checked."
     )
+    assert render_markdown(report).count("Golden set: not checked.") == 1
     rows = per_class_from_matrix(untrained)
     assert sum(r["precision"] is None for r in rows) == 9
 
@@ -133,9 +134,8 @@ def test_the_golden_set_is_the_verdicts_second_gate_in_json_and_markdown():
     assert page.startswith(
         "# Evaluation on the test split: the candidate of run 2026-12-05T23:16:52.892198\n"
     )
-    assert (
-        "Golden set: accuracy 0.7680 on 1,000 canonical test images (SHA-256 verified), floor 0.3: passed; "
-    ) in page
+    # Said once, in the bold verdict at the top, not again on a line of its own.
+    assert f"**{report['verdict']}**" in page and page.count("Golden set: ") == 1
     # TFMA passed the model on the test split; the golden set alone withdrew the blessing.
     failed = {**GOLDEN_PASSED, "passed": False, "accuracy": 0.25}
     refused = assemble_report(

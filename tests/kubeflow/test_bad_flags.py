@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import http.server
 import re
+import threading
 
 import pytest
 import yaml
@@ -127,18 +129,70 @@ SUBMIT_CASES = {
 }
 
 
+@pytest.fixture(scope="module")
+def kfp_host():
+    """A loopback HTTP server standing in for the KFP API: it records every request and answers 503.
+
+    Except the health check, which it answers (an empty JSON object) so the kfp client does not retry it
+    for 20 seconds: the client's next call fails at once.
+    """
+    received = []
+
+    class Recorder(http.server.BaseHTTPRequestHandler):
+        def _record(self):
+            received.append(f"{self.command} {self.path}")
+            if "healthz" not in self.path:
+                self.send_error(503)
+                return
+            body = b"{}"
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            self._record()
+
+        def do_POST(self):
+            self._record()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", received
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.mark.parametrize("case", sorted(SUBMIT_CASES))
-def test_bad_run_parameters_are_refused_before_sending(case, tmp_path, capsys, monkeypatch):
+def test_bad_run_parameters_are_refused_before_sending(case, tmp_path, capsys, kfp_host):
+    host, received = kfp_host
     package = tmp_path / "spec.yaml"
     package.write_text(yaml.safe_dump(SPEC))
-    sent = []
-    monkeypatch.setattr(submit, "submit", lambda *args, **kwargs: sent.append(args))
     pair, message = SUBMIT_CASES[case]
-    argv = ["kubeflow", "submit", "--host", "http://127.0.0.1:9", "--package", str(package), "--param", pair]
+    argv = ["kubeflow", "submit", "--host", host, "--package", str(package), "--param", pair]
+    before = len(received)
     code, _, err = run_cli(argv, capsys)
     assert code == 2, err
     assert message in _one_error_line(err), err
-    assert sent == []
+    assert received[before:] == []  # nothing reached the API
+
+
+def test_the_stand_in_api_sees_a_submission_that_is_not_refused(tmp_path, capsys, kfp_host):
+    # The check above can fail: well-formed parameters do reach the API (which answers 503).
+    host, received = kfp_host
+    package = tmp_path / "spec.yaml"
+    package.write_text(yaml.safe_dump(SPEC))
+    pair = "idx_example_gen_seed=7"
+    argv = ["kubeflow", "submit", "--host", host, "--package", str(package), "--param", pair]
+    before = len(received)
+    code, _, err = run_cli(argv, capsys)
+    assert code == 1 and f"submitting to {host} failed" in err, err
+    assert received[before:], "the submission never reached the stand-in API"
 
 
 def test_good_run_parameters_are_sent_with_their_types(tmp_path):
