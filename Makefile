@@ -33,10 +33,10 @@ format: $(STAMP)
 test: setup lint audit
 	$(VENV)/bin/python -m pytest -m "not slow" $(ARGS)
 
-# The edit-test loop: every test that does not run the pipeline (marker `pipeline`), in a few minutes.
-# No lint or audit: `make test` (CI) runs those and the whole suite.
+# The edit-test loop: every test that does not run the pipeline (marker `pipeline`), on two workers
+# (pytest-xdist), in under 3 minutes on 2 cores. No lint or audit: `make test` (CI) runs those and the whole suite.
 test-fast: setup
-	$(VENV)/bin/python -m pytest -m "not slow and not pipeline" $(ARGS)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadscope -m "not slow and not pipeline" $(ARGS)
 
 # The slowest crash case (SIGKILL during the Trainer, then resume), kept out of `make test`.
 test-crash: setup

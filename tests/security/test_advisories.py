@@ -102,7 +102,9 @@ def test_snapshot_round_trips_and_is_byte_identical_for_the_same_records(tmp_pat
 
 @pytest.mark.parametrize(
     "content, message",
-    [(None, "not found"), (b"not gzip", "unreadable"), (gzip.compress(b"{broken\n"), "unreadable")],
+    # mtime=0: the same bytes, so the same test id, in every pytest-xdist worker that collects it.
+    [(None, "not found"), (b"not gzip", "unreadable"), (gzip.compress(b"{broken\n", mtime=0), "unreadable")],
+    ids=["missing", "not gzip", "gzip of broken JSON"],
 )
 def test_bad_snapshot_files_give_a_clear_error(tmp_path, content, message):
     path = tmp_path / "snapshot.jsonl.gz"
