@@ -28,6 +28,8 @@ SHORT_NAMES = {
     "cnn_filters": "filters",
     "fcnn_layers": "layers",
     "fcnn_units": "units",
+    "resnet_blocks": "blocks",
+    "resnet_width": "width",
 }
 
 
@@ -38,7 +40,7 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-FAMILY_PREFIXES = ("cnn_", "fcnn_", "transfer_")
+FAMILY_PREFIXES = ("cnn_", "fcnn_", "resnet_", "transfer_")
 
 
 def format_hyperparameters(values: dict[str, Any]) -> str:

@@ -54,8 +54,11 @@ class FashionHyperModel(keras_tuner.HyperModel):
         size = hp.get("batch_size")
         train = self._batches.dataset(x, size, shuffle=True, seed=self._settings.seed)
         val = self._batches.dataset(validation_data, size, shuffle=False)
+        epochs = kwargs.get("epochs", 1)
+        # A short trial warms up for at most a quarter of its epochs (none in a 2-epoch trial).
+        warmup = min(self._settings.warmup_epochs, epochs // 4)
         schedule = keras.callbacks.LearningRateScheduler(
-            cosine_learning_rate(hp.get("learning_rate"), kwargs.get("epochs", 1))
+            cosine_learning_rate(hp.get("learning_rate"), epochs, warmup)
         )
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), schedule]
         return model.fit(train, validation_data=val, **kwargs)
