@@ -44,6 +44,20 @@ MAX_LEARNING_RATE = 0.1
 MIN_BACKBONE_INPUT = 32
 
 
+# The hyper-parameters only one family reads start with its name (`cnn_blocks`, `resnet_width`).
+FAMILY_PREFIXES = tuple(f"{family}_" for family in FAMILIES)
+
+
+def own_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
+    """Returns `values` without the other families' hyper-parameters (`cnn_blocks` for a `resnet`)."""
+    family = values.get("family")
+    return {
+        name: value
+        for name, value in values.items()
+        if not (name.startswith(FAMILY_PREFIXES) and family and not name.startswith(f"{family}_"))
+    }
+
+
 class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field and the allowed values."""
 

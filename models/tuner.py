@@ -17,11 +17,11 @@ from tfx import v1 as tfx
 
 from compat.keras_tuner import record_values
 from data.plots import save_png, subplots
-from models.console import FAMILY_PREFIXES, TrialLines
+from models.console import TrialLines
 from models.families import build_model, served_base_model
 from models.preprocessing import TransformedBatches, read_records
 from models.search_space import search_space
-from models.settings import ModelSettings
+from models.settings import FAMILY_PREFIXES, ModelSettings
 from models.tensorboard_views import write_hparams_logs
 from models.trainer import MONITORED_METRIC, cosine_learning_rate
 

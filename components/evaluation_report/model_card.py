@@ -30,6 +30,7 @@ from components.evaluation_report.report import (
 from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON
 from data.classes import CLASS_NAMES
 from data.resize import SOURCE_SIZE
+from models.settings import own_hyperparameters
 from models.trainer import CURVES_PNG
 from serving.versions import SAVED_MODEL_FILE
 
@@ -174,7 +175,9 @@ def model_record(
         "parameters": training.get("parameters"),
         "source_size": settings.get("source_size", SOURCE_SIZE),
         "image_size": settings.get("image_size"),
-        "hyperparameters": {k: v for k, v in values.items() if not k.startswith("tuner/")},
+        "hyperparameters": {
+            k: v for k, v in own_hyperparameters(values).items() if not k.startswith("tuner/")
+        },
         "recipe": recipe_sentence(values, settings, (hyperparameters or {}).get("source")),
         "training": {
             "epochs": training.get("epochs", len((history or {}).get("loss", []))),
