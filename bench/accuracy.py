@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from bench.common import RESULTS_DIR, figure, utc_now, write_results
+from bench.common import RESULTS_DIR, code_commit, figure, utc_now, write_results
 
 TARGET = 0.95
 # The cnn recipe the quick profile trains (Adam, the five classic transformations at 0.2, batch 64).
@@ -219,6 +219,7 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         "final_val_accuracy": round(float(val_single), 4),
         "final_val_accuracy_flip_averaged": round(float(val_flip_averaged), 4),
         "measured_at": utc_now(),
+        "commit": code_commit(),
     }
 
 
@@ -275,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
             for p in curve
         ]
         figures += [figure(f"training wall time, {describe(p)}", p["train_seconds"], "s") for p in curve]
+        for fig, point in zip(figures, curve + curve, strict=True):
+            fig.update({k: point[k] for k in ("commit", "commit_source") if k in point})
         notes = (
             "Variants change one thing against `recipe` (see VARIANTS in bench/accuracy.py); compare rows of "
             "the same images × epochs, measured in the same run (same machine load). test_accuracy is "
