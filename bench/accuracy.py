@@ -18,24 +18,64 @@ import time
 
 import numpy as np
 
-from bench.common import RESULTS_DIR, figure, utc_now, write_results
+from bench.common import RESULTS_DIR, code_commit, figure, utc_now, write_results
 
 TARGET = 0.95
-RECIPE = dict(
-    resize="opencv linear", image_size=128, stem=4, precision="auto", label_smoothing=0.1, augment=0.2
+# The cnn recipe the quick profile trains (Adam, the five classic transformations at 0.2, batch 64).
+CNN_RECIPE = dict(
+    resize="opencv linear",
+    image_size=128,
+    stem=4,
+    precision="auto",
+    label_smoothing=0.1,
+    augment=0.2,
+    family="cnn",
+    optimizer="adam",
+    learning_rate=1e-3,
+    weight_decay=0.0,
+    warmup_epochs=0,
+    augmentations=("flip", "shift", "zoom", "rotate", "contrast"),
+    batch_size=64,
 )
-# One change each against the recipe.
+# The full profile's recipe: ResNet-20, SGD with Nesterov momentum and weight decay after a warm-up,
+# flip, pad-and-crop and random erasing each at 0.5, batch 128.
+RESNET_RECIPE = dict(
+    CNN_RECIPE,
+    family="resnet",
+    optimizer="sgd",
+    learning_rate=0.1,
+    weight_decay=5e-3,
+    warmup_epochs=2,
+    augmentations=("flip", "crop", "erase"),
+    augment=0.5,
+    batch_size=128,
+)
+# One change each against a recipe.
 VARIANTS: dict[str, dict] = {
-    "recipe": RECIPE,
-    "float32": {**RECIPE, "precision": "float32"},
-    "no label smoothing": {**RECIPE, "label_smoothing": 0.0},
-    "no augmentation": {**RECIPE, "augment": 0.0},
+    "recipe": CNN_RECIPE,
+    "float32": {**CNN_RECIPE, "precision": "float32"},
+    "no label smoothing": {**CNN_RECIPE, "label_smoothing": 0.0},
+    "no augmentation": {**CNN_RECIPE, "augment": 0.0},
     # The upscale question (issue #13): native 28×28 (no stem) against three ways to reach 128×128.
-    "native 28": {**RECIPE, "resize": "none", "image_size": 28, "stem": 1},
-    "tf bilinear 128": {**RECIPE, "resize": "tf.image.resize bilinear"},
-    "opencv cubic 128": {**RECIPE, "resize": "opencv cubic"},
-    "opencv area 128": {**RECIPE, "resize": "opencv area"},
+    "native 28": {**CNN_RECIPE, "resize": "none", "image_size": 28, "stem": 1},
+    "tf bilinear 128": {**CNN_RECIPE, "resize": "tf.image.resize bilinear"},
+    "opencv cubic 128": {**CNN_RECIPE, "resize": "opencv cubic"},
+    "opencv area 128": {**CNN_RECIPE, "resize": "opencv area"},
+    # The full profile's recipe and its parts (issue #23).
+    "resnet recipe": RESNET_RECIPE,
+    "resnet: cnn family": {**RESNET_RECIPE, "family": "cnn"},
+    "resnet: adam": {**RESNET_RECIPE, "optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 0.0},
+    "resnet: classic augmentation": {
+        **RESNET_RECIPE,
+        "augmentations": CNN_RECIPE["augmentations"],
+        "augment": 0.2,
+    },
+    "resnet: no erasing": {**RESNET_RECIPE, "augmentations": ("flip", "crop")},
+    "resnet: no label smoothing": {**RESNET_RECIPE, "label_smoothing": 0.0},
+    "resnet: batch 64": {**RESNET_RECIPE, "batch_size": 64},
 }
+# The variant keys that are ModelSettings fields.
+_SETTINGS_KEYS = ("optimizer", "learning_rate", "weight_decay", "warmup_epochs", "augmentations")
 
 
 def resize(images: np.ndarray, method: str, size: int) -> np.ndarray:
@@ -108,28 +148,31 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
     from models.settings import ModelSettings
     from models.trainer import cosine_learning_rate
 
-    spec = VARIANTS[variant]
+    spec = {**CNN_RECIPE, **VARIANTS[variant]}
     size = spec["image_size"]
+    batch = spec["batch_size"]
     started = time.perf_counter()
     images = {k: (resize(x, spec["resize"], size), y) for k, (x, y) in data.items()}
     resize_seconds = time.perf_counter() - started
     settings = ModelSettings(
         image_size=size,
         upscale=size != 28,
-        families=("cnn",),
+        families=(spec["family"],),
         stems=(spec["stem"],),
-        batch_size=64,
+        batch_size=batch,
         train_epochs=epochs,
         precision=spec["precision"],
+        augment_probability=spec["augment"],
         test_time_flip=True,  # measured both ways below, on the same weights
+        **{k: spec[k] for k in _SETTINGS_KEYS},
     )
     hp = keras_tuner.HyperParameters()
     values = {
         **DEFAULTS,
         "learning_rate": settings.learning_rate,
-        "family": "cnn",
+        "family": spec["family"],
         "stem": spec["stem"],
-        "batch_size": 64,
+        "batch_size": batch,
         "label_smoothing": spec["label_smoothing"],
         "augment_probability": spec["augment"],
     }
@@ -140,24 +183,29 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
     train_x, train_y = images["train"][0][:count], images["train"][1][:count]
     started = time.perf_counter()
     history = model.fit(
-        dataset(train_x, train_y, 64, shuffle=True),
+        dataset(train_x, train_y, batch, shuffle=True),
         epochs=epochs,
         validation_data=dataset(*images["eval"], 256, shuffle=False),
         callbacks=[
-            keras.callbacks.LearningRateScheduler(cosine_learning_rate(settings.learning_rate, epochs))
+            keras.callbacks.LearningRateScheduler(
+                cosine_learning_rate(settings.learning_rate, epochs, settings.warmup_epochs)
+            )
         ],
         verbose=2,
     )
     seconds = time.perf_counter() - started
     test = dataset(*images["test"], 256, shuffle=False)
+    validation = dataset(*images["eval"], 256, shuffle=False)
     _, flip_averaged = model.evaluate(test, verbose=0)
+    _, val_flip_averaged = model.evaluate(validation, verbose=0)
     # The same weights without test-time flipping (its two layers hold no weights).
     plain = build_model(hp, dataclasses.replace(settings, test_time_flip=False))
     plain.set_weights(model.get_weights())
     _, single = plain.evaluate(test, verbose=0)
+    _, val_single = plain.evaluate(validation, verbose=0)
     return {
         "variant": variant,
-        **spec,
+        **{k: list(v) if isinstance(v, tuple) else v for k, v in spec.items()},
         "policy": training_policy(spec["precision"]),
         "train_images": count,
         "epochs": epochs,
@@ -167,7 +215,11 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         "test_accuracy": round(float(flip_averaged), 4),
         "test_accuracy_without_flip_averaging": round(float(single), 4),
         "val_accuracy": [round(float(v), 4) for v in history.history["val_accuracy"]],
+        # What a recipe decision reads: the eval split (carved from the training file), never the test.
+        "final_val_accuracy": round(float(val_single), 4),
+        "final_val_accuracy_flip_averaged": round(float(val_flip_averaged), 4),
         "measured_at": utc_now(),
+        "commit": code_commit(),
     }
 
 
@@ -224,6 +276,8 @@ def main(argv: list[str] | None = None) -> None:
             for p in curve
         ]
         figures += [figure(f"training wall time, {describe(p)}", p["train_seconds"], "s") for p in curve]
+        for fig, point in zip(figures, curve + curve, strict=True):
+            fig.update({k: point[k] for k in ("commit", "commit_source") if k in point})
         notes = (
             "Variants change one thing against `recipe` (see VARIANTS in bench/accuracy.py); compare rows of "
             "the same images × epochs, measured in the same run (same machine load). test_accuracy is "

@@ -7,6 +7,7 @@ import json
 import os
 import platform
 import shlex
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -76,12 +77,35 @@ def command_line() -> str:
     return " ".join([".venv/bin/python", *(shlex.quote(a) for a in argv)])
 
 
+def code_commit() -> str:
+    """Returns the commit of the code being measured (`git rev-parse`), marked if the tree has edits.
+
+    Results and BENCHMARKS.md do not count as edits: a run rewrites them.
+    """
+    root = RESULTS_DIR.parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short=7", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        changed = subprocess.run(
+            ["git", "status", "--porcelain", "--", ".", ":!bench/results", ":!BENCHMARKS.md"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return f"{head}+uncommitted changes" if changed else head
+
+
 def write_results(name: str, figures: list[dict[str, Any]], details: dict[str, Any] | None = None) -> Path:
     """Writes bench/results/<name>.json with the figures, the machine, the time and the command."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
         "measured_at": utc_now(),
+        "commit": code_commit(),
         "command": command_line(),
         "machine": machine(),
         "figures": figures,

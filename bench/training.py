@@ -6,7 +6,9 @@ left out, so the figure is the model's own cost): the run's upscaled train split
 at 28×28 from ExampleGen. "The same model fed 28×28" is what the pipeline builds without the
 upscaler: the same hyper-parameters with no stem downsampling (`pipeline.model_settings`). Also
 times the 2×2 stem, which the `full` profile once searched (its real cost is now measured end to end
-by `bench.pipeline_cost --profile full`).
+by `bench.pipeline_cost --profile full`), and the run's model at each batch size of `--batch-sizes`
+(the CPU's matrix units idle at small batches; the choice also changes the accuracy a budget buys,
+which `bench.accuracy` measures).
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", required=True, help="root of a finished pipeline run (quick profile)")
     parser.add_argument("--images", type=int, default=3000, help="training images per epoch")
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--batch-sizes", default="32,64,128,256", help="comma-separated batch sizes to time")
     args = parser.parse_args(argv)
     from models.settings import ModelSettings
 
@@ -72,7 +75,22 @@ def main(argv: list[str] | None = None) -> None:
         {**values, "stem": 2}, dataclasses.replace(settings, stems=(2,)), big, labels, 1
     )
 
+    by_batch = {
+        size: images_per_second({**values, "batch_size": size}, settings, big, labels, args.epochs)
+        for size in (int(b) for b in args.batch_sizes.split(","))
+    }
+    chosen = values["batch_size"]
     figures = [
+        figure(
+            f"training throughput of the run's model at batch {size}",
+            round(rate, 1),
+            "images/s",
+            baseline=round(by_batch[chosen], 1) if chosen in by_batch and size != chosen else None,
+            baseline_what=f"batch {chosen}, the run's" if chosen in by_batch and size != chosen else "",
+        )
+        for size, rate in by_batch.items()
+    ]
+    figures += [
         figure(
             f"training throughput, chosen model at {settings.image_size}×{settings.image_size} "
             f"(stem {values['stem']})",

@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+import math
+
 import keras
 import tensorflow as tf
 
+from models.settings import CLASSIC_AUGMENTATIONS, TRANSFORMS
+
 # Magnitudes of each transformation when it is applied; whether it is applied is a per-image coin toss.
-TRANSFORMS = ("flip", "shift", "zoom", "rotate", "contrast")
+CROP_FRACTION = 0.125  # pad-and-crop by up to 4 pixels of 32, the CIFAR and Fashion-MNIST ResNets' crop
+# Random erasing (Zhong et al. 2017): a rectangle of 2-25% of the image, aspect ratio 0.3-3.3, filled
+# with uniform noise.
+ERASE_AREA = (0.02, 0.25)
+ERASE_ASPECT = (0.3, 3.3)
 
 
 class _MirrorLeftRight(keras.layers.Layer):
     # Keras' RandomFlip flips only half the images it sees; the coin toss is RandomApply's job.
     def call(self, images, training=None):
         return tf.reverse(images, axis=[2])
+
+
+class _RandomErase(keras.layers.Layer):
+    # One random rectangle per image, filled with uniform noise in [0, 1].
+    def __init__(self, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self._generator = keras.random.SeedGenerator(seed)
+
+    def call(self, images, training=None):
+        shape = tf.shape(images)
+        count = shape[0]
+        height, width = tf.cast(shape[1], tf.float32), tf.cast(shape[2], tf.float32)
+
+        def uniform(low: float, high: float):
+            return keras.random.uniform((count,), low, high, seed=self._generator)
+
+        area = uniform(*ERASE_AREA)
+        aspect = tf.exp(uniform(math.log(ERASE_ASPECT[0]), math.log(ERASE_ASPECT[1])))
+        rows = tf.minimum(tf.sqrt(area * aspect) * height, height)
+        columns = tf.minimum(tf.sqrt(area / aspect) * width, width)
+        top = uniform(0.0, 1.0) * (height - rows)
+        left = uniform(0.0, 1.0) * (width - columns)
+
+        def inside(start, length, side):
+            positions = tf.range(side, dtype=tf.float32)[None, :]
+            return (positions >= start[:, None]) & (positions < (start + length)[:, None])
+
+        mask = inside(top, rows, height)[:, :, None] & inside(left, columns, width)[:, None, :]
+        noise = keras.random.uniform(shape, seed=self._generator)
+        return tf.where(mask[..., None], tf.cast(noise, images.dtype), images)
 
 
 def _make_transform(name: str, seed: int) -> keras.layers.Layer:
@@ -27,6 +65,13 @@ def _make_transform(name: str, seed: int) -> keras.layers.Layer:
         return keras.layers.RandomRotation(0.03, fill_mode="constant", seed=seed)
     if name == "contrast":
         return keras.layers.RandomContrast(0.3, value_range=(0.0, 1.0), seed=seed)
+    if name == "crop":
+        # Whole-pixel shifts with a black border: the pad-and-crop of the ResNet recipes.
+        return keras.layers.RandomTranslation(
+            CROP_FRACTION, CROP_FRACTION, fill_mode="constant", interpolation="nearest", seed=seed
+        )
+    if name == "erase":
+        return _RandomErase(seed=seed)
     raise ValueError(f"unknown augmentation {name!r}; choose from {', '.join(TRANSFORMS)}")
 
 
@@ -72,12 +117,20 @@ class RandomApply(keras.layers.Layer):
 
 
 def augmentation_probabilities(
-    strength: float, overrides: dict[str, float] | None = None
+    strength: float,
+    overrides: dict[str, float] | None = None,
+    transforms: tuple[str, ...] = CLASSIC_AUGMENTATIONS,
 ) -> dict[str, float]:
-    """Returns each transformation's probability: `strength` for all, except those overridden."""
-    probabilities = {name: float(strength) for name in TRANSFORMS}
+    """Returns each transformation's probability: `strength` for all, except those overridden.
+
+    Args:
+        strength: the probability of each of `transforms`.
+        overrides: per-transformation probabilities (any of `TRANSFORMS`; 0 turns one off).
+        transforms: the transformations in use (`ModelSettings.augmentations`).
+    """
+    probabilities = {name: float(strength) for name in transforms}
     for name, value in (overrides or {}).items():
-        if name not in probabilities:
+        if name not in TRANSFORMS:
             raise ValueError(f"unknown augmentation {name!r}; choose from {', '.join(TRANSFORMS)}")
         probabilities[name] = float(value)
     return probabilities

@@ -10,6 +10,7 @@ from typing import Any
 import keras
 
 from compat.keras_tuner import hyperband_trials
+from models.settings import own_hyperparameters
 
 # The local runner's progress display prints this logger's records on the console (everything else
 # the libraries say goes to the run's log file); on Kubeflow they are ordinary lines of the pod's log.
@@ -28,6 +29,8 @@ SHORT_NAMES = {
     "cnn_filters": "filters",
     "fcnn_layers": "layers",
     "fcnn_units": "units",
+    "resnet_blocks": "blocks",
+    "resnet_width": "width",
 }
 
 
@@ -38,19 +41,15 @@ def format_value(value: Any) -> str:
     return str(value)
 
 
-FAMILY_PREFIXES = ("cnn_", "fcnn_", "transfer_")
-
-
 def format_hyperparameters(values: dict[str, Any]) -> str:
     """Returns the key hyper-parameters of a trial as `cnn stem=4 lr=1e-03 batch=32 …`.
 
     Another family's parameters (`fcnn_units` for a `cnn`) are left out: that model does not use them.
     """
-    family = values.get("family")
+    own = own_hyperparameters(values)
     parts = []
     for name, short in SHORT_NAMES.items():
-        foreign = name.startswith(FAMILY_PREFIXES) and family and not name.startswith(f"{family}_")
-        if name in values and not foreign:
+        if name in own:
             parts.append(format_value(values[name]) if not short else f"{short}={format_value(values[name])}")
     return " ".join(parts)
 

@@ -1,4 +1,5 @@
-"""The model families (fcnn, cnn, transfer) built from hyper-parameters, each with an `embedding` layer."""
+"""The model families (fcnn, cnn, resnet, transfer) built from hyper-parameters, each with an `embedding`
+layer."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import tensorflow as tf
 from data.classes import NUM_CLASSES
 from models.augmentation import augmentation_probabilities, make_augmentation
 from models.search_space import max_cnn_blocks
-from models.settings import BASE_MODEL, IMAGENET, TRANSFER, ModelSettings
+from models.settings import BASE_MODEL, IMAGENET, RESNET, TRANSFER, ModelSettings
 from serving.signatures import EMBEDDING  # also the name of the layer whose output `embed` returns
 from serving.versions import SAVED_MODEL_FILE
 
@@ -179,6 +180,35 @@ def _cnn_trunk(x, hp: keras_tuner.HyperParameters, image_size: int):
     return keras.layers.Dense(hp.get("embedding_dim"), activation="relu", name=EMBEDDING)(x)
 
 
+def _conv_bn(x, filters: int, stride: int, name: str):
+    x = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv")(
+        x
+    )
+    return keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+
+
+def _resnet_trunk(x, hp: keras_tuner.HyperParameters):
+    # He et al.'s CIFAR ResNet (ResNet-20 at 3 blocks a stage, width 16): three stages of basic blocks,
+    # each stage halving the side and doubling the width, a projection shortcut where the shape changes.
+    width = hp.get("resnet_width")
+    x = keras.layers.ReLU(name="stem_relu")(_conv_bn(x, width, 1, "stem"))
+    for stage in range(3):
+        filters = width * 2**stage
+        for block in range(hp.get("resnet_blocks")):
+            name = f"stage{stage}_block{block}"
+            stride = 2 if stage > 0 and block == 0 else 1
+            y = keras.layers.ReLU(name=f"{name}_relu0")(_conv_bn(x, filters, stride, f"{name}_a"))
+            y = _conv_bn(y, filters, 1, f"{name}_b")
+            if stride != 1 or x.shape[-1] != filters:
+                x = keras.layers.Conv2D(
+                    filters, 1, strides=stride, use_bias=False, name=f"{name}_shortcut_conv"
+                )(x)
+                x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_shortcut_bn")(x)
+            x = keras.layers.ReLU(name=f"{name}_relu1")(keras.layers.Add(name=f"{name}_add")([x, y]))
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.layers.Dense(hp.get("embedding_dim"), activation="relu", name=EMBEDDING)(x)
+
+
 def served_base_model(path: str | None) -> str | None:
     """Returns the base model's SavedModel folder, or None when the look-up found nothing served."""
     return path if path and tf.io.gfile.exists(os.path.join(path, SAVED_MODEL_FILE)) else None
@@ -229,7 +259,9 @@ def build_classifier(
     if family == TRANSFER and settings.backbone_weights == BASE_MODEL and not base_model_dir:
         log.warning("no blessed model to transfer from yet: training the cnn family from scratch")
         family = "cnn"
-    probabilities = augmentation_probabilities(hp.get("augment_probability"), augmentation)
+    probabilities = augmentation_probabilities(
+        hp.get("augment_probability"), augmentation, settings.augmentations
+    )
     block = None
     if any(p > 0.0 for p in probabilities.values()):
         block = make_augmentation(probabilities, seed=settings.seed)
@@ -244,6 +276,8 @@ def build_classifier(
         x = _fcnn_trunk(augment(_stem(x, hp.get("stem"))), hp)
     elif family == "cnn":
         x = _cnn_trunk(augment(_stem(x, hp.get("stem"))), hp, settings.image_size)
+    elif family == RESNET:
+        x = _resnet_trunk(augment(_stem(x, hp.get("stem"))), hp)
     elif family == TRANSFER:
         embedding = _transfer_trunk(x, settings, hp.get("stem"), base_model_dir, augment)
         x = keras.layers.Dense(hp.get("embedding_dim"), activation="relu", name="head")(embedding)
@@ -255,6 +289,22 @@ def build_classifier(
     if settings.test_time_flip:
         outputs = FlipMean(name=FLIP_MEAN, dtype="float32")(outputs)
     return keras.Model(inputs, outputs, name=CLASSIFIER)
+
+
+def make_optimizer(settings: ModelSettings, learning_rate: float) -> keras.optimizers.Optimizer:
+    """Returns the settings' optimiser (`adam`, or `sgd` with Nesterov momentum) at `learning_rate`.
+
+    Weight decay is decoupled (Keras shrinks each weight by rate × decay per step) and spares batch-norm
+    scales and offsets and biases, as the ResNet recipes do.
+    """
+    decay = float(settings.weight_decay) or None
+    if settings.optimizer == "sgd":
+        optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=decay)
+    else:
+        optimizer = keras.optimizers.Adam(learning_rate, weight_decay=decay)
+    if decay:
+        optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
+    return optimizer
 
 
 def build_model(
@@ -278,7 +328,7 @@ def build_model(
     # Hyper-parameters tuned before label smoothing existed have none.
     smoothing = hp.values.get("label_smoothing", 0.0)
     model.compile(
-        optimizer=keras.optimizers.Adam(hp.get("learning_rate")),
+        optimizer=make_optimizer(settings, hp.get("learning_rate")),
         loss=smoothed_crossentropy(smoothing),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
         # XLA compilation costs more than it saves for these small models and short trials on CPU.

@@ -12,7 +12,8 @@ from typing import Any
 from data.resize import DEFAULT_INTERPOLATION, SOURCE_SIZE, check_resize
 
 TRANSFER = "transfer"  # the family that reuses a pretrained trunk (a backbone, or the served model's)
-FAMILIES = ("fcnn", "cnn", TRANSFER)
+RESNET = "resnet"  # residual stages of basic blocks (ResNet-20 at its defaults: 3 stages × 3 blocks)
+FAMILIES = ("fcnn", "cnn", RESNET, TRANSFER)
 BACKBONES = ("mobilenet_v3_small", "efficientnet_b0", "vgg19")
 # Where a transfer backbone's weights come from; any other value is a path to a Keras weights file.
 IMAGENET, BASE_MODEL = "imagenet", "base_model"
@@ -27,12 +28,34 @@ STEMS = (1, 2, 4, 8)
 # Small batches are for tiny data sets: batch norm's running statistics and the optimiser need steps,
 # and 200 images at batch 128 give 2 steps per epoch (measured: a model that never leaves chance).
 BATCH_SIZES = (16, 32, 64, 128)
-# The learning rates a search tries besides the settings' own (which it tries first).
-LEARNING_RATES = (3e-3, 1e-3, 3e-4)
+# The learning rates a search tries besides the settings' own (which it tries first), per optimiser.
+LEARNING_RATES = {"adam": (3e-3, 1e-3, 3e-4), "sgd": (0.1, 0.05, 0.02)}
+# `adam`; or `sgd`: SGD with Nesterov momentum 0.9 and decoupled weight decay (`weight_decay`).
+OPTIMIZERS = tuple(LEARNING_RATES)
+# The augmentation's transformations (built by models.augmentation), named here so that settings stay
+# free of TensorFlow: `crop` is pad-and-crop (a whole-pixel shift of up to 1/8 of the side), `erase`
+# random erasing.
+TRANSFORMS = ("flip", "shift", "zoom", "rotate", "contrast", "crop", "erase")
+CLASSIC_AUGMENTATIONS = ("flip", "shift", "zoom", "rotate", "contrast")
+MAX_AUGMENT_PROBABILITY = 0.5  # the search's upper bound; also the most a profile may set
 # A rate above this diverges Adam on these models; it is a configuration mistake, not a choice.
 MAX_LEARNING_RATE = 0.1
 # Keras applications refuse inputs smaller than this.
 MIN_BACKBONE_INPUT = 32
+
+
+# The hyper-parameters only one family reads start with its name (`cnn_blocks`, `resnet_width`).
+FAMILY_PREFIXES = tuple(f"{family}_" for family in FAMILIES)
+
+
+def own_hyperparameters(values: dict[str, Any]) -> dict[str, Any]:
+    """Returns `values` without the other families' hyper-parameters (`cnn_blocks` for a `resnet`)."""
+    family = values.get("family")
+    return {
+        name: value
+        for name, value in values.items()
+        if not (name.startswith(FAMILY_PREFIXES) and family and not name.startswith(f"{family}_"))
+    }
 
 
 class ConfigError(ValueError):
@@ -66,9 +89,19 @@ class ModelSettings:
         tuner_train_cap: training examples per tuning epoch (None: all of the train split).
         batch_size: the default batch size (one of `BATCH_SIZES`), and the largest the Tuner may
             choose (16 or 32 for tiny data: 200 images at 128 per batch give 2 steps per epoch).
-        learning_rate: Adam's initial rate (a cosine decay takes it down over the epochs): what the
-            Trainer uses when no Tuner runs, and the Tuner's first trial; the Tuner also tries
-            `LEARNING_RATES`.
+        learning_rate: the optimiser's peak rate (a cosine decay takes it down over the epochs, after
+            `warmup_epochs` of linear warm-up): what the Trainer uses when no Tuner runs, and the
+            Tuner's first trial; the Tuner also tries the optimiser's `LEARNING_RATES`.
+        optimizer: `adam` or `sgd` (Nesterov momentum 0.9; see `OPTIMIZERS`).
+        weight_decay: decoupled weight decay per step, scaled by the rate (0: none); batch-norm
+            scales and offsets and biases are exempt.
+        warmup_epochs: epochs of linear warm-up to the peak rate before the cosine decay (0: none).
+        augmentations: the training-only transformations (`TRANSFORMS`), each applied to an image with
+            the `augment_probability` hyper-parameter's probability.
+        augment_probability: that hyper-parameter's default (and the Trainer's value without a Tuner).
+        use_tuned: train with the Tuner's best trial (True), or train the profile's recipe (the
+            defaults) and keep the Tuner's trials as a record (False): short trials cannot rank what
+            only a long training shows.
         train_epochs: the Trainer's most epochs; early stopping may end sooner. 0 is for tests and
             gating demos: the Trainer exports the initialised, untrained model (chance accuracy).
         patience: epochs without validation improvement before early stopping (monitoring starts
@@ -97,6 +130,12 @@ class ModelSettings:
     tuner_train_cap: int | None = None
     batch_size: int = 64
     learning_rate: float = 1e-3
+    optimizer: str = "adam"
+    weight_decay: float = 0.0
+    warmup_epochs: int = 0
+    augmentations: tuple[str, ...] = CLASSIC_AUGMENTATIONS
+    augment_probability: float = 0.2
+    use_tuned: bool = True
     train_epochs: int = 10
     patience: int = 3
     seed: int = 42
@@ -107,6 +146,7 @@ class ModelSettings:
         # JSON (custom_config) hands tuples back as lists.
         object.__setattr__(self, "families", tuple(self.families))
         object.__setattr__(self, "stems", tuple(self.stems))
+        object.__setattr__(self, "augmentations", tuple(self.augmentations))
         self.validate()
 
     def validate(self) -> None:
@@ -133,6 +173,20 @@ class ModelSettings:
         choose("tuner", self.tuner, TUNERS)
         choose("batch_size", self.batch_size, BATCH_SIZES)
         choose("precision", self.precision, PRECISIONS)
+        choose("optimizer", self.optimizer, OPTIMIZERS)
+        for transform in self.augmentations:
+            choose("augmentations", transform, TRANSFORMS)
+        if len(set(self.augmentations)) != len(self.augmentations):
+            raise ConfigError(f"augmentations must not repeat a transformation, got {self.augmentations!r}")
+        for name, upper in (("weight_decay", 0.1), ("augment_probability", MAX_AUGMENT_PROBABILITY)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= upper:
+                raise ConfigError(f"{name} must be a number from 0 to {upper}, got {value!r}")
+        warmup = self.warmup_epochs
+        if not isinstance(warmup, int) or isinstance(warmup, bool) or warmup < 0:
+            raise ConfigError(f"warmup_epochs must be a non-negative integer, got {self.warmup_epochs!r}")
+        if not isinstance(self.use_tuned, bool):
+            raise ConfigError(f"use_tuned must be true or false, got {self.use_tuned!r}")
         for name in ("tuner_trials", "tuner_epochs", "patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or value <= 0:
@@ -168,4 +222,5 @@ class ModelSettings:
         values = dataclasses.asdict(self)
         values["families"] = list(self.families)
         values["stems"] = list(self.stems)
+        values["augmentations"] = list(self.augmentations)
         return values

@@ -17,11 +17,11 @@ from tfx import v1 as tfx
 
 from compat.keras_tuner import record_values
 from data.plots import save_png, subplots
-from models.console import FAMILY_PREFIXES, TrialLines
+from models.console import TrialLines
 from models.families import build_model, served_base_model
 from models.preprocessing import TransformedBatches, read_records
 from models.search_space import search_space
-from models.settings import ModelSettings
+from models.settings import FAMILY_PREFIXES, ModelSettings
 from models.tensorboard_views import write_hparams_logs
 from models.trainer import MONITORED_METRIC, cosine_learning_rate
 
@@ -54,8 +54,11 @@ class FashionHyperModel(keras_tuner.HyperModel):
         size = hp.get("batch_size")
         train = self._batches.dataset(x, size, shuffle=True, seed=self._settings.seed)
         val = self._batches.dataset(validation_data, size, shuffle=False)
+        epochs = kwargs.get("epochs", 1)
+        # A short trial warms up for at most a quarter of its epochs (none in a 2-epoch trial).
+        warmup = min(self._settings.warmup_epochs, epochs // 4)
         schedule = keras.callbacks.LearningRateScheduler(
-            cosine_learning_rate(hp.get("learning_rate"), kwargs.get("epochs", 1))
+            cosine_learning_rate(hp.get("learning_rate"), epochs, warmup)
         )
         kwargs["callbacks"] = [*kwargs.get("callbacks", []), schedule]
         return model.fit(train, validation_data=val, **kwargs)

@@ -46,7 +46,7 @@ def _add_run(subparsers) -> None:
     run.add_argument(
         "--learning-rate",
         type=ascii_float,
-        help="Adam's initial rate: the Trainer's when no Tuner runs, and the Tuner's first trial "
+        help="the optimiser's peak rate: the Trainer's when no Tuner runs, and the Tuner's first trial "
         f"(default: {ModelSettings.learning_rate:g})",
     )
     run.add_argument(

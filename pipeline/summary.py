@@ -27,6 +27,8 @@ from components.serving_check.component import RESULT_PROPERTY as SMOKE_RESULT_P
 from data.classes import CLASS_NAMES
 from data.splits import SPLITS
 from models.console import format_hyperparameters
+from models.trainer import HYPERPARAMETERS_JSON
+from models.tuner import TRIALS_JSON
 from pipeline import nodes
 from pipeline.config import is_uri
 from pipeline.local_runner import RunResult
@@ -47,18 +49,53 @@ def split_class_counts(result: RunResult) -> dict[str, dict[str, int]] | None:
     return json_property(run, example_gen_spec.EXAMPLES, example_gen_spec.CLASS_COUNTS_PROPERTY)
 
 
+def _read_json(path: str):
+    if not fileio.exists(path):
+        return None
+    with fileio.open(path) as source:
+        return json.load(source)
+
+
+def tuner_line(trials: list[dict], tuner: str | None) -> str:
+    """Returns how the search's best trial compares with its first (a random search's first trial is
+    the defaults, the profile's recipe)."""
+    scored = [t for t in trials if t.get("score") is not None]
+    if not scored:
+        return "  Tuner: no trial finished"
+    best = max(scored, key=lambda t: t["score"])
+    first = scored[0]
+    line = f"  Tuner: best of {len(trials)} trials: trial {best['trial']} ({best['score']:.3f})"
+    if tuner == "random" and best is not first:
+        line += f"; the defaults' trial {first['trial']}: {first['score']:.3f}"
+    elif tuner == "random":
+        line += ", the defaults' trial"
+    return line
+
+
 def model_lines(result: RunResult) -> list[str]:
-    """Returns the tuned hyper-parameters and where the trained model and its curves are, if they ran."""
+    """Returns what the search found, what the Trainer trained with, and where the model and curves are."""
     lines = []
     tuner = result.component(nodes.TUNER)
+    trainer = result.component(nodes.TRAINER)
+    trained = None
+    if trainer is not None and trainer.outputs.get("model_run"):
+        trained = _read_json(posixpath.join(trainer.outputs["model_run"][0][0], HYPERPARAMETERS_JSON))
     if tuner is not None and tuner.outputs.get("best_hyperparameters"):
         path = posixpath.join(tuner.outputs["best_hyperparameters"][0][0], "best_hyperparameters.txt")
-        if fileio.exists(path):
-            with fileio.open(path) as source:
-                values = json.load(source).get("values", {})
-            trials = tuner.outputs["tuner_results"][0][0]
-            lines += ["", f"  tuned: {format_hyperparameters(values)}  (trials: {trials})"]
-    trainer = result.component(nodes.TRAINER)
+        best = _read_json(path)
+        trials_dir = tuner.outputs["tuner_results"][0][0]
+        trials = _read_json(posixpath.join(trials_dir, TRIALS_JSON))
+        lines.append("")
+        if trials:
+            lines.append(tuner_line(trials, ((trained or {}).get("settings") or {}).get("tuner")))
+        if trained and trained.get("source") == "defaults":
+            lines.append(
+                f"  trained: the profile's recipe, {format_hyperparameters(trained.get('values', {}))} "
+                f"(use_tuned is off: short trials do not rank long trainings; trials: {trials_dir})"
+            )
+        elif best is not None:
+            values = best.get("values", {})
+            lines.append(f"  tuned: {format_hyperparameters(values)}  (trials: {trials_dir})")
     if trainer is not None and trainer.outputs.get("model"):
         lines += [] if lines else [""]
         lines.append(f"  trained model:  {path_utils.serving_model_dir(trainer.outputs['model'][0][0])}")

@@ -30,6 +30,7 @@ from components.evaluation_report.report import (
 from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON
 from data.classes import CLASS_NAMES
 from data.resize import SOURCE_SIZE
+from models.settings import own_hyperparameters
 from models.trainer import CURVES_PNG
 from serving.versions import SAVED_MODEL_FILE
 
@@ -174,7 +175,10 @@ def model_record(
         "parameters": training.get("parameters"),
         "source_size": settings.get("source_size", SOURCE_SIZE),
         "image_size": settings.get("image_size"),
-        "hyperparameters": {k: v for k, v in values.items() if not k.startswith("tuner/")},
+        "hyperparameters": {
+            k: v for k, v in own_hyperparameters(values).items() if not k.startswith("tuner/")
+        },
+        "recipe": recipe_sentence(values, settings, (hyperparameters or {}).get("source")),
         "training": {
             "epochs": training.get("epochs", len((history or {}).get("loss", []))),
             "seconds": training.get("seconds"),
@@ -196,6 +200,31 @@ def model_record(
         },
         "signatures": signatures,
     }
+
+
+def recipe_sentence(values: dict[str, Any], settings: dict[str, Any], source: str | None) -> str:
+    """Returns how the model was trained, in a sentence: optimiser, schedule, batch, augmentation.
+
+    Args:
+        values: the hyper-parameters trained with.
+        settings: the model settings (`ModelSettings.to_custom_config`).
+        source: `tuned` (the Tuner's best trial) or `defaults` (the profile's recipe), if recorded.
+    """
+    if not values:
+        return "not recorded"
+    optimizer = settings.get("optimizer", "adam")
+    parts = [
+        f"{optimizer} at a peak rate of {values.get('learning_rate')}"
+        + (" with Nesterov momentum 0.9" if optimizer == "sgd" else ""),
+        f"weight decay {settings.get('weight_decay') or 0}",
+        f"{settings.get('warmup_epochs') or 0} warm-up epochs then a cosine decay",
+        f"batch {values.get('batch_size')}",
+        f"label smoothing {values.get('label_smoothing', 0.0)}",
+        f"augmentation {', '.join(settings.get('augmentations') or [])} at "
+        f"{values.get('augment_probability')} each",
+    ]
+    chosen = {"tuned": "the Tuner's best trial", "defaults": "the profile's recipe"}.get(source or "")
+    return "; ".join(parts) + (f" ({chosen})" if chosen else "")
 
 
 def data_sections(
@@ -289,7 +318,8 @@ def build_model_card(
             "overview": f"Classifies {SOURCE_SIZE}x{SOURCE_SIZE} grey-level Fashion-MNIST images into "
             f"{len(CLASS_NAMES)} clothing classes. {report['verdict']}",
             "documentation": (
-                f"A {family} network trained {training['epochs']} epochs in {training['seconds'] or '?'} s; "
+                f"A {family} network trained {training['epochs']} epochs in {training['seconds'] or '?'} s "
+                f"({record.get('recipe', 'recipe not recorded')}); "
                 f"the served graph upscales images from {record['source_size']} to "
                 f"{record['image_size'] or '?'} pixels, so clients send raw {SOURCE_SIZE}x{SOURCE_SIZE} "
                 f"images. Evaluated in pipeline run {record.get('pipeline_run_id')} of "

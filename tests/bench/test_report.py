@@ -8,6 +8,7 @@ from bench.report import findings, recipe_tables
 def _point(variant, accuracy, single, ips, resize="opencv linear", size=128, stem=4, images=10000, epochs=6):
     return {
         "variant": variant,
+        "augment": 0.2,
         "resize": resize,
         "image_size": size,
         "stem": stem,
@@ -59,3 +60,25 @@ def test_benchmarks_md_is_rendered_from_the_committed_results():
     from bench.report import BENCHMARKS_MD, render
 
     assert BENCHMARKS_MD.read_text() == render(), "run `python -m bench.report` after changing a result"
+
+
+def test_the_resnet_recipe_is_compared_with_each_variant_on_the_val_split():
+    def resnet(variant, val, single, ips):
+        return {
+            **_point(variant, single + 0.001, single, ips),
+            "family": "resnet",
+            "optimizer": "sgd",
+            "batch_size": 128,
+            "augmentations": ["flip", "crop", "erase"],
+            "augment": 0.5,
+            "final_val_accuracy": val,
+            "final_val_accuracy_flip_averaged": val + 0.002,
+        }
+
+    rows = [resnet("resnet recipe", 0.9500, 0.9480, 400.0), resnet("resnet: adam", 0.9450, 0.9490, 500.0)]
+    (sentence,) = findings(rows)
+    assert "against adam: val +0.50 points (test -0.10), 0.80× its images/s" in sentence
+    assert "test-time flip averaging val +0.20 points" in sentence
+    table = "\n".join(recipe_tables(rows))
+    assert "| resnet recipe | resnet, sgd, 128 | flip, crop, erase at 0.5 |" in table
+    assert "| 0.9500 |" in table

@@ -101,3 +101,20 @@ def test_the_shipped_card_names_its_served_version_and_stays_valid(tmp_path):
     page = (tmp_path / "model_card.md").read_text()
     assert page.startswith("# Model card: fashion-tfx, served version 1800000000\n")
     assert "- served version: `1800000000`" in page
+
+
+def test_the_card_states_the_recipe_and_only_the_familys_own_hyper_parameters():
+    from components.evaluation_report.model_card import recipe_sentence
+    from models.settings import own_hyperparameters
+    from pipeline.config import make_config
+
+    settings = make_config("full", "/tmp/unused").model.to_custom_config()
+    values = {"family": "resnet", "learning_rate": 0.1, "batch_size": 128, "label_smoothing": 0.1}
+    values |= {"augment_probability": 0.5, "resnet_width": 16, "cnn_filters": 32}
+    sentence = recipe_sentence(values, settings, "defaults")
+    assert sentence.startswith("sgd at a peak rate of 0.1 with Nesterov momentum 0.9; weight decay 0.005;")
+    assert "2 warm-up epochs" in sentence and "augmentation flip, crop, erase at 0.5 each" in sentence
+    assert sentence.endswith("(the profile's recipe)")
+    assert (
+        "cnn_filters" not in own_hyperparameters(values) and own_hyperparameters(values)["resnet_width"] == 16
+    )

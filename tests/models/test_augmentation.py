@@ -68,3 +68,19 @@ def test_rates_zero_and_one(seed):
     assert not _changed(images, never).any()
     assert _changed(images, always).all()
     np.testing.assert_array_equal(always, images[:, :, ::-1, :])
+
+
+def test_random_erasing_fills_one_rectangle_of_2_to_25_percent_with_noise(seed):
+    from models.augmentation import ERASE_AREA
+
+    images = np.zeros((200, SIZE, SIZE, 1), "float32")
+    erased = make_augmentation({"erase": 1.0}, seed=seed)(images, training=True).numpy()[..., 0]
+    for image in erased:
+        rows, columns = np.nonzero(image)
+        # The noise's bounding box is the rectangle (a noise pixel of exactly 0 is one in 2^24).
+        height, width = rows.max() - rows.min() + 1, columns.max() - columns.min() + 1
+        assert len(rows) == height * width
+        share = height * width / SIZE**2
+        # Whole pixels: the rectangle's sides round to at most one row and column more or less.
+        assert ERASE_AREA[0] / 2 <= share <= ERASE_AREA[1] * 1.5, share
+    assert erased.max() <= 1.0 and erased.min() >= 0.0

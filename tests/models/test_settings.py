@@ -26,7 +26,14 @@ def test_profiles_set_the_nested_model_settings(tmp_path):
     "overrides, message",
     [
         ({"stems": (3,)}, "stems must be one of 1, 2, 4, 8"),
-        ({"families": ("rnn",)}, "families must be one of fcnn, cnn, transfer"),
+        ({"families": ("rnn",)}, "families must be one of fcnn, cnn, resnet, transfer"),
+        ({"optimizer": "rmsprop"}, "optimizer must be one of adam, sgd, got 'rmsprop'"),
+        ({"weight_decay": -1e-4}, "weight_decay must be a number from 0 to 0.1, got -0.0001"),
+        ({"augment_probability": 0.9}, "augment_probability must be a number from 0 to 0.5, got 0.9"),
+        ({"augmentations": ("flip", "blur")}, "augmentations must be one of flip, .*erase, got 'blur'"),
+        ({"augmentations": ("flip", "flip")}, "augmentations must not repeat a transformation"),
+        ({"warmup_epochs": -1}, "warmup_epochs must be a non-negative integer, got -1"),
+        ({"use_tuned": "no"}, "use_tuned must be true or false, got 'no'"),
         ({"families": ("transfer",), "stems": (2,)}, "transfer backbones need inputs of at least 32 pixels"),
         ({"tuner": "grid"}, "tuner must be one of none, hyperband, random, bayesian"),
         ({"learning_rate": 0}, "learning_rate must be a number above 0 and at most 0.1, got 0"),
@@ -67,3 +74,20 @@ def test_the_learning_rate_is_a_setting_the_tuner_starts_from_and_the_trainer_us
     assert (
         search_space(make_config("test", tmp_path).model).get("learning_rate") == ModelSettings.learning_rate
     )
+
+
+def test_the_full_profile_trains_its_recipe_and_keeps_the_tuners_trials_as_a_record(tmp_path):
+    from models.search_space import hyperparameters_for_training, search_space
+
+    full = make_config("full", tmp_path).model
+    assert not full.use_tuned and full.families == ("resnet",) and full.optimizer == "sgd"
+    tuned = search_space(full)
+    tuned.values["learning_rate"] = 0.02  # a trial's pick
+    trained = hyperparameters_for_training(full, tuned.get_config())
+    assert trained.get("learning_rate") == full.learning_rate == 0.1
+    # The other profiles train the Tuner's best trial.
+    quick = make_config("quick", tmp_path).model
+    assert hyperparameters_for_training(quick, tuned.get_config()).get("learning_rate") == 0.02
+    # SGD's search tries SGD's rates, Adam's Adam's.
+    (rates,) = [hp.values for hp in search_space(full).space if hp.name == "learning_rate"]
+    assert rates == [0.1, 0.05, 0.02]

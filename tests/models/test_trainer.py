@@ -28,6 +28,13 @@ def test_zero_epochs_is_valid_and_exports_the_initialised_model(transform_output
     assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
+def test_warm_up_rises_linearly_to_the_base_rate_then_the_cosine_decays_it():
+    rates = [cosine_learning_rate(0.1, 10, warmup=2)(epoch, 0.0) for epoch in range(10)]
+    assert rates[:3] == pytest.approx([0.1 / 3, 0.2 / 3, 0.1])
+    assert all(a > b for a, b in zip(rates[2:-1], rates[3:], strict=True))
+    assert rates[-1] < 0.005
+
+
 def test_cosine_learning_rate_decays_from_the_base_rate():
     schedule = cosine_learning_rate(1e-3, 10)
     rates = [schedule(epoch, 0.0) for epoch in range(10)]

@@ -51,3 +51,18 @@ def test_a_test_run_prints_a_short_plain_console_and_logs_the_libraries(full_tes
     # None of it reached the console.
     assert "Search: Running Trial" not in console and "Epoch 1/" not in console
     assert "Traceback" not in console
+
+
+def test_the_tuner_line_compares_the_best_trial_with_the_defaults_trial():
+    from pipeline.summary import tuner_line
+
+    trials = [{"trial": 1, "score": 0.80}, {"trial": 2, "score": 0.84}, {"trial": 3, "score": None}]
+    assert tuner_line(trials, "random") == (
+        "  Tuner: best of 3 trials: trial 2 (0.840); the defaults' trial 1: 0.800"
+    )
+    assert (
+        tuner_line(trials[:1], "random") == "  Tuner: best of 1 trials: trial 1 (0.800), the defaults' trial"
+    )
+    # Hyperband's first trial is a draw, not the defaults.
+    assert "defaults" not in tuner_line(trials, "hyperband")
+    assert tuner_line([{"trial": 1, "score": None}], "random") == "  Tuner: no trial finished"
