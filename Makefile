@@ -33,8 +33,10 @@ format: $(STAMP)
 test: setup lint audit
 	$(VENV)/bin/python -m pytest -m "not slow" $(ARGS)
 
-# The edit-test loop: every test that does not run the pipeline (marker `pipeline`), on two workers
-# (pytest-xdist), in under 3 minutes on 2 cores. No lint or audit: `make test` (CI) runs those and the whole suite.
+# The edit-test loop: every test that does not run the pipeline (marker `pipeline`), on two pytest-xdist
+# workers: about 2 minutes on 2 idle cores, 3 when another job holds a core. `--dist loadscope` keeps a
+# module's tests on one worker, so its module-scoped fixtures are built once; `ARGS="-n 0"` runs serially.
+# No lint or audit: `make test` (CI) runs those and the whole suite.
 test-fast: setup
 	$(VENV)/bin/python -m pytest -n 2 --dist loadscope -m "not slow and not pipeline" $(ARGS)
 
