@@ -19,36 +19,33 @@ import time
 import numpy as np
 
 from bench.common import RESULTS_DIR, code_commit, figure, utc_now, write_results
+from models.settings import ModelSettings
+from pipeline.config import PROFILES
 
 TARGET = 0.95
-# The cnn recipe the quick profile trains (Adam, the five classic transformations at 0.2, batch 64).
+# The variant keys that are ModelSettings fields.
+_SETTINGS_KEYS = ("optimizer", "learning_rate", "weight_decay", "warmup_epochs", "augmentations")
+# The cnn recipe: the model settings' defaults (Adam, the classic transformations) at batch 64.
 CNN_RECIPE = dict(
     resize="opencv linear",
     image_size=128,
     stem=4,
     precision="auto",
     label_smoothing=0.1,
-    augment=0.2,
+    augment=ModelSettings.augment_probability,
     family="cnn",
-    optimizer="adam",
-    learning_rate=1e-3,
-    weight_decay=0.0,
-    warmup_epochs=0,
-    augmentations=("flip", "shift", "zoom", "rotate", "contrast"),
     batch_size=64,
+    **{k: getattr(ModelSettings, k) for k in _SETTINGS_KEYS},
 )
-# The full profile's recipe: ResNet-20, SGD with Nesterov momentum and weight decay after a warm-up,
-# flip, pad-and-crop and random erasing each at 0.5, batch 128.
+# The full profile's recipe (pipeline.config PROFILES["full"]): ResNet-20, SGD with Nesterov momentum
+# and weight decay after a warm-up, flip, pad-and-crop and random erasing.
+_FULL = PROFILES["full"]
 RESNET_RECIPE = dict(
     CNN_RECIPE,
-    family="resnet",
-    optimizer="sgd",
-    learning_rate=0.1,
-    weight_decay=5e-3,
-    warmup_epochs=2,
-    augmentations=("flip", "crop", "erase"),
-    augment=0.5,
-    batch_size=128,
+    family=_FULL["families"][0],
+    augment=_FULL["augment_probability"],
+    batch_size=_FULL["batch_size"],
+    **{k: _FULL[k] for k in _SETTINGS_KEYS},
 )
 # One change each against a recipe.
 VARIANTS: dict[str, dict] = {
@@ -68,14 +65,12 @@ VARIANTS: dict[str, dict] = {
     "resnet: classic augmentation": {
         **RESNET_RECIPE,
         "augmentations": CNN_RECIPE["augmentations"],
-        "augment": 0.2,
+        "augment": CNN_RECIPE["augment"],
     },
     "resnet: no erasing": {**RESNET_RECIPE, "augmentations": ("flip", "crop")},
     "resnet: no label smoothing": {**RESNET_RECIPE, "label_smoothing": 0.0},
     "resnet: batch 64": {**RESNET_RECIPE, "batch_size": 64},
 }
-# The variant keys that are ModelSettings fields.
-_SETTINGS_KEYS = ("optimizer", "learning_rate", "weight_decay", "warmup_epochs", "augmentations")
 
 
 def resize(images: np.ndarray, method: str, size: int) -> np.ndarray:
