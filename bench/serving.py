@@ -275,12 +275,11 @@ STAGE_CALLS = 50
 
 
 def _model_description(details: dict, settings) -> str:
-    """E.g. `cnn (stem 4, 3 blocks of 64 filters) at 128×128`."""
-    hp = details["hyperparameters"]
-    return (
-        f"{hp.get('family')} (stem {hp.get('stem')}, {hp.get('cnn_blocks')} blocks of "
-        f"{hp.get('cnn_filters')} filters) at {settings.image_size}×{settings.image_size}"
-    )
+    """E.g. `resnet stem=4 lr=0.1 batch=128 … blocks=3 width=16 at 128×128`: the family's own values."""
+    from models.console import format_hyperparameters
+
+    size = settings.image_size
+    return f"{format_hyperparameters(details['hyperparameters'])} at {size}×{size}"
 
 
 def stage_breakdown(loaded, settings, records, grey) -> dict:
