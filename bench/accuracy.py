@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from bench.common import RESULTS_DIR, code_commit, figure, utc_now, write_results
+from bench.common import COMMIT_AT_START, RESULTS_DIR, figure, utc_now, write_results
 from models.settings import ModelSettings
 from pipeline.config import PROFILES
 
@@ -214,7 +214,7 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         "final_val_accuracy": round(float(val_single), 4),
         "final_val_accuracy_flip_averaged": round(float(val_flip_averaged), 4),
         "measured_at": utc_now(),
-        "commit": code_commit(),
+        "commit": COMMIT_AT_START,
     }
 
 

@@ -99,13 +99,17 @@ def code_commit() -> str:
     return f"{head}+uncommitted changes" if changed else head
 
 
+# The code a benchmark measures is what was checked out when it started: a long run may outlast an edit.
+COMMIT_AT_START = code_commit()
+
+
 def write_results(name: str, figures: list[dict[str, Any]], details: dict[str, Any] | None = None) -> Path:
     """Writes bench/results/<name>.json with the figures, the machine, the time and the command."""
     RESULTS_DIR.mkdir(parents=True, exist_ok=True)
     payload = {
         "benchmark": name,
         "measured_at": utc_now(),
-        "commit": code_commit(),
+        "commit": COMMIT_AT_START,
         "command": command_line(),
         "machine": machine(),
         "figures": figures,
