@@ -164,46 +164,44 @@ def _fcnn_trunk(x, hp: keras_tuner.HyperParameters):
     return keras.layers.Dense(hp.get("embedding_dim"), activation="relu", name=EMBEDDING)(x)
 
 
+def _conv_bn(x, filters: int, conv_name: str, bn_name: str, kernel: int = 3, stride: int = 1):
+    # Momentum 0.9: running statistics settle within the few hundred steps of a short run.
+    x = keras.layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=conv_name)(
+        x
+    )
+    return keras.layers.BatchNormalization(momentum=0.9, name=bn_name)(x)
+
+
 def _cnn_trunk(x, hp: keras_tuner.HyperParameters, image_size: int):
     blocks = min(hp.get("cnn_blocks"), max_cnn_blocks(image_size, hp.get("stem")))
     filters = hp.get("cnn_filters")
     for b in range(blocks):
         for c in range(hp.get("cnn_convs_per_block")):
-            x = keras.layers.Conv2D(
-                min(filters * 2**b, 256), 3, padding="same", use_bias=False, name=f"block{b}_conv{c}"
-            )(x)
-            # Momentum 0.9: running statistics settle within the few hundred steps of a short run.
-            x = keras.layers.BatchNormalization(momentum=0.9, name=f"block{b}_bn{c}")(x)
+            x = _conv_bn(x, min(filters * 2**b, 256), f"block{b}_conv{c}", f"block{b}_bn{c}")
             x = keras.layers.ReLU(name=f"block{b}_relu{c}")(x)
         x = keras.layers.MaxPooling2D(2, name=f"block{b}_pool")(x)
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.layers.Dense(hp.get("embedding_dim"), activation="relu", name=EMBEDDING)(x)
 
 
-def _conv_bn(x, filters: int, stride: int, name: str):
-    x = keras.layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=f"{name}_conv")(
-        x
-    )
-    return keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
-
-
 def _resnet_trunk(x, hp: keras_tuner.HyperParameters):
     # He et al.'s CIFAR ResNet (ResNet-20 at 3 blocks a stage, width 16): three stages of basic blocks,
     # each stage halving the side and doubling the width, a projection shortcut where the shape changes.
     width = hp.get("resnet_width")
-    x = keras.layers.ReLU(name="stem_relu")(_conv_bn(x, width, 1, "stem"))
+    x = keras.layers.ReLU(name="stem_relu")(_conv_bn(x, width, "stem_conv", "stem_bn"))
     for stage in range(3):
         filters = width * 2**stage
         for block in range(hp.get("resnet_blocks")):
             name = f"stage{stage}_block{block}"
             stride = 2 if stage > 0 and block == 0 else 1
-            y = keras.layers.ReLU(name=f"{name}_relu0")(_conv_bn(x, filters, stride, f"{name}_a"))
-            y = _conv_bn(y, filters, 1, f"{name}_b")
+            y = _conv_bn(x, filters, f"{name}_a_conv", f"{name}_a_bn", stride=stride)
+            y = _conv_bn(
+                keras.layers.ReLU(name=f"{name}_relu0")(y), filters, f"{name}_b_conv", f"{name}_b_bn"
+            )
             if stride != 1 or x.shape[-1] != filters:
-                x = keras.layers.Conv2D(
-                    filters, 1, strides=stride, use_bias=False, name=f"{name}_shortcut_conv"
-                )(x)
-                x = keras.layers.BatchNormalization(momentum=0.9, name=f"{name}_shortcut_bn")(x)
+                x = _conv_bn(
+                    x, filters, f"{name}_shortcut_conv", f"{name}_shortcut_bn", kernel=1, stride=stride
+                )
             x = keras.layers.ReLU(name=f"{name}_relu1")(keras.layers.Add(name=f"{name}_add")([x, y]))
     x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
     return keras.layers.Dense(hp.get("embedding_dim"), activation="relu", name=EMBEDDING)(x)

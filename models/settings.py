@@ -143,6 +143,10 @@ class ModelSettings:
     test_time_flip: bool = False
 
     def __post_init__(self) -> None:
+        # A bare string would become a tuple of its letters, each then refused with a puzzling message.
+        for name in ("families", "augmentations"):
+            if isinstance(getattr(self, name), str):
+                raise ConfigError(f"{name} must be a list of names, got the string {getattr(self, name)!r}")
         # JSON (custom_config) hands tuples back as lists.
         object.__setattr__(self, "families", tuple(self.families))
         object.__setattr__(self, "stems", tuple(self.stems))

@@ -72,7 +72,11 @@ def plot_curves(history: dict, path: str) -> None:
             axes[2].axvline(
                 restored, color="k", linestyle=":", linewidth=1, label=f"restored epoch {restored}"
             )
-    axes[2].set_title("learning rate (cosine schedule)")
+    axes[2].set_title(
+        "learning rate (warm-up, then cosine)"
+        if rates and rates[0] < max(rates)
+        else "learning rate (cosine)"
+    )
     for ax in axes:
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))

@@ -8,6 +8,7 @@ import os
 import posixpath
 import sys
 
+import tensorflow as tf
 from tfx.dsl.io import fileio
 from tfx.utils import path_utils
 
@@ -49,24 +50,27 @@ def split_class_counts(result: RunResult) -> dict[str, dict[str, int]] | None:
     return json_property(run, example_gen_spec.EXAMPLES, example_gen_spec.CLASS_COUNTS_PROPERTY)
 
 
-def _read_json(path: str):
-    if not fileio.exists(path):
+def _read_json(path: str, kind: type):
+    # The summary reports what it can: a missing, damaged or odd file is left out, never a traceback.
+    try:
+        with fileio.open(path) as source:
+            value = json.load(source)
+    except (OSError, ValueError, tf.errors.OpError):
         return None
-    with fileio.open(path) as source:
-        return json.load(source)
+    return value if isinstance(value, kind) else None
 
 
 def tuner_line(trials: list[dict], tuner: str | None) -> str:
     """Returns how the search's best trial compares with its first (a random search's first trial is
     the defaults, the profile's recipe)."""
-    scored = [t for t in trials if t.get("score") is not None]
+    scored = [t for t in trials if isinstance(t, dict) and isinstance(t.get("score"), (int, float))]
     if not scored:
         return "  Tuner: no trial finished"
     best = max(scored, key=lambda t: t["score"])
     first = scored[0]
-    line = f"  Tuner: best of {len(trials)} trials: trial {best['trial']} ({best['score']:.3f})"
+    line = f"  Tuner: best of {len(trials)} trials: trial {best.get('trial', '?')} ({best['score']:.3f})"
     if tuner == "random" and best is not first:
-        line += f"; the defaults' trial {first['trial']}: {first['score']:.3f}"
+        line += f"; the defaults' trial {first.get('trial', '?')}: {first['score']:.3f}"
     elif tuner == "random":
         line += ", the defaults' trial"
     return line
@@ -79,12 +83,12 @@ def model_lines(result: RunResult) -> list[str]:
     trainer = result.component(nodes.TRAINER)
     trained = None
     if trainer is not None and trainer.outputs.get("model_run"):
-        trained = _read_json(posixpath.join(trainer.outputs["model_run"][0][0], HYPERPARAMETERS_JSON))
+        trained = _read_json(posixpath.join(trainer.outputs["model_run"][0][0], HYPERPARAMETERS_JSON), dict)
     if tuner is not None and tuner.outputs.get("best_hyperparameters"):
         path = posixpath.join(tuner.outputs["best_hyperparameters"][0][0], "best_hyperparameters.txt")
-        best = _read_json(path)
+        best = _read_json(path, dict)
         trials_dir = tuner.outputs["tuner_results"][0][0]
-        trials = _read_json(posixpath.join(trials_dir, TRIALS_JSON))
+        trials = _read_json(posixpath.join(trials_dir, TRIALS_JSON), list)
         lines.append("")
         if trials:
             lines.append(tuner_line(trials, ((trained or {}).get("settings") or {}).get("tuner")))

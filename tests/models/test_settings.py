@@ -32,6 +32,8 @@ def test_profiles_set_the_nested_model_settings(tmp_path):
         ({"augment_probability": 0.9}, "augment_probability must be a number from 0 to 0.5, got 0.9"),
         ({"augmentations": ("flip", "blur")}, "augmentations must be one of flip, .*erase, got 'blur'"),
         ({"augmentations": ("flip", "flip")}, "augmentations must not repeat a transformation"),
+        ({"augmentations": "flip"}, "augmentations must be a list of names, got the string 'flip'"),
+        ({"families": "cnn"}, "families must be a list of names, got the string 'cnn'"),
         ({"warmup_epochs": -1}, "warmup_epochs must be a non-negative integer, got -1"),
         ({"use_tuned": "no"}, "use_tuned must be true or false, got 'no'"),
         ({"families": ("transfer",), "stems": (2,)}, "transfer backbones need inputs of at least 32 pixels"),

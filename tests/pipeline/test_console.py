@@ -66,3 +66,16 @@ def test_the_tuner_line_compares_the_best_trial_with_the_defaults_trial():
     # Hyperband's first trial is a draw, not the defaults.
     assert "defaults" not in tuner_line(trials, "hyperband")
     assert tuner_line([{"trial": 1, "score": None}], "random") == "  Tuner: no trial finished"
+
+
+def test_the_summary_leaves_out_a_damaged_missing_or_odd_record(tmp_path):
+    from pipeline.summary import _read_json, tuner_line
+
+    (tmp_path / "truncated.json").write_text('[{"trial": 1, "sco')
+    (tmp_path / "object.json").write_text('{"trial": 1}')
+    assert _read_json(str(tmp_path / "truncated.json"), list) is None
+    assert _read_json(str(tmp_path / "absent.json"), list) is None
+    assert _read_json(str(tmp_path / "object.json"), list) is None
+    assert _read_json(str(tmp_path / "object.json"), dict) == {"trial": 1}
+    # Rows that are not trials, or scores that are not numbers, are skipped.
+    assert tuner_line(["x", {"trial": 1, "score": "high"}], "random") == "  Tuner: no trial finished"
