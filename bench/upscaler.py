@@ -23,11 +23,11 @@ import tensorflow as tf
 
 from bench.common import figure, write_results
 from data.fashion_mnist import DEBIAN_DIR
-from pipeline.config import MULTI_PROCESS_BEAM_ARGS
+from pipeline.config import CHECKOUT_SETUP_FILE, MULTI_PROCESS_BEAM_ARGS, with_beam_dependency
 
 IMAGE_SIZE = 128
 INTERPOLATION = "linear"
-BEAM_ARGS = list(MULTI_PROCESS_BEAM_ARGS)
+BEAM_ARGS = list(with_beam_dependency(MULTI_PROCESS_BEAM_ARGS, str(CHECKOUT_SETUP_FILE)))
 THROUGHPUT_TARGET = 1.0  # the component (2 workers) at least as fast as the bare loop
 FOOTPRINT_TARGET = 8.0  # at least 8x smaller than float32 arrays
 SPLITS = ("train", "eval", "test")

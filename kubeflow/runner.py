@@ -19,6 +19,7 @@ from kubeflow.settings import (
     KubeflowSettings,
 )
 from pipeline.config import (
+    CHECKOUT_SETUP_FILE,
     KUBEFLOW_DEFAULT_PROFILE,
     S3_SCHEME,
     ConfigError,
@@ -87,7 +88,9 @@ def build_pipeline(settings: KubeflowSettings, config: PipelineConfig):
 
     from pipeline.pipeline import create_pipeline
 
-    pipeline = create_pipeline(config, metadata_connection_config=None)
+    pipeline = create_pipeline(
+        config, metadata_connection_config=None, setup_file=f"{IMAGE_SOURCE_DIR}/{CHECKOUT_SETUP_FILE.name}"
+    )
     resource_spec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
     ids = {node.id for node in pipeline.components}
     unknown = sorted(set(settings.resources) - ids)

@@ -76,6 +76,40 @@ def object_store_root(value: str, what: str = "root") -> StorageRoot:
     return StorageRoot(text)
 
 
+# The Beam arguments that name what a remote Beam runner must install, as TFX checks them
+# (tfx.utils.dependency_utils.make_beam_dependency_flags, TFX 1.16). When Beam arguments are given and none
+# of these is among them, every Beam-powered TFX executor builds an sdist of TFX itself (~49 MB, ~2 s) in a
+# fresh temporary folder that nothing removes: about seven a run, tens of gigabytes over a few test suites.
+BEAM_DEPENDENCY_FLAGS = (
+    "--setup_file",
+    "--extra_package",
+    "--extra_packages",
+    "--requirements_file",
+    "--sdk_container_image",
+    "--worker_harness_container_image",
+)
+# The project's own packaging, beside its packages in a checkout (absent from a non-editable install).
+CHECKOUT_SETUP_FILE = _CHECKOUT / "setup.py"
+
+
+def with_beam_dependency(beam_args: tuple[str, ...], setup_file: str | None) -> tuple[str, ...]:
+    """Returns `beam_args` naming `setup_file` as the pipeline's dependency, unless they already name one.
+
+    The direct runner, which runs every Beam step here (locally and in each Kubeflow pod), installs
+    nothing, so this changes no step; it spares TFX's per-executor build of itself (BEAM_DEPENDENCY_FLAGS),
+    and it is what a remote runner would need: this project's setup.py installs TFX and its components.
+
+    Args:
+        beam_args: the run's Beam arguments.
+        setup_file: the project's setup.py as the Beam steps' machine sees it; None leaves the
+            arguments as they are (TFX then builds its package).
+    """
+    named = any(arg.split("=", 1)[0] in BEAM_DEPENDENCY_FLAGS for arg in beam_args)
+    if setup_file is None or named or not beam_args:
+        return tuple(beam_args)
+    return (*beam_args, f"--setup_file={setup_file}")
+
+
 # Beam's direct runner in the calling process: local runs, and a Kubeflow pod on an s3:// root (Beam's
 # worker processes would not load tensorflow-io, so TensorFlow inside them could not open s3:// paths).
 IN_MEMORY_BEAM_ARGS = ("--direct_running_mode=in_memory", "--direct_num_workers=1")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from pipeline.config import PipelineConfig
+from pipeline.config import CHECKOUT_SETUP_FILE, PipelineConfig
 from pipeline.root_lock import RootLock, RunInProgressError  # noqa: F401  (part of this API)
 from pipeline.signals import INTERRUPTED_EXIT, interruption
 from pipeline.storage import (  # noqa: F401  (part of this API)
@@ -135,7 +135,10 @@ def run_pipeline(
         with log, ProgressDisplay(config.metadata_path, since_ms, log.console, verbose=verbose):
             # Built inside: what TFX says while building the pipeline belongs in the log too.
             pipeline = create_pipeline(
-                config, tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path)), stop_after
+                config,
+                tfx_metadata.sqlite_metadata_connection_config(str(config.metadata_path)),
+                stop_after,
+                setup_file=str(CHECKOUT_SETUP_FILE) if CHECKOUT_SETUP_FILE.is_file() else None,
             )
             try:
                 LocalDagRunner().run(pipeline)

@@ -22,7 +22,7 @@ from components.tuner.component import Tuner
 from components.upscaler.component import ImageUpscaler
 from models.settings import BASE_MODEL, NO_TUNER, TRANSFER, ModelSettings
 from pipeline import nodes
-from pipeline.config import ConfigError, PipelineConfig
+from pipeline.config import ConfigError, PipelineConfig, with_beam_dependency
 from pipeline.fingerprint import MODEL_CODE, REPORT_CODE, UPSCALER_CODE, code_fingerprint
 
 
@@ -223,7 +223,10 @@ def model_components(
 
 
 def create_pipeline(
-    config: PipelineConfig, metadata_connection_config: object | None = None, stop_after: str | None = None
+    config: PipelineConfig,
+    metadata_connection_config: object | None = None,
+    stop_after: str | None = None,
+    setup_file: str | None = None,
 ):
     """Builds the TFX pipeline.
 
@@ -232,6 +235,8 @@ def create_pipeline(
         metadata_connection_config: ML Metadata connection (SQLite locally; None on Kubeflow,
             which provides its own).
         stop_after: the node id the pipeline ends with (see `create_components`); None for all.
+        setup_file: the project's setup.py where the Beam steps run, named as their dependency
+            (`pipeline.config.with_beam_dependency`); None leaves TFX to build its own package.
 
     Returns:
         A `tfx.orchestration.pipeline.Pipeline`.
@@ -242,5 +247,5 @@ def create_pipeline(
         components=create_components(config, stop_after),
         enable_cache=config.enable_cache,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=list(config.beam_args),
+        beam_pipeline_args=list(with_beam_dependency(config.beam_args, setup_file)),
     )

@@ -64,6 +64,7 @@ class CliRun:
     returncode: int
     stdout: str
     stderr: str
+    tmp_dir: Path  # the run's TMPDIR, empty when it started
 
 
 @pytest.fixture(scope="session")
@@ -74,16 +75,17 @@ def full_test_run(tmp_path_factory, canonical_data_dir) -> CliRun:
     """
     base = tmp_path_factory.mktemp("full-test-run")
     # Canonical data: a model of synthetic data would fail the golden set, and nothing would be served.
-    data, root = canonical_data_dir, base / "root"
+    data, root, tmp_dir = canonical_data_dir, base / "root", base / "tmp"
+    tmp_dir.mkdir()
     command = [str(Path(sys.executable).parent / "fashion-tfx"), "run", "--profile", "test"]
     process = subprocess.run(
         [*command, "--data-dir", str(data), "--root", str(root)],
         capture_output=True,
         text=True,
         timeout=1200,
-        env={key: value for key, value in os.environ.items() if key != "TERM"},
+        env={**{key: value for key, value in os.environ.items() if key != "TERM"}, "TMPDIR": str(tmp_dir)},
     )
-    return CliRun(root, process.returncode, process.stdout, process.stderr)
+    return CliRun(root, process.returncode, process.stdout, process.stderr, tmp_dir)
 
 
 # Session fixtures that run the real pipeline: a test that uses one is in the `pipeline` tier.

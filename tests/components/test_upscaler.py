@@ -19,10 +19,11 @@ from components.upscaler.component import ImageUpscaler
 from components.upscaler.fidelity import DEFAULT_METHOD_REASON, FIDELITY_JSON, FIDELITY_PNG
 from data.examples import ID_KEY, IMAGE_KEY, LABEL_KEY, encode_png, make_example, read_example
 from data.resize import INTERPOLATIONS, upscale_images
+from pipeline.config import CHECKOUT_SETUP_FILE, IN_MEMORY_BEAM_ARGS, with_beam_dependency
 
 SIZE = 40  # small, and not a multiple of 28
 SPLIT_SIZES = {"train": 12, "eval": 4, "holdout": 5}  # a split name ExampleGen never writes
-BEAM_ARGS = ["--direct_running_mode=in_memory", "--direct_num_workers=1"]
+BEAM_ARGS = list(with_beam_dependency(IN_MEMORY_BEAM_ARGS, str(CHECKOUT_SETUP_FILE)))
 
 
 def fixture_images(count: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -20,7 +20,7 @@ from kubeflow import runner
 from kubeflow.runner import IMAGE_SOURCE_DIR
 from kubeflow.settings import IMAGE_DATA_DIR, KubeflowSettings, Resources
 from pipeline import cli
-from pipeline.config import ConfigError, make_config
+from pipeline.config import CHECKOUT_SETUP_FILE, ConfigError, make_config
 
 REPO = Path(__file__).resolve().parents[2]
 IMAGE = "registry.example.com/ml/fashion-tfx:1.2.3"
@@ -238,6 +238,8 @@ def test_beam_args_reach_every_container(compiled):
         if "container" in executor:
             args = executor["container"]["args"]
             assert all(arg in args for arg in _settings().beam_args)
+            # The image's copy of the project is the Beam steps' dependency: TFX builds no package of itself.
+            assert f"--setup_file={IMAGE_SOURCE_DIR}/{CHECKOUT_SETUP_FILE.name}" in args
 
 
 def test_unknown_component_in_resources_is_refused():
@@ -307,7 +309,8 @@ def test_every_command_module_is_installed(compiled):
 
 def test_every_file_path_the_spec_names_exists_in_the_image(compiled, build_context):
     dockerfile = (REPO / "Dockerfile").read_text()
-    paths = {s for s in _strings(compiled[1]) if s.startswith("/") or s.endswith(".py")}
+    values = {s.split("=", 1)[1] if s.startswith("--") and "=" in s else s for s in _strings(compiled[1])}
+    paths = {s for s in values if s.startswith("/") or s.endswith(".py")}
     assert IMAGE_DATA_DIR in paths
     for path in paths:
         if path == IMAGE_DATA_DIR:

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from pipeline.config import IN_MEMORY_BEAM_ARGS
+
 # Runs the real pipeline: outside the fast tier (`make test-fast`).
 pytestmark = pytest.mark.pipeline
 
@@ -46,7 +48,7 @@ def rehearsal(s3, tmp_path_factory, canonical_data_dir):
         s3_region=s3.environment["AWS_REGION"],
         data_dir=POD_DATA,
         data_fingerprint=locate(str(data), allow_download=False).fingerprint,
-        beam_args=("--direct_running_mode=in_memory", "--direct_num_workers=1"),
+        beam_args=IN_MEMORY_BEAM_ARGS,
     )
     spec = compile_spec(settings, "test")
     mounts = {POD_DATA: str(data), IMAGE_SOURCE_DIR: str(REPO)}

@@ -148,3 +148,9 @@ def test_the_docker_mount_source_stays_absolute_when_the_summary_shortens_paths(
     assert mount_source(str(tmp_path / "runs" / "local" / "serving")) == "$PWD/runs/local/serving"
     assert mount_source("runs/local/serving") == "$PWD/runs/local/serving"
     assert mount_source("/srv/models-root/serving") == "/srv/models-root/serving"
+
+
+def test_a_run_leaves_nothing_in_the_temporary_folder(full_test_run):
+    # TFX would build a 49 MB package of itself there for each Beam step (test_beam_dependency.py).
+    assert full_test_run.returncode == 0, full_test_run.stderr
+    assert sorted(path.name for path in full_test_run.tmp_dir.iterdir()) == []
