@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.common import figure, write_results
 from pipeline import nodes
-from pipeline.config import METADATA_FILE
+from pipeline.config import METADATA_FILE, make_config
 
 PEAK_RSS_TARGET_GB = 6.0
 # Issue #23's goals, cold (fresh root, no cache) on 2 cores: (most seconds end to end, least test accuracy).
@@ -61,10 +61,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--root", help="run root (default: a fresh temporary folder)")
     parser.add_argument("--no-baseline", action="store_true", help="skip the plain Keras baseline")
+    parser.add_argument(
+        "--seed",
+        type=int,
+        help="the run's seed (its eval split and training); the results file is then named after it "
+        "(pipeline_cost_full_seed1.json), so a second seed sits beside the profile's own",
+    )
     args = parser.parse_args(argv)
     load_start = os.getloadavg()
     root = Path(args.root or tempfile.mkdtemp(prefix="bench-pipeline-"))
-    seconds, peak_gb, summary = run_pipeline_subprocess(args.profile, root, ["--no-cache"])
+    seed_args = ["--seed", str(args.seed)] if args.seed is not None else []
+    seconds, peak_gb, summary = run_pipeline_subprocess(args.profile, root, ["--no-cache", *seed_args])
     times = component_times(root)
     most_seconds, least_accuracy = GOALS.get(args.profile, (None, None))
     figures = [
@@ -91,12 +98,15 @@ def main(argv: list[str] | None = None) -> None:
         figures.append(tax)
     name = "pipeline_cost" if args.profile == "quick" else f"pipeline_cost_{args.profile}"
     reproduce = f".venv/bin/python -m bench.pipeline_cost --profile {args.profile}"
+    if args.seed is not None:
+        name, reproduce = f"{name}_seed{args.seed}", f"{reproduce} --seed {args.seed}"
     path = write_results(
         name,
         figures,
         {
             "reproduce": reproduce + (" --no-baseline" if args.no_baseline else ""),
             "profile": args.profile,
+            "seed": args.seed if args.seed is not None else make_config(args.profile, root).seed,
             "root": str(root),
             "component_seconds": times,
             "plain_keras": plain,
