@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from bench.report import findings, recipe_tables
+import json
+
+from bench.pipeline_cost import BLESSED_WHAT, END_TO_END_WHAT, FULL_PROFILE, TEST_ACCURACY_WHAT
+from bench.report import findings, recipe_tables, seed_table
+from pipeline import nodes
 
 
 def _point(variant, accuracy, single, ips, resize="opencv linear", size=128, stem=4, images=10000, epochs=6):
@@ -82,3 +86,31 @@ def test_the_resnet_recipe_is_compared_with_each_variant_on_the_val_split():
     table = "\n".join(recipe_tables(rows))
     assert "| resnet recipe | resnet, sgd, 128 | flip, crop, erase at 0.5 |" in table
     assert "| 0.9500 |" in table
+
+
+def _full_run(path, seed, accuracy, seconds, met):
+    figures = [
+        {"what": END_TO_END_WHAT.format(profile=FULL_PROFILE), "value": seconds, "unit": "s"},
+        {"what": BLESSED_WHAT, "value": 1, "unit": ""},
+        {"what": TEST_ACCURACY_WHAT, "value": accuracy, "unit": "", "target": "≥ 0.95", "met": met},
+    ]
+    details = {"seed": seed, "component_seconds": {nodes.TRAINER: seconds - 200}}
+    path.write_text(json.dumps({"commit": "abc1234", "figures": figures, "details": details}))
+
+
+def test_the_seed_table_shows_every_seed_and_their_spread(tmp_path):
+    _full_run(tmp_path / "pipeline_cost_full.json", 42, 0.9502, 4256.0, True)
+    _full_run(tmp_path / "pipeline_cost_full_seed1.json", 1, 0.9481, 4300.0, False)
+    (tmp_path / "pipeline_cost.json").write_text("{}")  # the quick profile's: not a row
+
+    lines = seed_table(tmp_path)
+
+    rows = [line for line in lines if line.startswith("| 1 ") or line.startswith("| 42 ")]
+    assert rows[0].startswith("| 1 | 0.9481 | ≥ 0.95 | yes | 4,300 s | 4,100 s | `abc1234` |")
+    assert rows[1].startswith("| 42 | 0.9502 |")
+    assert "mean 0.9492, from 0.9481 to 0.9502 (0.21 points apart); 1 of 2 meet the target." in lines[-1]
+
+
+def test_one_seed_makes_no_seed_table(tmp_path):
+    _full_run(tmp_path / "pipeline_cost_full.json", 42, 0.9502, 4256.0, True)
+    assert seed_table(tmp_path) == []
