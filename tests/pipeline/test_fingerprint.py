@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from support import run_python
 
+from pipeline.config import CHECKOUT_SETUP_FILE
 from pipeline.fingerprint import (
     MODEL_CODE,
     PROJECT_PACKAGES,
@@ -83,6 +84,8 @@ def _copy_of_the_code(destination: Path) -> Path:
     for name in PROJECT_PACKAGES:
         shutil.copytree(REPO / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "fashion_tfx_artifacts.py", destination)
+    # A checkout has its setup.py, which the runs name as the Beam steps' dependency (or TFX builds its own).
+    shutil.copy(CHECKOUT_SETUP_FILE, destination)
     return destination
 
 
