@@ -79,7 +79,7 @@ def object_store_root(value: str, what: str = "root") -> StorageRoot:
 # The Beam arguments that name what a remote Beam runner must install, as TFX checks them
 # (tfx.utils.dependency_utils.make_beam_dependency_flags, TFX 1.16). When Beam arguments are given and none
 # of these is among them, every Beam-powered TFX executor builds an sdist of TFX itself (~49 MB, ~2 s) in a
-# fresh temporary folder that nothing removes: about seven a run, tens of gigabytes over a few test suites.
+# fresh temporary folder that nothing removes: four in a `test` run, 55 GB over a few days of test suites.
 BEAM_DEPENDENCY_FLAGS = (
     "--setup_file",
     "--extra_package",
