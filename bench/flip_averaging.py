@@ -86,7 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", action="append", required=True, help="a finished run's root (repeat)")
     args = parser.parse_args(argv)
-    rows = [measure_run(Path(root)) for root in args.root]
+    try:
+        rows = [measure_run(Path(root)) for root in args.root]
+    except FileNotFoundError as missing:  # not a finished run's root: no ML Metadata or no Trainer output
+        parser.error(f"{missing}")
     figures = []
     for row in rows:
         for split in SPLITS:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from bench.flip_averaging import flip_averaged_accuracy
+from bench.flip_averaging import flip_averaged_accuracy, main
 
 
 def _first_column_says_class_0(images: np.ndarray) -> np.ndarray:
@@ -34,3 +35,10 @@ def test_a_symmetric_classifier_gains_nothing():
     single, averaged = flip_averaged_accuracy(_first_column_says_class_0, images, labels, batch=4)
 
     assert single == averaged
+
+
+def test_a_root_without_a_finished_run_is_one_clear_error(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--root", str(tmp_path)])
+    assert exit_.value.code == 2
+    assert str(tmp_path) in capsys.readouterr().err
