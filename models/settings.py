@@ -111,9 +111,10 @@ class ModelSettings:
         precision: `auto`, `float32` or `mixed_bfloat16`: the arithmetic of training (see `PRECISIONS`).
             The exported model computes in float32 either way.
         test_time_flip: the model averages its probabilities over each image and its mirror image at
-            inference (the exported model included); training is unaffected. Off by default: measured
-            by `bench.accuracy`, it cost 0.2-1.0 points of test accuracy in every variant (BENCHMARKS.md),
-            and it doubles the served model's compute.
+            inference (the exported model included); training is unaffected. It doubles the classifier's
+            compute. Off by default: after 5-6 epochs it gains nothing on the eval split (`bench.accuracy`);
+            after the full profile's 54 it gains +0.07-0.08 points there (`bench.flip_averaging`), so that
+            profile sets it.
     """
 
     image_size: int = SOURCE_SIZE

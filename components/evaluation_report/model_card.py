@@ -203,7 +203,8 @@ def model_record(
 
 
 def recipe_sentence(values: dict[str, Any], settings: dict[str, Any], source: str | None) -> str:
-    """Returns how the model was trained, in a sentence: optimiser, schedule, batch, augmentation.
+    """Returns how the model was trained, in a sentence: optimiser, schedule, batch, augmentation, and
+    whether predictions average each image with its mirror image.
 
     Args:
         values: the hyper-parameters trained with.
@@ -223,6 +224,8 @@ def recipe_sentence(values: dict[str, Any], settings: dict[str, Any], source: st
         f"augmentation {', '.join(settings.get('augmentations') or [])} at "
         f"{values.get('augment_probability')} each",
     ]
+    if settings.get("test_time_flip"):
+        parts.append("each prediction averaged over the image and its mirror image")
     chosen = {"tuned": "the Tuner's best trial", "defaults": "the profile's recipe"}.get(source or "")
     return "; ".join(parts) + (f" ({chosen})" if chosen else "")
 

@@ -114,6 +114,9 @@ def test_the_card_states_the_recipe_and_only_the_familys_own_hyper_parameters():
     sentence = recipe_sentence(values, settings, "defaults")
     assert sentence.startswith("sgd at a peak rate of 0.1 with Nesterov momentum 0.9; weight decay 0.005;")
     assert "2 warm-up epochs" in sentence and "augmentation flip, crop, erase at 0.5 each" in sentence
+    assert "averaged over the image and its mirror image" in sentence
+    quick = make_config("quick", "/tmp/unused").model.to_custom_config()
+    assert "mirror image" not in recipe_sentence(values, quick, "defaults")
     assert sentence.endswith("(the profile's recipe)")
     assert (
         "cnn_filters" not in own_hyperparameters(values) and own_hyperparameters(values)["resnet_width"] == 16
