@@ -49,8 +49,31 @@ def build_transform_output(directory: Path, image_size: int) -> tft.TFTransformO
     return tft.TFTransformOutput(str(directory))
 
 
-def export_tiny_model(directory: Path, seed: int = 0) -> Path:
+def tiny_model_choices(seed: int = 0, test_time_flip: bool = False):
+    """Returns the tiny model's (ModelSettings, keras_tuner.HyperParameters): a small CNN at 32×32."""
+    from models.search_space import search_space
+    from models.settings import ModelSettings
+
+    settings = ModelSettings(
+        image_size=TINY_SIZE,
+        upscale=True,
+        interpolation="linear",
+        stems=(1,),
+        seed=seed,
+        test_time_flip=test_time_flip,
+    )
+    hp = search_space(settings)
+    hp.values.update(cnn_blocks=2, cnn_filters=8, augment_probability=0.0)
+    return settings, hp
+
+
+def export_tiny_model(directory: Path, seed: int = 0, test_time_flip: bool = False) -> Path:
     """Exports a small CNN (upscale 28→32, a few epochs on class-striped images) as the Trainer does.
+
+    Args:
+        directory: where the transform graph and the model go.
+        seed: the data's and the training's seed.
+        test_time_flip: the exported model averages each image with its mirror image.
 
     Returns:
         The SavedModel folder (`directory / "model"`).
@@ -61,15 +84,9 @@ def export_tiny_model(directory: Path, seed: int = 0) -> Path:
     from data.resize import upscale_images
     from models.export import export_serving_model
     from models.families import build_model, float32_copy
-    from models.search_space import search_space
-    from models.settings import ModelSettings
 
     transform_output = build_transform_output(directory / "transform", TINY_SIZE)
-    settings = ModelSettings(
-        image_size=TINY_SIZE, upscale=True, interpolation="linear", stems=(1,), seed=seed
-    )
-    hp = search_space(settings)
-    hp.values.update(cnn_blocks=2, cnn_filters=8, augment_probability=0.0)
+    settings, hp = tiny_model_choices(seed, test_time_flip)
     keras.utils.set_random_seed(seed)
     model = build_model(hp, settings)
     images, labels = make_images(200, seed)

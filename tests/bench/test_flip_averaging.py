@@ -1,11 +1,12 @@
-"""bench.flip_averaging's arithmetic: the single view and the flip-averaged prediction of the same weights."""
+"""bench.flip_averaging: the single view and the flip-averaged prediction of the same weights, and the
+single view rebuilt from an export that averages already."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from bench.flip_averaging import flip_averaged_accuracy, main
+from bench.flip_averaging import NotReproducedError, flip_averaged_accuracy, main, single_view_predictor
 
 
 def _first_column_says_class_0(images: np.ndarray) -> np.ndarray:
@@ -42,3 +43,41 @@ def test_a_root_without_a_finished_run_is_one_clear_error(tmp_path, capsys):
         main(["--root", str(tmp_path)])
     assert exit_.value.code == 2
     assert str(tmp_path) in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def averaging_export(tmp_path_factory):
+    """A real export that averages each image with its mirror image, and what its run would record."""
+    from support import make_images
+    from tiny_export import export_tiny_model, tiny_model_choices
+
+    model_dir = export_tiny_model(tmp_path_factory.mktemp("averaging"), test_time_flip=True)
+    settings, hp = tiny_model_choices(test_time_flip=True)
+    details = {"settings": settings.to_custom_config(), "hyperparameters": hp.values}
+    images, _ = make_images(64, seed=1)
+    return model_dir, details, images.astype("float32")
+
+
+def test_the_rebuilt_single_view_averages_to_what_the_export_answers(averaging_export):
+    import tensorflow as tf
+
+    from serving.signatures import INPUT_NAMES, PREDICT_IMAGES, PROBABILITIES
+
+    model_dir, details, images = averaging_export
+    served = tf.saved_model.load(str(model_dir)).signatures[PREDICT_IMAGES]
+    answered = served(**{INPUT_NAMES[PREDICT_IMAGES]: tf.constant(images)})[PROBABILITIES].numpy()
+    predict = single_view_predictor(str(model_dir), details)
+
+    single, mirrored = predict(images), predict(np.ascontiguousarray(images[:, :, ::-1]))
+
+    np.testing.assert_allclose((single + mirrored) / 2, answered, atol=1e-5)
+    assert not np.allclose(single, mirrored, atol=1e-3)  # the single view is not the average itself
+
+
+@pytest.mark.parametrize("change", [{"cnn_blocks": 3}, {"cnn_filters": 16}], ids=["a layer more", "wider"])
+def test_a_classifier_the_export_does_not_hold_is_refused(averaging_export, change):
+    model_dir, details, _ = averaging_export
+    other = dict(details, hyperparameters={**details["hyperparameters"], **change})
+
+    with pytest.raises(NotReproducedError, match="no variable of the name and shape"):
+        single_view_predictor(str(model_dir), other)
