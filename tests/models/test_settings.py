@@ -78,7 +78,7 @@ def test_the_learning_rate_is_a_setting_the_tuner_starts_from_and_the_trainer_us
     )
 
 
-def test_the_full_profile_trains_its_recipe_and_keeps_the_tuners_trials_as_a_record(tmp_path):
+def test_the_quick_and_full_profiles_train_their_recipes_and_keep_the_tuners_trials_as_a_record(tmp_path):
     from models.search_space import hyperparameters_for_training, search_space
 
     full = make_config("full", tmp_path).model
@@ -87,9 +87,12 @@ def test_the_full_profile_trains_its_recipe_and_keeps_the_tuners_trials_as_a_rec
     tuned.values["learning_rate"] = 0.02  # a trial's pick
     trained = hyperparameters_for_training(full, tuned.get_config())
     assert trained.get("learning_rate") == full.learning_rate == 0.1
-    # The other profiles train the Tuner's best trial.
     quick = make_config("quick", tmp_path).model
-    assert hyperparameters_for_training(quick, tuned.get_config()).get("learning_rate") == 0.02
+    assert not quick.use_tuned
+    assert hyperparameters_for_training(quick, tuned.get_config()).get("learning_rate") == quick.learning_rate
+    # The test profile trains the Tuner's best trial.
+    small = make_config("test", tmp_path).model
+    assert hyperparameters_for_training(small, tuned.get_config()).get("learning_rate") == 0.02
     # SGD's search tries SGD's rates, Adam's Adam's.
     (rates,) = [hp.values for hp in search_space(full).space if hp.name == "learning_rate"]
     assert rates == [0.1, 0.05, 0.02]
