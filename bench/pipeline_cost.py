@@ -112,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
             "reproduce": reproduce + (" --no-baseline" if args.no_baseline else ""),
             "profile": args.profile,
             "seed": args.seed if args.seed is not None else make_config(args.profile, root).seed,
+            "test_time_flip": exported_averaging(root),
             "root": str(root),
             "component_seconds": times,
             "plain_keras": plain,
@@ -128,6 +129,17 @@ def main(argv: list[str] | None = None) -> None:
     )
     print(json.dumps(figures, indent=2))
     print(f"wrote {path}")
+
+
+def exported_averaging(root: Path) -> bool | None:
+    """Whether the run's export averages each image with its mirror image, as its Trainer recorded
+    (None: no Trainer output)."""
+    from bench.plain_keras import run_details
+
+    try:
+        return bool(run_details(root)["settings"].get("test_time_flip"))
+    except FileNotFoundError:
+        return None
 
 
 def model_figures(root: Path, least_accuracy: float | None = None) -> list:

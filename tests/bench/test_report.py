@@ -88,27 +88,45 @@ def test_the_resnet_recipe_is_compared_with_each_variant_on_the_val_split():
     assert "| 0.9500 |" in table
 
 
-def _full_run(path, seed, accuracy, seconds, met):
+def _full_run(path, seed, accuracy, seconds, met, test_time_flip=None):
     figures = [
         {"what": END_TO_END_WHAT.format(profile=FULL_PROFILE), "value": seconds, "unit": "s"},
         {"what": BLESSED_WHAT, "value": 1, "unit": ""},
         {"what": TEST_ACCURACY_WHAT, "value": accuracy, "unit": "", "target": "≥ 0.95", "met": met},
     ]
     details = {"seed": seed, "component_seconds": {nodes.TRAINER: seconds - 200}}
+    if test_time_flip is not None:
+        details["test_time_flip"] = test_time_flip
     path.write_text(json.dumps({"commit": "abc1234", "figures": figures, "details": details}))
 
 
 def test_the_seed_table_shows_every_seed_and_their_spread(tmp_path):
-    _full_run(tmp_path / "pipeline_cost_full.json", 42, 0.9502, 4256.0, True)
-    _full_run(tmp_path / "pipeline_cost_full_seed1.json", 1, 0.9481, 4300.0, False)
+    _full_run(tmp_path / "pipeline_cost_full.json", 42, 0.9502, 4256.0, True, False)
+    _full_run(tmp_path / "pipeline_cost_full_seed1.json", 1, 0.9481, 4300.0, False, False)
     (tmp_path / "pipeline_cost.json").write_text("{}")  # the quick profile's: not a row
 
     lines = seed_table(tmp_path)
 
     rows = [line for line in lines if line.startswith("| 1 ") or line.startswith("| 42 ")]
-    assert rows[0].startswith("| 1 | 0.9481 | ≥ 0.95 | yes | 4,300 s | 4,100 s | `abc1234` |")
-    assert rows[1].startswith("| 42 | 0.9502 |")
-    assert "mean 0.9492, from 0.9481 to 0.9502 (0.21 points apart); 1 of 2 meet the target." in lines[-1]
+    assert rows[0].startswith("| 1 | single view | 0.9481 | ≥ 0.95 | yes | 4,300 s | 4,100 s | `abc1234` |")
+    assert rows[1].startswith("| 42 | single view | 0.9502 |")
+    assert lines[-1] == (
+        "- **single view, 2 seeds:** mean 0.9492, from 0.9481 to 0.9502 (0.21 points apart); "
+        "1 of 2 meet the target."
+    )
+
+
+def test_runs_of_another_recipe_are_summarised_apart(tmp_path):
+    _full_run(tmp_path / "pipeline_cost_full.json", 42, 0.9521, 4300.0, True, True)
+    _full_run(tmp_path / "pipeline_cost_full_seed1.json", 1, 0.9481, 4300.0, False, False)
+    _full_run(tmp_path / "pipeline_cost_full_seed7.json", 7, 0.9490, 4300.0, False)  # recorded before the key
+
+    lines = seed_table(tmp_path)
+
+    assert "- **flip-averaged, 1 seed:** 0.9521; 1 of 1 meet the target." in lines
+    assert "- **single view, 1 seed:** 0.9481; 0 of 1 meet the target." in lines
+    assert "- **not recorded, 1 seed:** 0.9490; 0 of 1 meet the target." in lines
+    assert any(line.startswith("| 42 | flip-averaged | 0.9521 |") for line in lines)
 
 
 def test_one_seed_makes_no_seed_table(tmp_path):
