@@ -56,7 +56,7 @@ VARIANTS: dict[str, dict] = {
     # The quick profile's augmentation at its 5-epoch budget (issue #23): the classic five at 0.2 against
     # the mirror image alone, and against the full profile's set, each at 0.5.
     "cnn: flip only": {**CNN_RECIPE, "augmentations": ("flip",), "augment": 0.5},
-    "cnn: flip, crop, erase": {
+    "cnn: flip crop erase": {
         **CNN_RECIPE,
         "augmentations": _FULL["augmentations"],
         "augment": _FULL["augment_probability"],
