@@ -168,7 +168,7 @@ def recipe_tables(curve: list[dict]) -> list[str]:
             "(what a recipe decision reads); images/s include each epoch's validation pass.",
             "",
             "| variant | family, optimiser, batch | augmentation | upscale | input | training arithmetic "
-            "| val accuracy | test accuracy, flip-averaged | single view (served by default) "
+            "| val accuracy | test accuracy, flip-averaged | single view "
             "| training time | images/s |",
             "|---|---|---|---|---|---|---:|---:|---:|---:|---:|",
         ]
@@ -189,11 +189,38 @@ def recipe_tables(curve: list[dict]) -> list[str]:
     return lines
 
 
+def against_variants(by_name: dict[str, dict], base: str, prefix: str) -> str | None:
+    """The sentence comparing recipe `base` with each variant named `prefix…` (val decides; test reported).
+
+    None when `base` has no val figure (points measured before the eval split was recorded).
+    """
+    single = "test_accuracy_without_flip_averaging"
+    recipe = by_name.get(base)
+    if not recipe or recipe.get("final_val_accuracy") is None:
+        return None
+    parts = []
+    for variant, p in by_name.items():
+        if variant.startswith(prefix) and p.get("final_val_accuracy") is not None:
+            val = recipe["final_val_accuracy"] - p["final_val_accuracy"]
+            test = recipe[single] - p[single]
+            speed = recipe["images_per_second"] / p["images_per_second"]
+            parts.append(
+                f"against {variant.removeprefix(prefix)}: val {val * 100:+.2f} points "
+                f"(test {test * 100:+.2f}), {speed:.2f}× its images/s"
+            )
+    flip = recipe["final_val_accuracy_flip_averaged"] - recipe["final_val_accuracy"]
+    parts.append(f"test-time flip averaging val {flip * 100:+.2f} points (same weights)")
+    return (
+        f"- **The {base} against each variant** (recipe minus variant; decisions read the val "
+        "split, the test split is reported only): " + "; ".join(parts) + "."
+    )
+
+
 def findings(rows: list[dict]) -> list[str]:
     """Sentences computed from one budget's rows: the upscale's effect, and each part's contribution.
 
-    Compared on the single view, which the served model gives by default (test-time flip averaging is
-    off); the flip's own effect is measured on the same weights.
+    Accuracy is compared on the single view (the quick profile serves it; the full profile serves the
+    flip average, whose own effect is measured on the same weights).
     """
     single = "test_accuracy_without_flip_averaging"
     by_name = {p["variant"]: p for p in rows}
@@ -231,24 +258,10 @@ def findings(rows: list[dict]) -> list[str]:
             + "; ".join(parts)
             + "."
         )
-    resnet = by_name.get("resnet recipe")
-    if resnet and resnet.get("final_val_accuracy") is not None:
-        parts = []
-        for variant, p in by_name.items():
-            if variant.startswith("resnet: ") and p.get("final_val_accuracy") is not None:
-                val = resnet["final_val_accuracy"] - p["final_val_accuracy"]
-                test = resnet[single] - p[single]
-                speed = resnet["images_per_second"] / p["images_per_second"]
-                parts.append(
-                    f"against {variant.removeprefix('resnet: ')}: val {val * 100:+.2f} points "
-                    f"(test {test * 100:+.2f}), {speed:.2f}× its images/s"
-                )
-        flip = resnet["final_val_accuracy_flip_averaged"] - resnet["final_val_accuracy"]
-        parts.append(f"test-time flip averaging val {flip * 100:+.2f} points (same weights)")
-        out.append(
-            "- **The resnet recipe against each variant** (recipe minus variant; decisions read the val "
-            "split, the test split is reported only): " + "; ".join(parts) + "."
-        )
+    for base, prefix in (("recipe", "cnn: "), ("resnet recipe", "resnet: ")):
+        sentence = against_variants(by_name, base, prefix)
+        if sentence:
+            out.append(sentence)
     return out
 
 

@@ -35,7 +35,7 @@ def test_findings_are_computed_from_the_rows():
         _point("no label smoothing", 0.9060, 0.9010, 800.0),
     ]
     upscale, parts = findings(rows)
-    # Compared on the single view (served by default).
+    # Compared on the single view.
     assert "3 ways" in upscale and "1.00 points" in upscale
     assert "native 28 0.9000 to opencv area 128 0.9100" in upscale
     assert "0.80× the images/s of native 28×28" in upscale
@@ -132,3 +132,17 @@ def test_runs_of_another_recipe_are_summarised_apart(tmp_path):
 def test_one_seed_makes_no_seed_table(tmp_path):
     _full_run(tmp_path / "pipeline_cost_full.json", 42, 0.9502, 4256.0, True)
     assert seed_table(tmp_path) == []
+
+
+def test_the_cnn_recipe_is_compared_with_its_own_variants_on_the_val_split():
+    def cnn(variant, val, single, ips):
+        point = _point(variant, single + 0.001, single, ips)
+        return {**point, "final_val_accuracy": val, "final_val_accuracy_flip_averaged": val - 0.001}
+
+    rows = [cnn("recipe", 0.9331, 0.9267, 659.0), cnn("cnn: flip only", 0.9362, 0.9274, 1003.0)]
+
+    sentence = findings(rows)[-1]
+
+    assert sentence.startswith("- **The recipe against each variant**")
+    assert "against flip only: val -0.31 points (test -0.07), 0.66× its images/s" in sentence
+    assert "test-time flip averaging val -0.10 points" in sentence
