@@ -275,11 +275,15 @@ STAGE_CALLS = 50
 
 
 def _model_description(details: dict, settings) -> str:
-    """E.g. `resnet stem=4 lr=0.1 batch=128 … blocks=3 width=16 at 128×128`: the family's own values."""
+    """E.g. `resnet stem=4 lr=0.1 batch=128 … blocks=3 width=16 at 128×128`: the family's own values, and
+    whether each prediction averages the image with its mirror image (the bare side then does too)."""
     from models.console import format_hyperparameters
 
     size = settings.image_size
-    return f"{format_hyperparameters(details['hyperparameters'])} at {size}×{size}"
+    described = f"{format_hyperparameters(details['hyperparameters'])} at {size}×{size}"
+    if settings.test_time_flip:
+        described += ", each prediction averaged over the image and its mirror image (on both sides)"
+    return described
 
 
 def stage_breakdown(loaded, settings, records, grey) -> dict:
