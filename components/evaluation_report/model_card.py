@@ -214,6 +214,7 @@ def recipe_sentence(values: dict[str, Any], settings: dict[str, Any], source: st
     if not values:
         return "not recorded"
     optimizer = settings.get("optimizer", "adam")
+    augmentations = settings.get("augmentations") or []
     parts = [
         f"{optimizer} at a peak rate of {values.get('learning_rate')}"
         + (" with Nesterov momentum 0.9" if optimizer == "sgd" else ""),
@@ -221,8 +222,8 @@ def recipe_sentence(values: dict[str, Any], settings: dict[str, Any], source: st
         f"{settings.get('warmup_epochs') or 0} warm-up epochs then a cosine decay",
         f"batch {values.get('batch_size')}",
         f"label smoothing {values.get('label_smoothing', 0.0)}",
-        f"augmentation {', '.join(settings.get('augmentations') or [])} at "
-        f"{values.get('augment_probability')} each",
+        f"augmentation {', '.join(augmentations)} at {values.get('augment_probability')}"
+        + (" each" if len(augmentations) > 1 else ""),
     ]
     if settings.get("test_time_flip"):
         parts.append("each prediction averaged over the image and its mirror image")

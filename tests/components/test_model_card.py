@@ -116,7 +116,8 @@ def test_the_card_states_the_recipe_and_only_the_familys_own_hyper_parameters():
     assert "2 warm-up epochs" in sentence and "augmentation flip, crop, erase at 0.5 each" in sentence
     assert "averaged over the image and its mirror image" in sentence
     quick = make_config("quick", "/tmp/unused").model.to_custom_config()
-    assert "mirror image" not in recipe_sentence(values, quick, "defaults")
+    quick_sentence = recipe_sentence(values, quick, "defaults")
+    assert "mirror image" not in quick_sentence and "augmentation flip at 0.5 (" in quick_sentence
     assert sentence.endswith("(the profile's recipe)")
     assert (
         "cnn_filters" not in own_hyperparameters(values) and own_hyperparameters(values)["resnet_width"] == 16
