@@ -19,6 +19,7 @@ import time
 import numpy as np
 
 from bench.common import COMMIT_AT_START, RESULTS_DIR, figure, utc_now, write_results
+from bench.plain_keras import fixed_hyperparameters
 from models.settings import ModelSettings
 from pipeline.config import PROFILES
 
@@ -144,7 +145,6 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
     import dataclasses
 
     import keras
-    import keras_tuner
 
     from models.families import build_model, training_policy
     from models.search_space import DEFAULTS
@@ -169,7 +169,6 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         test_time_flip=True,  # measured both ways below, on the same weights
         **{k: spec[k] for k in _SETTINGS_KEYS},
     )
-    hp = keras_tuner.HyperParameters()
     values = {
         **DEFAULTS,
         "learning_rate": settings.learning_rate,
@@ -179,8 +178,7 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         "label_smoothing": spec["label_smoothing"],
         "augment_probability": spec["augment"],
     }
-    for name, value in values.items():
-        hp.Fixed(name, value)
+    hp = fixed_hyperparameters(values)
     keras.utils.set_random_seed(settings.seed)
     model = build_model(hp, settings)
     train_x, train_y = images["train"][0][:count], images["train"][1][:count]

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import figure, write_results
-from bench.plain_keras import _latest_output, load_split, run_details
+from bench.plain_keras import _latest_output, fixed_hyperparameters, load_split, run_details
 from pipeline import nodes
 from serving.signatures import INPUT_NAMES, PREDICT_IMAGES, PROBABILITIES
 
@@ -84,7 +84,6 @@ def single_view_predictor(model_dir: str, details: dict) -> Callable[[np.ndarray
     """
     import dataclasses
 
-    import keras_tuner
     import tensorflow as tf
 
     from data.resize import upscale_images
@@ -92,9 +91,7 @@ def single_view_predictor(model_dir: str, details: dict) -> Callable[[np.ndarray
     from models.settings import ModelSettings
 
     settings = ModelSettings.from_custom_config(details["settings"])
-    hp = keras_tuner.HyperParameters()
-    for name, value in details["hyperparameters"].items():
-        hp.Fixed(name, value)
+    hp = fixed_hyperparameters(details["hyperparameters"])
     classifier = build_classifier(hp, dataclasses.replace(settings, test_time_flip=False))
     exported = {v.name.split(":")[0]: v for v in tf.saved_model.load(model_dir).served_variables}
     unmatched = [

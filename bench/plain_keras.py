@@ -49,6 +49,16 @@ def load_split(examples_uri: str, split: str) -> tuple[np.ndarray, np.ndarray]:
     return np.stack(images).astype("float32") / 255.0, np.asarray(labels, dtype="int64")
 
 
+def fixed_hyperparameters(values: dict):
+    """Returns keras_tuner.HyperParameters holding `values`, each fixed: what a run trained with."""
+    import keras_tuner
+
+    hp = keras_tuner.HyperParameters()
+    for name, value in values.items():
+        hp.Fixed(name, value)
+    return hp
+
+
 def run_details(root: Path) -> dict:
     """Returns what the run's Trainer trained with: hyper-parameters, settings and epochs run."""
     from models.trainer import HISTORY_JSON, HYPERPARAMETERS_JSON
@@ -74,7 +84,6 @@ def train_plain(root: str | Path, timings: dict | None = None) -> float:
     """
     started = time.perf_counter()
     import keras
-    import keras_tuner
 
     from models.families import build_model
     from models.settings import ModelSettings
@@ -82,9 +91,7 @@ def train_plain(root: str | Path, timings: dict | None = None) -> float:
 
     details = run_details(Path(root))
     settings = ModelSettings.from_custom_config(details["settings"])
-    hp = keras_tuner.HyperParameters()
-    for name, value in details["hyperparameters"].items():
-        hp.Fixed(name, value)
+    hp = fixed_hyperparameters(details["hyperparameters"])
     data = {split: load_split(details["examples"], split) for split in ("train", "eval", "test")}
     decoded = time.perf_counter()
     keras.utils.set_random_seed(settings.seed)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import figure, write_results
-from bench.plain_keras import _latest_output, load_split, run_details
+from bench.plain_keras import _latest_output, fixed_hyperparameters, load_split, run_details
 from pipeline import nodes
 
 LATENCY_CALLS = 1000
@@ -122,7 +122,6 @@ def main(argv: list[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     import keras
-    import keras_tuner
     import tensorflow as tf
     from tfx.utils import path_utils
 
@@ -145,9 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     scaled = (upscale_images(grey.astype("uint8"), settings.image_size).astype("float32") / 255.0)[..., None]
     examples = np.asarray(records, dtype=object)
 
-    hp = keras_tuner.HyperParameters()
-    for name, value in details["hyperparameters"].items():
-        hp.Fixed(name, value)
+    hp = fixed_hyperparameters(details["hyperparameters"])
     keras.utils.set_random_seed(settings.seed)
     classifier = build_classifier(hp, settings)  # what the served graph calls, in float32 as exported
     with tempfile.TemporaryDirectory(prefix="bench-serving-bare-") as bare_dir:
@@ -278,11 +275,12 @@ def _model_description(details: dict, settings) -> str:
     """E.g. `resnet stem=4 lr=0.1 batch=128 … blocks=3 width=16 at 128×128`: the family's own values, and
     whether each prediction averages the image with its mirror image (the bare side then does too)."""
     from models.console import format_hyperparameters
+    from models.settings import FLIP_AVERAGING_WORDS
 
     size = settings.image_size
     described = f"{format_hyperparameters(details['hyperparameters'])} at {size}×{size}"
     if settings.test_time_flip:
-        described += ", each prediction averaged over the image and its mirror image (on both sides)"
+        described += f", {FLIP_AVERAGING_WORDS} (on both sides)"
     return described
 
 

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench.common import figure, write_results
-from bench.plain_keras import _latest_output, load_split, run_details
+from bench.plain_keras import _latest_output, fixed_hyperparameters, load_split, run_details
 from pipeline import nodes
 
 WARMUP_STEPS = 5
@@ -30,13 +30,10 @@ WARMUP_STEPS = 5
 def images_per_second(hp_values: dict, settings, images, labels, epochs: int) -> float:
     """Trains a fresh model for `epochs` (after a few warm-up steps); returns training images/s."""
     import keras
-    import keras_tuner
 
     from models.families import build_model
 
-    hp = keras_tuner.HyperParameters()
-    for name, value in hp_values.items():
-        hp.Fixed(name, value)
+    hp = fixed_hyperparameters(hp_values)
     keras.utils.set_random_seed(settings.seed)
     model = build_model(hp, settings)
     batch = hp.get("batch_size")

@@ -62,6 +62,10 @@ class ConfigError(ValueError):
     """A configuration value is invalid; the message names the field and the allowed values."""
 
 
+# How reports describe `ModelSettings.test_time_flip` in words (the model card, bench.serving).
+FLIP_AVERAGING_WORDS = "each prediction averaged over the image and its mirror image"
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelSettings:
     """What the configuration fixes for the model code.

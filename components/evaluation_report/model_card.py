@@ -30,7 +30,7 @@ from components.evaluation_report.report import (
 from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON
 from data.classes import CLASS_NAMES
 from data.resize import SOURCE_SIZE
-from models.settings import own_hyperparameters
+from models.settings import FLIP_AVERAGING_WORDS, own_hyperparameters
 from models.trainer import CURVES_PNG
 from serving.versions import SAVED_MODEL_FILE
 
@@ -226,7 +226,7 @@ def recipe_sentence(values: dict[str, Any], settings: dict[str, Any], source: st
         + (" each" if len(augmentations) > 1 else ""),
     ]
     if settings.get("test_time_flip"):
-        parts.append("each prediction averaged over the image and its mirror image")
+        parts.append(FLIP_AVERAGING_WORDS)
     chosen = {"tuned": "the Tuner's best trial", "defaults": "the profile's recipe"}.get(source or "")
     return "; ".join(parts) + (f" ({chosen})" if chosen else "")
 
