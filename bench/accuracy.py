@@ -20,12 +20,20 @@ import numpy as np
 
 from bench.common import COMMIT_AT_START, RESULTS_DIR, figure, utc_now, write_results
 from bench.plain_keras import fixed_hyperparameters
-from models.settings import ModelSettings
-from pipeline.config import PROFILES
+from models.settings import LINEAR, ModelSettings
+from pipeline.config import make_config
 
 TARGET = 0.95
 # The variant keys that are ModelSettings fields.
-_SETTINGS_KEYS = ("optimizer", "learning_rate", "weight_decay", "warmup_epochs", "augmentations")
+_SETTINGS_KEYS = (
+    "optimizer",
+    "learning_rate",
+    "weight_decay",
+    "warmup_epochs",
+    "schedule",
+    "weight_averaging",
+    "augmentations",
+)
 # The cnn recipe: the model settings' defaults (Adam, the classic transformations) at batch 64.
 CNN_RECIPE = dict(
     resize="opencv linear",
@@ -40,13 +48,13 @@ CNN_RECIPE = dict(
 )
 # The full profile's recipe (pipeline.config PROFILES["full"]): ResNet-20, SGD with Nesterov momentum
 # and weight decay after a warm-up, flip, pad-and-crop and random erasing.
-_FULL = PROFILES["full"]
+_FULL = make_config("full", ".").model  # the profile's model settings (a config needs a root; unused)
 RESNET_RECIPE = dict(
     CNN_RECIPE,
-    family=_FULL["families"][0],
-    augment=_FULL["augment_probability"],
-    batch_size=_FULL["batch_size"],
-    **{k: _FULL[k] for k in _SETTINGS_KEYS},
+    family=_FULL.families[0],
+    augment=_FULL.augment_probability,
+    batch_size=_FULL.batch_size,
+    **{k: getattr(_FULL, k) for k in _SETTINGS_KEYS},
 )
 # One change each against a recipe.
 VARIANTS: dict[str, dict] = {
@@ -59,8 +67,8 @@ VARIANTS: dict[str, dict] = {
     "cnn: flip only": {**CNN_RECIPE, "augmentations": ("flip",), "augment": 0.5},
     "cnn: flip crop erase": {
         **CNN_RECIPE,
-        "augmentations": _FULL["augmentations"],
-        "augment": _FULL["augment_probability"],
+        "augmentations": _FULL.augmentations,
+        "augment": _FULL.augment_probability,
     },
     # The upscale question (issue #13): native 28×28 (no stem) against three ways to reach 128×128.
     "native 28": {**CNN_RECIPE, "resize": "none", "image_size": 28, "stem": 1},
@@ -79,6 +87,9 @@ VARIANTS: dict[str, dict] = {
     "resnet: no erasing": {**RESNET_RECIPE, "augmentations": ("flip", "crop")},
     "resnet: no label smoothing": {**RESNET_RECIPE, "label_smoothing": 0.0},
     "resnet: batch 64": {**RESNET_RECIPE, "batch_size": 64},
+    "resnet: linear to zero": {**RESNET_RECIPE, "schedule": LINEAR},
+    # An average over about the last 1,000 steps (a few epochs of the full profile).
+    "resnet: weight averaging": {**RESNET_RECIPE, "weight_averaging": 0.999},
 }
 
 
@@ -146,10 +157,10 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
 
     import keras
 
-    from models.families import build_model, training_policy
+    from models.families import build_model, training_policy, weight_averaging_callbacks
     from models.search_space import DEFAULTS
     from models.settings import ModelSettings
-    from models.trainer import cosine_learning_rate
+    from models.trainer import learning_rate_schedule
 
     spec = {**CNN_RECIPE, **VARIANTS[variant]}
     size = spec["image_size"]
@@ -188,9 +199,12 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         epochs=epochs,
         validation_data=dataset(*images["eval"], 256, shuffle=False),
         callbacks=[
+            *weight_averaging_callbacks(settings),
             keras.callbacks.LearningRateScheduler(
-                cosine_learning_rate(settings.learning_rate, epochs, settings.warmup_epochs)
-            )
+                learning_rate_schedule(
+                    settings.schedule, settings.learning_rate, epochs, settings.warmup_epochs
+                )
+            ),
         ],
         verbose=2,
     )
@@ -216,6 +230,9 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         "test_accuracy": round(float(flip_averaged), 4),
         "test_accuracy_without_flip_averaging": round(float(single), 4),
         "val_accuracy": [round(float(v), 4) for v in history.history["val_accuracy"]],
+        # What the training did, read back from it (not from the spec).
+        "learning_rates": [float(v) for v in history.history["learning_rate"]],
+        "weights_averaged": bool(model.optimizer.use_ema),
         # What a recipe decision reads: the eval split (carved from the training file), never the test.
         "final_val_accuracy": round(float(val_single), 4),
         "final_val_accuracy_flip_averaged": round(float(val_flip_averaged), 4),

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import figure, write_results
-from bench.plain_keras import _latest_output, fixed_hyperparameters, load_split, run_details
+from bench.plain_keras import RunRecordError, _latest_output, fixed_hyperparameters, load_split, run_details
 from pipeline import nodes
 from serving.signatures import INPUT_NAMES, PREDICT_IMAGES, PROBABILITIES
 
@@ -167,8 +167,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         rows = [measure_run(Path(root)) for root in args.root]
-    except FileNotFoundError as missing:  # not a finished run's root: no ML Metadata or no Trainer output
-        parser.error(f"{missing}")
+    # Not a finished run's root (no ML Metadata or no Trainer output), or its Trainer record is damaged.
+    except (FileNotFoundError, RunRecordError) as error:
+        parser.error(f"{error}")
     except NotReproducedError as error:
         parser.exit(2, f"{parser.prog}: error: {error}\n")
     figures = []

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.common import figure, write_results
-from bench.plain_keras import _latest_output, run_details
+from bench.plain_keras import _latest_output, run_details_or_exit
 from pipeline import nodes
 
 NOTES = (
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> None:
 
     load_start = os.getloadavg()
     root = Path(args.root)
-    details = run_details(root)
+    details = run_details_or_exit(parser, root)
     settings = ModelSettings.from_custom_config(details["settings"])
     transform = tft.TFTransformOutput(_latest_output(root, nodes.TRANSFORM, "transform_graph"))
     records = read_records(os.path.join(details["examples"], "Split-train", "*"), cap=args.images)

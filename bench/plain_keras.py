@@ -29,6 +29,9 @@ def _latest_output(root: Path, node_id: str, key: str) -> str:
     from pipeline.config import METADATA_FILE
     from pipeline.metadata import component_runs
 
+    # Opening a missing store would create an empty one in whatever folder was named.
+    if not (root / METADATA_FILE).is_file():
+        raise FileNotFoundError(f"no ML Metadata ({METADATA_FILE}) under {root}: not a finished run's root")
     runs = [r for r in component_runs(root / METADATA_FILE) if r.node_id == node_id and r.outputs.get(key)]
     if not runs:
         raise FileNotFoundError(f"no {node_id} output {key!r} in the run under {root}")
@@ -59,20 +62,74 @@ def fixed_hyperparameters(values: dict):
     return hp
 
 
-def run_details(root: Path) -> dict:
-    """Returns what the run's Trainer trained with: hyper-parameters, settings and epochs run."""
+class RunRecordError(ValueError):
+    """A finished run's Trainer record (`hyperparameters.json`, `history.json`) is damaged or incomplete."""
+
+
+def _read_record(path: Path) -> dict:
+    try:
+        record = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise RunRecordError(f"{path} is not readable JSON ({error})") from None
+    if not isinstance(record, dict):
+        raise RunRecordError(f"{path} must hold a JSON object, got {type(record).__name__}")
+    return record
+
+
+def read_run_record(model_run: str | Path) -> dict:
+    """Returns what a Trainer's ModelRun folder records: hyper-parameters, settings and epochs run.
+
+    Raises:
+        FileNotFoundError: a record file is absent.
+        RunRecordError: a record is damaged: not JSON, a part missing, settings that do not validate, or
+            a hyper-parameter that the trained family reads missing.
+    """
+    from models.search_space import search_space
+    from models.settings import FAMILIES, ConfigError, ModelSettings, own_hyperparameters
     from models.trainer import HISTORY_JSON, HYPERPARAMETERS_JSON
+
+    path, history_path = Path(model_run, HYPERPARAMETERS_JSON), Path(model_run, HISTORY_JSON)
+    chosen, history = _read_record(path), _read_record(history_path)
+    values, settings = chosen.get("values"), chosen.get("settings")
+    for name, part in (("values", values), ("settings", settings)):
+        if not isinstance(part, dict):
+            raise RunRecordError(f"{path}: `{name}` must be a JSON object, got {part!r}")
+    try:
+        model_settings = ModelSettings.from_custom_config(settings)
+    except (ConfigError, TypeError) as error:
+        raise RunRecordError(f"{path}: `settings`: {error}") from None
+    family = values.get("family")
+    if family not in FAMILIES:
+        raise RunRecordError(f"{path}: `values`: family must be one of {', '.join(FAMILIES)}, got {family!r}")
+    # What the family's model reads; label smoothing is absent from runs older than it (none then).
+    needed = own_hyperparameters({**search_space(model_settings).values, "family": family})
+    missing = sorted(set(needed) - set(values) - {"label_smoothing"})
+    if missing:
+        raise RunRecordError(f"{path}: `values` lacks {', '.join(missing)}, which the {family} model reads")
+    if not isinstance(history.get("loss"), list):
+        raise RunRecordError(f"{history_path}: no per-epoch `loss` list")
+    return {"hyperparameters": values, "settings": settings, "epochs": len(history["loss"])}
+
+
+def run_details(root: Path) -> dict:
+    """Returns what the run's Trainer trained with (`read_run_record`) and where its examples are.
+
+    Raises:
+        FileNotFoundError: `root` holds no finished run (no ML Metadata, or no Trainer output).
+        RunRecordError: see `read_run_record`.
+    """
     from pipeline import nodes
 
-    model_run = _latest_output(root, nodes.TRAINER, "model_run")
-    chosen = json.loads(Path(model_run, HYPERPARAMETERS_JSON).read_text())
-    history = json.loads(Path(model_run, HISTORY_JSON).read_text())
-    return {
-        "hyperparameters": chosen["values"],
-        "settings": chosen["settings"],
-        "epochs": len(history.get("loss", [])),
-        "examples": _latest_output(root, nodes.UPSCALER, "examples"),
-    }
+    record = read_run_record(_latest_output(root, nodes.TRAINER, "model_run"))
+    return {**record, "examples": _latest_output(root, nodes.UPSCALER, "examples")}
+
+
+def run_details_or_exit(parser: argparse.ArgumentParser, root: Path) -> dict:
+    """`run_details` for a command line: a missing run or a damaged record ends it with status 2."""
+    try:
+        return run_details(root)
+    except (FileNotFoundError, RunRecordError) as error:
+        parser.error(str(error))
 
 
 def train_plain(root: str | Path, timings: dict | None = None) -> float:
@@ -85,9 +142,9 @@ def train_plain(root: str | Path, timings: dict | None = None) -> float:
     started = time.perf_counter()
     import keras
 
-    from models.families import build_model
+    from models.families import build_model, weight_averaging_callbacks
     from models.settings import ModelSettings
-    from models.trainer import cosine_learning_rate
+    from models.trainer import learning_rate_schedule
 
     details = run_details(Path(root))
     settings = ModelSettings.from_custom_config(details["settings"])
@@ -102,9 +159,12 @@ def train_plain(root: str | Path, timings: dict | None = None) -> float:
         epochs=details["epochs"],
         validation_data=data["eval"],
         callbacks=[
+            *weight_averaging_callbacks(settings),
             keras.callbacks.LearningRateScheduler(
-                cosine_learning_rate(hp.get("learning_rate"), settings.train_epochs)
-            )
+                learning_rate_schedule(
+                    settings.schedule, hp.get("learning_rate"), settings.train_epochs, settings.warmup_epochs
+                )
+            ),
         ],
         shuffle=True,
         verbose=2,
@@ -132,7 +192,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--root", required=True, help="root of a finished pipeline run")
     args = parser.parse_args(argv)
     timings: dict = {}
-    seconds = train_plain(args.root, timings)
+    try:
+        seconds = train_plain(args.root, timings)
+    except (FileNotFoundError, RunRecordError) as error:
+        parser.error(str(error))
     print(json.dumps({"seconds": round(seconds, 1), **timings}, indent=1))
 
 

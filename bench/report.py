@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bench.common import RESULTS_DIR
 from bench.pipeline_cost import BLESSED_WHAT, END_TO_END_WHAT, FULL_PROFILE, TEST_ACCURACY_WHAT
+from models.settings import CLASSIC_AUGMENTATIONS, COSINE
 from pipeline import nodes
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -144,7 +145,6 @@ def seed_table(results_dir: Path) -> list[str]:
 
 
 UPSCALE_VARIANTS = ("native 28", "recipe", "tf bilinear 128", "opencv cubic 128", "opencv area 128")
-CLASSIC = ("flip", "shift", "zoom", "rotate", "contrast")  # the cnn recipe's augmentation
 
 
 def recipe_tables(curve: list[dict]) -> list[str]:
@@ -164,7 +164,7 @@ def recipe_tables(curve: list[dict]) -> list[str]:
             f"## Recipe and upscale at a fixed budget: {images:,} training images × {epochs} epochs",
             "",
             "Each variant changes one thing against `recipe` or `resnet recipe` (bench/accuracy.py "
-            "`VARIANTS`); the same test images, seed and schedule. Val accuracy is the eval split's "
+            "`VARIANTS`); the same test images and seed. Val accuracy is the eval split's "
             "(what a recipe decision reads); images/s include each epoch's validation pass.",
             "",
             "| variant | family, optimiser, batch | augmentation | upscale | input | training arithmetic "
@@ -176,7 +176,12 @@ def recipe_tables(curve: list[dict]) -> list[str]:
             # Rows from before the resnet family: the cnn recipe's (bench.accuracy CNN_RECIPE).
             family = p.get("family", "cnn")
             training = f"{family}, {p.get('optimizer', 'adam')}, {p.get('batch_size', 64)}"
-            augmentation = f"{', '.join(p.get('augmentations') or CLASSIC)} at {p['augment']}"
+            # Rows from before these settings decayed by cosine and did not average.
+            if p.get("schedule", COSINE) != COSINE:
+                training += f", {p['schedule']} decay"
+            if p.get("weight_averaging"):
+                training += f", weight average {p['weight_averaging']}"
+            augmentation = f"{', '.join(p.get('augmentations') or CLASSIC_AUGMENTATIONS)} at {p['augment']}"
             val = p.get("final_val_accuracy")
             lines.append(
                 f"| {p['variant']} | {training} | {augmentation} | {p['resize']} "

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from bench.common import figure, write_results
-from bench.plain_keras import _latest_output, fixed_hyperparameters, load_split, run_details
+from bench.plain_keras import _latest_output, fixed_hyperparameters, load_split, run_details_or_exit
 from pipeline import nodes
 
 LATENCY_CALLS = 1000
@@ -133,7 +133,7 @@ def main(argv: list[str] | None = None) -> None:
 
     root = Path(args.root)
     load_start = os.getloadavg()
-    details = run_details(root)
+    details = run_details_or_exit(parser, root)
     settings = ModelSettings.from_custom_config(details["settings"])
     model_dir = args.model_dir or path_utils.serving_model_dir(_latest_output(root, nodes.TRAINER, "model"))
     raw_uri = _latest_output(root, nodes.EXAMPLE_GEN, "examples")

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from bench.common import figure, write_results
-from bench.plain_keras import _latest_output, fixed_hyperparameters, load_split, run_details
+from bench.plain_keras import _latest_output, fixed_hyperparameters, load_split, run_details_or_exit
 from pipeline import nodes
 
 WARMUP_STEPS = 5
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> None:
     from models.settings import ModelSettings
 
     load_start = os.getloadavg()
-    details = run_details(Path(args.root))
+    details = run_details_or_exit(parser, Path(args.root))
     settings = ModelSettings.from_custom_config(details["settings"])
     values = details["hyperparameters"]
     big, labels = load_split(details["examples"], "train")

@@ -14,6 +14,7 @@ import keras_tuner
 import numpy as np
 import tensorflow as tf
 
+from compat.keras import AverageBetweenEpochs
 from data.classes import NUM_CLASSES
 from models.augmentation import augmentation_probabilities, make_augmentation
 from models.search_space import max_cnn_blocks
@@ -296,13 +297,32 @@ def make_optimizer(settings: ModelSettings, learning_rate: float) -> keras.optim
     scales and offsets and biases, as the ResNet recipes do.
     """
     decay = float(settings.weight_decay) or None
+    # With weight averaging the optimiser also keeps the average (see `weight_averaging_callbacks`).
+    averaging = (
+        dict(use_ema=True, ema_momentum=settings.weight_averaging) if settings.weight_averaging else {}
+    )
     if settings.optimizer == "sgd":
-        optimizer = keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True, weight_decay=decay)
+        optimizer = keras.optimizers.SGD(
+            learning_rate, momentum=0.9, nesterov=True, weight_decay=decay, **averaging
+        )
     else:
-        optimizer = keras.optimizers.Adam(learning_rate, weight_decay=decay)
+        optimizer = keras.optimizers.Adam(learning_rate, weight_decay=decay, **averaging)
     if decay:
         optimizer.exclude_from_weight_decay(var_names=["gamma", "beta", "bias"])
     return optimizer
+
+
+def weight_averaging_callbacks(settings: ModelSettings) -> list[AverageBetweenEpochs]:
+    """Returns the callbacks that put the averaged weights in the model outside training steps.
+
+    With `settings.weight_averaging` on, each epoch's validation scores the average, and from the end
+    of an epoch to the start of the next the model holds it, so that the callbacks after these ones
+    (early stopping's best weights, the checkpoint) see the average. The model `fit` returns holds it
+    when training ran all its epochs or early stopping restored its best (averaged) weights; a stop
+    without a restore leaves Keras's final overwrite with the raw weights. Put them first in the
+    callback list. Empty when averaging is off.
+    """
+    return [AverageBetweenEpochs()] if settings.weight_averaging else []
 
 
 def build_model(

@@ -18,13 +18,19 @@ import io
 import json
 import logging
 import posixpath
+from collections.abc import Sequence
 from typing import Any
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from compat.keras import early_stopping_state, restore_early_stopping
+from compat.keras import (
+    AverageBetweenEpochs,
+    early_stopping_state,
+    restore_early_stopping,
+    swap_weights_with_average,
+)
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +70,22 @@ class EpochCheckpoint(keras.callbacks.Callback):
     after `early_stopping` in the callback list; `finished()` once the model is exported.
     """
 
-    def __init__(self, directory: str, early_stopping: keras.callbacks.EarlyStopping | None = None):
+    def __init__(
+        self,
+        directory: str,
+        early_stopping: keras.callbacks.EarlyStopping | None = None,
+        averaging: Sequence[AverageBetweenEpochs] = (),
+    ):
+        """Args:
+        directory: the checkpoint's folder (`resume_dir`).
+        early_stopping: the callback whose state a resumed training restores.
+        averaging: the training's `weight_averaging_callbacks`, which say whether the model holds the
+            weight average when an epoch is saved.
+        """
         super().__init__()
         self.directory = directory
-        self.early_stopping = early_stopping  # the callback whose state a resumed training restores
+        self.early_stopping = early_stopping
+        self.averaging = tuple(averaging)
         self._state: dict[str, Any] = {"epoch": 0, "history": {}, "done": False}
         self._pending_early_stopping: dict[str, Any] | None = None
 
@@ -101,6 +119,10 @@ class EpochCheckpoint(keras.callbacks.Callback):
         model.optimizer.build(model.trainable_variables)
         for variable, value in zip(model.optimizer.variables, optimizer_values, strict=True):
             variable.assign(value)
+        if state.get("weights_are_average"):
+            # Saved with the average in the model and the raw weights in the optimiser's slots:
+            # training resumes from the raw weights, as it would have gone on.
+            swap_weights_with_average(model)
         self._state = state
         self._pending_early_stopping = state.get("early_stopping")
         if self.done and state.get("best_weights"):
@@ -128,6 +150,8 @@ class EpochCheckpoint(keras.callbacks.Callback):
         weights = self.model.get_weights()
         state["weights"] = f"epoch-{epoch + 1:04d}.npz"
         state["model_arrays"] = len(weights)
+        # With weight averaging the model may hold the average now, and the optimiser the raw weights.
+        state["weights_are_average"] = any(callback.holds_average for callback in self.averaging)
         _save_arrays(
             posixpath.join(self.directory, state["weights"]),
             weights + [np.array(v) for v in self.model.optimizer.variables],

@@ -32,6 +32,12 @@ BATCH_SIZES = (16, 32, 64, 128)
 LEARNING_RATES = {"adam": (3e-3, 1e-3, 3e-4), "sgd": (0.1, 0.05, 0.02)}
 # `adam`; or `sgd`: SGD with Nesterov momentum 0.9 and decoupled weight decay (`weight_decay`).
 OPTIMIZERS = tuple(LEARNING_RATES)
+# The learning rate's path after the warm-up: a half cosine down to zero, or a straight line to zero
+# (the falling half of a one-cycle schedule).
+COSINE, LINEAR = "cosine", "linear"
+SCHEDULES = (COSINE, LINEAR)
+# The weight average's largest momentum: about the last 10,000 steps (at 1 it would never move).
+MAX_WEIGHT_AVERAGING = 0.9999
 # The augmentation's transformations (built by models.augmentation), named here so that settings stay
 # free of TensorFlow: `crop` is pad-and-crop (a whole-pixel shift of up to 1/8 of the side), `erase`
 # random erasing.
@@ -93,13 +99,19 @@ class ModelSettings:
         tuner_train_cap: training examples per tuning epoch (None: all of the train split).
         batch_size: the default batch size (one of `BATCH_SIZES`), and the largest the Tuner may
             choose (16 or 32 for tiny data: 200 images at 128 per batch give 2 steps per epoch).
-        learning_rate: the optimiser's peak rate (a cosine decay takes it down over the epochs, after
+        learning_rate: the optimiser's peak rate (`schedule` takes it down over the epochs, after
             `warmup_epochs` of linear warm-up): what the Trainer uses when no Tuner runs, and the
             Tuner's first trial; the Tuner also tries the optimiser's `LEARNING_RATES`.
         optimizer: `adam` or `sgd` (Nesterov momentum 0.9; see `OPTIMIZERS`).
         weight_decay: decoupled weight decay per step, scaled by the rate (0: none); batch-norm
             scales and offsets and biases are exempt.
-        warmup_epochs: epochs of linear warm-up to the peak rate before the cosine decay (0: none).
+        warmup_epochs: epochs of linear warm-up to the peak rate before the decay (0: none).
+        schedule: the decay after the warm-up (`SCHEDULES`): `cosine` or `linear`, each heading for
+            zero where the last epoch ends (the rate is set per epoch).
+        weight_averaging: the momentum per step of an exponential moving average of the trainable
+            weights (Polyak averaging; 0: off, 0.999: about the last 1,000 steps). When on, each epoch's
+            validation, early stopping, the checkpoints and the exported model use the average; the
+            optimiser keeps stepping the raw weights. Batch norm's running statistics are not averaged.
         augmentations: the training-only transformations (`TRANSFORMS`), each applied to an image with
             the `augment_probability` hyper-parameter's probability.
         augment_probability: that hyper-parameter's default (and the Trainer's value without a Tuner).
@@ -138,6 +150,8 @@ class ModelSettings:
     optimizer: str = "adam"
     weight_decay: float = 0.0
     warmup_epochs: int = 0
+    schedule: str = COSINE
+    weight_averaging: float = 0.0
     augmentations: tuple[str, ...] = CLASSIC_AUGMENTATIONS
     augment_probability: float = 0.2
     use_tuned: bool = True
@@ -183,11 +197,16 @@ class ModelSettings:
         choose("batch_size", self.batch_size, BATCH_SIZES)
         choose("precision", self.precision, PRECISIONS)
         choose("optimizer", self.optimizer, OPTIMIZERS)
+        choose("schedule", self.schedule, SCHEDULES)
         for transform in self.augmentations:
             choose("augmentations", transform, TRANSFORMS)
         if len(set(self.augmentations)) != len(self.augmentations):
             raise ConfigError(f"augmentations must not repeat a transformation, got {self.augmentations!r}")
-        for name, upper in (("weight_decay", 0.1), ("augment_probability", MAX_AUGMENT_PROBABILITY)):
+        for name, upper in (
+            ("weight_decay", 0.1),
+            ("augment_probability", MAX_AUGMENT_PROBABILITY),
+            ("weight_averaging", MAX_WEIGHT_AVERAGING),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= upper:
                 raise ConfigError(f"{name} must be a number from 0 to {upper}, got {value!r}")

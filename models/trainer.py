@@ -17,11 +17,17 @@ from tfx import v1 as tfx
 from data.plots import save_png, subplots
 from models.console import EpochLines, format_hyperparameters, progress_log
 from models.export import export_serving_model
-from models.families import build_model, embedding_model, float32_copy, served_base_model
+from models.families import (
+    build_model,
+    embedding_model,
+    float32_copy,
+    served_base_model,
+    weight_averaging_callbacks,
+)
 from models.preprocessing import TransformedBatches, read_records
 from models.resume import EpochCheckpoint, resume_dir
 from models.search_space import hyperparameters_for_training
-from models.settings import ModelSettings
+from models.settings import COSINE, LINEAR, SCHEDULES, ModelSettings
 from models.tensorboard_views import PROJECTOR_IMAGES, THUMBNAIL_SIDE, write_projector
 
 log = logging.getLogger(__name__)
@@ -34,13 +40,15 @@ HYPERPARAMETERS_JSON = "hyperparameters.json"  # the values the Trainer trained 
 TRAINING_JSON = "training.json"  # epochs run, wall time, parameter counts, code fingerprint (model card)
 
 
-def plot_curves(history: dict, path: str) -> None:
+def plot_curves(history: dict, path: str, schedule: str = COSINE, averaged: bool = False) -> None:
     """Saves loss, accuracy and the learning rate per epoch as a PNG, marking the restored best epoch.
 
     Args:
         history: metric name -> per-epoch values (Keras' history), plus `restored_epoch` (1-based), the
             epoch whose weights early stopping restored and the model was exported with, if any.
         path: where the PNG goes (any tf.io.gfile path).
+        schedule: the learning rate's decay (`SCHEDULES`), named in its panel's title.
+        averaged: the validation figures are the weight average's (`ModelSettings.weight_averaging`).
     """
     from matplotlib.ticker import MaxNLocator
 
@@ -50,7 +58,8 @@ def plot_curves(history: dict, path: str) -> None:
         for prefix, style in (("", "-o"), ("val_", "--s")):
             values = history.get(prefix + metric)
             if values:
-                ax.plot(range(1, len(values) + 1), values, style, label=(prefix or "train_") + metric)
+                label = (prefix or "train_") + metric + (" (weight average)" if prefix and averaged else "")
+                ax.plot(range(1, len(values) + 1), values, style, label=label)
         if restored and history.get("val_" + metric):
             value = history["val_" + metric][restored - 1]
             ax.axvline(restored, color="k", linestyle=":", linewidth=1)
@@ -73,9 +82,9 @@ def plot_curves(history: dict, path: str) -> None:
                 restored, color="k", linestyle=":", linewidth=1, label=f"restored epoch {restored}"
             )
     axes[2].set_title(
-        "learning rate (warm-up, then cosine)"
+        f"learning rate (warm-up, then {schedule})"
         if rates and rates[0] < max(rates)
-        else "learning rate (cosine)"
+        else f"learning rate ({schedule})"
     )
     for ax in axes:
         ax.set_xlabel("epoch")
@@ -100,6 +109,36 @@ def cosine_learning_rate(base: float, epochs: int, warmup: int = 0):
         return base * 0.5 * (1.0 + math.cos(math.pi * (epoch - warmup) / max(1, epochs - warmup)))
 
     return schedule
+
+
+def linear_learning_rate(base: float, epochs: int, warmup: int = 0):
+    """Returns a per-epoch schedule: `warmup` epochs rising linearly to `base`, then a straight line down.
+
+    The line would reach zero where the last epoch ends (the rate is set per epoch, so the last epoch
+    trains at `base / (epochs - warmup)`): the falling half of a one-cycle schedule, as fast-training
+    recipes on CIFAR-10 use; `bench.accuracy` row `resnet: linear to zero` judges it against the cosine.
+    """
+
+    def schedule(epoch: int, _lr: float) -> float:
+        if epoch < warmup:
+            return base * (epoch + 1) / (warmup + 1)
+        return base * (epochs - epoch) / max(1, epochs - warmup)
+
+    return schedule
+
+
+_SCHEDULES = {COSINE: cosine_learning_rate, LINEAR: linear_learning_rate}
+
+
+def learning_rate_schedule(kind: str, base: float, epochs: int, warmup: int = 0):
+    """Returns the per-epoch schedule named `kind` (`models.settings.SCHEDULES`) from `base` over `epochs`.
+
+    Raises:
+        ValueError: `kind` is not one of `SCHEDULES`.
+    """
+    if kind not in _SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, got {kind!r}")
+    return _SCHEDULES[kind](base, epochs, warmup)
 
 
 def train(
@@ -152,16 +191,20 @@ def train(
         # statistics (measured: chance for ~5 epochs on 100 images), not the weights.
         start_from_epoch=min(settings.patience, settings.train_epochs - 1),
     )
-    checkpoint = EpochCheckpoint(checkpoint_dir, early_stopping) if checkpoint_dir else None
+    averaging = weight_averaging_callbacks(settings)
+    checkpoint = EpochCheckpoint(checkpoint_dir, early_stopping, averaging) if checkpoint_dir else None
     start = checkpoint.restore(model) if checkpoint else 0
     if start:
         progress_log.info(
             "  resuming after epoch %d of %d (checkpoint %s)", start, settings.train_epochs, checkpoint_dir
         )
     callbacks = [
+        *averaging,  # first: the ones after it (early stopping's best weights) see the average
         early_stopping,
         keras.callbacks.LearningRateScheduler(
-            cosine_learning_rate(hp.get("learning_rate"), settings.train_epochs, settings.warmup_epochs)
+            learning_rate_schedule(
+                settings.schedule, hp.get("learning_rate"), settings.train_epochs, settings.warmup_epochs
+            )
         ),
         keras.callbacks.TensorBoard(log_dir=log_dir, update_freq="epoch"),
         EpochLines(settings.train_epochs),  # after the scheduler, whose rate it reports
@@ -274,7 +317,12 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     }
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, TRAINING_JSON), "w") as out:
         json.dump(record, out, indent=1)
-    plot_curves(history, os.path.join(fn_args.model_run_dir, CURVES_PNG))
+    plot_curves(
+        history,
+        os.path.join(fn_args.model_run_dir, CURVES_PNG),
+        schedule=settings.schedule,
+        averaged=bool(settings.weight_averaging),
+    )
     project_embedding(model, tf_transform_output, fn_args.eval_files, fn_args.model_run_dir)
     export_serving_model(model, tf_transform_output, settings, fn_args.serving_model_dir)
     if checkpoint:

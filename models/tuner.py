@@ -18,12 +18,12 @@ from tfx import v1 as tfx
 from compat.keras_tuner import record_values
 from data.plots import save_png, subplots
 from models.console import TrialLines
-from models.families import build_model, served_base_model
+from models.families import build_model, served_base_model, weight_averaging_callbacks
 from models.preprocessing import TransformedBatches, read_records
 from models.search_space import search_space
 from models.settings import FAMILY_PREFIXES, ModelSettings
 from models.tensorboard_views import write_hparams_logs
-from models.trainer import MONITORED_METRIC, cosine_learning_rate
+from models.trainer import MONITORED_METRIC, learning_rate_schedule
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,10 @@ class FashionHyperModel(keras_tuner.HyperModel):
         # A short trial warms up for at most a quarter of its epochs (none in a 2-epoch trial).
         warmup = min(self._settings.warmup_epochs, epochs // 4)
         schedule = keras.callbacks.LearningRateScheduler(
-            cosine_learning_rate(hp.get("learning_rate"), epochs, warmup)
+            learning_rate_schedule(self._settings.schedule, hp.get("learning_rate"), epochs, warmup)
         )
-        kwargs["callbacks"] = [*kwargs.get("callbacks", []), schedule]
+        averaging = weight_averaging_callbacks(self._settings)  # first, so that the trial scores the average
+        kwargs["callbacks"] = [*averaging, *kwargs.get("callbacks", []), schedule]
         return model.fit(train, validation_data=val, **kwargs)
 
 

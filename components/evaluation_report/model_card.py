@@ -30,7 +30,7 @@ from components.evaluation_report.report import (
 from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON
 from data.classes import CLASS_NAMES
 from data.resize import SOURCE_SIZE
-from models.settings import FLIP_AVERAGING_WORDS, own_hyperparameters
+from models.settings import COSINE, FLIP_AVERAGING_WORDS, own_hyperparameters
 from models.trainer import CURVES_PNG
 from serving.versions import SAVED_MODEL_FILE
 
@@ -215,16 +215,22 @@ def recipe_sentence(values: dict[str, Any], settings: dict[str, Any], source: st
         return "not recorded"
     optimizer = settings.get("optimizer", "adam")
     augmentations = settings.get("augmentations") or []
+    schedule = settings.get("schedule", COSINE)  # runs from before the setting existed decayed by cosine
+    momentum = settings.get("weight_averaging")
     parts = [
         f"{optimizer} at a peak rate of {values.get('learning_rate')}"
         + (" with Nesterov momentum 0.9" if optimizer == "sgd" else ""),
         f"weight decay {settings.get('weight_decay') or 0}",
-        f"{settings.get('warmup_epochs') or 0} warm-up epochs then a cosine decay",
+        f"{settings.get('warmup_epochs') or 0} warm-up epochs then a {schedule} decay",
         f"batch {values.get('batch_size')}",
         f"label smoothing {values.get('label_smoothing', 0.0)}",
         f"augmentation {', '.join(augmentations)} at {values.get('augment_probability')}"
         + (" each" if len(augmentations) > 1 else ""),
     ]
+    if momentum:
+        parts.append(
+            f"weights averaged over the training steps (exponential moving average, momentum {momentum})"
+        )
     if settings.get("test_time_flip"):
         parts.append(FLIP_AVERAGING_WORDS)
     chosen = {"tuned": "the Tuner's best trial", "defaults": "the profile's recipe"}.get(source or "")

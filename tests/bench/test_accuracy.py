@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pytest
+
 from bench.accuracy import previous_points
 
 
@@ -26,3 +29,27 @@ def test_every_variant_can_be_named_in_the_comma_separated_option():
     from bench.accuracy import VARIANTS
 
     assert not [name for name in VARIANTS if "," in name]
+
+
+@pytest.mark.parametrize("variant", ["resnet: linear to zero", "resnet: weight averaging"])
+def test_a_full_budget_variant_trains_with_its_one_change(variant, seed):
+    from bench.accuracy import RESNET_RECIPE, VARIANTS, train_point
+    from models.trainer import learning_rate_schedule
+
+    rng = np.random.default_rng(seed)
+    data = {
+        split: (rng.integers(0, 256, (n, 28, 28), dtype=np.uint8), rng.integers(0, 10, n).astype("int64"))
+        for split, n in (("train", 32), ("eval", 16), ("test", 16))
+    }
+    spec = VARIANTS[variant]
+    point = train_point(data, count=32, epochs=4, variant=variant)
+    # What the training did, read back from it: the variant's schedule, and averaging only where asked.
+    expected = learning_rate_schedule(spec["schedule"], spec["learning_rate"], 4, spec["warmup_epochs"])
+    assert point["learning_rates"] == pytest.approx([expected(epoch, 0.0) for epoch in range(4)])
+    assert point["weights_averaged"] == bool(spec["weight_averaging"])
+    assert [k for k in spec if spec[k] != RESNET_RECIPE[k]] == [
+        {"resnet: linear to zero": "schedule", "resnet: weight averaging": "weight_averaging"}[variant]
+    ]
+    assert point["family"] == "resnet" and point["train_images"] == 32 and len(point["val_accuracy"]) == 4
+    for name in ("test_accuracy", "test_accuracy_without_flip_averaging", "final_val_accuracy"):
+        assert 0.0 <= point[name] <= 1.0

@@ -79,13 +79,23 @@ def test_the_resnet_recipe_is_compared_with_each_variant_on_the_val_split():
             "final_val_accuracy_flip_averaged": val + 0.002,
         }
 
-    rows = [resnet("resnet recipe", 0.9500, 0.9480, 400.0), resnet("resnet: adam", 0.9450, 0.9490, 500.0)]
+    rows = [
+        {**resnet("resnet recipe", 0.9500, 0.9480, 400.0), "schedule": "cosine", "weight_averaging": 0.0},
+        resnet("resnet: adam", 0.9450, 0.9490, 500.0),
+        {**resnet("resnet: linear to zero", 0.9510, 0.9470, 400.0), "schedule": "linear"},
+        {**resnet("resnet: weight averaging", 0.9490, 0.9480, 390.0), "weight_averaging": 0.999},
+    ]
     (sentence,) = findings(rows)
     assert "against adam: val +0.50 points (test -0.10), 0.80× its images/s" in sentence
+    assert "against linear to zero: val -0.10 points (test +0.10), 1.00× its images/s" in sentence
     assert "test-time flip averaging val +0.20 points" in sentence
     table = "\n".join(recipe_tables(rows))
     assert "| resnet recipe | resnet, sgd, 128 | flip, crop, erase at 0.5 |" in table
     assert "| 0.9500 |" in table
+    # The row's one change is in its training column; the defaults (and older rows without them) are not.
+    assert "| resnet: linear to zero | resnet, sgd, 128, linear decay |" in table
+    assert "| resnet: weight averaging | resnet, sgd, 128, weight average 0.999 |" in table
+    assert "| resnet: adam | resnet, sgd, 128 |" in table
 
 
 def _full_run(path, seed, accuracy, seconds, met, test_time_flip=None):

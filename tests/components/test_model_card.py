@@ -113,7 +113,12 @@ def test_the_card_states_the_recipe_and_only_the_familys_own_hyper_parameters():
     values |= {"augment_probability": 0.5, "resnet_width": 16, "cnn_filters": 32}
     sentence = recipe_sentence(values, settings, "defaults")
     assert sentence.startswith("sgd at a peak rate of 0.1 with Nesterov momentum 0.9; weight decay 0.005;")
-    assert "2 warm-up epochs" in sentence and "augmentation flip, crop, erase at 0.5 each" in sentence
+    assert "2 warm-up epochs then a cosine decay" in sentence
+    assert "augmentation flip, crop, erase at 0.5 each" in sentence
+    assert "moving average" not in sentence
+    averaged = recipe_sentence(values, {**settings, "schedule": "linear", "weight_averaging": 0.999}, None)
+    assert "then a linear decay" in averaged
+    assert "weights averaged over the training steps (exponential moving average, momentum 0.999)" in averaged
     assert "averaged over the image and its mirror image" in sentence
     quick = make_config("quick", "/tmp/unused").model.to_custom_config()
     quick_sentence = recipe_sentence(values, quick, "defaults")

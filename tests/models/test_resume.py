@@ -8,7 +8,9 @@ import keras
 import numpy as np
 import pytest
 
+from models.families import make_optimizer, weight_averaging_callbacks
 from models.resume import STATE_JSON, EpochCheckpoint, resume_dir
+from models.settings import ModelSettings
 
 STEPS = 4  # batches per epoch
 
@@ -29,13 +31,13 @@ class KillAfter(keras.callbacks.Callback):
             raise KilledError
 
 
-def _model(seed: int) -> keras.Model:
+def _model(seed: int, settings: ModelSettings | None = None) -> keras.Model:
     keras.utils.set_random_seed(seed)
     model = keras.Sequential(
         [keras.Input((8,)), keras.layers.Dense(16, activation="relu"), keras.layers.Dense(3)]
     )
     model.compile(
-        optimizer=keras.optimizers.Adam(1e-2),
+        optimizer=make_optimizer(settings or ModelSettings(), 1e-2),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=["accuracy"],
     )
@@ -101,6 +103,52 @@ def test_a_killed_training_resumes_after_its_last_finished_epoch(tmp_path, seed)
     assert json.loads((tmp_path / "resume" / "key" / STATE_JSON).read_text())["done"]
     again.finished()
     assert not (tmp_path / "resume" / "key").exists()
+
+
+def test_a_killed_training_with_weight_averaging_resumes_from_the_raw_weights(tmp_path, seed):
+    # Killed and resumed, it ends where the same training run through ends: the average in the model
+    # (as validation and the export see it), the optimiser having continued from the raw weights.
+    # Keras swaps by adding and subtracting, the restore by assignment: equal to float32 rounding.
+    averaged = ModelSettings(weight_averaging=0.9)
+    x, y = _data(seed)
+
+    def fit(model, directory, settings=averaged, initial_epoch=0, kill=()):
+        averaging = weight_averaging_callbacks(settings)
+        checkpoint = EpochCheckpoint(str(directory), averaging=averaging)
+        start = checkpoint.restore(model)
+        assert start == initial_epoch
+        model.fit(
+            x,
+            y,
+            batch_size=16,
+            epochs=6,
+            initial_epoch=start,
+            shuffle=False,
+            validation_data=(x, y),
+            verbose=0,
+            callbacks=[*averaging, checkpoint, *kill],
+        )
+        return checkpoint
+
+    straight = _model(seed, averaged)
+    run_through = fit(straight, tmp_path / "straight")
+    killed = _model(seed, averaged)
+    with pytest.raises(KilledError):
+        fit(killed, tmp_path / "killed", kill=[KillAfter(3)])
+    state = json.loads((tmp_path / "killed" / STATE_JSON).read_text())
+    assert state["weights_are_average"] and state["epoch"] == 3
+    resumed = _model(seed + 1, averaged)
+    again = fit(resumed, tmp_path / "killed", initial_epoch=3)
+    for metric in ("loss", "val_loss"):  # the training loss is the raw weights', val_loss the average's
+        np.testing.assert_allclose(again.history[metric], run_through.history[metric], rtol=1e-5)
+    for expected, actual in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+    for expected, actual in zip(straight.optimizer.variables, resumed.optimizer.variables, strict=True):
+        np.testing.assert_allclose(np.asarray(actual), np.asarray(expected), rtol=1e-5, atol=1e-6)
+    # The averaging is real: the model ends on weights other than those of the same training without it.
+    raw = _model(seed)
+    fit(raw, tmp_path / "raw", settings=ModelSettings())
+    assert not all(np.allclose(a, b) for a, b in zip(raw.get_weights(), straight.get_weights(), strict=True))
 
 
 def test_a_finished_training_is_not_trained_again(tmp_path, seed):

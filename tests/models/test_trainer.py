@@ -1,4 +1,4 @@
-"""The Trainer's untrained (0-epoch) export and its learning-rate schedule."""
+"""The Trainer's untrained (0-epoch) export and its learning-rate schedules."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import keras
 import numpy as np
 import pytest
 
-from models.settings import ModelSettings
-from models.trainer import cosine_learning_rate, train
+from models.settings import SCHEDULES, ModelSettings
+from models.trainer import cosine_learning_rate, learning_rate_schedule, linear_learning_rate, train
 from pipeline.config import ConfigError, make_config
 
 
@@ -41,3 +41,17 @@ def test_cosine_learning_rate_decays_from_the_base_rate():
     assert rates[0] == pytest.approx(1e-3)
     assert all(a > b for a, b in zip(rates[:-1], rates[1:], strict=True))
     assert rates[-1] < 0.05e-3
+
+
+def test_the_linear_schedule_warms_up_then_falls_in_equal_steps_to_zero_at_the_end():
+    rates = [linear_learning_rate(0.1, 10, warmup=2)(epoch, 0.0) for epoch in range(10)]
+    assert rates[:3] == pytest.approx([0.1 / 3, 0.2 / 3, 0.1])
+    # Eight epochs after the warm-up: 8/8, 7/8, ... 1/8 of the peak; the next step (the end) is zero.
+    assert rates[2:] == pytest.approx([0.1 * k / 8 for k in range(8, 0, -1)])
+
+
+def test_each_named_schedule_is_built_and_an_unknown_one_is_refused():
+    built = {kind: learning_rate_schedule(kind, 0.1, 10, 2)(5, 0.0) for kind in SCHEDULES}
+    assert built == {"cosine": cosine_learning_rate(0.1, 10, 2)(5, 0.0), "linear": 0.1 * 5 / 8}
+    with pytest.raises(ValueError, match="schedule must be one of cosine, linear, got 'step'"):
+        learning_rate_schedule("step", 0.1, 10)

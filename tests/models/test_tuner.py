@@ -9,7 +9,7 @@ import pytest
 from compat.keras_tuner import set_project_dir
 from models.search_space import DEFAULTS, search_space
 from models.settings import ModelSettings
-from models.trainer import cosine_learning_rate
+from models.trainer import learning_rate_schedule
 from models.tuner import DefaultsFirstRandomSearchOracle
 
 
@@ -34,13 +34,14 @@ class _ArrayBatches:
         return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size)
 
 
-def test_a_tuning_trial_decays_its_learning_rate_over_its_own_epochs(seed):
+@pytest.mark.parametrize("schedule", ["cosine", "linear"])
+def test_a_tuning_trial_decays_its_learning_rate_over_its_own_epochs(schedule, seed):
     import tensorflow as tf
 
     from models.families import build_model
     from models.tuner import FashionHyperModel
 
-    settings = ModelSettings(image_size=32, stems=(2,), batch_size=16, seed=seed)
+    settings = ModelSettings(image_size=32, stems=(2,), batch_size=16, seed=seed, schedule=schedule)
     hp = search_space(settings)
     hp.values.update(cnn_blocks=1, cnn_filters=16, learning_rate=3e-3)
     rng = np.random.default_rng(seed)
@@ -57,4 +58,24 @@ def test_a_tuning_trial_decays_its_learning_rate_over_its_own_epochs(seed):
 
     assert rates[0] == pytest.approx(3e-3)
     assert rates == sorted(rates, reverse=True) and rates[2] < rates[1] < rates[0]
-    assert rates == pytest.approx([cosine_learning_rate(3e-3, 3)(epoch, 0.0) for epoch in range(3)])
+    expected = learning_rate_schedule(schedule, 3e-3, 3)
+    assert rates == pytest.approx([expected(epoch, 0.0) for epoch in range(3)])
+
+
+def test_a_tuning_trial_with_weight_averaging_scores_the_average(seed):
+    from models.families import build_model
+    from models.tuner import FashionHyperModel
+
+    settings = ModelSettings(image_size=32, stems=(2,), batch_size=16, seed=seed, weight_averaging=0.9)
+    hp = search_space(settings)
+    hp.values.update(cnn_blocks=1, cnn_filters=16, learning_rate=3e-3)
+    rng = np.random.default_rng(seed)
+    data = (rng.random((32, 32, 32, 1), dtype=np.float32), rng.integers(0, 10, 32))
+    model = build_model(hp, settings)
+    history = FashionHyperModel(settings, _ArrayBatches(), None).fit(
+        hp, model, data, data, epochs=3, verbose=0
+    )
+    # The model ends holding the average (Keras overwrites the weights with it after fit); the trial's
+    # last validation must be that model's, not the raw weights'.
+    loss, _ = model.evaluate(_ArrayBatches().dataset(data, 16, shuffle=False), verbose=0)
+    assert history.history["val_loss"][-1] == pytest.approx(loss, rel=1e-5)
