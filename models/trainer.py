@@ -82,9 +82,9 @@ def plot_curves(history: dict, path: str, schedule: str = COSINE, averaged: bool
                 restored, color="k", linestyle=":", linewidth=1, label=f"restored epoch {restored}"
             )
     axes[2].set_title(
-        f"learning rate (warm-up, then {schedule})"
+        f"learning rate (warm-up, then {schedule} decay)"
         if rates and rates[0] < max(rates)
-        else f"learning rate ({schedule})"
+        else f"learning rate ({schedule} decay)"
     )
     for ax in axes:
         ax.set_xlabel("epoch")
