@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 
 import numpy as np
@@ -163,6 +164,7 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
     from models.trainer import learning_rate_schedule
 
     spec = {**CNN_RECIPE, **VARIANTS[variant]}
+    load_start = os.getloadavg()
     size = spec["image_size"]
     batch = spec["batch_size"]
     started = time.perf_counter()
@@ -236,6 +238,9 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         # What a recipe decision reads: the eval split (carved from the training file), never the test.
         "final_val_accuracy": round(float(val_single), 4),
         "final_val_accuracy_flip_averaged": round(float(val_flip_averaged), 4),
+        # Another job on the 2 cores slows images/s (not accuracy): the 1-minute load says if one ran.
+        "load_average_at_start": [round(v, 2) for v in load_start],
+        "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
         "measured_at": utc_now(),
         "commit": COMMIT_AT_START,
     }

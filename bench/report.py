@@ -169,8 +169,8 @@ def recipe_tables(curve: list[dict]) -> list[str]:
             "",
             "| variant | family, optimiser, batch | augmentation | upscale | input | training arithmetic "
             "| val accuracy | test accuracy, flip-averaged | single view "
-            "| training time | images/s |",
-            "|---|---|---|---|---|---|---:|---:|---:|---:|---:|",
+            "| training time | images/s | machine load, start to end |",
+            "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|",
         ]
         for p in rows:
             # Rows from before the resnet family: the cnn recipe's (bench.accuracy CNN_RECIPE).
@@ -188,10 +188,16 @@ def recipe_tables(curve: list[dict]) -> list[str]:
                 f"| {p['image_size']}×{p['image_size']}, stem {p['stem']} "
                 f"| {p['policy']} | {f'{val:.4f}' if val is not None else '—'} | {p['test_accuracy']:.4f} "
                 f"| {p['test_accuracy_without_flip_averaging']:.4f} "
-                f"| {p['train_seconds']:,.0f} s | {p['images_per_second']:,.0f} |"
+                f"| {p['train_seconds']:,.0f} s | {p['images_per_second']:,.0f} | {_load(p)} |"
             )
         lines += ["", *findings(rows)]
     return lines
+
+
+def _load(point: dict) -> str:
+    """A point's 1-minute load averages at its start and end (2 cores: above ~2.5, another job ran)."""
+    start, end = point.get("load_average_at_start"), point.get("load_average_at_end")
+    return f"{start[0]:.1f} to {end[0]:.1f}" if start and end else "not recorded"
 
 
 def against_variants(by_name: dict[str, dict], base: str, prefix: str) -> str | None:

@@ -51,5 +51,6 @@ def test_a_full_budget_variant_trains_with_its_one_change(variant, seed):
         {"resnet: linear to zero": "schedule", "resnet: weight averaging": "weight_averaging"}[variant]
     ]
     assert point["family"] == "resnet" and point["train_images"] == 32 and len(point["val_accuracy"]) == 4
+    assert len(point["load_average_at_start"]) == len(point["load_average_at_end"]) == 3
     for name in ("test_accuracy", "test_accuracy_without_flip_averaging", "final_val_accuracy"):
         assert 0.0 <= point[name] <= 1.0
