@@ -157,8 +157,6 @@ def recipe_tables(curve: list[dict]) -> list[str]:
     budgets = sorted({(p["train_images"], p["epochs"]) for p in curve if "variant" in p})
     for images, epochs in budgets:
         rows = [p for p in curve if "variant" in p and (p["train_images"], p["epochs"]) == (images, epochs)]
-        if len(rows) < 2:
-            continue
         lines += [
             "",
             f"## Recipe and upscale at a fixed budget: {images:,} training images × {epochs} epochs",
@@ -191,6 +189,10 @@ def recipe_tables(curve: list[dict]) -> list[str]:
                 f"| {p['train_seconds']:,.0f} s | {p['images_per_second']:,.0f} | {_load(p)} |"
             )
         lines += ["", *findings(rows)]
+        if len(rows) == 1:
+            lines.append(
+                f"- Only `{rows[0]['variant']}` is measured at this budget so far; its variants are not."
+            )
     return lines
 
 

@@ -52,11 +52,14 @@ def test_each_budget_gets_its_own_table_and_old_points_are_left_out():
         _point("float32", 0.91, 0.90, 400.0),
         _point("recipe", 0.94, 0.93, 800.0, images=50000, epochs=20),
         _point("float32", 0.94, 0.93, 400.0, images=50000, epochs=20),
+        _point("recipe", 0.95, 0.94, 700.0, images=50000, epochs=54),  # a budget measured in part
     ]
     text = "\n".join(recipe_tables(curve))
-    assert text.count("## Recipe and upscale at a fixed budget") == 2
+    assert text.count("## Recipe and upscale at a fixed budget") == 3
     assert "10,000 training images × 6 epochs" in text and "50,000 training images × 20 epochs" in text
     assert "50,000 training images × 30 epochs" not in text
+    assert text.count("- Only `recipe` is measured at this budget so far; its variants are not.") == 1
+    assert text.index("× 54 epochs") < text.index("- Only `recipe` is measured")
 
 
 def test_benchmarks_md_is_rendered_from_the_committed_results():
