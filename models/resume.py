@@ -76,11 +76,13 @@ class EpochCheckpoint(keras.callbacks.Callback):
         early_stopping: keras.callbacks.EarlyStopping | None = None,
         averaging: Sequence[AverageBetweenEpochs] = (),
     ):
-        """Args:
-        directory: the checkpoint's folder (`resume_dir`).
-        early_stopping: the callback whose state a resumed training restores.
-        averaging: the training's `weight_averaging_callbacks`, which say whether the model holds the
-            weight average when an epoch is saved.
+        """Prepares the checkpoint; nothing is read or written until `restore` or an epoch ends.
+
+        Args:
+            directory: the checkpoint's folder (`resume_dir`).
+            early_stopping: the callback whose state a resumed training restores.
+            averaging: the training's `weight_averaging_callbacks`, which say whether the model holds
+                the weight average when an epoch is saved.
         """
         super().__init__()
         self.directory = directory
