@@ -104,7 +104,7 @@ def test_the_resnet_recipe_is_compared_with_each_variant_on_the_val_split():
     assert len(sentences) == 4  # one per variant, then flip averaging
     assert sentences[1].startswith(
         "- **resnet: linear to zero** (schedule cosine → linear): val 0.9510, +0.10 points against the "
-        "resnet recipe (test single view -0.10), at 1.00× the resnet recipe's images/s"
+        "resnet recipe (flip-averaged +0.10; test single view -0.10), at 1.00× the resnet recipe's images/s"
     )
     table = "\n".join(recipe_tables(rows))
     assert "| resnet recipe | resnet, sgd, 128 | flip, crop, erase at 0.5 |" in table
@@ -172,37 +172,34 @@ def _with_val(point, val, flip_gain=-0.001, **settings):
 
 
 def test_each_variant_gets_its_own_sentence_naming_its_change_and_verdict():
-    recipe = _with_val(
-        _point("resnet recipe", 0.9521, 0.9505, 630.0), 0.9520, 0.0039, optimizer="sgd", weight_decay=0.005
-    )
+    sgd = {"optimizer": "sgd", "weight_decay": 0.005}
     rows = [
-        recipe,
+        _with_val(_point("resnet recipe", 0.9521, 0.9505, 630.0), 0.9520, 0.0039, **sgd),
         _with_val(_point("resnet: adam", 0.9400, 0.9390, 640.0), 0.9450, optimizer="adam", weight_decay=0.0),
-        _with_val(
-            _point("resnet: better", 0.9560, 0.9550, 315.0),
-            0.9560,
-            optimizer="sgd",
-            weight_decay=0.005,
-            augment=0.7,
-        ),
-        _with_val(
-            _point("resnet: noise", 0.9510, 0.9500, 630.0), 0.9500, optimizer="sgd", weight_decay=0.005
-        ),
+        _with_val(_point("resnet: better", 0.9560, 0.9550, 315.0), 0.9560, 0.0039, **sgd, augment=0.7),
+        # Better on the single view only: its flip average is below the recipe's.
+        _with_val(_point("resnet: one view", 0.9560, 0.9550, 630.0), 0.9560, -0.001, **sgd, stem=2),
+        _with_val(_point("resnet: noise", 0.9510, 0.9500, 630.0), 0.9500, 0.0039, **sgd, stem=8),
     ]
 
-    adam, better, noise, flip = findings(rows)
+    adam, better, one_view, noise, flip = findings(rows)
 
     assert adam == (
         "- **resnet: adam** (optimizer sgd → adam, weight_decay 0.005 → 0): val 0.9450, -0.70 points against "
-        "the resnet recipe (test single view -1.15), at 1.02× the resnet recipe's images/s; the resnet "
-        "recipe's choice pays: this change costs 0.70 points on val."
+        "the resnet recipe (flip-averaged -1.19; test single view -1.15), at 1.02× the resnet recipe's "
+        "images/s; the resnet recipe's choice pays: this change costs at least 0.70 points on val."
     )
     assert better.startswith("- **resnet: better** (augment 0.2 → 0.7): val 0.9560, +0.40 points")
     assert better.endswith(
-        "at 0.50× the resnet recipe's images/s; it beats the resnet recipe on val by more "
-        "than one seed's noise (0.3 points)."
+        "(flip-averaged +0.40; test single view +0.45), at 0.50× the resnet recipe's images/s; it beats the "
+        "resnet recipe on val by more than one seed's noise (0.3 points)."
     )
-    assert noise.endswith("within one seed's noise (0.3 points) on val, so accuracy decides nothing.")
+    decides_nothing = (
+        "not beyond one seed's noise (0.3 points) on val in both views, so accuracy decides nothing."
+    )
+    assert one_view.startswith("- **resnet: one view** (stem 4 → 2): val 0.9560, +0.40 points")
+    assert one_view.endswith(decides_nothing)
+    assert noise.endswith(decides_nothing)
     assert flip == (
         "- **test-time flip averaging** (the resnet recipe's own weights, each image averaged with its "
         "mirror image): val +0.39 points (test +0.16)."
