@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench.accuracy import CNN_RECIPE  # its keys: every setting a variant can change
 from bench.common import RESULTS_DIR
 from bench.pipeline_cost import BLESSED_WHAT, END_TO_END_WHAT, FULL_PROFILE, TEST_ACCURACY_WHAT
 from models.settings import CLASSIC_AUGMENTATIONS, COSINE
@@ -206,23 +207,6 @@ def _load(point: dict) -> str:
 # seeds 42 and 1 scored 0.9502 and 0.9479 on the same test images, single view (flip_averaging.json):
 # 0.23 points apart from the seed alone.
 NOISE_POINTS = 0.3
-# The settings a variant can change against its recipe (bench.accuracy VARIANTS), in the order named.
-_RECIPE_SETTINGS = (
-    "family",
-    "optimizer",
-    "learning_rate",
-    "weight_decay",
-    "batch_size",
-    "schedule",
-    "weight_averaging",
-    "augmentations",
-    "augment",
-    "label_smoothing",
-    "resize",
-    "image_size",
-    "stem",
-    "precision",
-)
 
 
 def _setting(value) -> str:
@@ -233,7 +217,7 @@ def _setting(value) -> str:
 
 def changes(recipe: dict, variant: dict) -> str:
     """What `variant` sets differently from `recipe`, e.g. `optimizer sgd → adam, weight_decay 0.005 → 0`."""
-    changed = [key for key in _RECIPE_SETTINGS if recipe.get(key) != variant.get(key)]
+    changed = [key for key in CNN_RECIPE if recipe.get(key) != variant.get(key)]
     return ", ".join(f"{key} {_setting(recipe.get(key))} → {_setting(variant.get(key))}" for key in changed)
 
 
