@@ -1,13 +1,14 @@
-"""Accuracy against cost: the recipe, its parts and the upscale, trained outside TFX on the same data.
+"""Accuracy against cost: the recipes, their parts and the upscale, trained outside TFX on the same data.
 
 Run as `python -m bench.accuracy [--points 12000:12,50000:8] [--variants recipe,float32,...]`
-(training images:epochs; variants from `VARIANTS`). Each point trains the search space's default cnn
-(4×4 pooling stem, cosine-decayed learning rate; `build_model`, so the model code's recipe: bfloat16
-where the CPU has the units, augmentation after the stem, label smoothing) on the first N images of the
-pipeline's `train` split (same seed, same eval carve-out), upscaled as the variant says, and scores it
-on the official 10,000 test images with and without test-time flip averaging (the same weights).
-A variant changes one thing against `recipe`, so its row measures that one thing's contribution at a
-fixed budget. Results are written after every point, so an interrupted run keeps what it measured.
+(training images:epochs; variants from `VARIANTS`). Each point trains one variant with the model code
+(`build_model`: bfloat16 where the CPU has the units, augmentation after the stem) on the first N
+images of the pipeline's `train` split (same seed, same eval carve-out), upscaled as the variant says,
+and scores it on the eval split (what a recipe decision reads) and on the official 10,000 test images
+(reported only), each with and without test-time flip averaging (the same weights).
+A variant changes one choice against its recipe (`recipe`: the model settings' defaults; `resnet
+recipe`: the full profile's), so its row measures that choice at a fixed budget. Results are written
+after every point, so an interrupted run keeps what it measured.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 
 from bench.common import COMMIT_AT_START, RESULTS_DIR, figure, utc_now, write_results
 from bench.plain_keras import fixed_hyperparameters
+from models.search_space import DEFAULTS
 from models.settings import LINEAR, ModelSettings
 from pipeline.config import make_config
 
@@ -41,7 +43,7 @@ CNN_RECIPE = dict(
     image_size=128,
     stem=4,
     precision="auto",
-    label_smoothing=0.1,
+    label_smoothing=DEFAULTS["label_smoothing"],
     augment=ModelSettings.augment_probability,
     family="cnn",
     batch_size=64,
@@ -92,6 +94,50 @@ VARIANTS: dict[str, dict] = {
     # An average over about the last 1,000 steps (a few epochs of the full profile).
     "resnet: weight averaging": {**RESNET_RECIPE, "weight_averaging": 0.999},
 }
+
+# The keys of a point's four accuracies (`train_point` writes them; bench.report reads them).
+TEST_FLIP = "test_accuracy"
+TEST_SINGLE = "test_accuracy_without_flip_averaging"
+VAL_SINGLE = "final_val_accuracy"
+VAL_FLIP = "final_val_accuracy_flip_averaged"
+# What accuracy.json's points mean (its `notes`).
+NOTES = (
+    "A variant changes one choice against its recipe (VARIANTS in bench/accuracy.py). Rows of one "
+    "budget may come from separate runs: each point records its commit, date and machine load. "
+    f"{TEST_FLIP} is with test-time flip averaging (the full profile serves it; the quick profile "
+    f"does not), {TEST_SINGLE} the same weights without it; {VAL_SINGLE} and {VAL_FLIP} are the "
+    "eval split's, which recipe decisions read. `before #13` points are the model code before the "
+    "recipe changes."
+)
+# The upscale question's rows (issue #13).
+UPSCALE_VARIANTS = ("native 28", "recipe", "tf bilinear 128", "opencv cubic 128", "opencv area 128")
+# The cnn recipe's parts: a row without one, and the part it takes away.
+PARTS = {
+    "no label smoothing": "label smoothing",
+    "no augmentation": "augmentation",
+    "float32": "bfloat16 training",
+}
+# Each recipe, and the prefix of the variants that change one choice against it.
+RECIPES = {"recipe": "cnn: ", "resnet recipe": "resnet: "}
+
+
+def profile_variant(settings: ModelSettings) -> str | None:
+    """The variant that trains as a profile's model `settings` train when no Tuner result is used, if any."""
+    for name, variant in VARIANTS.items():
+        spec = {**CNN_RECIPE, **variant}
+        same = (
+            (spec["family"],) == settings.families
+            and (spec["stem"],) == settings.stems
+            and spec["image_size"] == settings.image_size
+            and spec["batch_size"] == settings.batch_size
+            and spec["augment"] == settings.augment_probability
+            and spec["precision"] == settings.precision
+            and spec["label_smoothing"] == DEFAULTS["label_smoothing"]
+            and all(spec[k] == getattr(settings, k) for k in _SETTINGS_KEYS)
+        )
+        if same:
+            return name
+    return None
 
 
 def resize(images: np.ndarray, method: str, size: int) -> np.ndarray:
@@ -229,15 +275,15 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
         "resize_seconds": round(resize_seconds, 1),
         "train_seconds": round(seconds, 1),
         "images_per_second": round(count * epochs / seconds, 1),
-        "test_accuracy": round(float(flip_averaged), 4),
-        "test_accuracy_without_flip_averaging": round(float(single), 4),
+        TEST_FLIP: round(float(flip_averaged), 4),
+        TEST_SINGLE: round(float(single), 4),
         "val_accuracy": [round(float(v), 4) for v in history.history["val_accuracy"]],
         # What the training did, read back from it (not from the spec).
         "learning_rates": [float(v) for v in history.history["learning_rate"]],
         "weights_averaged": bool(model.optimizer.use_ema),
         # What a recipe decision reads: the eval split (carved from the training file), never the test.
-        "final_val_accuracy": round(float(val_single), 4),
-        "final_val_accuracy_flip_averaged": round(float(val_flip_averaged), 4),
+        VAL_SINGLE: round(float(val_single), 4),
+        VAL_FLIP: round(float(val_flip_averaged), 4),
         # Another job on the 2 cores slows images/s (not accuracy): the 1-minute load says if one ran.
         "load_average_at_start": [round(v, 2) for v in load_start],
         "load_average_at_end": [round(v, 2) for v in os.getloadavg()],
@@ -287,31 +333,24 @@ def main(argv: list[str] | None = None) -> None:
     curve = previous_points(RESULTS_DIR / "accuracy.json", set(runs)) if args.keep else []
     for variant, count, epochs in runs:
         curve.append(train_point(data, count, epochs, variant))
-        best = max(curve, key=lambda p: p["test_accuracy"])
+        best = max(curve, key=lambda p: p[TEST_FLIP])
         figures = [
             figure(
                 f"test accuracy, {describe(p)}",
-                p["test_accuracy"],
+                p[TEST_FLIP],
                 "",
                 target=f"≥ {TARGET}" if p is best else "",
-                met=(p["test_accuracy"] >= TARGET) if p is best else None,
+                met=(p[TEST_FLIP] >= TARGET) if p is best else None,
             )
             for p in curve
         ]
         figures += [figure(f"training wall time, {describe(p)}", p["train_seconds"], "s") for p in curve]
         for fig, point in zip(figures, curve + curve, strict=True):
             fig.update({k: point[k] for k in ("commit", "commit_source") if k in point})
-        notes = (
-            "Variants change one thing against `recipe` (see VARIANTS in bench/accuracy.py); compare rows of "
-            "the same images × epochs, measured in the same run (same machine load). test_accuracy is "
-            "with test-time flip averaging (the full profile serves it; the quick profile does not), "
-            "test_accuracy_without_flip_averaging the same "
-            "weights without it. `before #13` points are the model code before the recipe changes."
-        )
         write_results(
             "accuracy",
             figures,
-            {"curve": curve, "notes": notes, "reproduce": ".venv/bin/python -m bench.accuracy"},
+            {"curve": curve, "notes": NOTES, "reproduce": ".venv/bin/python -m bench.accuracy"},
         )
         print(curve[-1])
 

@@ -5,11 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.accuracy import CNN_RECIPE  # its keys: every setting a variant can change
+from bench.accuracy import (  # CNN_RECIPE's keys: every setting a variant can change
+    CNN_RECIPE,
+    PARTS,
+    RECIPES,
+    TEST_FLIP,
+    TEST_SINGLE,
+    UPSCALE_VARIANTS,
+    VAL_FLIP,
+    VAL_SINGLE,
+    profile_variant,
+)
 from bench.common import RESULTS_DIR
 from bench.pipeline_cost import BLESSED_WHAT, END_TO_END_WHAT, FULL_PROFILE, TEST_ACCURACY_WHAT
-from models.settings import CLASSIC_AUGMENTATIONS, COSINE
+from models.settings import CLASSIC_AUGMENTATIONS
 from pipeline import nodes
+from pipeline.config import PROFILES, make_config
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
@@ -78,7 +89,8 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
     lines += seed_table(results_dir)
     accuracy = results_dir / "accuracy.json"
     if accuracy.exists():
-        lines += recipe_tables(json.loads(accuracy.read_text()).get("details", {}).get("curve", []))
+        curve = json.loads(accuracy.read_text()).get("details", {}).get("curve", [])
+        lines += recipe_tables(curve, seed_noise(results_dir))
     lines += ["", "## Where each figure came from", "", *sources, ""]
     return "\n".join(lines)
 
@@ -145,56 +157,99 @@ def seed_table(results_dir: Path) -> list[str]:
     return lines
 
 
-UPSCALE_VARIANTS = ("native 28", "recipe", "tf bilinear 128", "opencv cubic 128", "opencv area 128")
+# What rows recorded before a setting existed trained with: the cnn recipe's choice, as then.
+BEFORE_SETTINGS = {
+    k: CNN_RECIPE[k] for k in ("family", "optimizer", "batch_size", "schedule", "weight_averaging")
+}
 
 
-def recipe_tables(curve: list[dict]) -> list[str]:
+def _recorded(point: dict, key: str):
+    """A point's setting, or what it trained with before the setting was recorded (None: unknown)."""
+    return point.get(key, BEFORE_SETTINGS.get(key))
+
+
+def profile_rows() -> dict[str, str]:
+    """Which variant trains as each profile trains (its recipe, when no Tuner result is used)."""
+    rows = {}
+    for profile in PROFILES:
+        variant = profile_variant(make_config(profile, ".").model)  # a config needs a root; unused
+        if variant:
+            rows[variant] = profile
+    return rows
+
+
+def recipe_tables(curve: list[dict], noise: str = "", profiles: dict[str, str] | None = None) -> list[str]:
     """Tables of bench.accuracy's variants, one per budget (images × epochs), with what they show.
 
-    Rows of one table were trained at the same budget in the same run; the sentence under a table
-    is computed from its rows.
+    Rows of one budget may come from separate runs (each row names its commit and machine load); the
+    sentences under a table are computed from its rows. `noise` says where NOISE_POINTS comes from;
+    `profiles` maps a variant to the profile that trains as it does.
     """
+    profiles = profile_rows() if profiles is None else profiles
     lines: list[str] = []
     budgets = sorted({(p["train_images"], p["epochs"]) for p in curve if "variant" in p})
     for images, epochs in budgets:
         rows = [p for p in curve if "variant" in p and (p["train_images"], p["epochs"]) == (images, epochs)]
         lines += [
             "",
-            f"## Recipe and upscale at a fixed budget: {images:,} training images × {epochs} epochs",
+            f"## Recipe variants at a fixed budget: {images:,} training images × {epochs} epochs",
             "",
-            "Each variant changes one thing against `recipe` or `resnet recipe` (bench/accuracy.py "
-            "`VARIANTS`); the same test images and seed. Val accuracy is the eval split's "
-            "(what a recipe decision reads); images/s include each epoch's validation pass.",
+            f"Each variant changes one choice against its recipe ({', '.join(f'`{r}`' for r in RECIPES)}; "
+            "bench/accuracy.py `VARIANTS`); the same test images and seed. Val is the eval split's, which "
+            "recipe decisions read; test is reported only. Each row trained on its own, some in separate "
+            "runs at separate commits, so an images/s ratio carries the machine's run-to-run noise (the "
+            "load column says whether another job shared the cores); images/s include each epoch's "
+            "validation pass.",
             "",
-            "| variant | family, optimiser, batch | augmentation | upscale | input | training arithmetic "
-            "| val accuracy | test accuracy, flip-averaged | single view "
-            "| training time | images/s | machine load, start to end |",
-            "|---|---|---|---|---|---|---:|---:|---:|---:|---:|---|",
+            "| variant | family, optimiser, batch | schedule | weight average (per step) | augmentation "
+            "| upscale, input | arithmetic | val, single view | val, flip-averaged | test, single view "
+            "| test, flip-averaged | training time | images/s | machine load, start to end | commit |",
+            "|---|---|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|---|",
         ]
         for p in rows:
-            # Rows from before the resnet family: the cnn recipe's (bench.accuracy CNN_RECIPE).
-            family = p.get("family", "cnn")
-            training = f"{family}, {p.get('optimizer', 'adam')}, {p.get('batch_size', 64)}"
-            # Rows from before these settings decayed by cosine and did not average.
-            if p.get("schedule", COSINE) != COSINE:
-                training += f", {p['schedule']} decay"
-            if p.get("weight_averaging"):
-                training += f", weight average {p['weight_averaging']}"
-            augmentation = f"{', '.join(p.get('augmentations') or CLASSIC_AUGMENTATIONS)} at {p['augment']}"
-            val = p.get("final_val_accuracy")
+            rate = f" at {p['learning_rate']:g}" if "learning_rate" in p else ""
+            training = (
+                f"{_recorded(p, 'family')}, {_recorded(p, 'optimizer')}{rate}, {_recorded(p, 'batch_size')}"
+            )
+            average = _recorded(p, "weight_averaging")
+            augmentation = (
+                f"{_setting(p.get('augmentations') or CLASSIC_AUGMENTATIONS)} at {p['augment']:g}"
+                if p["augment"]
+                else "none"
+            )
             lines.append(
-                f"| {p['variant']} | {training} | {augmentation} | {p['resize']} "
-                f"| {p['image_size']}×{p['image_size']}, stem {p['stem']} "
-                f"| {p['policy']} | {f'{val:.4f}' if val is not None else '—'} | {p['test_accuracy']:.4f} "
-                f"| {p['test_accuracy_without_flip_averaging']:.4f} "
-                f"| {p['train_seconds']:,.0f} s | {p['images_per_second']:,.0f} | {_load(p)} |"
+                f"| {p['variant']} | {training} | {_recorded(p, 'schedule')} "
+                f"| {f'{average:g}' if average else 'none'} | {augmentation} "
+                f"| {p['resize']}, {p['image_size']}×{p['image_size']}, stem {p['stem']} | {p['policy']} "
+                f"| {_accuracy(p, VAL_SINGLE)} | {_accuracy(p, VAL_FLIP)} | {_accuracy(p, TEST_SINGLE)} "
+                f"| {_accuracy(p, TEST_FLIP)} | {p['train_seconds']:,.0f} s | {p['images_per_second']:,.0f} "
+                f"| {_load(p)} | {_commit(p)} |"
             )
         lines += ["", *findings(rows)]
+        if noise and sum(p.get(VAL_SINGLE) is not None for p in rows) >= 2:
+            lines.append(f"- **One seed's noise** is taken as {NOISE_POINTS} points: {noise}.")
+        trained = [
+            f"the {profiles[p['variant']]} profile trains as `{p['variant']}`"
+            for p in rows
+            if p["variant"] in profiles
+        ]
+        if trained:
+            lines.append(f"- **Profiles:** {' and '.join(trained)} (bench.accuracy `profile_variant`).")
         if len(rows) == 1:
             lines.append(
                 f"- Only `{rows[0]['variant']}` is measured at this budget so far; its variants are not."
             )
     return lines
+
+
+def _accuracy(point: dict, key: str) -> str:
+    value = point.get(key)
+    return "—" if value is None else f"{value:.4f}"
+
+
+def _commit(point: dict) -> str:
+    commit = point.get("commit")
+    return "not recorded" if commit is None else f"`{commit}`" + ("†" if point.get("commit_source") else "")
 
 
 def _load(point: dict) -> str:
@@ -203,10 +258,41 @@ def _load(point: dict) -> str:
     return f"{start[0]:.1f} to {end[0]:.1f}" if start and end else "not recorded"
 
 
-# One seed per row: a val difference smaller than this decides nothing. The full profile's cold runs of
-# seeds 42 and 1 scored 0.9502 and 0.9479 on the same test images, single view (flip_averaging.json):
-# 0.23 points apart from the seed alone.
+# One seed per row: a val difference smaller than this decides nothing. `seed_noise` prints the spread of
+# the full profile's cold runs it rests on (flip_averaging.json), so a wider spread shows beside it.
 NOISE_POINTS = 0.3
+
+
+def seed_noise(results_dir: Path) -> str:
+    """Where NOISE_POINTS comes from: the test accuracy, single view, of the full profile's cold runs."""
+    path = results_dir / "flip_averaging.json"
+    if not path.exists():
+        return ""
+    runs = json.loads(path.read_text())["details"]["runs"]
+    values = sorted(run["test"]["single"] for run in runs)
+    if len({run["seed"] for run in runs}) < 2:
+        return ""
+    seeds = " and ".join(str(seed) for seed in sorted({run["seed"] for run in runs}))
+    return (
+        f"the full profile's {len(runs)} cold runs with seeds {seeds} scored {values[0]:.4f} to "
+        f"{values[-1]:.4f} on test, single view, {(values[-1] - values[0]) * 100:.2f} points apart "
+        f"({path.name})"
+    )
+
+
+# How a variant's settings read in a sentence (bench.accuracy's keys).
+LABELS = {
+    "augment": "augmentation probability",
+    "augmentations": "augmentations",
+    "batch_size": "batch",
+    "label_smoothing": "label smoothing",
+    "learning_rate": "peak learning rate",
+    "weight_decay": "weight decay",
+    "warmup_epochs": "warm-up epochs",
+    "weight_averaging": "weight average (per step)",
+    "image_size": "image size",
+    "resize": "upscale",
+}
 
 
 def _setting(value) -> str:
@@ -216,9 +302,15 @@ def _setting(value) -> str:
 
 
 def changes(recipe: dict, variant: dict) -> str:
-    """What `variant` sets differently from `recipe`, e.g. `optimizer sgd → adam, weight_decay 0.005 → 0`."""
-    changed = [key for key in CNN_RECIPE if recipe.get(key) != variant.get(key)]
-    return ", ".join(f"{key} {_setting(recipe.get(key))} → {_setting(variant.get(key))}" for key in changed)
+    """What `variant` sets differently from `recipe`, e.g. `optimizer sgd → adam, weight decay 0.005 → 0`."""
+    changed = [key for key in CNN_RECIPE if _recorded(recipe, key) != _recorded(variant, key)]
+    return ", ".join(
+        f"{LABELS.get(key, key)} {_setting(_recorded(recipe, key))} → {_setting(_recorded(variant, key))}"
+        for key in changed
+    )
+
+
+VIEWS = {VAL_SINGLE: "single", VAL_FLIP: "flip-averaged"}
 
 
 def against_variants(by_name: dict[str, dict], base: str, prefix: str) -> list[str]:
@@ -228,40 +320,47 @@ def against_variants(by_name: dict[str, dict], base: str, prefix: str) -> list[s
     under NOISE_POINTS in either decides nothing.
     Empty when `base` has no val figure (points measured before the eval split was recorded).
     """
-    single = "test_accuracy_without_flip_averaging"
     recipe = by_name.get(base)
-    if not recipe or recipe.get("final_val_accuracy") is None:
+    if not recipe or recipe.get(VAL_SINGLE) is None:
         return []
     lines = []
     for variant, p in by_name.items():
-        if not variant.startswith(prefix) or p.get("final_val_accuracy") is None:
+        if not variant.startswith(prefix) or p.get(VAL_SINGLE) is None:
             continue
-        val = (p["final_val_accuracy"] - recipe["final_val_accuracy"]) * 100
-        flipped = "final_val_accuracy_flip_averaged"
-        val_flip = (p[flipped] - recipe[flipped]) * 100
-        test = (p[single] - recipe[single]) * 100
+        val = {key: (p[key] - recipe[key]) * 100 for key in VIEWS}
+        test = {key: (p[key] - recipe[key]) * 100 for key in (TEST_SINGLE, TEST_FLIP)}
         speed = p["images_per_second"] / recipe["images_per_second"]
+        beyond = [VIEWS[key] for key, d in val.items() if abs(d) >= NOISE_POINTS]
         # Both views must agree: the quick profile serves the single view, the full one the flip average.
-        if min(val, val_flip) >= NOISE_POINTS:
-            verdict = f"it beats the {base} on val by more than one seed's noise ({NOISE_POINTS} points)"
-        elif max(val, val_flip) <= -NOISE_POINTS:
-            cost = -max(val, val_flip)
-            verdict = f"the {base}'s choice pays: this change costs at least {cost:.2f} points on val"
+        if min(val.values()) >= NOISE_POINTS:
+            verdict = f"it beats the {base} beyond one seed's noise ({NOISE_POINTS} points) in both views"
+        elif max(val.values()) <= -NOISE_POINTS:
+            cost = -max(val.values())
+            verdict = (
+                f"the {base}'s choice pays: this change costs at least {cost:.2f} points on val in both views"
+            )
+        elif beyond:
+            verdict = (
+                f"inconclusive: beyond one seed's noise ({NOISE_POINTS} points) in the "
+                f"{beyond[0]} view only, so accuracy decides nothing"
+            )
         else:
             verdict = (
-                f"not beyond one seed's noise ({NOISE_POINTS} points) on val in both views, "
-                "so accuracy decides nothing"
+                f"inconclusive: within one seed's noise ({NOISE_POINTS} points) in both views, so "
+                "accuracy decides nothing"
             )
         lines.append(
-            f"- **{variant}** ({changes(recipe, p)}): val {p['final_val_accuracy']:.4f}, {val:+.2f} points "
-            f"against the {base} (flip-averaged {val_flip:+.2f}; test single view {test:+.2f}), at "
-            f"{speed:.2f}× the {base}'s images/s; {verdict}."
+            f"- **{variant}** ({changes(recipe, p)}): val {p[VAL_SINGLE]:.4f} single view "
+            f"({val[VAL_SINGLE]:+.2f} points against the {base}), {p[VAL_FLIP]:.4f} flip-averaged "
+            f"({val[VAL_FLIP]:+.2f}); test, reported only: {test[TEST_SINGLE]:+.2f} single view, "
+            f"{test[TEST_FLIP]:+.2f} flip-averaged; {speed:.2f}× the {base}'s images/s; {verdict}."
         )
-    flip = (recipe["final_val_accuracy_flip_averaged"] - recipe["final_val_accuracy"]) * 100
-    flip_test = (recipe["test_accuracy"] - recipe[single]) * 100
+    flip = (recipe[VAL_FLIP] - recipe[VAL_SINGLE]) * 100
+    flip_test = (recipe[TEST_FLIP] - recipe[TEST_SINGLE]) * 100
     lines.append(
         f"- **test-time flip averaging** (the {base}'s own weights, each image averaged with its mirror "
-        f"image): val {flip:+.2f} points (test {flip_test:+.2f})."
+        f"image): val {flip:+.2f} points (test {flip_test:+.2f}). The same weights both ways, so the seed's "
+        "noise is not in this difference."
     )
     return lines
 
@@ -269,50 +368,58 @@ def against_variants(by_name: dict[str, dict], base: str, prefix: str) -> list[s
 def findings(rows: list[dict]) -> list[str]:
     """Sentences computed from one budget's rows: the upscale's effect, and each part's contribution.
 
-    Accuracy is compared on the single view (the quick profile serves it; the full profile serves the
-    flip average, whose own effect is measured on the same weights).
+    Accuracy is compared on the test split's single view (these rows predate the eval split's figures);
+    flip averaging's own effect is measured on the same weights.
     """
-    single = "test_accuracy_without_flip_averaging"
     by_name = {p["variant"]: p for p in rows}
     out = []
     upscales = [by_name[v] for v in UPSCALE_VARIANTS if v in by_name]
     if len(upscales) >= 2:
-        best = max(upscales, key=lambda p: p[single])
-        worst = min(upscales, key=lambda p: p[single])
-        spread = best[single] - worst[single]
+        best = max(upscales, key=lambda p: p[TEST_SINGLE])
+        worst = min(upscales, key=lambda p: p[TEST_SINGLE])
+        spread = best[TEST_SINGLE] - worst[TEST_SINGLE]
         sentence = (
-            f"- **Upscale:** across {len(upscales)} ways to feed the images, test accuracy spans "
-            f"{spread * 100:.2f} points ({worst['variant']} {worst[single]:.4f} to "
-            f"{best['variant']} {best[single]:.4f})"
+            f"- **Upscale:** across {len(upscales)} ways to feed the images, test accuracy, single view, "
+            f"spans {spread * 100:.2f} points ({worst['variant']} {worst[TEST_SINGLE]:.4f} to "
+            f"{best['variant']} {best[TEST_SINGLE]:.4f})"
         )
-        native, linear = by_name.get("native 28"), by_name.get("recipe")
-        if native and linear:
-            speed = linear["images_per_second"] / native["images_per_second"]
-            sentence += f"; 128×128 behind the 4×4 stem trains at {speed:.2f}× the images/s of native 28×28"
+        native = min(upscales, key=lambda p: p["image_size"])
+        upscaled = by_name.get(UPSCALE_VARIANTS[1])
+        if upscaled and native["image_size"] < upscaled["image_size"]:
+            speed = upscaled["images_per_second"] / native["images_per_second"]
+            sentence += (
+                f"; {upscaled['image_size']}×{upscaled['image_size']} behind the {upscaled['stem']}×"
+                f"{upscaled['stem']} stem trains at {speed:.2f}× the images/s of native "
+                f"{native['image_size']}×{native['image_size']}"
+            )
         out.append(
             f"{sentence}. One seed each: differences under {NOISE_POINTS} points are within run-to-run noise."
         )
-    recipe = by_name.get("recipe")
+    recipe = by_name.get(next(iter(RECIPES)))
     if recipe:
         parts = []
-        flip = recipe["test_accuracy"] - recipe[single]
-        parts.append(f"test-time flip averaging {flip * 100:+.2f} points (same weights)")
-        for variant, what in (("no label smoothing", "label smoothing"), ("no augmentation", "augmentation")):
-            if variant in by_name:
-                gain = recipe[single] - by_name[variant][single]
+        for variant, what in PARTS.items():
+            if variant not in by_name:
+                continue
+            gain = recipe[TEST_SINGLE] - by_name[variant][TEST_SINGLE]
+            if by_name[variant]["policy"] != recipe["policy"]:  # arithmetic: its speed is the point
+                speed = recipe["images_per_second"] / by_name[variant]["images_per_second"]
+                slower = by_name[variant]["policy"]
+                parts.append(f"{what} {speed:.2f}× the images/s of {slower} ({gain * 100:+.2f} points)")
+            else:
                 parts.append(f"{what} {gain * 100:+.2f} points")
-        if "float32" in by_name:
-            speed = recipe["images_per_second"] / by_name["float32"]["images_per_second"]
-            gain = recipe[single] - by_name["float32"][single]
-            parts.append(f"bfloat16 training {speed:.2f}× the images/s of float32 ({gain * 100:+.2f} points)")
-        # With a val figure, flip averaging alone is against_variants' sentence.
-        if len(parts) > 1 or recipe.get("final_val_accuracy") is None:
+        if parts:
             out.append(
-                "- **Each part's contribution** (recipe minus the variant without it, single view): "
+                "- **Each part's contribution** (recipe minus the variant without it, test, single view): "
                 + "; ".join(parts)
                 + "."
             )
-    for base, prefix in (("recipe", "cnn: "), ("resnet recipe", "resnet: ")):
+        if recipe.get(VAL_SINGLE) is None:  # otherwise against_variants says it, on val
+            flip = recipe[TEST_FLIP] - recipe[TEST_SINGLE]
+            out.append(
+                f"- **test-time flip averaging** (the recipe's own weights): test {flip * 100:+.2f} points."
+            )
+    for base, prefix in RECIPES.items():
         out += against_variants(by_name, base, prefix)
     return out
 

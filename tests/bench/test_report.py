@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+from bench.accuracy import TEST_FLIP, TEST_SINGLE, VAL_FLIP, VAL_SINGLE, VARIANTS, profile_variant
 from bench.pipeline_cost import BLESSED_WHAT, END_TO_END_WHAT, FULL_PROFILE, TEST_ACCURACY_WHAT
-from bench.report import findings, recipe_tables, seed_table
+from bench.report import NOISE_POINTS, findings, recipe_tables, seed_noise, seed_table
 from pipeline import nodes
+from pipeline.config import make_config
 
 
 def _point(variant, accuracy, single, ips, resize="opencv linear", size=128, stem=4, images=10000, epochs=6):
@@ -19,10 +21,11 @@ def _point(variant, accuracy, single, ips, resize="opencv linear", size=128, ste
         "policy": "mixed_bfloat16",
         "train_images": images,
         "epochs": epochs,
-        "test_accuracy": accuracy,
-        "test_accuracy_without_flip_averaging": single,
+        TEST_FLIP: accuracy,
+        TEST_SINGLE: single,
         "train_seconds": images * epochs / ips,
         "images_per_second": ips,
+        "commit": "abc1234",
     }
 
 
@@ -34,15 +37,17 @@ def test_findings_are_computed_from_the_rows():
         _point("float32", 0.9110, 0.9060, 400.0),
         _point("no label smoothing", 0.9060, 0.9010, 800.0),
     ]
-    upscale, parts = findings(rows)
+    rows[3]["policy"] = "float32"
+    upscale, parts, flip = findings(rows)
     # Compared on the single view.
-    assert "3 ways" in upscale and "1.00 points" in upscale
+    assert "3 ways" in upscale and "single view, spans 1.00 points" in upscale
     assert "native 28 0.9000 to opencv area 128 0.9100" in upscale
-    assert "0.80× the images/s of native 28×28" in upscale
-    assert "test-time flip averaging +0.50 points" in parts
-    assert "label smoothing +0.40 points" in parts
-    assert "bfloat16 training 2.00× the images/s of float32 (-0.10 points)" in parts
-    assert "augmentation" not in parts.replace("flip averaging", "")  # no such variant was measured
+    assert "128×128 behind the 4×4 stem trains at 0.80× the images/s of native 28×28" in upscale
+    assert parts == (
+        "- **Each part's contribution** (recipe minus the variant without it, test, single view): "
+        "label smoothing +0.40 points; bfloat16 training 2.00× the images/s of float32 (-0.10 points)."
+    )  # no augmentation: no such variant was measured
+    assert flip == "- **test-time flip averaging** (the recipe's own weights): test +0.50 points."
 
 
 def test_each_budget_gets_its_own_table_and_old_points_are_left_out():
@@ -55,7 +60,7 @@ def test_each_budget_gets_its_own_table_and_old_points_are_left_out():
         _point("recipe", 0.95, 0.94, 700.0, images=50000, epochs=54),  # a budget measured in part
     ]
     text = "\n".join(recipe_tables(curve))
-    assert text.count("## Recipe and upscale at a fixed budget") == 3
+    assert text.count("## Recipe variants at a fixed budget") == 3
     assert "10,000 training images × 6 epochs" in text and "50,000 training images × 20 epochs" in text
     assert "50,000 training images × 30 epochs" not in text
     assert text.count("- Only `recipe` is measured at this budget so far; its variants are not.") == 1
@@ -80,8 +85,8 @@ def test_the_resnet_recipe_is_compared_with_each_variant_on_the_val_split():
             "augment": 0.5,
             "schedule": "cosine",
             "weight_averaging": 0.0,
-            "final_val_accuracy": val,
-            "final_val_accuracy_flip_averaged": val + 0.002,
+            VAL_SINGLE: val,
+            VAL_FLIP: val + 0.002,
         }
 
     rows = [
@@ -103,17 +108,49 @@ def test_the_resnet_recipe_is_compared_with_each_variant_on_the_val_split():
     sentences = findings(rows)
     assert len(sentences) == 4  # one per variant, then flip averaging
     assert sentences[1].startswith(
-        "- **resnet: linear to zero** (schedule cosine → linear): val 0.9510, +0.10 points against the "
-        "resnet recipe (flip-averaged +0.10; test single view -0.10), at 1.00× the resnet recipe's images/s"
+        "- **resnet: linear to zero** (schedule cosine → linear): val 0.9510 single view (+0.10 points "
+        "against the resnet recipe), 0.9530 flip-averaged (+0.10); test, reported only: -0.10 single view, "
+        "-0.10 flip-averaged; 1.00× the resnet recipe's images/s; inconclusive"
     )
-    table = "\n".join(recipe_tables(rows))
-    assert "| resnet recipe | resnet, sgd, 128 | flip, crop, erase at 0.5 |" in table
-    assert "| 0.9500 |" in table
-    # The row's one change is in its training column; the defaults (and older rows without them) are not.
-    assert "| resnet: linear to zero | resnet, sgd, 128, linear decay |" in table
-    assert "| resnet: weight averaging | resnet, sgd, 128, weight average 0.999 |" in table
-    assert "| resnet: adam | resnet, sgd, 128 |" in table
-    assert table.count("| not recorded |") == 3 and "| 1.9 to 3.1 |" in table
+    table = "\n".join(recipe_tables(rows, "two seeds 0.25 points apart", profiles={"resnet recipe": "full"}))
+    assert "| resnet recipe | resnet, sgd, 128 | cosine | none | flip + crop + erase at 0.5 |" in table
+    assert "| 0.9500 | 0.9520 | 0.9480 | 0.9490 |" in table  # val single, flip; test single, flip
+    # The row's one change is in its column; older rows without a setting trained with the cnn recipe's.
+    assert "| resnet: linear to zero | resnet, sgd, 128 | linear | none |" in table
+    assert "| resnet: weight averaging | resnet, sgd, 128 | cosine | 0.999 |" in table
+    assert "| resnet: adam | resnet, sgd, 128 | cosine | none |" in table
+    assert table.count("| not recorded | `abc1234` |") == 3 and "| 1.9 to 3.1 | `abc1234` |" in table
+    assert f"- **One seed's noise** is taken as {NOISE_POINTS} points: two seeds 0.25 points apart." in table
+    assert "- **Profiles:** the full profile trains as `resnet recipe`" in table
+
+
+def test_no_augmentation_reads_none():
+    row = {**_point("no augmentation", 0.9, 0.9, 800.0), "augment": 0.0}
+    assert "| no augmentation | cnn, adam, 64 | cosine | none | none |" in "\n".join(
+        recipe_tables([row], profiles={})
+    )
+
+
+def test_each_profile_trains_as_a_named_variant():
+    """The rows the report marks as a profile's are the settings that profile trains with."""
+    for profile, variant in (("quick", "cnn: flip only"), ("full", "resnet recipe")):
+        assert profile_variant(make_config(profile, ".").model) == variant
+        assert variant in VARIANTS
+    assert profile_variant(make_config("full", ".", batch_size=64).model) == "resnet: batch 64"
+
+
+def test_seed_noise_is_read_from_the_full_profiles_runs(tmp_path):
+    def run(seed, single):
+        return {"seed": seed, "test": {"single": single, "flip_averaged": single}}
+
+    path = tmp_path / "flip_averaging.json"
+    path.write_text(json.dumps({"details": {"runs": [run(42, 0.9502), run(1, 0.9479), run(42, 0.9504)]}}))
+    assert seed_noise(tmp_path) == (
+        "the full profile's 3 cold runs with seeds 1 and 42 scored 0.9479 to 0.9504 on test, single view, "
+        "0.25 points apart (flip_averaging.json)"
+    )
+    path.write_text(json.dumps({"details": {"runs": [run(42, 0.9502), run(42, 0.9504)]}}))
+    assert seed_noise(tmp_path) == ""  # one seed: no seed-to-seed spread
 
 
 def _full_run(path, seed, accuracy, seconds, met, test_time_flip=None):
@@ -166,8 +203,8 @@ def _with_val(point, val, flip_gain=-0.001, **settings):
     return {
         **point,
         **settings,
-        "final_val_accuracy": val,
-        "final_val_accuracy_flip_averaged": val + flip_gain,
+        VAL_SINGLE: val,
+        VAL_FLIP: val + flip_gain,
     }
 
 
@@ -185,27 +222,38 @@ def test_each_variant_gets_its_own_sentence_naming_its_change_and_verdict():
     adam, better, one_view, noise, flip = findings(rows)
 
     assert adam == (
-        "- **resnet: adam** (optimizer sgd → adam, weight_decay 0.005 → 0): val 0.9450, -0.70 points against "
-        "the resnet recipe (flip-averaged -1.19; test single view -1.15), at 1.02× the resnet recipe's "
-        "images/s; the resnet recipe's choice pays: this change costs at least 0.70 points on val."
+        "- **resnet: adam** (optimizer sgd → adam, weight decay 0.005 → 0): val 0.9450 single view (-0.70 "
+        "points against the resnet recipe), 0.9440 flip-averaged (-1.19); test, reported only: -1.15 single "
+        "view, -1.21 flip-averaged; 1.02× the resnet recipe's images/s; the resnet recipe's choice pays: "
+        "this change costs at least 0.70 points on val in both views."
     )
-    assert better.startswith("- **resnet: better** (augment 0.2 → 0.7): val 0.9560, +0.40 points")
+    assert better.startswith("- **resnet: better** (augmentation probability 0.2 → 0.7): val 0.9560 single")
     assert better.endswith(
-        "(flip-averaged +0.40; test single view +0.45), at 0.50× the resnet recipe's images/s; it beats the "
-        "resnet recipe on val by more than one seed's noise (0.3 points)."
+        "0.50× the resnet recipe's images/s; it beats the resnet recipe beyond one seed's noise (0.3 points) "
+        "in both views."
     )
-    decides_nothing = (
-        "not beyond one seed's noise (0.3 points) on val in both views, so accuracy decides nothing."
+    assert one_view.startswith("- **resnet: one view** (stem 4 → 2): val 0.9560 single view (+0.40 points")
+    assert one_view.endswith(
+        "inconclusive: beyond one seed's noise (0.3 points) in the single view only, so accuracy decides "
+        "nothing."
     )
-    assert one_view.startswith("- **resnet: one view** (stem 4 → 2): val 0.9560, +0.40 points")
-    assert one_view.endswith(decides_nothing)
-    assert noise.endswith(decides_nothing)
+    assert noise.endswith(
+        "inconclusive: within one seed's noise (0.3 points) in both views, so accuracy decides nothing."
+    )
     assert flip == (
         "- **test-time flip averaging** (the resnet recipe's own weights, each image averaged with its "
-        "mirror image): val +0.39 points (test +0.16)."
+        "mirror image): val +0.39 points (test +0.16). The same weights both ways, so the seed's noise is "
+        "not in this difference."
     )
 
 
 def test_a_recipe_without_a_val_figure_gets_no_per_variant_sentences():
     rows = [_point("resnet recipe", 0.9521, 0.9505, 630.0), _point("resnet: adam", 0.94, 0.939, 640.0)]
     assert findings(rows) == []
+
+
+def test_the_committed_accuracy_results_describe_themselves_as_bench_accuracy_does():
+    from bench.accuracy import NOTES
+    from bench.common import RESULTS_DIR
+
+    assert json.loads((RESULTS_DIR / "accuracy.json").read_text())["details"]["notes"] == NOTES
