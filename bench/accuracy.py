@@ -27,6 +27,10 @@ from models.settings import LINEAR, ModelSettings
 from pipeline.config import make_config
 
 TARGET = 0.95
+# This benchmark's name: its results are bench/results/<BENCHMARK>.json.
+BENCHMARK = "accuracy"
+# A resize method's prefix when OpenCV does it: `opencv <interpolation>` (data.resize's names).
+OPENCV = "opencv "
 # The variant keys that are ModelSettings fields.
 _SETTINGS_KEYS = (
     "optimizer",
@@ -39,7 +43,7 @@ _SETTINGS_KEYS = (
 )
 # The cnn recipe: the model settings' defaults (Adam, the classic transformations) at batch 64.
 CNN_RECIPE = dict(
-    resize="opencv linear",
+    resize=OPENCV + ModelSettings.interpolation,
     image_size=128,
     stem=4,
     precision="auto",
@@ -60,8 +64,11 @@ RESNET_RECIPE = dict(
     **{k: getattr(_FULL, k) for k in _SETTINGS_KEYS},
 )
 # One change each against a recipe.
+# The names of the two recipes that variants change one choice against.
+CNN_RECIPE_NAME = "recipe"
+RESNET_RECIPE_NAME = "resnet recipe"
 VARIANTS: dict[str, dict] = {
-    "recipe": CNN_RECIPE,
+    CNN_RECIPE_NAME: CNN_RECIPE,
     "float32": {**CNN_RECIPE, "precision": "float32"},
     "no label smoothing": {**CNN_RECIPE, "label_smoothing": 0.0},
     "no augmentation": {**CNN_RECIPE, "augment": 0.0},
@@ -76,10 +83,10 @@ VARIANTS: dict[str, dict] = {
     # The upscale question (issue #13): native 28×28 (no stem) against three ways to reach 128×128.
     "native 28": {**CNN_RECIPE, "resize": "none", "image_size": 28, "stem": 1},
     "tf bilinear 128": {**CNN_RECIPE, "resize": "tf.image.resize bilinear"},
-    "opencv cubic 128": {**CNN_RECIPE, "resize": "opencv cubic"},
-    "opencv area 128": {**CNN_RECIPE, "resize": "opencv area"},
+    "opencv cubic 128": {**CNN_RECIPE, "resize": OPENCV + "cubic"},
+    "opencv area 128": {**CNN_RECIPE, "resize": OPENCV + "area"},
     # The full profile's recipe and its parts (issue #23).
-    "resnet recipe": RESNET_RECIPE,
+    RESNET_RECIPE_NAME: RESNET_RECIPE,
     "resnet: cnn family": {**RESNET_RECIPE, "family": "cnn"},
     "resnet: adam": {**RESNET_RECIPE, "optimizer": "adam", "learning_rate": 1e-3, "weight_decay": 0.0},
     "resnet: classic augmentation": {
@@ -100,7 +107,8 @@ TEST_FLIP = "test_accuracy"
 TEST_SINGLE = "test_accuracy_without_flip_averaging"
 VAL_SINGLE = "final_val_accuracy"
 VAL_FLIP = "final_val_accuracy_flip_averaged"
-# What accuracy.json's points mean (its `notes`).
+# What accuracy.json's points mean (its `notes`; bench.report prints this, the current wording, for
+# files written before it).
 NOTES = (
     "A variant changes one choice against its recipe (VARIANTS in bench/accuracy.py). Rows of one "
     "budget may come from separate runs: each point records its commit, date and machine load. "
@@ -110,7 +118,7 @@ NOTES = (
     "recipe changes."
 )
 # The upscale question's rows (issue #13).
-UPSCALE_VARIANTS = ("native 28", "recipe", "tf bilinear 128", "opencv cubic 128", "opencv area 128")
+UPSCALE_VARIANTS = ("native 28", CNN_RECIPE_NAME, "tf bilinear 128", "opencv cubic 128", "opencv area 128")
 # The cnn recipe's parts: a row without one, and the part it takes away.
 PARTS = {
     "no label smoothing": "label smoothing",
@@ -118,17 +126,26 @@ PARTS = {
     "float32": "bfloat16 training",
 }
 # Each recipe, and the prefix of the variants that change one choice against it.
-RECIPES = {"recipe": "cnn: ", "resnet recipe": "resnet: "}
+RECIPES = {CNN_RECIPE_NAME: "cnn: ", RESNET_RECIPE_NAME: "resnet: "}
+_unknown = (set(UPSCALE_VARIANTS) | set(PARTS) | set(RECIPES)) - set(VARIANTS)
+if _unknown:
+    raise ValueError(f"bench.accuracy groups name variants that VARIANTS lacks: {sorted(_unknown)}")
 
 
 def profile_variant(settings: ModelSettings) -> str | None:
-    """The variant that trains as a profile's model `settings` train when no Tuner result is used, if any."""
+    """The variant with a profile's model `settings` (its recipe, when no Tuner result is used), if any.
+
+    Epochs are the budget's, not the variant's: a table at another budget trains the same settings for
+    other epochs. Raises ValueError if two variants match, since the table could not say which.
+    """
+    matches = []
     for name, variant in VARIANTS.items():
         spec = {**CNN_RECIPE, **variant}
         same = (
             (spec["family"],) == settings.families
             and (spec["stem"],) == settings.stems
             and spec["image_size"] == settings.image_size
+            and spec["resize"] == OPENCV + settings.interpolation
             and spec["batch_size"] == settings.batch_size
             and spec["augment"] == settings.augment_probability
             and spec["precision"] == settings.precision
@@ -136,18 +153,20 @@ def profile_variant(settings: ModelSettings) -> str | None:
             and all(spec[k] == getattr(settings, k) for k in _SETTINGS_KEYS)
         )
         if same:
-            return name
-    return None
+            matches.append(name)
+    if len(matches) > 1:
+        raise ValueError(f"variants {matches} all train as these settings; VARIANTS must tell them apart")
+    return matches[0] if matches else None
 
 
 def resize(images: np.ndarray, method: str, size: int) -> np.ndarray:
     """Returns uint8 images at `size` by `method` (`none`, `opencv <interpolation>`, tf bilinear)."""
     if method == "none":
         return images
-    if method.startswith("opencv "):
+    if method.startswith(OPENCV):
         from data.resize import upscale_images
 
-        return upscale_images(images, size, interpolation=method.split()[1])
+        return upscale_images(images, size, interpolation=method.removeprefix(OPENCV))
     if method == "tf.image.resize bilinear":
         import tensorflow as tf
 
@@ -205,8 +224,6 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
     import keras
 
     from models.families import build_model, training_policy, weight_averaging_callbacks
-    from models.search_space import DEFAULTS
-    from models.settings import ModelSettings
     from models.trainer import learning_rate_schedule
 
     spec = {**CNN_RECIPE, **VARIANTS[variant]}
@@ -330,7 +347,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
     runs = [(v, count, epochs) for count, epochs in points for v in variants]
     data = load_data()
-    curve = previous_points(RESULTS_DIR / "accuracy.json", set(runs)) if args.keep else []
+    curve = previous_points(RESULTS_DIR / f"{BENCHMARK}.json", set(runs)) if args.keep else []
     for variant, count, epochs in runs:
         curve.append(train_point(data, count, epochs, variant))
         best = max(curve, key=lambda p: p[TEST_FLIP])
@@ -348,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
         for fig, point in zip(figures, curve + curve, strict=True):
             fig.update({k: point[k] for k in ("commit", "commit_source") if k in point})
         write_results(
-            "accuracy",
+            BENCHMARK,
             figures,
             {"curve": curve, "notes": NOTES, "reproduce": ".venv/bin/python -m bench.accuracy"},
         )

@@ -30,6 +30,9 @@ from serving.signatures import INPUT_NAMES, PREDICT_IMAGES, PROBABILITIES
 
 # Splits measured, the first being the one a decision reads.
 SPLITS = ("eval", "test")
+# What a run's export serves (its row's `served`).
+SERVES_SINGLE_VIEW = "single view"
+SERVES_FLIP_AVERAGE = "flip average"
 BATCH = 256
 GREY_LEVELS = 255.0  # predict_images takes grey levels; load_split gives them scaled to [0, 1]
 
@@ -141,7 +144,7 @@ def measure_run(root: Path) -> dict:
         "seed": details["settings"].get("seed"),
         "family": details["hyperparameters"].get("family"),
         "epochs": details["epochs"],
-        "served": "flip average" if averages else "single view",
+        "served": SERVES_FLIP_AVERAGE if averages else SERVES_SINGLE_VIEW,
     }
     for split in SPLITS:
         images, labels = load_split(raw_uri, split)
@@ -192,7 +195,7 @@ def main(argv: list[str] | None = None) -> None:
         + " points across the runs; the test split is reported only. Same weights in each pair, so the "
         "difference is the flip's alone."
     )
-    if any(row["served"] != "single view" for row in rows):
+    if any(row["served"] != SERVES_SINGLE_VIEW for row in rows):
         notes += (
             " A run whose export averages chose its restored epoch (early stopping) on the flip-averaged "
             f"{SPLITS[0]} accuracy, so its {SPLITS[0]} gain is biased upward; its test figures are not."

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from bench.accuracy import BENCHMARK as ACCURACY
 from bench.accuracy import (  # CNN_RECIPE's keys: every setting a variant can change
     CNN_RECIPE,
+    CNN_RECIPE_NAME,
     PARTS,
     RECIPES,
     TEST_FLIP,
@@ -16,9 +18,11 @@ from bench.accuracy import (  # CNN_RECIPE's keys: every setting a variant can c
     VAL_SINGLE,
     profile_variant,
 )
+from bench.accuracy import NOTES as ACCURACY_NOTES
 from bench.common import RESULTS_DIR
+from bench.flip_averaging import SERVES_SINGLE_VIEW
 from bench.pipeline_cost import BLESSED_WHAT, END_TO_END_WHAT, FULL_PROFILE, TEST_ACCURACY_WHAT
-from models.settings import CLASSIC_AUGMENTATIONS
+from models.settings import CLASSIC_AUGMENTATIONS, COSINE
 from pipeline import nodes
 from pipeline.config import PROFILES, make_config
 
@@ -83,11 +87,12 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
                 + f" on {machine['cores']} cores: shared with other work, so absolute times vary; "
                 "ratios come from the same run"
             )
-        notes = result.get("details", {}).get("notes")
+        # bench.accuracy's points accumulate over runs: the current code's words describe them all.
+        notes = ACCURACY_NOTES if name == ACCURACY else result.get("details", {}).get("notes")
         if notes:
             sources.append(f"  - {notes}")
     lines += seed_table(results_dir)
-    accuracy = results_dir / "accuracy.json"
+    accuracy = results_dir / f"{ACCURACY}.json"
     if accuracy.exists():
         curve = json.loads(accuracy.read_text()).get("details", {}).get("curve", [])
         lines += recipe_tables(curve, seed_noise(results_dir))
@@ -157,33 +162,51 @@ def seed_table(results_dir: Path) -> list[str]:
     return lines
 
 
-# What rows recorded before a setting existed trained with: the cnn recipe's choice, as then.
+# What rows recorded before a setting existed trained with (the model code of their commits, before it
+# was recorded): the history, not today's defaults. Such cells are marked INFERRED.
 BEFORE_SETTINGS = {
-    k: CNN_RECIPE[k] for k in ("family", "optimizer", "batch_size", "schedule", "weight_averaging")
+    "family": "cnn",
+    "optimizer": "adam",
+    "batch_size": 64,
+    "schedule": COSINE,
+    "weight_averaging": 0.0,
+    "augmentations": CLASSIC_AUGMENTATIONS,
 }
+INFERRED = "*"
 
 
 def _recorded(point: dict, key: str):
     """A point's setting, or what it trained with before the setting was recorded (None: unknown)."""
-    return point.get(key, BEFORE_SETTINGS.get(key))
+    value = point.get(key)
+    return BEFORE_SETTINGS.get(key) if value is None else value
 
 
-def profile_rows() -> dict[str, str]:
-    """Which variant trains as each profile trains (its recipe, when no Tuner result is used)."""
-    rows = {}
+def _cell(point: dict, key: str, text) -> str:
+    """`text` for a point's setting, marked INFERRED when the point did not record it."""
+    return f"{text}{INFERRED if point.get(key) is None else ''}"
+
+
+def profile_rows() -> dict[str, tuple[str, int]]:
+    """Each variant a profile trains as (its recipe, when no Tuner result is used): profile and epochs."""
+    rows: dict[str, tuple[str, int]] = {}
     for profile in PROFILES:
-        variant = profile_variant(make_config(profile, ".").model)  # a config needs a root; unused
+        settings = make_config(profile, ".").model  # a config needs a root; unused
+        variant = profile_variant(settings)
+        if variant in rows:
+            raise ValueError(f"profiles {rows[variant][0]!r} and {profile!r} both train as {variant!r}")
         if variant:
-            rows[variant] = profile
+            rows[variant] = (profile, settings.train_epochs)
     return rows
 
 
-def recipe_tables(curve: list[dict], noise: str = "", profiles: dict[str, str] | None = None) -> list[str]:
+def recipe_tables(
+    curve: list[dict], noise: str = "", profiles: dict[str, tuple[str, int]] | None = None
+) -> list[str]:
     """Tables of bench.accuracy's variants, one per budget (images × epochs), with what they show.
 
     Rows of one budget may come from separate runs (each row names its commit and machine load); the
     sentences under a table are computed from its rows. `noise` says where NOISE_POINTS comes from;
-    `profiles` maps a variant to the profile that trains as it does.
+    `profiles` maps a variant to the profile that trains with its settings, and for how many epochs.
     """
     profiles = profile_rows() if profiles is None else profiles
     lines: list[str] = []
@@ -196,10 +219,10 @@ def recipe_tables(curve: list[dict], noise: str = "", profiles: dict[str, str] |
             "",
             f"Each variant changes one choice against its recipe ({', '.join(f'`{r}`' for r in RECIPES)}; "
             "bench/accuracy.py `VARIANTS`); the same test images and seed. Val is the eval split's, which "
-            "recipe decisions read; test is reported only. Each row trained on its own, some in separate "
-            "runs at separate commits, so an images/s ratio carries the machine's run-to-run noise (the "
-            "load column says whether another job shared the cores); images/s include each epoch's "
-            "validation pass.",
+            "recipe decisions read; test is reported only, except where a table's rows recorded no val. "
+            "Each row trained on its own, some in separate runs at separate commits, so an images/s ratio "
+            "carries the machine's run-to-run noise (the load column says whether another job shared the "
+            "cores); images/s include each epoch's validation pass.",
             "",
             "| variant | family, optimiser, batch | schedule | weight average (per step) | augmentation "
             "| upscale, input | arithmetic | val, single view | val, flip-averaged | test, single view "
@@ -209,17 +232,18 @@ def recipe_tables(curve: list[dict], noise: str = "", profiles: dict[str, str] |
         for p in rows:
             rate = f" at {p['learning_rate']:g}" if "learning_rate" in p else ""
             training = (
-                f"{_recorded(p, 'family')}, {_recorded(p, 'optimizer')}{rate}, {_recorded(p, 'batch_size')}"
+                f"{_cell(p, 'family', _recorded(p, 'family'))}, "
+                f"{_cell(p, 'optimizer', _recorded(p, 'optimizer'))}{rate}, "
+                f"{_cell(p, 'batch_size', _recorded(p, 'batch_size'))}"
             )
             average = _recorded(p, "weight_averaging")
+            augmentations = _setting(_recorded(p, "augmentations"))
             augmentation = (
-                f"{_setting(p.get('augmentations') or CLASSIC_AUGMENTATIONS)} at {p['augment']:g}"
-                if p["augment"]
-                else "none"
+                f"{_cell(p, 'augmentations', augmentations)} at {p['augment']:g}" if p["augment"] else "none"
             )
             lines.append(
-                f"| {p['variant']} | {training} | {_recorded(p, 'schedule')} "
-                f"| {f'{average:g}' if average else 'none'} | {augmentation} "
+                f"| {p['variant']} | {training} | {_cell(p, 'schedule', _recorded(p, 'schedule'))} "
+                f"| {_cell(p, 'weight_averaging', f'{average:g}' if average else 'none')} | {augmentation} "
                 f"| {p['resize']}, {p['image_size']}×{p['image_size']}, stem {p['stem']} | {p['policy']} "
                 f"| {_accuracy(p, VAL_SINGLE)} | {_accuracy(p, VAL_FLIP)} | {_accuracy(p, TEST_SINGLE)} "
                 f"| {_accuracy(p, TEST_FLIP)} | {p['train_seconds']:,.0f} s | {p['images_per_second']:,.0f} "
@@ -229,12 +253,18 @@ def recipe_tables(curve: list[dict], noise: str = "", profiles: dict[str, str] |
         if noise and sum(p.get(VAL_SINGLE) is not None for p in rows) >= 2:
             lines.append(f"- **One seed's noise** is taken as {NOISE_POINTS} points: {noise}.")
         trained = [
-            f"the {profiles[p['variant']]} profile trains as `{p['variant']}`"
+            f"the {profiles[p['variant']][0]} profile trains with `{p['variant']}`'s settings "
+            f"for {profiles[p['variant']][1]} epochs"
             for p in rows
             if p["variant"] in profiles
         ]
         if trained:
-            lines.append(f"- **Profiles:** {' and '.join(trained)} (bench.accuracy `profile_variant`).")
+            lines.append(f"- **Profiles:** {'; '.join(trained)} (bench.accuracy `profile_variant`).")
+        if any(p.get(key) is None for p in rows for key in BEFORE_SETTINGS):
+            lines.append(
+                f"- `{INFERRED}`: a setting the row did not record, because it did not exist yet; the row "
+                "trained with what the code then did (bench/report.py `BEFORE_SETTINGS`)."
+            )
         if len(rows) == 1:
             lines.append(
                 f"- Only `{rows[0]['variant']}` is measured at this budget so far; its variants are not."
@@ -259,24 +289,38 @@ def _load(point: dict) -> str:
 
 
 # One seed per row: a val difference smaller than this decides nothing. `seed_noise` prints the spread of
-# the full profile's cold runs it rests on (flip_averaging.json), so a wider spread shows beside it.
+# the full profile's cold runs it rests on (flip_averaging.json); a test checks the spread is within it.
 NOISE_POINTS = 0.3
 
 
-def seed_noise(results_dir: Path) -> str:
-    """Where NOISE_POINTS comes from: the test accuracy, single view, of the full profile's cold runs."""
+def seed_spread(results_dir: Path) -> tuple[dict[int, float], Path] | None:
+    """Test accuracy, single view, of the full profile's single-view exports, one run per seed.
+
+    Runs whose export averages chose their epoch on the flip average, so they are left out. None when
+    fewer than two seeds were measured. Raises ValueError naming the file when it is malformed.
+    """
     path = results_dir / "flip_averaging.json"
     if not path.exists():
+        return None
+    try:
+        runs = json.loads(path.read_text())["details"]["runs"]
+        by_seed = {run["seed"]: run["test"]["single"] for run in runs if run["served"] == SERVES_SINGLE_VIEW}
+    except (KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{path}: not a bench.flip_averaging result ({error!r})") from error
+    return (by_seed, path) if len(by_seed) >= 2 else None
+
+
+def seed_noise(results_dir: Path) -> str:
+    """Where NOISE_POINTS comes from, in words (empty when fewer than two seeds were measured)."""
+    spread = seed_spread(results_dir)
+    if spread is None:
         return ""
-    runs = json.loads(path.read_text())["details"]["runs"]
-    values = sorted(run["test"]["single"] for run in runs)
-    if len({run["seed"] for run in runs}) < 2:
-        return ""
-    seeds = " and ".join(str(seed) for seed in sorted({run["seed"] for run in runs}))
+    by_seed, path = spread
+    scores = ", ".join(f"{by_seed[seed]:.4f} (seed {seed})" for seed in sorted(by_seed))
+    apart = (max(by_seed.values()) - min(by_seed.values())) * 100
     return (
-        f"the full profile's {len(runs)} cold runs with seeds {seeds} scored {values[0]:.4f} to "
-        f"{values[-1]:.4f} on test, single view, {(values[-1] - values[0]) * 100:.2f} points apart "
-        f"({path.name})"
+        f"the full profile's cold runs with a single-view export scored {scores} on test, single view, "
+        f"{apart:.2f} points apart ({path.name})"
     )
 
 
@@ -304,6 +348,8 @@ def _setting(value) -> str:
 def changes(recipe: dict, variant: dict) -> str:
     """What `variant` sets differently from `recipe`, e.g. `optimizer sgd → adam, weight decay 0.005 → 0`."""
     changed = [key for key in CNN_RECIPE if _recorded(recipe, key) != _recorded(variant, key)]
+    if not changed:
+        raise ValueError(f"variant {variant['variant']!r} changes nothing against {recipe['variant']!r}")
     return ", ".join(
         f"{LABELS.get(key, key)} {_setting(_recorded(recipe, key))} → {_setting(_recorded(variant, key))}"
         for key in changed
@@ -313,11 +359,44 @@ def changes(recipe: dict, variant: dict) -> str:
 VIEWS = {VAL_SINGLE: "single", VAL_FLIP: "flip-averaged"}
 
 
-def against_variants(by_name: dict[str, dict], base: str, prefix: str) -> list[str]:
-    """One sentence per variant named `prefix…`: what it changes against recipe `base` and what that does.
+def _points(a: float, b: float) -> float:
+    """a − b in accuracy points, to the figures' own precision (four digits: hundredths of a point), so a
+    difference printed as 0.30 is judged as 0.30 and not as 0.2999…"""
+    return round((a - b) * 100, 2)
 
-    Val decides (the test split is reported only), in both views, single and flip-averaged; a difference
-    under NOISE_POINTS in either decides nothing.
+
+def verdict(val: dict[str, float], base: str) -> str:
+    """What a variant's val differences (points, by VIEWS key) say against recipe `base`.
+
+    Both views must agree: the quick profile serves the single view, the full one the flip average.
+    """
+    if min(val.values()) >= NOISE_POINTS:
+        return f"it beats the {base} beyond one seed's noise ({NOISE_POINTS} points) in both views"
+    if max(val.values()) <= -NOISE_POINTS:
+        cost = -max(val.values())
+        return f"the {base}'s choice pays: this change costs at least {cost:.2f} points on val in both views"
+    beyond = [VIEWS[key] for key, d in val.items() if abs(d) >= NOISE_POINTS]
+    if len(beyond) == len(VIEWS):  # beyond noise in both, but one up and one down
+        return (
+            f"inconclusive: beyond one seed's noise ({NOISE_POINTS} points) in both views but in opposite "
+            "directions, so accuracy decides nothing"
+        )
+    if beyond:
+        return (
+            f"inconclusive: beyond one seed's noise ({NOISE_POINTS} points) in the {beyond[0]} view only, "
+            "so accuracy decides nothing"
+        )
+    return (
+        f"inconclusive: within one seed's noise ({NOISE_POINTS} points) in both views, so accuracy decides "
+        "nothing"
+    )
+
+
+def against_variants(by_name: dict[str, dict], base: str, prefix: str) -> list[str]:
+    """One sentence per variant named `prefix…`: what it changes against recipe `base` and what that does,
+    then what test-time flip averaging does to the rows' own weights.
+
+    Val decides (the test split is reported only), in both views, single and flip-averaged (`verdict`).
     Empty when `base` has no val figure (points measured before the eval split was recorded).
     """
     recipe = by_name.get(base)
@@ -327,40 +406,30 @@ def against_variants(by_name: dict[str, dict], base: str, prefix: str) -> list[s
     for variant, p in by_name.items():
         if not variant.startswith(prefix) or p.get(VAL_SINGLE) is None:
             continue
-        val = {key: (p[key] - recipe[key]) * 100 for key in VIEWS}
-        test = {key: (p[key] - recipe[key]) * 100 for key in (TEST_SINGLE, TEST_FLIP)}
+        val = {key: _points(p[key], recipe[key]) for key in VIEWS}
+        test = {key: _points(p[key], recipe[key]) for key in (TEST_SINGLE, TEST_FLIP)}
         speed = p["images_per_second"] / recipe["images_per_second"]
-        beyond = [VIEWS[key] for key, d in val.items() if abs(d) >= NOISE_POINTS]
-        # Both views must agree: the quick profile serves the single view, the full one the flip average.
-        if min(val.values()) >= NOISE_POINTS:
-            verdict = f"it beats the {base} beyond one seed's noise ({NOISE_POINTS} points) in both views"
-        elif max(val.values()) <= -NOISE_POINTS:
-            cost = -max(val.values())
-            verdict = (
-                f"the {base}'s choice pays: this change costs at least {cost:.2f} points on val in both views"
-            )
-        elif beyond:
-            verdict = (
-                f"inconclusive: beyond one seed's noise ({NOISE_POINTS} points) in the "
-                f"{beyond[0]} view only, so accuracy decides nothing"
-            )
-        else:
-            verdict = (
-                f"inconclusive: within one seed's noise ({NOISE_POINTS} points) in both views, so "
-                "accuracy decides nothing"
-            )
         lines.append(
             f"- **{variant}** ({changes(recipe, p)}): val {p[VAL_SINGLE]:.4f} single view "
             f"({val[VAL_SINGLE]:+.2f} points against the {base}), {p[VAL_FLIP]:.4f} flip-averaged "
             f"({val[VAL_FLIP]:+.2f}); test, reported only: {test[TEST_SINGLE]:+.2f} single view, "
-            f"{test[TEST_FLIP]:+.2f} flip-averaged; {speed:.2f}× the {base}'s images/s; {verdict}."
+            f"{test[TEST_FLIP]:+.2f} flip-averaged; {speed:.2f}× the {base}'s images/s; "
+            f"{verdict(val, base)}."
         )
-    flip = (recipe[VAL_FLIP] - recipe[VAL_SINGLE]) * 100
-    flip_test = (recipe[TEST_FLIP] - recipe[TEST_SINGLE]) * 100
+    flip = _points(recipe[VAL_FLIP], recipe[VAL_SINGLE])
+    flip_test = _points(recipe[TEST_FLIP], recipe[TEST_SINGLE])
+    family = [p for name, p in by_name.items() if name == base or name.startswith(prefix)]
+    gains = sorted(_points(p[VAL_FLIP], p[VAL_SINGLE]) for p in family if p.get(VAL_SINGLE) is not None)
+    across = (
+        f" Across the {len(gains)} rows of the {base} and its variants it changed val by {gains[0]:+.2f} to "
+        f"{gains[-1]:+.2f} points."
+        if len(gains) > 1
+        else ""
+    )
     lines.append(
         f"- **test-time flip averaging** (the {base}'s own weights, each image averaged with its mirror "
         f"image): val {flip:+.2f} points (test {flip_test:+.2f}). The same weights both ways, so the seed's "
-        "noise is not in this difference."
+        f"noise is not in this difference.{across}"
     )
     return lines
 
@@ -368,23 +437,26 @@ def against_variants(by_name: dict[str, dict], base: str, prefix: str) -> list[s
 def findings(rows: list[dict]) -> list[str]:
     """Sentences computed from one budget's rows: the upscale's effect, and each part's contribution.
 
-    Accuracy is compared on the test split's single view (these rows predate the eval split's figures);
-    flip averaging's own effect is measured on the same weights.
+    These compare the test split's single view: their rows were measured before the eval split's figures
+    were recorded, and each sentence says so. Flip averaging's own effect is measured on the same weights.
     """
     by_name = {p["variant"]: p for p in rows}
     out = []
+    on_test = "test, single view" + (
+        ", as these rows recorded no val" if all(p.get(VAL_SINGLE) is None for p in rows) else ""
+    )
     upscales = [by_name[v] for v in UPSCALE_VARIANTS if v in by_name]
     if len(upscales) >= 2:
         best = max(upscales, key=lambda p: p[TEST_SINGLE])
         worst = min(upscales, key=lambda p: p[TEST_SINGLE])
         spread = best[TEST_SINGLE] - worst[TEST_SINGLE]
         sentence = (
-            f"- **Upscale:** across {len(upscales)} ways to feed the images, test accuracy, single view, "
+            f"- **Upscale** ({on_test}): across {len(upscales)} ways to feed the images, accuracy "
             f"spans {spread * 100:.2f} points ({worst['variant']} {worst[TEST_SINGLE]:.4f} to "
             f"{best['variant']} {best[TEST_SINGLE]:.4f})"
         )
         native = min(upscales, key=lambda p: p["image_size"])
-        upscaled = by_name.get(UPSCALE_VARIANTS[1])
+        upscaled = by_name.get(CNN_RECIPE_NAME)
         if upscaled and native["image_size"] < upscaled["image_size"]:
             speed = upscaled["images_per_second"] / native["images_per_second"]
             sentence += (
@@ -395,7 +467,7 @@ def findings(rows: list[dict]) -> list[str]:
         out.append(
             f"{sentence}. One seed each: differences under {NOISE_POINTS} points are within run-to-run noise."
         )
-    recipe = by_name.get(next(iter(RECIPES)))
+    recipe = by_name.get(CNN_RECIPE_NAME)
     if recipe:
         parts = []
         for variant, what in PARTS.items():
@@ -410,7 +482,7 @@ def findings(rows: list[dict]) -> list[str]:
                 parts.append(f"{what} {gain * 100:+.2f} points")
         if parts:
             out.append(
-                "- **Each part's contribution** (recipe minus the variant without it, test, single view): "
+                f"- **Each part's contribution** (recipe minus the variant without it; {on_test}): "
                 + "; ".join(parts)
                 + "."
             )

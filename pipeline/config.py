@@ -298,7 +298,8 @@ PROFILES: dict[str, dict] = {
     # 0.5. The Tuner still runs (3 trials of 2 epochs on 10,000 images, the recipe first) and records its
     # trials, but 2-epoch trials cannot rank 54-epoch trainings, so the Trainer trains the recipe.
     # The exported model averages each image with its mirror image, for twice the classifier's compute:
-    # on trained weights it gained on the eval split each time it was measured (docs/architecture.md).
+    # on the 54-epoch ResNet it gained on the eval split each time it was measured
+    # (bench/results/flip_averaging.json and accuracy.json; docs/architecture.md).
     "full": dict(
         image_size=128,
         min_accuracy=0.93,
