@@ -63,10 +63,10 @@ RESNET_RECIPE = dict(
     batch_size=_FULL.batch_size,
     **{k: getattr(_FULL, k) for k in _SETTINGS_KEYS},
 )
-# One change each against a recipe.
 # The names of the two recipes that variants change one choice against.
 CNN_RECIPE_NAME = "recipe"
 RESNET_RECIPE_NAME = "resnet recipe"
+# One change each against a recipe.
 VARIANTS: dict[str, dict] = {
     CNN_RECIPE_NAME: CNN_RECIPE,
     "float32": {**CNN_RECIPE, "precision": "float32"},
