@@ -23,7 +23,7 @@ import numpy as np
 from bench.common import COMMIT_AT_START, RESULTS_DIR, figure, utc_now, write_results
 from bench.plain_keras import fixed_hyperparameters
 from models.search_space import DEFAULTS
-from models.settings import LINEAR, ModelSettings
+from models.settings import LINEAR, ModelSettings, training_policy
 from pipeline.config import make_config
 
 TARGET = 0.95
@@ -223,7 +223,7 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
 
     import keras
 
-    from models.families import build_model, training_policy, weight_averaging_callbacks
+    from models.families import build_model, weight_averaging_callbacks
     from models.trainer import learning_rate_schedule
 
     spec = {**CNN_RECIPE, **VARIANTS[variant]}

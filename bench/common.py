@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from models.settings import bfloat16_units
+
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
@@ -38,6 +40,8 @@ def machine() -> dict[str, Any]:
     return {
         "cores": os.cpu_count(),
         "cpu": cpu,
+        # Training arithmetic follows them (models.settings.training_policy): bfloat16 or float32.
+        "bfloat16_units": bfloat16_units(),
         "memory_gb": memory_gb,
         "python": platform.python_version(),
         "host": platform.node(),

@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.common import figure, write_results
+from models.settings import AUTO, FLOAT32, training_policy
 from pipeline import nodes
 from pipeline.config import METADATA_FILE, make_config
 
@@ -25,6 +26,9 @@ PEAK_RSS_TARGET_GB = 6.0
 FULL_PROFILE = "full"
 GOALS = {"quick": (600, 0.93), FULL_PROFILE: (5400, 0.95)}
 TFX_TAX_TARGET = 1.3
+# A run that trained in float32 because the CPU has no bfloat16 units: its results sit beside the
+# profile's own (pipeline_cost_float32.json), whose targets were set on a CPU with them.
+FLOAT32_SUFFIX = f"_{FLOAT32}"
 # The figures bench.report reads back (its table of the full profile's seeds).
 END_TO_END_WHAT = "{profile} profile end to end (cold: fresh root, no cache)"
 BLESSED_WHAT = "model blessed by the Evaluator"
@@ -58,6 +62,12 @@ def component_times(root: Path) -> dict[str, float]:
     from pipeline.metadata import component_runs
 
     return {run.node_id: round(run.seconds, 2) for run in component_runs(root / METADATA_FILE)}
+
+
+def trains_in_float32_here(profile: str) -> bool:
+    """Whether the profile, set to the CPU's arithmetic (`auto`), trains in float32 on this machine."""
+    precision = make_config(profile, ".").model.precision  # a config needs a root; unused
+    return precision == AUTO and training_policy(precision) == FLOAT32
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -105,6 +115,8 @@ def main(argv: list[str] | None = None) -> None:
     reproduce = f".venv/bin/python -m bench.pipeline_cost --profile {args.profile}"
     if args.seed is not None:
         name, reproduce = f"{name}_seed{args.seed}", f"{reproduce} --seed {args.seed}"
+    if trains_in_float32_here(args.profile):
+        name += FLOAT32_SUFFIX
     path = write_results(
         name,
         figures,
@@ -120,7 +132,13 @@ def main(argv: list[str] | None = None) -> None:
             "load_average_at_end": os.getloadavg(),
             "summary": summary[-4000:],
             "notes": (
-                "The plain Keras baseline trains the Trainer's model (its hyper-parameters) on the run's "
+                (
+                    "This machine has no bfloat16 units, so training ran in float32; the profile's "
+                    "time targets were set on CPUs with them. "
+                    if trains_in_float32_here(args.profile)
+                    else ""
+                )
+                + "The plain Keras baseline trains the Trainer's model (its hyper-parameters) on the run's "
                 "upscaled examples decoded once into NumPy, for the epochs the Trainer ran, and tests it; "
                 "it does not ingest, tune, upscale, export, evaluate with TFMA or push, so the ratio "
                 "counts all of that as the pipeline's tax (see details.plain_keras and component_seconds)."

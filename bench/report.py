@@ -21,7 +21,13 @@ from bench.accuracy import (  # CNN_RECIPE's keys: every setting a variant can c
 from bench.accuracy import NOTES as ACCURACY_NOTES
 from bench.common import RESULTS_DIR
 from bench.flip_averaging import SERVES_SINGLE_VIEW
-from bench.pipeline_cost import BLESSED_WHAT, END_TO_END_WHAT, FULL_PROFILE, TEST_ACCURACY_WHAT
+from bench.pipeline_cost import (
+    BLESSED_WHAT,
+    END_TO_END_WHAT,
+    FLOAT32_SUFFIX,
+    FULL_PROFILE,
+    TEST_ACCURACY_WHAT,
+)
 from models.settings import CLASSIC_AUGMENTATIONS, COSINE
 from pipeline import nodes
 from pipeline.config import PROFILES, make_config
@@ -76,7 +82,8 @@ def render(results_dir: Path = RESULTS_DIR) -> str:
         sources.append(
             f"- **{name}** ({path.name}): measured {result['measured_at']} at commit {file_commit} on "
             f"{machine['cores']} cores, "
-            f"{machine['cpu']}, {machine.get('memory_gb')} GB; command: `{result['command']}`"
+            f"{machine['cpu']}{_units(machine)}, {machine.get('memory_gb')} GB; "
+            f"command: `{result['command']}`"
         )
         load = result.get("details", {}).get("load_average_at_start")
         if load:
@@ -113,6 +120,8 @@ def seed_table(results_dir: Path) -> list[str]:
     for each way the export predicts (runs of one recipe are compared only with each other)."""
     rows = []
     for path in sorted(results_dir.glob(FULL_RUN_GLOB)):
+        if path.stem.endswith(FLOAT32_SUFFIX):  # another arithmetic's time: not a seed of these runs
+            continue
         result = json.loads(path.read_text())
         by_what = {fig["what"]: fig for fig in result["figures"]}
         accuracy = by_what.get(TEST_ACCURACY_WHAT)
@@ -308,6 +317,14 @@ def seed_spread(results_dir: Path) -> tuple[dict[int, float], Path] | None:
     except (KeyError, TypeError, ValueError) as error:
         raise ValueError(f"{path}: not a bench.flip_averaging result ({error!r})") from error
     return (by_seed, path) if len(by_seed) >= 2 else None
+
+
+def _units(machine: dict) -> str:
+    """Returns ` (bfloat16 units: …)` or ` (no bfloat16 units)`; empty if not recorded."""
+    units = machine.get("bfloat16_units")
+    if units is None:  # recorded before the key existed, or /proc/cpuinfo was unreadable
+        return ""
+    return f" (bfloat16 units: {', '.join(units)})" if units else " (no bfloat16 units)"
 
 
 def seed_noise(results_dir: Path) -> str:

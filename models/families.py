@@ -7,7 +7,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-from pathlib import Path
 
 import keras
 import keras_tuner
@@ -18,7 +17,7 @@ from compat.keras import AverageBetweenEpochs
 from data.classes import NUM_CLASSES
 from models.augmentation import augmentation_probabilities, make_augmentation
 from models.search_space import max_cnn_blocks
-from models.settings import BASE_MODEL, IMAGENET, RESNET, TRANSFER, ModelSettings
+from models.settings import BASE_MODEL, FLOAT32, IMAGENET, RESNET, TRANSFER, ModelSettings, training_policy
 from serving.signatures import EMBEDDING  # also the name of the layer whose output `embed` returns
 from serving.versions import SAVED_MODEL_FILE
 
@@ -32,24 +31,6 @@ TRUNK_ENDPOINT = "embed_transformed"
 
 TEST_TIME_FLIP = "test_time_flip"  # the layer that adds each image's mirror image at inference
 FLIP_MEAN = "flip_mean"  # the layer that averages each image's outputs with its mirror image's
-# CPU flags of bfloat16 units (Linux /proc/cpuinfo names); without them bfloat16 is emulated and slow.
-_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
-
-
-def training_policy(precision: str, cpuinfo: str | Path = "/proc/cpuinfo") -> str:
-    """Returns the Keras dtype policy to train with: `float32` or `mixed_bfloat16`.
-
-    Args:
-        precision: `float32`, `mixed_bfloat16`, or `auto` (bfloat16 where the CPU has bfloat16 units).
-        cpuinfo: the file listing the CPU's flags.
-    """
-    if precision != "auto":
-        return precision
-    try:
-        flags = set(Path(cpuinfo).read_text().split())
-    except OSError:
-        return "float32"
-    return "mixed_bfloat16" if flags.intersection(_BF16_FLAGS) else "float32"
 
 
 @contextlib.contextmanager
@@ -371,7 +352,7 @@ def float32_copy(
     Mixed precision keeps the weights in float32, so the copy holds exactly the trained values; only
     the arithmetic changes, to what every CPU has.
     """
-    float32_settings = dataclasses.replace(settings, precision="float32")
+    float32_settings = dataclasses.replace(settings, precision=FLOAT32)
     copy = build_model(hp, float32_settings, base_model_dir=base_model_dir)
     copy.set_weights(model.get_weights())
     return copy

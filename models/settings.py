@@ -7,6 +7,7 @@ code (`preprocessing_fn`, `tuner_fn`, `run_fn`) in `custom_config`.
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any
 
 from data.resize import DEFAULT_INTERPOLATION, SOURCE_SIZE, check_resize
@@ -23,7 +24,11 @@ TUNERS = (NO_TUNER, "hyperband", "random", "bayesian")
 # Training arithmetic: `auto` trains in bfloat16 (float32 weights) where the CPU has bfloat16 units
 # (AMX or AVX512-BF16: measured 2.0× the images/s of float32 here), float32 elsewhere. The exported
 # model always computes in float32, so a server without those units serves it at full speed.
-PRECISIONS = ("auto", "float32", "mixed_bfloat16")
+AUTO, FLOAT32, MIXED_BFLOAT16 = "auto", "float32", "mixed_bfloat16"
+PRECISIONS = (AUTO, FLOAT32, MIXED_BFLOAT16)
+# CPU flags of bfloat16 units (Linux /proc/cpuinfo names); without them bfloat16 is emulated and slow.
+BFLOAT16_UNITS = ("amx_bf16", "avx512_bf16")
+CPUINFO = "/proc/cpuinfo"
 STEMS = (1, 2, 4, 8)
 # Small batches are for tiny data sets: batch norm's running statistics and the optimiser need steps,
 # and 200 images at batch 128 give 2 steps per epoch (measured: a model that never leaves chance).
@@ -48,6 +53,27 @@ MAX_AUGMENT_PROBABILITY = 0.5  # the search's upper bound; also the most a profi
 MAX_LEARNING_RATE = 0.1
 # Keras applications refuse inputs smaller than this.
 MIN_BACKBONE_INPUT = 32
+
+
+def bfloat16_units(cpuinfo: str | Path = CPUINFO) -> tuple[str, ...] | None:
+    """Returns the CPU's bfloat16 units (flags of `BFLOAT16_UNITS`), or None when `cpuinfo` is unreadable."""
+    try:
+        flags = set(Path(cpuinfo).read_text().split())
+    except OSError:
+        return None
+    return tuple(unit for unit in BFLOAT16_UNITS if unit in flags)
+
+
+def training_policy(precision: str, cpuinfo: str | Path = CPUINFO) -> str:
+    """Returns the Keras dtype policy to train with: `float32` or `mixed_bfloat16`.
+
+    Args:
+        precision: `float32`, `mixed_bfloat16`, or `auto` (bfloat16 where the CPU has bfloat16 units).
+        cpuinfo: the file listing the CPU's flags.
+    """
+    if precision != AUTO:
+        return precision
+    return MIXED_BFLOAT16 if bfloat16_units(cpuinfo) else FLOAT32
 
 
 # The hyper-parameters only one family reads start with its name (`cnn_blocks`, `resnet_width`).
@@ -158,7 +184,7 @@ class ModelSettings:
     train_epochs: int = 10
     patience: int = 3
     seed: int = 42
-    precision: str = "auto"
+    precision: str = AUTO
     test_time_flip: bool = False
 
     def __post_init__(self) -> None:

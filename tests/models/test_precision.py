@@ -5,9 +5,9 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from models.families import build_model, float32_copy, training_policy
+from models.families import build_model, float32_copy
 from models.search_space import search_space
-from models.settings import ModelSettings
+from models.settings import ModelSettings, training_policy
 
 
 def test_auto_precision_follows_the_cpu_flags(tmp_path):
