@@ -309,6 +309,36 @@ def train_point(data, count: int, epochs: int, variant: str) -> dict:
     }
 
 
+def recipe_of(variant: str) -> str:
+    """Returns the recipe that `variant` changes one choice against (a recipe's own name for a recipe)."""
+    if variant in RECIPES:
+        return variant
+    return RESNET_RECIPE_NAME if variant.startswith(RECIPES[RESNET_RECIPE_NAME]) else CNN_RECIPE_NAME
+
+
+def arithmetic_mismatch(curve: list[dict], variant: str, count: int, epochs: int, policy: str) -> str | None:
+    """Says why a row of `variant` measured here could not be set beside its recipe's row of the same
+    budget (that row trained in another arithmetic than `policy`, the recipe's here); None if it can.
+    """
+    recipe = recipe_of(variant)
+    row = next(
+        (
+            p
+            for p in curve
+            if p.get("variant") == recipe and p["train_images"] == count and p["epochs"] == epochs
+        ),
+        None,
+    )
+    if row is None or row.get("policy", policy) == policy:
+        return None
+    return (
+        f"{variant!r} at {count}:{epochs} would be compared with the {recipe!r} row of that budget, "
+        f"which trained in {row['policy']}; on this CPU the recipe trains in {policy}, so the row would "
+        "change two things. Run it on a CPU like the recipe row's (models.settings.BFLOAT16_UNITS), or "
+        "measure the recipe again here too"
+    )
+
+
 def previous_points(path, replaced: set[tuple[str, int, int]]) -> list[dict]:
     """The points of an earlier results file, except those about to be measured again.
 
@@ -346,8 +376,13 @@ def main(argv: list[str] | None = None) -> None:
     if unknown:
         parser.error(f"unknown variant {unknown[0]!r}; choose from {', '.join(VARIANTS)}")
     runs = [(v, count, epochs) for count, epochs in points for v in variants]
-    data = load_data()
     curve = previous_points(RESULTS_DIR / f"{BENCHMARK}.json", set(runs)) if args.keep else []
+    for variant, count, epochs in runs:
+        here = training_policy({**CNN_RECIPE, **VARIANTS[recipe_of(variant)]}["precision"])
+        mismatch = arithmetic_mismatch(curve, variant, count, epochs, here)
+        if mismatch:
+            parser.error(mismatch)
+    data = load_data()
     for variant, count, epochs in runs:
         curve.append(train_point(data, count, epochs, variant))
         best = max(curve, key=lambda p: p[TEST_FLIP])

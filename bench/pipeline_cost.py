@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.common import figure, write_results
-from models.settings import AUTO, FLOAT32, training_policy
+from models.settings import AUTO, CPUINFO, FLOAT32, training_policy
 from pipeline import nodes
 from pipeline.config import METADATA_FILE, make_config
 
@@ -64,10 +64,15 @@ def component_times(root: Path) -> dict[str, float]:
     return {run.node_id: round(run.seconds, 2) for run in component_runs(root / METADATA_FILE)}
 
 
-def trains_in_float32_here(profile: str) -> bool:
-    """Whether the profile, set to the CPU's arithmetic (`auto`), trains in float32 on this machine."""
+def trains_in_float32_here(profile: str, cpuinfo: str | Path = CPUINFO) -> bool:
+    """Whether the profile, set to the CPU's arithmetic (`auto`), trains in float32 on this machine.
+
+    Args:
+        profile: a profile of `pipeline.config`.
+        cpuinfo: the file listing the CPU's flags.
+    """
     precision = make_config(profile, ".").model.precision  # a config needs a root; unused
-    return precision == AUTO and training_policy(precision) == FLOAT32
+    return precision == AUTO and training_policy(precision, cpuinfo) == FLOAT32
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -76,6 +76,36 @@ def training_policy(precision: str, cpuinfo: str | Path = CPUINFO) -> str:
     return MIXED_BFLOAT16 if bfloat16_units(cpuinfo) else FLOAT32
 
 
+def describe_arithmetic(precision: str, cpuinfo: str | Path = CPUINFO) -> tuple[str, bool]:
+    """Returns a sentence on the arithmetic training uses on this CPU and why, and whether it is slow.
+
+    Slow: float32 chosen by `auto` on a CPU without bfloat16 units (the README's run times were measured
+    with them), or bfloat16 forced on a CPU that can only emulate it.
+    """
+    policy, units = training_policy(precision, cpuinfo), bfloat16_units(cpuinfo)
+    wanted = " or ".join(BFLOAT16_UNITS)
+    if precision != AUTO:
+        if policy == MIXED_BFLOAT16 and units == ():
+            return (
+                f"training arithmetic: {policy}, set by `precision`; this CPU has no {wanted}, "
+                "so it is emulated",
+                True,
+            )
+        return f"training arithmetic: {policy}, set by `precision`", False
+    if units is None:
+        return (
+            f"training arithmetic: {policy} ({cpuinfo} is unreadable, so the CPU's units are unknown)",
+            False,
+        )
+    if units:
+        return f"training arithmetic: {policy} (this CPU has {', '.join(units)})", False
+    return (
+        f"training arithmetic: {policy}: this CPU has no {wanted}, with which the README's run times were "
+        "measured, so training takes several times as long (BENCHMARKS.md, bench.precision)",
+        True,
+    )
+
+
 # The hyper-parameters only one family reads start with its name (`cnn_blocks`, `resnet_width`).
 FAMILY_PREFIXES = tuple(f"{family}_" for family in FAMILIES)
 

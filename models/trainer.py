@@ -27,7 +27,7 @@ from models.families import (
 from models.preprocessing import TransformedBatches, read_records
 from models.resume import EpochCheckpoint, resume_dir
 from models.search_space import hyperparameters_for_training
-from models.settings import COSINE, LINEAR, SCHEDULES, ModelSettings
+from models.settings import COSINE, LINEAR, SCHEDULES, ModelSettings, describe_arithmetic
 from models.tensorboard_views import PROJECTOR_IMAGES, THUMBNAIL_SIDE, write_projector
 
 log = logging.getLogger(__name__)
@@ -173,6 +173,8 @@ def train(
         settings.train_epochs,
         settings.patience,
     )
+    arithmetic, slow = describe_arithmetic(settings.precision)
+    progress_log.info("  %s%s", "WARNING: " if slow else "", arithmetic)
     keras.utils.set_random_seed(settings.seed)
     model = build_model(hp, settings, base_model_dir=base_model_dir)
     if settings.train_epochs == 0:

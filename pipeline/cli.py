@@ -129,6 +129,7 @@ def _command_data(args) -> int:
 def _command_run(args, golden_installed: list[Path] | None = None) -> int:
     from data import fashion_mnist
     from data.golden import load_golden_set
+    from models.settings import describe_arithmetic
     from pipeline.config import make_config
     from pipeline.storage import check_root
 
@@ -168,6 +169,8 @@ def _command_run(args, golden_installed: list[Path] | None = None) -> int:
         location.directory, location.canonical, location.fingerprint
     )
     print(f"fashion-tfx: data: {description}", file=sys.stderr)
+    arithmetic, slow = describe_arithmetic(config.model.precision)
+    print(f"fashion-tfx: {'WARNING: ' if slow else ''}{arithmetic}", file=sys.stderr)
     if not location.canonical:
         print(
             "fashion-tfx: WARNING: training on FOREIGN data; the model is blessed only if it also "

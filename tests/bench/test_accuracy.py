@@ -1,4 +1,5 @@
-"""bench.accuracy --keep: earlier points survive a run that measures other points."""
+"""bench.accuracy --keep: earlier points survive a run that measures other points, and a new row is set
+only beside a recipe row of the same arithmetic."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ import json
 import numpy as np
 import pytest
 
-from bench.accuracy import previous_points
+from bench.accuracy import (
+    CNN_RECIPE_NAME,
+    RESNET_RECIPE_NAME,
+    arithmetic_mismatch,
+    previous_points,
+    recipe_of,
+)
+from models.settings import FLOAT32, MIXED_BFLOAT16
 
 
 def test_previous_points_keeps_the_others_and_drops_the_remeasured(tmp_path):
@@ -54,3 +62,31 @@ def test_a_full_budget_variant_trains_with_its_one_change(variant, seed):
     assert len(point["load_average_at_start"]) == len(point["load_average_at_end"]) == 3
     for name in ("test_accuracy", "test_accuracy_without_flip_averaging", "final_val_accuracy"):
         assert 0.0 <= point[name] <= 1.0
+
+
+def test_each_variant_is_judged_against_its_own_recipe():
+    assert recipe_of("resnet: adam") == RESNET_RECIPE_NAME
+    assert recipe_of(RESNET_RECIPE_NAME) == RESNET_RECIPE_NAME
+    assert recipe_of("cnn: flip only") == CNN_RECIPE_NAME
+    assert recipe_of("float32") == CNN_RECIPE_NAME
+
+
+def test_a_row_is_refused_where_its_recipe_would_train_in_another_arithmetic():
+    recipe_row = {
+        "variant": RESNET_RECIPE_NAME,
+        "train_images": 50000,
+        "epochs": 54,
+        "policy": MIXED_BFLOAT16,
+    }
+    curve = [recipe_row, {**recipe_row, "variant": CNN_RECIPE_NAME, "policy": FLOAT32}]
+
+    why = arithmetic_mismatch(curve, "resnet: adam", 50000, 54, FLOAT32)
+
+    assert why is not None and f"trained in {MIXED_BFLOAT16}" in why and f"trains in {FLOAT32}" in why
+    assert arithmetic_mismatch(curve, "resnet: adam", 50000, 54, MIXED_BFLOAT16) is None
+    assert arithmetic_mismatch(curve, "resnet: adam", 50000, 5, FLOAT32) is None  # no recipe row there
+    assert (
+        arithmetic_mismatch(curve, "cnn: flip only", 50000, 54, FLOAT32) is None
+    )  # its recipe's row matches
+    no_policy = [{k: v for k, v in recipe_row.items() if k != "policy"}]  # recorded before the key
+    assert arithmetic_mismatch(no_policy, "resnet: adam", 50000, 54, FLOAT32) is None

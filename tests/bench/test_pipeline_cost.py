@@ -1,9 +1,10 @@
-"""bench.pipeline_cost and bench.flip_averaging read what a finished run recorded (the session's test run)."""
+"""bench.pipeline_cost and bench.flip_averaging read what a finished run recorded (the session's test run);
+a run on a CPU without bfloat16 units is filed apart."""
 
 from __future__ import annotations
 
 from bench.flip_averaging import SPLITS, measure_run
-from bench.pipeline_cost import exported_averaging
+from bench.pipeline_cost import exported_averaging, trains_in_float32_here
 
 
 def test_the_run_records_whether_its_export_averages_mirror_images(full_test_run, tmp_path):
@@ -19,3 +20,12 @@ def test_flip_averaging_measures_a_single_view_export_through_its_own_signature(
         assert row[split]["images"] > 0
         assert 0.0 <= row[split]["single"] <= 1.0 and 0.0 <= row[split]["flip_averaged"] <= 1.0
         assert "served" not in row[split]  # only an export that averages is checked against itself
+
+
+def test_a_run_without_bfloat16_units_is_filed_beside_the_profiles_own(tmp_path):
+    with_units, without = tmp_path / "with", tmp_path / "without"
+    with_units.write_text("flags\t\t: fpu avx2 avx512_bf16\n")
+    without.write_text("flags\t\t: fpu avx2 fma\n")
+
+    assert trains_in_float32_here("quick", without)
+    assert not trains_in_float32_here("quick", with_units)

@@ -8,8 +8,23 @@ import pytest
 
 from bench.accuracy import TEST_FLIP, TEST_SINGLE, VAL_FLIP, VAL_SINGLE, profile_variant
 from bench.common import RESULTS_DIR
-from bench.pipeline_cost import BLESSED_WHAT, END_TO_END_WHAT, FULL_PROFILE, TEST_ACCURACY_WHAT
-from bench.report import NOISE_POINTS, findings, recipe_tables, seed_noise, seed_spread, seed_table, verdict
+from bench.pipeline_cost import (
+    BLESSED_WHAT,
+    END_TO_END_WHAT,
+    FLOAT32_SUFFIX,
+    FULL_PROFILE,
+    TEST_ACCURACY_WHAT,
+)
+from bench.report import (
+    NOISE_POINTS,
+    findings,
+    recipe_tables,
+    render,
+    seed_noise,
+    seed_spread,
+    seed_table,
+    verdict,
+)
 from pipeline import nodes
 from pipeline.config import make_config
 
@@ -76,7 +91,7 @@ def test_each_budget_gets_its_own_table_and_old_points_are_left_out():
 
 def test_benchmarks_md_is_rendered_from_the_committed_results():
     """BENCHMARKS.md is what `python -m bench.report` writes from bench/results/, nothing typed by hand."""
-    from bench.report import BENCHMARKS_MD, render
+    from bench.report import BENCHMARKS_MD
 
     assert BENCHMARKS_MD.read_text() == render(), "run `python -m bench.report` after changing a result"
 
@@ -191,12 +206,15 @@ def test_the_seed_table_shows_every_seed_and_their_spread(tmp_path):
     _full_run(tmp_path / "pipeline_cost_full.json", 42, 0.9502, 4256.0, True, False)
     _full_run(tmp_path / "pipeline_cost_full_seed1.json", 1, 0.9481, 4300.0, False, False)
     (tmp_path / "pipeline_cost.json").write_text("{}")  # the quick profile's: not a row
+    # Trained in float32 on a CPU without bfloat16 units: another arithmetic, not a seed of these.
+    _full_run(tmp_path / f"pipeline_cost_full{FLOAT32_SUFFIX}.json", 42, 0.9499, 15000.0, False, False)
 
     lines = seed_table(tmp_path)
 
     rows = [line for line in lines if line.startswith("| 1 ") or line.startswith("| 42 ")]
     assert rows[0].startswith("| 1 | single view | 0.9481 | ≥ 0.95 | yes | 4,300 s | 4,100 s | `abc1234` |")
     assert rows[1].startswith("| 42 | single view | 0.9502 |")
+    assert len(rows) == 2
     assert lines[-1] == (
         "- **single view, 2 seeds:** mean 0.9492, from 0.9481 to 0.9502 (0.21 points apart); "
         "1 of 2 meet the target."
@@ -306,3 +324,23 @@ def test_a_variant_that_changes_nothing_is_refused():
     twin = _with_val(_point("resnet: twin", 0.9521, 0.9505, 630.0), 0.9520)
     with pytest.raises(ValueError, match="^variant 'resnet: twin' changes nothing against 'resnet recipe'$"):
         findings([recipe, twin])
+
+
+@pytest.mark.parametrize(
+    "units, words",
+    [
+        (["avx512_bf16"], "AMD EPYC (bfloat16 units: avx512_bf16), 23.5 GB"),
+        ([], "AMD EPYC (no bfloat16 units), 23.5 GB"),
+        (None, "AMD EPYC, 23.5 GB"),  # unreadable flags, or recorded before the key existed
+    ],
+)
+def test_each_results_file_names_its_cpus_bfloat16_units(tmp_path, units, words):
+    machine = {"cores": 2, "cpu": "AMD EPYC", "memory_gb": 23.5, "bfloat16_units": units}
+    figures = [{"what": "training images/s", "value": 180.0, "unit": "images/s"}]
+    result = {"benchmark": "precision_float32", "measured_at": "2026-12-06", "command": "bench"}
+    result.update(machine=machine, figures=figures)
+    (tmp_path / "precision_float32.json").write_text(json.dumps(result))
+
+    source = next(line for line in render(tmp_path).splitlines() if "precision_float32.json" in line)
+
+    assert f"on 2 cores, {words}; command: `bench`" in source

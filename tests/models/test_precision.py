@@ -4,10 +4,20 @@ from __future__ import annotations
 
 import keras
 import numpy as np
+import pytest
 
 from models.families import build_model, float32_copy
 from models.search_space import search_space
-from models.settings import ModelSettings, training_policy
+from models.settings import (
+    AUTO,
+    BFLOAT16_UNITS,
+    FLOAT32,
+    MIXED_BFLOAT16,
+    ModelSettings,
+    bfloat16_units,
+    describe_arithmetic,
+    training_policy,
+)
 
 
 def test_auto_precision_follows_the_cpu_flags(tmp_path):
@@ -22,9 +32,46 @@ def test_auto_precision_follows_the_cpu_flags(tmp_path):
     assert training_policy("mixed_bfloat16", without) == "mixed_bfloat16"
 
 
-def test_a_bfloat16_model_is_refused_by_the_export(transform_output_32, tmp_path, seed):
-    import pytest
+def _cpuinfo(tmp_path, flags: str):
+    path = tmp_path / "cpuinfo"
+    path.write_text(f"processor\t: 0\nflags\t\t: fpu sse {flags}\n")
+    return path
 
+
+def test_the_cpus_bfloat16_units_are_read_from_its_flags(tmp_path):
+    assert bfloat16_units(_cpuinfo(tmp_path, "avx2 avx512_bf16")) == ("avx512_bf16",)
+    assert bfloat16_units(_cpuinfo(tmp_path, "avx512_bf16 amx_bf16 amx_tile")) == BFLOAT16_UNITS
+    assert bfloat16_units(_cpuinfo(tmp_path, "avx2 fma")) == ()
+    assert bfloat16_units(tmp_path / "missing") is None
+
+
+@pytest.mark.parametrize(
+    "precision, flags, policy, slow",
+    [
+        (AUTO, "avx2 amx_bf16", MIXED_BFLOAT16, False),
+        (AUTO, "avx2 fma", FLOAT32, True),  # the README's run times were measured with the units
+        (FLOAT32, "avx2 amx_bf16", FLOAT32, False),  # asked for
+        (MIXED_BFLOAT16, "avx2 fma", MIXED_BFLOAT16, True),  # emulated
+        (MIXED_BFLOAT16, "avx2 avx512_bf16", MIXED_BFLOAT16, False),
+    ],
+)
+def test_the_run_names_its_arithmetic_and_warns_when_it_is_slow(tmp_path, precision, flags, policy, slow):
+    sentence, warned = describe_arithmetic(precision, _cpuinfo(tmp_path, flags))
+
+    assert sentence.startswith(f"training arithmetic: {policy}")
+    assert warned is slow
+    assert ("no amx_bf16 or avx512_bf16" in sentence) is slow
+
+
+def test_unreadable_cpu_flags_train_in_float32_and_say_so(tmp_path):
+    sentence, warned = describe_arithmetic(AUTO, tmp_path / "missing")
+
+    assert sentence.startswith(f"training arithmetic: {FLOAT32}")
+    assert "missing is unreadable" in sentence
+    assert not warned
+
+
+def test_a_bfloat16_model_is_refused_by_the_export(transform_output_32, tmp_path, seed):
     from models.export import export_serving_model
 
     settings = ModelSettings(image_size=32, stems=(2,), seed=seed, precision="mixed_bfloat16")
