@@ -27,7 +27,14 @@ from models.families import (
 from models.preprocessing import TransformedBatches, read_records
 from models.resume import EpochCheckpoint, resume_dir
 from models.search_space import hyperparameters_for_training
-from models.settings import COSINE, LINEAR, SCHEDULES, ModelSettings, describe_arithmetic
+from models.settings import (
+    COSINE,
+    LINEAR,
+    SCHEDULES,
+    ModelSettings,
+    describe_arithmetic,
+    training_policy,
+)
 from models.tensorboard_views import PROJECTOR_IMAGES, THUMBNAIL_SIDE, write_projector
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,7 @@ MONITORED_METRIC = "val_accuracy"
 CURVES_PNG = "training_curves.png"
 HISTORY_JSON = "history.json"
 HYPERPARAMETERS_JSON = "hyperparameters.json"  # the values the Trainer trained with (tuned or defaults)
+ARITHMETIC = "arithmetic"  # its key for the arithmetic training ran in (`float32`, `mixed_bfloat16`)
 TRAINING_JSON = "training.json"  # epochs run, wall time, parameter counts, code fingerprint (model card)
 
 
@@ -306,6 +314,8 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                 "values": hp.values,
                 "settings": settings.to_custom_config(),
                 "source": "tuned" if fn_args.hyperparameters and settings.use_tuned else "defaults",
+                # What `precision` resolved to on the CPU that trained (`auto` follows its units).
+                ARITHMETIC: training_policy(settings.precision),
             },
             out,
             indent=1,

@@ -31,7 +31,7 @@ from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDO
 from data.classes import CLASS_NAMES
 from data.resize import SOURCE_SIZE
 from models.settings import COSINE, FLIP_AVERAGING_WORDS, own_hyperparameters
-from models.trainer import CURVES_PNG
+from models.trainer import ARITHMETIC, CURVES_PNG
 from serving.versions import SAVED_MODEL_FILE
 
 SCHEMA_VERSION = "0.0.2"
@@ -178,7 +178,12 @@ def model_record(
         "hyperparameters": {
             k: v for k, v in own_hyperparameters(values).items() if not k.startswith("tuner/")
         },
-        "recipe": recipe_sentence(values, settings, (hyperparameters or {}).get("source")),
+        "recipe": recipe_sentence(
+            values,
+            settings,
+            (hyperparameters or {}).get("source"),
+            (hyperparameters or {}).get(ARITHMETIC),
+        ),
         "training": {
             "epochs": training.get("epochs", len((history or {}).get("loss", []))),
             "seconds": training.get("seconds"),
@@ -202,7 +207,9 @@ def model_record(
     }
 
 
-def recipe_sentence(values: dict[str, Any], settings: dict[str, Any], source: str | None) -> str:
+def recipe_sentence(
+    values: dict[str, Any], settings: dict[str, Any], source: str | None, arithmetic: str | None = None
+) -> str:
     """Returns how the model was trained, in a sentence: optimiser, schedule, batch, augmentation, and
     whether predictions average each image with its mirror image.
 
@@ -210,6 +217,7 @@ def recipe_sentence(values: dict[str, Any], settings: dict[str, Any], source: st
         values: the hyper-parameters trained with.
         settings: the model settings (`ModelSettings.to_custom_config`).
         source: `tuned` (the Tuner's best trial) or `defaults` (the profile's recipe), if recorded.
+        arithmetic: what training computed in (`float32`, `mixed_bfloat16`), if recorded.
     """
     if not values:
         return "not recorded"
@@ -231,6 +239,8 @@ def recipe_sentence(values: dict[str, Any], settings: dict[str, Any], source: st
         parts.append(
             f"weights averaged over the training steps (exponential moving average, momentum {momentum})"
         )
+    if arithmetic:
+        parts.append(f"arithmetic {arithmetic}")
     if settings.get("test_time_flip"):
         parts.append(FLIP_AVERAGING_WORDS)
     chosen = {"tuned": "the Tuner's best trial", "defaults": "the profile's recipe"}.get(source or "")

@@ -105,7 +105,7 @@ def test_the_shipped_card_names_its_served_version_and_stays_valid(tmp_path):
 
 def test_the_card_states_the_recipe_and_only_the_familys_own_hyper_parameters():
     from components.evaluation_report.model_card import recipe_sentence
-    from models.settings import own_hyperparameters
+    from models.settings import FLIP_AVERAGING_WORDS, own_hyperparameters
     from pipeline.config import make_config
 
     settings = make_config("full", "/tmp/unused").model.to_custom_config()
@@ -124,6 +124,9 @@ def test_the_card_states_the_recipe_and_only_the_familys_own_hyper_parameters():
     quick_sentence = recipe_sentence(values, quick, "defaults")
     assert "mirror image" not in quick_sentence and "augmentation flip at 0.5 (" in quick_sentence
     assert sentence.endswith("(the profile's recipe)")
+    assert "arithmetic" not in sentence  # a record from before the Trainer wrote it
+    in_float32 = recipe_sentence(values, settings, "defaults", "float32")
+    assert in_float32.endswith("; arithmetic float32; " + FLIP_AVERAGING_WORDS + " (the profile's recipe)")
     assert (
         "cnn_filters" not in own_hyperparameters(values) and own_hyperparameters(values)["resnet_width"] == 16
     )

@@ -16,7 +16,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.plugins.projector import projector_config_pb2
 
 from data.classes import CLASS_NAMES
-from models.settings import describe_arithmetic
+from models.settings import describe_arithmetic, training_policy
 from models.tensorboard_views import PROJECTOR_CONFIG
 from pipeline.config import make_config
 from pipeline.summary import mount_source, relative_to_cwd
@@ -68,11 +68,16 @@ def test_the_summary_names_the_version_once_the_golden_set_and_the_next_commands
 def test_the_run_names_its_training_arithmetic_before_it_starts_and_as_it_trains(full_test_run):
     run = full_test_run
     assert run.returncode == 0, run.stderr[-3000:]
-    arithmetic, _ = describe_arithmetic(make_config("test", run.root).model.precision)
+    precision = make_config("test", run.root).model.precision
+    arithmetic, _ = describe_arithmetic(precision)
     # Once in the run's opening lines (before any work), once in the Trainer's.
     opening = run.stderr.split("fashion-tfx: data: ", 1)[1].splitlines()[1]
     assert opening.endswith(arithmetic), opening
     assert (run.stdout + run.stderr).count(arithmetic) == 2, run.stderr[-3000:]
+    # And the card's recipe, from the Trainer's record.
+    shipped = run.root / "serving" / "fashion-tfx" / str(_served_version(run)) / ASSETS_EXTRA
+    record = json.loads((shipped / "model_record.json").read_text())
+    assert f"; arithmetic {training_policy(precision)}" in record["recipe"], record["recipe"]
 
 
 def test_what_ships_with_the_model_names_no_build_path_and_its_card_is_schema_valid(full_test_run):
