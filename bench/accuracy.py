@@ -23,7 +23,7 @@ import numpy as np
 from bench.common import COMMIT_AT_START, RESULTS_DIR, figure, utc_now, write_results
 from bench.plain_keras import fixed_hyperparameters
 from models.search_space import DEFAULTS
-from models.settings import LINEAR, ModelSettings, training_policy
+from models.settings import AUTO, FLOAT32, LINEAR, ModelSettings, training_policy
 from pipeline.config import make_config
 
 TARGET = 0.95
@@ -46,7 +46,7 @@ CNN_RECIPE = dict(
     resize=OPENCV + ModelSettings.interpolation,
     image_size=128,
     stem=4,
-    precision="auto",
+    precision=AUTO,
     label_smoothing=DEFAULTS["label_smoothing"],
     augment=ModelSettings.augment_probability,
     family="cnn",
@@ -69,7 +69,7 @@ RESNET_RECIPE_NAME = "resnet recipe"
 # One change each against a recipe.
 VARIANTS: dict[str, dict] = {
     CNN_RECIPE_NAME: CNN_RECIPE,
-    "float32": {**CNN_RECIPE, "precision": "float32"},
+    FLOAT32: {**CNN_RECIPE, "precision": FLOAT32},
     "no label smoothing": {**CNN_RECIPE, "label_smoothing": 0.0},
     "no augmentation": {**CNN_RECIPE, "augment": 0.0},
     # The quick profile's augmentation at its 5-epoch budget (issue #23): the classic five at 0.2 against
@@ -123,7 +123,7 @@ UPSCALE_VARIANTS = ("native 28", CNN_RECIPE_NAME, "tf bilinear 128", "opencv cub
 PARTS = {
     "no label smoothing": "label smoothing",
     "no augmentation": "augmentation",
-    "float32": "bfloat16 training",
+    FLOAT32: "bfloat16 training",
 }
 # Each recipe, and the prefix of the variants that change one choice against it.
 RECIPES = {CNN_RECIPE_NAME: "cnn: ", RESNET_RECIPE_NAME: "resnet: "}
@@ -317,25 +317,29 @@ def recipe_of(variant: str) -> str:
 
 
 def arithmetic_mismatch(curve: list[dict], variant: str, count: int, epochs: int, policy: str) -> str | None:
-    """Says why a row of `variant` measured here could not be set beside its recipe's row of the same
-    budget (that row trained in another arithmetic than `policy`, the recipe's here); None if it can.
+    """Says why a row of `variant` measured here, in `policy` (its recipe's arithmetic here), could not
+    be set beside the rows of the same budget it is compared with; None if it can.
+
+    A variant is compared with its recipe's row; a recipe with its variants' rows. A row in another
+    arithmetic would make each comparison change two things.
     """
     recipe = recipe_of(variant)
-    row = next(
-        (
-            p
-            for p in curve
-            if p.get("variant") == recipe and p["train_images"] == count and p["epochs"] == epochs
-        ),
-        None,
-    )
-    if row is None or row.get("policy", policy) == policy:
+    compared = [
+        p
+        for p in curve
+        if p["train_images"] == count
+        and p["epochs"] == epochs
+        and p.get("variant") != variant
+        and (p.get("variant") == recipe if variant != recipe else recipe_of(p.get("variant", "")) == recipe)
+    ]
+    other = next((p for p in compared if p.get("policy", policy) != policy), None)
+    if other is None:
         return None
     return (
-        f"{variant!r} at {count}:{epochs} would be compared with the {recipe!r} row of that budget, "
-        f"which trained in {row['policy']}; on this CPU the recipe trains in {policy}, so the row would "
-        "change two things. Run it on a CPU like the recipe row's (models.settings.BFLOAT16_UNITS), or "
-        "measure the recipe again here too"
+        f"{variant!r} at {count}:{epochs} would be compared with the {other['variant']!r} row of that "
+        f"budget, which trained in {other['policy']}; on this CPU the {recipe!r} recipe trains in {policy}, "
+        "so the comparison would change two things. Run it on a CPU like that row's "
+        "(models.settings.BFLOAT16_UNITS), or measure both rows again here"
     )
 
 

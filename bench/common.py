@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from models.settings import bfloat16_units
+from models.settings import CPUINFO, bfloat16_units
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -26,7 +26,7 @@ def machine() -> dict[str, Any]:
     """Describes the machine a figure came from."""
     cpu = platform.processor() or ""
     try:
-        with open("/proc/cpuinfo") as info:
+        with open(CPUINFO) as info:
             cpu = next((line.split(":", 1)[1].strip() for line in info if line.startswith("model name")), cpu)
     except OSError:
         pass
@@ -46,6 +46,13 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "host": platform.node(),
     }
+
+
+def units_words(units: list[str] | tuple[str, ...] | None) -> str:
+    """Words for a machine's recorded `bfloat16_units`: which, none, or unknown (None)."""
+    if units is None:
+        return "bfloat16 units unknown"
+    return f"bfloat16 units: {', '.join(units)}" if units else "no bfloat16 units"
 
 
 def figure(

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from bench.common import figure, write_results
-from models.settings import AUTO, CPUINFO, FLOAT32, training_policy
+from models.settings import AUTO, FLOAT32
 from pipeline import nodes
 from pipeline.config import METADATA_FILE, make_config
 
@@ -64,15 +64,16 @@ def component_times(root: Path) -> dict[str, float]:
     return {run.node_id: round(run.seconds, 2) for run in component_runs(root / METADATA_FILE)}
 
 
-def trains_in_float32_here(profile: str, cpuinfo: str | Path = CPUINFO) -> bool:
-    """Whether the profile, set to the CPU's arithmetic (`auto`), trains in float32 on this machine.
+def trained_arithmetic(root: Path) -> str | None:
+    """The arithmetic the run's Trainer trained in, as it recorded (None: no Trainer output, or a run
+    recorded before the Trainer wrote it)."""
+    from bench.plain_keras import run_details
+    from models.trainer import ARITHMETIC
 
-    Args:
-        profile: a profile of `pipeline.config`.
-        cpuinfo: the file listing the CPU's flags.
-    """
-    precision = make_config(profile, ".").model.precision  # a config needs a root; unused
-    return precision == AUTO and training_policy(precision, cpuinfo) == FLOAT32
+    try:
+        return run_details(root)[ARITHMETIC]
+    except FileNotFoundError:
+        return None
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -120,8 +121,9 @@ def main(argv: list[str] | None = None) -> None:
     reproduce = f".venv/bin/python -m bench.pipeline_cost --profile {args.profile}"
     if args.seed is not None:
         name, reproduce = f"{name}_seed{args.seed}", f"{reproduce} --seed {args.seed}"
-    if trains_in_float32_here(args.profile):
-        name += FLOAT32_SUFFIX
+    arithmetic = trained_arithmetic(root)
+    if arithmetic == FLOAT32 and make_config(args.profile, root).model.precision == AUTO:
+        name += FLOAT32_SUFFIX  # the CPU had no bfloat16 units
     path = write_results(
         name,
         figures,
@@ -130,6 +132,7 @@ def main(argv: list[str] | None = None) -> None:
             "profile": args.profile,
             "seed": args.seed if args.seed is not None else make_config(args.profile, root).seed,
             "test_time_flip": exported_averaging(root),
+            "arithmetic": arithmetic,
             "root": str(root),
             "component_seconds": times,
             "plain_keras": plain,
@@ -138,9 +141,9 @@ def main(argv: list[str] | None = None) -> None:
             "summary": summary[-4000:],
             "notes": (
                 (
-                    "This machine has no bfloat16 units, so training ran in float32; the profile's "
-                    "time targets were set on CPUs with them. "
-                    if trains_in_float32_here(args.profile)
+                    "Training ran in float32, as this CPU showed no bfloat16 units; the profile's time "
+                    "targets were set on CPUs with them. "
+                    if name.endswith(FLOAT32_SUFFIX)
                     else ""
                 )
                 + "The plain Keras baseline trains the Trainer's model (its hyper-parameters) on the run's "

@@ -86,7 +86,7 @@ def read_run_record(model_run: str | Path) -> dict:
     """
     from models.search_space import search_space
     from models.settings import FAMILIES, ConfigError, ModelSettings, own_hyperparameters
-    from models.trainer import HISTORY_JSON, HYPERPARAMETERS_JSON
+    from models.trainer import ARITHMETIC, HISTORY_JSON, HYPERPARAMETERS_JSON
 
     path, history_path = Path(model_run, HYPERPARAMETERS_JSON), Path(model_run, HISTORY_JSON)
     chosen, history = _read_record(path), _read_record(history_path)
@@ -108,7 +108,13 @@ def read_run_record(model_run: str | Path) -> dict:
         raise RunRecordError(f"{path}: `values` lacks {', '.join(missing)}, which the {family} model reads")
     if not isinstance(history.get("loss"), list):
         raise RunRecordError(f"{history_path}: no per-epoch `loss` list")
-    return {"hyperparameters": values, "settings": settings, "epochs": len(history["loss"])}
+    return {
+        "hyperparameters": values,
+        "settings": settings,
+        "epochs": len(history["loss"]),
+        # What training computed in; None in runs recorded before the Trainer wrote it.
+        ARITHMETIC: chosen.get(ARITHMETIC),
+    }
 
 
 def run_details(root: Path) -> dict:

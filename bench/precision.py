@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 from bench.accuracy import OPENCV, load_data, resize
-from bench.common import figure, write_results
+from bench.common import figure, units_words, write_results
 from bench.training import images_per_second
 from models.settings import AUTO, FLOAT32, MIXED_BFLOAT16, ModelSettings, bfloat16_units, training_policy
 from pipeline.config import make_config
@@ -51,12 +51,6 @@ def profile_rates(settings: ModelSettings, images: np.ndarray, labels: np.ndarra
     return {"family": values["family"], "batch_size": values["batch_size"], **rates}
 
 
-def _units_words(units: tuple[str, ...] | None) -> str:
-    if units is None:
-        return "the CPU's flags are unreadable"
-    return f"bfloat16 units: {', '.join(units)}" if units else "no bfloat16 units"
-
-
 def main(argv: list[str] | None = None) -> None:
     """Measures and writes bench/results/precision_<what auto picks here>.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -85,20 +79,19 @@ def main(argv: list[str] | None = None) -> None:
             )
         )
         measured[profile] = rates
-    units = bfloat16_units()
     path = write_results(
         results_name(auto),
         figures,
         {
             "reproduce": f".venv/bin/python -m bench.precision --images {args.images} --epochs {args.epochs}",
             "auto_picks": auto,
-            "images": args.images,
+            "images": len(labels),  # at most the train split's
             "epochs": args.epochs,
             "measured": measured,
             "load_average_at_start": load_start,
             "load_average_at_end": os.getloadavg(),
             "notes": (
-                f"`precision: auto` trains in {auto} here ({_units_words(units)}). Model-only "
+                f"`precision: {AUTO}` trains in {auto} here ({units_words(bfloat16_units())}). Model-only "
                 "throughput: images in memory, no input pipeline, no validation pass; both arithmetics "
                 "in the same run, so their ratio is this CPU's."
             ),

@@ -19,7 +19,7 @@ from bench.accuracy import (  # CNN_RECIPE's keys: every setting a variant can c
     profile_variant,
 )
 from bench.accuracy import NOTES as ACCURACY_NOTES
-from bench.common import RESULTS_DIR
+from bench.common import RESULTS_DIR, units_words
 from bench.flip_averaging import SERVES_SINGLE_VIEW
 from bench.pipeline_cost import (
     BLESSED_WHAT,
@@ -320,11 +320,10 @@ def seed_spread(results_dir: Path) -> tuple[dict[int, float], Path] | None:
 
 
 def _units(machine: dict) -> str:
-    """Returns ` (bfloat16 units: …)` or ` (no bfloat16 units)`; empty if not recorded."""
-    units = machine.get("bfloat16_units")
-    if units is None:  # recorded before the key existed, or /proc/cpuinfo was unreadable
+    """Returns ` (bfloat16 units: …)` or ` (no bfloat16 units)`; empty where the file has no such key."""
+    if "bfloat16_units" not in machine:  # recorded before the key existed
         return ""
-    return f" (bfloat16 units: {', '.join(units)})" if units else " (no bfloat16 units)"
+    return f" ({units_words(machine['bfloat16_units'])})"
 
 
 def seed_noise(results_dir: Path) -> str:

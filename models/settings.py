@@ -22,8 +22,9 @@ IMAGENET, BASE_MODEL = "imagenet", "base_model"
 NO_TUNER = "none"
 TUNERS = (NO_TUNER, "hyperband", "random", "bayesian")
 # Training arithmetic: `auto` trains in bfloat16 (float32 weights) where the CPU has bfloat16 units
-# (AMX or AVX512-BF16: measured 2.0× the images/s of float32 here), float32 elsewhere. The exported
-# model always computes in float32, so a server without those units serves it at full speed.
+# (AMX or AVX512-BF16: 1.74× the images/s of float32 in bench.accuracy's `float32` row), float32
+# elsewhere. The exported model always computes in float32, so a server without those units serves it
+# at full speed.
 AUTO, FLOAT32, MIXED_BFLOAT16 = "auto", "float32", "mixed_bfloat16"
 PRECISIONS = (AUTO, FLOAT32, MIXED_BFLOAT16)
 # CPU flags of bfloat16 units (Linux /proc/cpuinfo names); without them bfloat16 is emulated and slow.
@@ -59,7 +60,7 @@ def bfloat16_units(cpuinfo: str | Path = CPUINFO) -> tuple[str, ...] | None:
     """Returns the CPU's bfloat16 units (flags of `BFLOAT16_UNITS`), or None when `cpuinfo` is unreadable."""
     try:
         flags = set(Path(cpuinfo).read_text().split())
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
     return tuple(unit for unit in BFLOAT16_UNITS if unit in flags)
 
@@ -79,29 +80,28 @@ def training_policy(precision: str, cpuinfo: str | Path = CPUINFO) -> str:
 def describe_arithmetic(precision: str, cpuinfo: str | Path = CPUINFO) -> tuple[str, bool]:
     """Returns a sentence on the arithmetic training uses on this CPU and why, and whether it is slow.
 
-    Slow: float32 chosen by `auto` on a CPU without bfloat16 units (the README's run times were measured
-    with them), or bfloat16 forced on a CPU that can only emulate it.
+    Slow: float32 chosen by `auto` where the CPU shows no bfloat16 units (the README's run times were
+    measured with them), or bfloat16 forced on a CPU that can only emulate it.
     """
     policy, units = training_policy(precision, cpuinfo), bfloat16_units(cpuinfo)
     wanted = " or ".join(BFLOAT16_UNITS)
     if precision != AUTO:
         if policy == MIXED_BFLOAT16 and units == ():
             return (
-                f"training arithmetic: {policy}, set by `precision`; this CPU has no {wanted}, "
-                "so it is emulated",
+                f"training arithmetic {policy}, set by `precision`; this CPU has no {wanted}, so bfloat16 "
+                f"is emulated and slow (`python -m bench.precision` measures it; `{AUTO}` picks {FLOAT32})",
                 True,
             )
-        return f"training arithmetic: {policy}, set by `precision`", False
-    if units is None:
-        return (
-            f"training arithmetic: {policy} ({cpuinfo} is unreadable, so the CPU's units are unknown)",
-            False,
-        )
+        return f"training arithmetic {policy}, set by `precision`", False
     if units:
-        return f"training arithmetic: {policy} (this CPU has {', '.join(units)})", False
+        return f"training arithmetic {policy} (this CPU has {', '.join(units)})", False
+    seen = (
+        f"{cpuinfo} is unreadable, so its units are unknown" if units is None else f"this CPU has no {wanted}"
+    )
     return (
-        f"training arithmetic: {policy}: this CPU has no {wanted}, with which the README's run times were "
-        "measured, so training takes several times as long (BENCHMARKS.md, bench.precision)",
+        f"training arithmetic {policy}, as {seen}: training takes longer than the README's times, which "
+        f"were measured with those units ({FLOAT32} alone costs about 1.7× there; a slower CPU adds to it). "
+        "Forcing bfloat16 without the units is slower still: it is emulated",
         True,
     )
 

@@ -30,7 +30,7 @@ from components.evaluation_report.report import (
 from components.evaluation_report.spec import MODEL_CARD_JSON, MODEL_CARD_MARKDOWN, MODEL_RECORD_JSON
 from data.classes import CLASS_NAMES
 from data.resize import SOURCE_SIZE
-from models.settings import COSINE, FLIP_AVERAGING_WORDS, own_hyperparameters
+from models.settings import COSINE, FLIP_AVERAGING_WORDS, FLOAT32, own_hyperparameters
 from models.trainer import ARITHMETIC, CURVES_PNG
 from serving.versions import SAVED_MODEL_FILE
 
@@ -240,7 +240,8 @@ def recipe_sentence(
             f"weights averaged over the training steps (exponential moving average, momentum {momentum})"
         )
     if arithmetic:
-        parts.append(f"arithmetic {arithmetic}")
+        # Served in float32 whatever the training arithmetic (the export is a float32 copy).
+        parts.append(f"trained in {arithmetic} arithmetic, served in {FLOAT32}")
     if settings.get("test_time_flip"):
         parts.append(FLIP_AVERAGING_WORDS)
     chosen = {"tuned": "the Tuner's best trial", "defaults": "the profile's recipe"}.get(source or "")

@@ -68,7 +68,7 @@ def test_each_variant_is_judged_against_its_own_recipe():
     assert recipe_of("resnet: adam") == RESNET_RECIPE_NAME
     assert recipe_of(RESNET_RECIPE_NAME) == RESNET_RECIPE_NAME
     assert recipe_of("cnn: flip only") == CNN_RECIPE_NAME
-    assert recipe_of("float32") == CNN_RECIPE_NAME
+    assert recipe_of(FLOAT32) == CNN_RECIPE_NAME
 
 
 def test_a_row_is_refused_where_its_recipe_would_train_in_another_arithmetic():
@@ -90,3 +90,14 @@ def test_a_row_is_refused_where_its_recipe_would_train_in_another_arithmetic():
     )  # its recipe's row matches
     no_policy = [{k: v for k, v in recipe_row.items() if k != "policy"}]  # recorded before the key
     assert arithmetic_mismatch(no_policy, "resnet: adam", 50000, 54, FLOAT32) is None
+
+
+def test_a_recipe_is_refused_where_its_variants_rows_trained_in_another_arithmetic():
+    variant_row = {"variant": "resnet: adam", "train_images": 50000, "epochs": 54, "policy": MIXED_BFLOAT16}
+    cnn_row = {**variant_row, "variant": "cnn: flip only", "policy": FLOAT32}  # another recipe's variant
+
+    why = arithmetic_mismatch([variant_row, cnn_row], RESNET_RECIPE_NAME, 50000, 54, FLOAT32)
+
+    assert why is not None and "'resnet: adam' row" in why and f"trained in {MIXED_BFLOAT16}" in why
+    assert arithmetic_mismatch([variant_row, cnn_row], RESNET_RECIPE_NAME, 50000, 54, MIXED_BFLOAT16) is None
+    assert arithmetic_mismatch([cnn_row], RESNET_RECIPE_NAME, 50000, 54, MIXED_BFLOAT16) is None

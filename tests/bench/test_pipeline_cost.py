@@ -1,10 +1,11 @@
-"""bench.pipeline_cost and bench.flip_averaging read what a finished run recorded (the session's test run);
-a run on a CPU without bfloat16 units is filed apart."""
+"""bench.pipeline_cost and bench.flip_averaging read what a finished run recorded (the session's test run)."""
 
 from __future__ import annotations
 
 from bench.flip_averaging import SPLITS, measure_run
-from bench.pipeline_cost import exported_averaging, trains_in_float32_here
+from bench.pipeline_cost import exported_averaging, trained_arithmetic
+from models.settings import training_policy
+from pipeline.config import make_config
 
 
 def test_the_run_records_whether_its_export_averages_mirror_images(full_test_run, tmp_path):
@@ -22,10 +23,7 @@ def test_flip_averaging_measures_a_single_view_export_through_its_own_signature(
         assert "served" not in row[split]  # only an export that averages is checked against itself
 
 
-def test_a_run_without_bfloat16_units_is_filed_beside_the_profiles_own(tmp_path):
-    with_units, without = tmp_path / "with", tmp_path / "without"
-    with_units.write_text("flags\t\t: fpu avx2 avx512_bf16\n")
-    without.write_text("flags\t\t: fpu avx2 fma\n")
-
-    assert trains_in_float32_here("quick", without)
-    assert not trains_in_float32_here("quick", with_units)
+def test_the_run_records_the_arithmetic_it_trained_in(full_test_run, tmp_path):
+    expected = training_policy(make_config("test", full_test_run.root).model.precision)
+    assert trained_arithmetic(full_test_run.root) == expected
+    assert trained_arithmetic(tmp_path) is None  # no run here

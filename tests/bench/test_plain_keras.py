@@ -7,10 +7,11 @@ import json
 import pytest
 
 from bench.plain_keras import RunRecordError, main, read_run_record
-from models.trainer import HISTORY_JSON, HYPERPARAMETERS_JSON
+from models.settings import FLOAT32
+from models.trainer import ARITHMETIC, HISTORY_JSON, HYPERPARAMETERS_JSON
 
 
-def _write_record(folder, values=None, settings=None, history=None, replace=None, drop=None):
+def _write_record(folder, values=None, settings=None, history=None, replace=None, drop=None, arithmetic=None):
     from tiny_export import tiny_model_choices
 
     chosen, hp = tiny_model_choices()
@@ -22,6 +23,8 @@ def _write_record(folder, values=None, settings=None, history=None, replace=None
         "settings": chosen.to_custom_config() if settings is None else settings,
         "source": "defaults",
     }
+    if arithmetic is not None:
+        record[ARITHMETIC] = arithmetic
     (folder / HYPERPARAMETERS_JSON).write_text(json.dumps(record) if replace is None else replace)
     (folder / HISTORY_JSON).write_text(json.dumps({"loss": [1.0, 0.5]} if history is None else history))
     return record
@@ -30,7 +33,11 @@ def _write_record(folder, values=None, settings=None, history=None, replace=None
 def test_a_whole_record_gives_the_run_s_choices_and_epochs(tmp_path):
     record = _write_record(tmp_path)
     details = read_run_record(tmp_path)
-    assert details == {"hyperparameters": record["values"], "settings": record["settings"], "epochs": 2}
+    expected = {"hyperparameters": record["values"], "settings": record["settings"], "epochs": 2}
+    assert details == {**expected, ARITHMETIC: None}  # recorded before the Trainer wrote it
+
+    _write_record(tmp_path, arithmetic=FLOAT32)
+    assert read_run_record(tmp_path)[ARITHMETIC] == FLOAT32
 
 
 @pytest.mark.parametrize(

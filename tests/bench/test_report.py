@@ -331,11 +331,14 @@ def test_a_variant_that_changes_nothing_is_refused():
     [
         (["avx512_bf16"], "AMD EPYC (bfloat16 units: avx512_bf16), 23.5 GB"),
         ([], "AMD EPYC (no bfloat16 units), 23.5 GB"),
-        (None, "AMD EPYC, 23.5 GB"),  # unreadable flags, or recorded before the key existed
+        (None, "AMD EPYC (bfloat16 units unknown), 23.5 GB"),  # unreadable flags
+        ("absent", "AMD EPYC, 23.5 GB"),  # recorded before the key existed
     ],
 )
 def test_each_results_file_names_its_cpus_bfloat16_units(tmp_path, units, words):
-    machine = {"cores": 2, "cpu": "AMD EPYC", "memory_gb": 23.5, "bfloat16_units": units}
+    machine = {"cores": 2, "cpu": "AMD EPYC", "memory_gb": 23.5}
+    if units != "absent":
+        machine["bfloat16_units"] = units
     figures = [{"what": "training images/s", "value": 180.0, "unit": "images/s"}]
     result = {"benchmark": "precision_float32", "measured_at": "2026-12-06", "command": "bench"}
     result.update(machine=machine, figures=figures)

@@ -105,7 +105,7 @@ def test_the_shipped_card_names_its_served_version_and_stays_valid(tmp_path):
 
 def test_the_card_states_the_recipe_and_only_the_familys_own_hyper_parameters():
     from components.evaluation_report.model_card import recipe_sentence
-    from models.settings import FLIP_AVERAGING_WORDS, own_hyperparameters
+    from models.settings import FLIP_AVERAGING_WORDS, FLOAT32, MIXED_BFLOAT16, own_hyperparameters
     from pipeline.config import make_config
 
     settings = make_config("full", "/tmp/unused").model.to_custom_config()
@@ -125,8 +125,11 @@ def test_the_card_states_the_recipe_and_only_the_familys_own_hyper_parameters():
     assert "mirror image" not in quick_sentence and "augmentation flip at 0.5 (" in quick_sentence
     assert sentence.endswith("(the profile's recipe)")
     assert "arithmetic" not in sentence  # a record from before the Trainer wrote it
-    in_float32 = recipe_sentence(values, settings, "defaults", "float32")
-    assert in_float32.endswith("; arithmetic float32; " + FLIP_AVERAGING_WORDS + " (the profile's recipe)")
+    in_bfloat16 = recipe_sentence(values, settings, "defaults", MIXED_BFLOAT16)
+    assert in_bfloat16.endswith(
+        f"; trained in {MIXED_BFLOAT16} arithmetic, served in {FLOAT32}; {FLIP_AVERAGING_WORDS} "
+        "(the profile's recipe)"
+    )
     assert (
         "cnn_filters" not in own_hyperparameters(values) and own_hyperparameters(values)["resnet_width"] == 16
     )

@@ -77,7 +77,7 @@ def test_the_run_names_its_training_arithmetic_before_it_starts_and_as_it_trains
     # And the card's recipe, from the Trainer's record.
     shipped = run.root / "serving" / "fashion-tfx" / str(_served_version(run)) / ASSETS_EXTRA
     record = json.loads((shipped / "model_record.json").read_text())
-    assert f"; arithmetic {training_policy(precision)}" in record["recipe"], record["recipe"]
+    assert f"; trained in {training_policy(precision)} arithmetic" in record["recipe"], record["recipe"]
 
 
 def test_what_ships_with_the_model_names_no_build_path_and_its_card_is_schema_valid(full_test_run):
