@@ -85,7 +85,14 @@ def read_run_record(model_run: str | Path) -> dict:
             a hyper-parameter that the trained family reads missing.
     """
     from models.search_space import search_space
-    from models.settings import FAMILIES, ConfigError, ModelSettings, own_hyperparameters
+    from models.settings import (
+        FAMILIES,
+        FLOAT32,
+        MIXED_BFLOAT16,
+        ConfigError,
+        ModelSettings,
+        own_hyperparameters,
+    )
     from models.trainer import ARITHMETIC, HISTORY_JSON, HYPERPARAMETERS_JSON
 
     path, history_path = Path(model_run, HYPERPARAMETERS_JSON), Path(model_run, HISTORY_JSON)
@@ -106,6 +113,11 @@ def read_run_record(model_run: str | Path) -> dict:
     missing = sorted(set(needed) - set(values) - {"label_smoothing"})
     if missing:
         raise RunRecordError(f"{path}: `values` lacks {', '.join(missing)}, which the {family} model reads")
+    arithmetic = chosen.get(ARITHMETIC)
+    if arithmetic is not None and arithmetic not in (FLOAT32, MIXED_BFLOAT16):
+        raise RunRecordError(
+            f"{path}: `{ARITHMETIC}` must be {FLOAT32} or {MIXED_BFLOAT16}, got {arithmetic!r}"
+        )
     if not isinstance(history.get("loss"), list):
         raise RunRecordError(f"{history_path}: no per-epoch `loss` list")
     return {
@@ -113,7 +125,7 @@ def read_run_record(model_run: str | Path) -> dict:
         "settings": settings,
         "epochs": len(history["loss"]),
         # What training computed in; None in runs recorded before the Trainer wrote it.
-        ARITHMETIC: chosen.get(ARITHMETIC),
+        ARITHMETIC: arithmetic,
     }
 
 

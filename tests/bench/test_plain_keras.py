@@ -51,6 +51,8 @@ def test_a_whole_record_gives_the_run_s_choices_and_epochs(tmp_path):
         ({"values": {"family": "rnn"}}, "family must be one of fcnn, cnn, resnet, transfer, got 'rnn'"),
         ({"drop": "cnn_filters"}, "`values` lacks cnn_filters, which the cnn model reads"),
         ({"history": {"val_loss": [1.0]}}, "history.json: no per-epoch `loss` list"),
+        ({"arithmetic": "float16"}, "`arithmetic` must be float32 or mixed_bfloat16, got 'float16'"),
+        ({"arithmetic": ["float32"]}, "`arithmetic` must be float32 or mixed_bfloat16, got \\['float32'\\]"),
     ],
     ids=[
         "cut short",
@@ -61,6 +63,8 @@ def test_a_whole_record_gives_the_run_s_choices_and_epochs(tmp_path):
         "family",
         "lacks",
         "history",
+        "unknown arithmetic",
+        "arithmetic not a name",
     ],
 )
 def test_a_damaged_record_is_one_clear_error_naming_the_file(tmp_path, damage, message):
