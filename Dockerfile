@@ -26,9 +26,11 @@ COPY --from=build /opt/venv /opt/venv
 # The source tree too, for any module file the spec names by its path in the image.
 COPY . /opt/fashion-tfx
 # The spec runs `python -m tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor`: the venv's.
+# That entrypoint imports TensorFlow before the project, so oneDNN is switched on here (see pipeline/).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    TF_CPP_MIN_LOG_LEVEL=2
+    TF_CPP_MIN_LOG_LEVEL=2 \
+    TF_ENABLE_ONEDNN_OPTS=1
 # Not the source tree: `python -m` puts the working directory first on sys.path, where its folders
 # (kubeflow/, data/, models/) would be imported instead of the installed packages of the same names.
 WORKDIR /workspace

@@ -1,12 +1,15 @@
-"""Training images/s of the quick and full profiles' models in float32 and in bfloat16, on this CPU.
+"""Training images/s of the quick and full profiles' models in each arithmetic and kernel set, on this CPU.
 
-Run as `python -m bench.precision [--images 1280] [--epochs 1]`. Each profile's model (its settings and
+Run as `python -m bench.precision [--images 2560] [--epochs 3]`. Each profile's model (its settings and
 default hyper-parameters: the recipe it trains) trains on the first N training images, upscaled as the
-pipeline upscales them and held in memory in [0, 1] (the input pipeline is left out), once in each
-arithmetic, in one process. `precision: auto` trains in bfloat16 only where the CPU has bfloat16 units
-(`models.settings.BFLOAT16_UNITS`); this measures what that choice is worth on the machine it runs on.
-The results file is named after what `auto` picks here (precision_float32.json on a CPU without the
-units, precision_mixed_bfloat16.json on one with them), so the two kinds of CPU sit side by side.
+pipeline upscales them and held in memory in [0, 1] (the input pipeline is left out), in three
+configurations, each in a process of its own (TensorFlow reads its kernel switch when it starts):
+- float32 on TensorFlow's own kernels (its default on a CPU without AVX-512 VNNI, bfloat16 units or AMX);
+- float32 on oneDNN's kernels (what the pipeline switches on everywhere: `pipeline.ONEDNN`);
+- bfloat16 on oneDNN's kernels (what `precision: auto` picks where the CPU has bfloat16 units).
+Each figure is the median of the epochs' rates, after a few warm-up steps. The results file is named
+after what `auto` picks here (precision_float32.json on a CPU without bfloat16 units,
+precision_mixed_bfloat16.json on one with them), so the two kinds of CPU sit side by side.
 """
 
 from __future__ import annotations
@@ -15,18 +18,32 @@ import argparse
 import dataclasses
 import json
 import os
+import statistics
+import subprocess
+import sys
 
 import numpy as np
 
-from bench.accuracy import OPENCV, load_data, resize
 from bench.common import figure, units_words, write_results
-from bench.training import images_per_second
 from models.settings import AUTO, FLOAT32, MIXED_BFLOAT16, ModelSettings, bfloat16_units, training_policy
+from pipeline import ONEDNN, ONEDNN_ON
 from pipeline.config import make_config
 
 BENCHMARK = "precision"
 PROFILES = ("quick", "full")
-IMAGES_PER_SECOND_WHAT = "{profile} profile's model, training in {policy}"
+ONEDNN_OFF = "0"
+# (arithmetic, oneDNN's switch) of each measurement, and the one its ratio is taken against.
+TENSORFLOW_KERNELS = (FLOAT32, ONEDNN_OFF)
+ONEDNN_FLOAT32 = (FLOAT32, ONEDNN_ON)
+ONEDNN_BFLOAT16 = (MIXED_BFLOAT16, ONEDNN_ON)
+BASELINES = {TENSORFLOW_KERNELS: None, ONEDNN_FLOAT32: TENSORFLOW_KERNELS, ONEDNN_BFLOAT16: ONEDNN_FLOAT32}
+KERNELS = {ONEDNN_OFF: "TensorFlow's kernels", ONEDNN_ON: "oneDNN"}
+MEASURE = "--measure"  # the child process's mode: one profile, one configuration
+MODULE = __spec__.name if __spec__ else __name__  # `bench.precision`, run as a module or imported
+
+
+class MeasurementError(RuntimeError):
+    """A child measurement failed, or ran with other kernels than it was asked for."""
 
 
 def results_name(policy: str) -> str:
@@ -34,66 +51,118 @@ def results_name(policy: str) -> str:
     return f"{BENCHMARK}_{policy}"
 
 
-def profile_rates(settings: ModelSettings, images: np.ndarray, labels: np.ndarray, epochs: int) -> dict:
-    """Returns the family, the batch and the training images/s in each arithmetic of the settings' model
-    (its default hyper-parameters) on 28×28 uint8 `images`, upscaled as the settings say."""
+def describe(configuration: tuple[str, str]) -> str:
+    """Returns a configuration's words, e.g. `float32, oneDNN`."""
+    policy, switch = configuration
+    return f"{policy}, {KERNELS[switch]}"
+
+
+def profile_rates(
+    settings: ModelSettings, images: np.ndarray, labels: np.ndarray, epochs: int, policy: str
+) -> dict:
+    """Returns the family, the batch and each epoch's training images/s of the settings' model (its
+    default hyper-parameters) in `policy`, on 28×28 uint8 `images` upscaled as the settings say."""
+    from bench.accuracy import OPENCV, resize
+    from bench.training import epoch_rates
     from models.search_space import search_space
 
     values = search_space(settings).values
     upscaled = resize(images, OPENCV + settings.interpolation, settings.image_size)
     scaled = (upscaled.astype(np.float32) / 255.0)[..., None]
-    rates = {
-        policy: images_per_second(
-            values, dataclasses.replace(settings, precision=policy), scaled, labels, epochs
+    rates = epoch_rates(values, dataclasses.replace(settings, precision=policy), scaled, labels, epochs)
+    return {"family": values["family"], "batch_size": values["batch_size"], "epoch_rates": rates}
+
+
+def measure_here(profile: str, policy: str, count: int, epochs: int) -> dict:
+    """The child's work: one profile's rates in `policy`, on this process's kernels (recorded)."""
+    from bench.accuracy import load_data
+    from compat.tensorflow import onednn_enabled
+
+    images, labels = load_data()["train"]
+    settings = make_config(profile, ".").model  # a config needs a root; unused
+    rates = profile_rates(settings, images[:count], labels[:count], epochs, policy)
+    return {**rates, "images": min(count, len(labels)), "onednn": onednn_enabled()}
+
+
+def measure(profile: str, configuration: tuple[str, str], count: int, epochs: int) -> dict:
+    """Runs one measurement in a fresh process with oneDNN's switch set; returns its record."""
+    policy, switch = configuration
+    command = [
+        sys.executable,
+        "-m",
+        MODULE,
+        MEASURE,
+        profile,
+        policy,
+        "--images",
+        str(count),
+        "--epochs",
+        str(epochs),
+    ]
+    result = subprocess.run(command, env={**os.environ, ONEDNN: switch}, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise MeasurementError(
+            f"{profile}, {describe(configuration)}: exit {result.returncode}\n{result.stderr[-2000:]}"
         )
-        for policy in (FLOAT32, MIXED_BFLOAT16)
-    }
-    return {"family": values["family"], "batch_size": values["batch_size"], **rates}
+    record = json.loads(result.stdout.strip().splitlines()[-1])
+    if record["onednn"] != (switch == ONEDNN_ON):
+        raise MeasurementError(
+            f"{profile}, {describe(configuration)}: TensorFlow ran with oneDNN "
+            f"{'on' if record['onednn'] else 'off'} although {ONEDNN}={switch}"
+        )
+    return record
 
 
 def main(argv: list[str] | None = None) -> None:
     """Measures and writes bench/results/precision_<what auto picks here>.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=1280, help="training images per epoch")
-    parser.add_argument("--epochs", type=int, default=1)
+    parser.add_argument("--images", type=int, default=2560, help="training images per epoch")
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs (the figure is their median)")
+    parser.add_argument(MEASURE, nargs=2, metavar=("PROFILE", "POLICY"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.images < 1 or args.epochs < 1:
         parser.error("--images and --epochs must be at least 1")
+    if args.measure:
+        print(json.dumps(measure_here(*args.measure, args.images, args.epochs)))
+        return
     load_start = os.getloadavg()
-    images, labels = load_data()["train"]
-    images, labels = images[: args.images], labels[: args.images]
     auto = training_policy(AUTO)
     figures, measured = [], {}
     for profile in PROFILES:
-        settings = make_config(profile, ".").model  # a config needs a root; unused
-        rates = profile_rates(settings, images, labels, args.epochs)
-        what = IMAGES_PER_SECOND_WHAT.format(profile=profile, policy="{}")
-        figures.append(figure(what.format(FLOAT32), round(rates[FLOAT32], 1), "images/s"))
-        figures.append(
-            figure(
-                what.format(MIXED_BFLOAT16),
-                round(rates[MIXED_BFLOAT16], 1),
-                "images/s",
-                baseline=round(rates[FLOAT32], 1),
-                baseline_what=f"{FLOAT32}, same run",
+        records = {
+            configuration: measure(profile, configuration, args.images, args.epochs)
+            for configuration in BASELINES
+        }
+        rates = {
+            configuration: statistics.median(record["epoch_rates"])
+            for configuration, record in records.items()
+        }
+        for configuration, baseline in BASELINES.items():
+            figures.append(
+                figure(
+                    f"{profile} profile's model, training in {describe(configuration)}",
+                    round(rates[configuration], 1),
+                    "images/s",
+                    baseline=round(rates[baseline], 1) if baseline else None,
+                    baseline_what=f"{describe(baseline)}, same run" if baseline else "",
+                )
             )
-        )
-        measured[profile] = rates
+        measured[profile] = {describe(configuration): record for configuration, record in records.items()}
     path = write_results(
         results_name(auto),
         figures,
         {
             "reproduce": f".venv/bin/python -m bench.precision --images {args.images} --epochs {args.epochs}",
             "auto_picks": auto,
-            "images": len(labels),  # at most the train split's
             "epochs": args.epochs,
             "measured": measured,
             "load_average_at_start": load_start,
             "load_average_at_end": os.getloadavg(),
             "notes": (
-                f"`precision: {AUTO}` trains in {auto} here ({units_words(bfloat16_units())}). Model-only "
-                "throughput: images in memory, no input pipeline, no validation pass; both arithmetics "
-                "in the same run, so their ratio is this CPU's."
+                f"`precision: {AUTO}` trains in {auto} here ({units_words(bfloat16_units())}); the pipeline "
+                f"runs oneDNN's kernels ({ONEDNN}={ONEDNN_ON}) unless its user turns them off. Model-only "
+                "throughput: images in memory through tf.data, no validation pass; each configuration in a "
+                "process of its own, all in the same run, so their ratios are this CPU's."
             ),
         },
     )

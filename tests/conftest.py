@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import make_images, write_idx_set  # noqa: F401  (re-exported for tests)
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-
-from support import make_images, write_idx_set  # noqa: E402,F401  (re-exported for tests)
+import pipeline  # noqa: F401  (the environment TensorFlow starts in, as at every entry point)
 
 
 @pytest.fixture

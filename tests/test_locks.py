@@ -50,3 +50,10 @@ def test_the_image_installs_the_runtime_lock_and_set_up_the_dev_lock():
     # `make lock` regenerates both, the dev lock on top of the runtime one.
     makefile = (REPO / "Makefile").read_text()
     assert "-o requirements-runtime.lock" in makefile and "-c requirements-runtime.lock" in makefile
+
+
+def test_the_image_starts_tensorflow_with_the_pipelines_onednn_setting():
+    # The pods' entrypoint imports TensorFlow before `pipeline`, so the image's environment sets it.
+    from pipeline import ONEDNN, ONEDNN_ON
+
+    assert re.search(rf"^\s*{ONEDNN}={ONEDNN_ON}\s*$", (REPO / "Dockerfile").read_text(), re.MULTILINE)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import keras_tuner
+import pytest
 from tfx.dsl.components.base import base_executor
 
 from compat.keras_tuner import hyperband_trials
+from compat.tensorflow import onednn_enabled
 from compat.tfx import execution_id
+from pipeline import ONEDNN, ONEDNN_ON
 
 
 def test_an_executor_context_gives_its_execution_id():
@@ -27,3 +34,23 @@ def test_hyperband_plans_its_brackets_trials():
     assert hyperband_trials(oracle) == 6
     random = keras_tuner.oracles.RandomSearchOracle(objective="val_accuracy", max_trials=4)
     assert hyperband_trials(random) is None
+
+
+def test_onednn_is_on_in_a_process_that_imported_the_pipeline_first():
+    # conftest imports `pipeline` before TensorFlow, as every entry point does.
+    assert os.environ[ONEDNN] == ONEDNN_ON
+    assert onednn_enabled()
+
+
+@pytest.mark.parametrize("value, expected", [("0", False), ("1", True)])
+def test_the_switch_is_read_when_tensorflow_starts_and_a_users_choice_is_kept(value, expected):
+    # A user's own setting survives importing the pipeline, and TensorFlow follows it.
+    script = "import pipeline; from compat.tensorflow import onednn_enabled; print(onednn_enabled())"
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, ONEDNN: value},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.strip() == str(expected)
