@@ -31,9 +31,10 @@ WARMUP_STEPS = 5
 def epoch_rates(hp_values: dict, settings, images, labels, epochs: int) -> list[float]:
     """Trains a fresh model for `epochs` (after a few warm-up steps); returns each epoch's images/s.
 
-    The images reach the model as the Trainer's do, through tf.data (batched, prefetched). Fed as NumPy
-    arrays, Keras's adapter leaves a core idle in some epochs and not in others (measured on an AVX2 CPU:
-    120 against 210 images/s from one epoch to the next, 45 % against 10 % idle).
+    The images reach the model as the Trainer's do, through tf.data (batched, prefetched). On a 2-core
+    AMD EPYC without AVX-512 an epoch may run at 0.6× its neighbours' rate, with a core idle much of the
+    time (seen with either kernel set, more often when Keras is fed NumPy arrays), so the caller
+    takes the median of several epochs.
     """
     import keras
     import tensorflow as tf
