@@ -175,13 +175,18 @@ def resize(images: np.ndarray, method: str, size: int) -> np.ndarray:
     raise ValueError(f"unknown resize method {method!r}")
 
 
-def load_data(seed: int = 42):
-    """Returns 28×28 uint8 train/eval/test images and labels, split as the pipeline splits them."""
+def load_data(seed: int = 42, data_dir: str | None = None):
+    """Returns 28×28 uint8 train/eval/test images and labels, split as the pipeline splits them.
+
+    Args:
+        seed: the split's and the shuffle's seed.
+        data_dir: the canonical IDX files' folder; by default `data.fashion_mnist.locate`'s search.
+    """
     from data import fashion_mnist as fm
     from data.idx import read_idx_pair
     from data.splits import assign_splits, example_id
 
-    location = fm.locate(None)
+    location = fm.locate(data_dir)
     train_x, train_y = read_idx_pair(
         *(fm.file_path(location.directory, n) for n in (fm.TRAIN_IMAGES, fm.TRAIN_LABELS))
     )

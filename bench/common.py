@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from models.settings import CPUINFO, bfloat16_units
+from pipeline import ONEDNN
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -42,6 +43,8 @@ def machine() -> dict[str, Any]:
         "cpu": cpu,
         # Training arithmetic follows them (models.settings.training_policy): bfloat16 or float32.
         "bfloat16_units": bfloat16_units(),
+        # TensorFlow's kernel switch in this process (pipeline.ONEDNN; `bench` imports `pipeline` first).
+        "onednn": os.environ.get(ONEDNN),
         "memory_gb": memory_gb,
         "python": platform.python_version(),
         "host": platform.node(),

@@ -4,10 +4,12 @@ Run as `python -m bench.precision [--images 2560] [--epochs 3]`. Each profile's 
 default hyper-parameters: the recipe it trains) trains on the first N training images, upscaled as the
 pipeline upscales them and held in memory in [0, 1] (the input pipeline is left out), in three
 configurations, each in a process of its own (TensorFlow reads its kernel switch when it starts):
-- float32 on TensorFlow's own kernels (its default on a CPU without AVX-512 VNNI, bfloat16 units or AMX);
+- float32 on TensorFlow's own kernels (its default on a CPU without AVX-512 VNNI, AVX-VNNI, bfloat16
+  units or AMX);
 - float32 on oneDNN's kernels (what the pipeline switches on everywhere: `pipeline.ONEDNN`);
 - bfloat16 on oneDNN's kernels (what `precision: auto` picks where the CPU has bfloat16 units).
-Each figure is the median of the epochs' rates, after a few warm-up steps. The results file is named
+Each figure is the timed epochs' images over their seconds, after a few warm-up steps; each epoch's
+rate is recorded beside it. The results file is named
 after what `auto` picks here (precision_float32.json on a CPU without bfloat16 units,
 precision_mixed_bfloat16.json on one with them), so the two kinds of CPU sit side by side.
 """
@@ -18,20 +20,21 @@ import argparse
 import dataclasses
 import json
 import os
-import statistics
 import subprocess
 import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
 from bench.common import figure, units_words, write_results
+from bench.training import epoch_rates, throughput
 from models.settings import AUTO, FLOAT32, MIXED_BFLOAT16, ModelSettings, bfloat16_units, training_policy
-from pipeline import ONEDNN, ONEDNN_ON
+from pipeline import ONEDNN, ONEDNN_OFF, ONEDNN_ON
 from pipeline.config import make_config
 
 BENCHMARK = "precision"
 PROFILES = ("quick", "full")
-ONEDNN_OFF = "0"
 # (arithmetic, oneDNN's switch) of each measurement, and the one its ratio is taken against.
 TENSORFLOW_KERNELS = (FLOAT32, ONEDNN_OFF)
 ONEDNN_FLOAT32 = (FLOAT32, ONEDNN_ON)
@@ -40,6 +43,7 @@ BASELINES = {TENSORFLOW_KERNELS: None, ONEDNN_FLOAT32: TENSORFLOW_KERNELS, ONEDN
 KERNELS = {ONEDNN_OFF: "TensorFlow's kernels", ONEDNN_ON: "oneDNN"}
 MEASURE = "--measure"  # the child process's mode: one profile, one configuration
 MODULE = __spec__.name if __spec__ else __name__  # `bench.precision`, run as a module or imported
+REPO = Path(__file__).resolve().parent.parent  # where `python -m bench.precision` resolves
 
 
 class MeasurementError(RuntimeError):
@@ -63,7 +67,6 @@ def profile_rates(
     """Returns the family, the batch and each epoch's training images/s of the settings' model (its
     default hyper-parameters) in `policy`, on 28×28 uint8 `images` upscaled as the settings say."""
     from bench.accuracy import OPENCV, resize
-    from bench.training import epoch_rates
     from models.search_space import search_space
 
     values = search_space(settings).values
@@ -73,42 +76,47 @@ def profile_rates(
     return {"family": values["family"], "batch_size": values["batch_size"], "epoch_rates": rates}
 
 
-def measure_here(profile: str, policy: str, count: int, epochs: int) -> dict:
+def measure_here(profile: str, policy: str, count: int, epochs: int, data_dir: str | None) -> dict:
     """The child's work: one profile's rates in `policy`, on this process's kernels (recorded)."""
     from bench.accuracy import load_data
     from compat.tensorflow import onednn_enabled
 
-    images, labels = load_data()["train"]
+    images, labels = load_data(data_dir=data_dir)["train"]
     settings = make_config(profile, ".").model  # a config needs a root; unused
     rates = profile_rates(settings, images[:count], labels[:count], epochs, policy)
     return {**rates, "images": min(count, len(labels)), "onednn": onednn_enabled()}
 
 
-def measure(profile: str, configuration: tuple[str, str], count: int, epochs: int) -> dict:
-    """Runs one measurement in a fresh process with oneDNN's switch set; returns its record."""
+def measure(
+    profile: str, configuration: tuple[str, str], count: int, epochs: int, data_dir: str | None = None
+) -> dict:
+    """Runs one measurement in a fresh process with oneDNN's switch set; returns its record.
+
+    Raises:
+        MeasurementError: the child failed, wrote no record, or ran other kernels than it was asked for.
+    """
     policy, switch = configuration
-    command = [
-        sys.executable,
-        "-m",
-        MODULE,
-        MEASURE,
-        profile,
-        policy,
-        "--images",
-        str(count),
-        "--epochs",
-        str(epochs),
-    ]
-    result = subprocess.run(command, env={**os.environ, ONEDNN: switch}, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise MeasurementError(
-            f"{profile}, {describe(configuration)}: exit {result.returncode}\n{result.stderr[-2000:]}"
+    what = f"{profile} profile, {describe(configuration)}"
+    print(f"measuring: {what}", file=sys.stderr, flush=True)
+    with tempfile.TemporaryDirectory() as folder:
+        record_path = Path(folder) / "record.json"
+        command = [sys.executable, "-m", MODULE, MEASURE, profile, policy, "--record", str(record_path)]
+        command += ["--images", str(count), "--epochs", str(epochs)]
+        if data_dir:
+            command += ["--data-dir", data_dir]
+        result = subprocess.run(
+            command, env={**os.environ, ONEDNN: switch}, cwd=REPO, capture_output=True, text=True
         )
-    record = json.loads(result.stdout.strip().splitlines()[-1])
+        if result.returncode != 0 or not record_path.is_file():
+            raise MeasurementError(
+                f"{what}: the measuring process exited {result.returncode} without a record; the end of "
+                f"its error output:\n{result.stderr[-2000:]}"
+            )
+        record = json.loads(record_path.read_text())
     if record["onednn"] != (switch == ONEDNN_ON):
         raise MeasurementError(
-            f"{profile}, {describe(configuration)}: TensorFlow ran with oneDNN "
-            f"{'on' if record['onednn'] else 'off'} although {ONEDNN}={switch}"
+            f"{what}: TensorFlow ran with oneDNN {'on' if record['onednn'] else 'off'} "
+            f"although {ONEDNN}={switch}"
         )
     return record
 
@@ -119,23 +127,30 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=2560, help="training images per epoch")
     parser.add_argument("--epochs", type=int, default=3, help="timed epochs (the figure is their median)")
     parser.add_argument(MEASURE, nargs=2, metavar=("PROFILE", "POLICY"), help=argparse.SUPPRESS)
+    parser.add_argument("--record", help=argparse.SUPPRESS)  # where a measuring process writes its record
+    parser.add_argument("--data-dir", help="the canonical IDX files' folder (default: the usual search)")
     args = parser.parse_args(argv)
     if args.images < 1 or args.epochs < 1:
         parser.error("--images and --epochs must be at least 1")
     if args.measure:
-        print(json.dumps(measure_here(*args.measure, args.images, args.epochs)))
+        profile, policy = args.measure
+        if profile not in PROFILES or policy not in (FLOAT32, MIXED_BFLOAT16) or not args.record:
+            parser.error(
+                f"{MEASURE} takes one of {PROFILES} and {FLOAT32} or {MIXED_BFLOAT16}, with --record"
+            )
+        record = measure_here(profile, policy, args.images, args.epochs, args.data_dir)
+        Path(args.record).write_text(json.dumps(record))
         return
     load_start = os.getloadavg()
     auto = training_policy(AUTO)
     figures, measured = [], {}
     for profile in PROFILES:
         records = {
-            configuration: measure(profile, configuration, args.images, args.epochs)
+            configuration: measure(profile, configuration, args.images, args.epochs, args.data_dir)
             for configuration in BASELINES
         }
         rates = {
-            configuration: statistics.median(record["epoch_rates"])
-            for configuration, record in records.items()
+            configuration: throughput(record["epoch_rates"]) for configuration, record in records.items()
         }
         for configuration, baseline in BASELINES.items():
             figures.append(
@@ -152,7 +167,7 @@ def main(argv: list[str] | None = None) -> None:
         results_name(auto),
         figures,
         {
-            "reproduce": f".venv/bin/python -m bench.precision --images {args.images} --epochs {args.epochs}",
+            "reproduce": f".venv/bin/python -m {MODULE} --images {args.images} --epochs {args.epochs}",
             "auto_picks": auto,
             "epochs": args.epochs,
             "measured": measured,
@@ -161,8 +176,9 @@ def main(argv: list[str] | None = None) -> None:
             "notes": (
                 f"`precision: {AUTO}` trains in {auto} here ({units_words(bfloat16_units())}); the pipeline "
                 f"runs oneDNN's kernels ({ONEDNN}={ONEDNN_ON}) unless its user turns them off. Model-only "
-                "throughput: images in memory through tf.data, no validation pass; each configuration in a "
-                "process of its own, all in the same run, so their ratios are this CPU's."
+                "throughput: images in memory through tf.data, no validation pass; each figure is the timed "
+                "epochs' images over their seconds, each configuration measured in a process of its own, all "
+                "in the same run, so their ratios are this CPU's."
             ),
         },
     )

@@ -29,7 +29,7 @@ from bench.pipeline_cost import (
     TEST_ACCURACY_WHAT,
 )
 from models.settings import CLASSIC_AUGMENTATIONS, COSINE
-from pipeline import nodes
+from pipeline import ONEDNN, nodes
 from pipeline.config import PROFILES, make_config
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -320,10 +320,12 @@ def seed_spread(results_dir: Path) -> tuple[dict[int, float], Path] | None:
 
 
 def _units(machine: dict) -> str:
-    """Returns ` (bfloat16 units: …)` or ` (no bfloat16 units)`; empty where the file has no such key."""
-    if "bfloat16_units" not in machine:  # recorded before the key existed
-        return ""
-    return f" ({units_words(machine['bfloat16_units'])})"
+    """Returns ` (bfloat16 units: …)` or ` (no bfloat16 units)`, then oneDNN's switch where recorded
+    (` (no bfloat16 units; TF_ENABLE_ONEDNN_OPTS=1)`); empty where the file has neither key."""
+    words = [units_words(machine["bfloat16_units"])] if "bfloat16_units" in machine else []
+    if machine.get("onednn") is not None:  # recorded since oneDNN is switched on everywhere
+        words.append(f"{ONEDNN}={machine['onednn']}")
+    return f" ({'; '.join(words)})" if words else ""
 
 
 def seed_noise(results_dir: Path) -> str:

@@ -14,6 +14,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tfx import v1 as tfx
 
+from compat.tensorflow import onednn_enabled
 from data.plots import save_png, subplots
 from models.console import EpochLines, format_hyperparameters, progress_log
 from models.export import export_serving_model
@@ -45,6 +46,7 @@ CURVES_PNG = "training_curves.png"
 HISTORY_JSON = "history.json"
 HYPERPARAMETERS_JSON = "hyperparameters.json"  # the values the Trainer trained with (tuned or defaults)
 ARITHMETIC = "arithmetic"  # its key for the arithmetic training ran in (`float32`, `mixed_bfloat16`)
+ONEDNN_WORDS = "TensorFlow's oneDNN kernels"  # the Trainer's line: `… on` or `… off`
 TRAINING_JSON = "training.json"  # epochs run, wall time, parameter counts, code fingerprint (model card)
 
 
@@ -183,6 +185,8 @@ def train(
     )
     arithmetic, slow = describe_arithmetic(settings.precision)
     progress_log.info("  %s%s", "WARNING: " if slow else "", arithmetic)
+    # Set before TensorFlow started (`pipeline`, or the image's environment); slower off on AVX2 CPUs.
+    progress_log.info("  %s %s", ONEDNN_WORDS, "on" if onednn_enabled() else "off")
     keras.utils.set_random_seed(settings.seed)
     model = build_model(hp, settings, base_model_dir=base_model_dir)
     if settings.train_epochs == 0:

@@ -9,6 +9,7 @@ import pytest
 
 from bench.precision import (
     BASELINES,
+    KERNELS,
     ONEDNN_FLOAT32,
     TENSORFLOW_KERNELS,
     describe,
@@ -16,7 +17,9 @@ from bench.precision import (
     profile_rates,
     results_name,
 )
+from bench.training import throughput
 from models.settings import FLOAT32, MIXED_BFLOAT16, ModelSettings
+from pipeline import ONEDNN_OFF, ONEDNN_ON
 
 
 @pytest.mark.parametrize("policy", [FLOAT32, MIXED_BFLOAT16])
@@ -34,9 +37,9 @@ def test_each_epoch_is_timed_on_the_settings_model(seed, policy):
 
 
 @pytest.mark.parametrize("configuration", [TENSORFLOW_KERNELS, ONEDNN_FLOAT32])
-def test_a_measurement_runs_in_its_own_process_on_the_kernels_it_asked_for(configuration):
+def test_a_measurement_runs_in_its_own_process_on_the_kernels_it_asked_for(configuration, canonical_data_dir):
     # `measure` raises if the child's TensorFlow ran other kernels than its switch asked for.
-    record = measure("quick", configuration, count=64, epochs=1)
+    record = measure("quick", configuration, count=64, epochs=1, data_dir=str(canonical_data_dir))
 
     assert record["onednn"] is (configuration is ONEDNN_FLOAT32)
     assert record["images"] == 64 and len(record["epoch_rates"]) == 1
@@ -44,8 +47,13 @@ def test_a_measurement_runs_in_its_own_process_on_the_kernels_it_asked_for(confi
 
 def test_every_ratio_is_taken_against_a_measured_configuration():
     assert set(BASELINES.values()) - {None} <= set(BASELINES)
-    assert describe(TENSORFLOW_KERNELS) == "float32, TensorFlow's kernels"
-    assert describe(ONEDNN_FLOAT32) == "float32, oneDNN"
+    assert describe(TENSORFLOW_KERNELS) == f"{FLOAT32}, {KERNELS[ONEDNN_OFF]}"
+    assert describe(ONEDNN_FLOAT32) == f"{FLOAT32}, {KERNELS[ONEDNN_ON]}"
+
+
+def test_throughput_is_all_the_images_over_all_the_seconds():
+    # 100 images at 100/s and 100 at 50/s: 200 images in 3 s, not the rates' mean of 75.
+    assert throughput([100.0, 50.0]) == pytest.approx(200 / 3)
 
 
 def test_the_results_file_is_named_after_what_auto_picks():

@@ -25,7 +25,7 @@ from bench.report import (
     seed_table,
     verdict,
 )
-from pipeline import nodes
+from pipeline import ONEDNN, ONEDNN_OFF, ONEDNN_ON, nodes
 from pipeline.config import make_config
 
 
@@ -327,16 +327,18 @@ def test_a_variant_that_changes_nothing_is_refused():
 
 
 @pytest.mark.parametrize(
-    "units, words",
+    "units, onednn, words",
     [
-        (["avx512_bf16"], "AMD EPYC (bfloat16 units: avx512_bf16), 23.5 GB"),
-        ([], "AMD EPYC (no bfloat16 units), 23.5 GB"),
-        (None, "AMD EPYC (bfloat16 units unknown), 23.5 GB"),  # unreadable flags
-        ("absent", "AMD EPYC, 23.5 GB"),  # recorded before the key existed
+        (["avx512_bf16"], None, "AMD EPYC (bfloat16 units: avx512_bf16), 23.5 GB"),
+        ([], None, "AMD EPYC (no bfloat16 units), 23.5 GB"),
+        (None, None, "AMD EPYC (bfloat16 units unknown), 23.5 GB"),  # unreadable flags
+        ("absent", None, "AMD EPYC, 23.5 GB"),  # recorded before the key existed
+        ([], ONEDNN_ON, f"AMD EPYC (no bfloat16 units; {ONEDNN}={ONEDNN_ON}), 23.5 GB"),
+        ("absent", ONEDNN_OFF, f"AMD EPYC ({ONEDNN}={ONEDNN_OFF}), 23.5 GB"),
     ],
 )
-def test_each_results_file_names_its_cpus_bfloat16_units(tmp_path, units, words):
-    machine = {"cores": 2, "cpu": "AMD EPYC", "memory_gb": 23.5}
+def test_each_results_file_names_its_cpus_bfloat16_units_and_onednns_switch(tmp_path, units, onednn, words):
+    machine = {"cores": 2, "cpu": "AMD EPYC", "memory_gb": 23.5, "onednn": onednn}
     if units != "absent":
         machine["bfloat16_units"] = units
     figures = [{"what": "training images/s", "value": 180.0, "unit": "images/s"}]

@@ -18,6 +18,7 @@ from tensorboard.plugins.projector import projector_config_pb2
 from data.classes import CLASS_NAMES
 from models.settings import describe_arithmetic, training_policy
 from models.tensorboard_views import PROJECTOR_CONFIG
+from models.trainer import ONEDNN_WORDS
 from pipeline.config import make_config
 from pipeline.summary import mount_source, relative_to_cwd
 from serving.signatures import ASSETS_EXTRA
@@ -74,6 +75,8 @@ def test_the_run_names_its_training_arithmetic_before_it_starts_and_as_it_trains
     opening = run.stderr.split("fashion-tfx: data: ", 1)[1].splitlines()[1]
     assert opening.endswith(arithmetic), opening
     assert (run.stdout + run.stderr).count(arithmetic) == 2, run.stderr[-3000:]
+    # The kernels the Trainer trained with: the pipeline switched oneDNN on before TensorFlow started.
+    assert f"  {ONEDNN_WORDS} on" in run.stdout + run.stderr, run.stderr[-3000:]
     # And the card's recipe, from the Trainer's record.
     shipped = run.root / "serving" / "fashion-tfx" / str(_served_version(run)) / ASSETS_EXTRA
     record = json.loads((shipped / "model_record.json").read_text())
