@@ -9,9 +9,9 @@ configurations, each in a process of its own (TensorFlow reads its kernel switch
 - float32 on oneDNN's kernels (what the pipeline switches on everywhere: `pipeline.ONEDNN`);
 - bfloat16 on oneDNN's kernels (what `precision: auto` picks where the CPU has bfloat16 units).
 Each figure is the timed epochs' images over their seconds, after a few warm-up steps; each epoch's
-rate is recorded beside it. The results file is named
-after what `auto` picks here (precision_float32.json on a CPU without bfloat16 units,
-precision_mixed_bfloat16.json on one with them), so the two kinds of CPU sit side by side.
+rate is recorded beside it. The results file is named after what `auto` picks here
+(precision_float32.json on a CPU without bfloat16 units, precision_mixed_bfloat16.json on one with
+them), so the two kinds of CPU sit side by side.
 """
 
 from __future__ import annotations
@@ -125,7 +125,12 @@ def main(argv: list[str] | None = None) -> None:
     """Measures and writes bench/results/precision_<what auto picks here>.json."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=2560, help="training images per epoch")
-    parser.add_argument("--epochs", type=int, default=3, help="timed epochs (the figure is their median)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=3,
+        help="timed epochs (the figure: all their images over all their seconds)",
+    )
     parser.add_argument(MEASURE, nargs=2, metavar=("PROFILE", "POLICY"), help=argparse.SUPPRESS)
     parser.add_argument("--record", help=argparse.SUPPRESS)  # where a measuring process writes its record
     parser.add_argument("--data-dir", help="the canonical IDX files' folder (default: the usual search)")

@@ -32,8 +32,8 @@ def epoch_rates(hp_values: dict, settings, images, labels, epochs: int) -> list[
 
     The images reach the model as the Trainer's do, through tf.data (batched, prefetched). On a 2-core
     AMD EPYC without AVX-512 an epoch may run at 0.6× its neighbours' rate, with a core idle much of the
-    time (seen with either kernel set, more often when Keras is fed NumPy arrays), so the caller
-    takes the median of several epochs.
+    time (seen with either kernel set, more often when Keras is fed NumPy arrays), so callers time
+    several epochs and take all their images over all their seconds (`throughput`).
     """
     import keras
     import tensorflow as tf

@@ -13,9 +13,9 @@ import warnings
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 # TensorFlow's oneDNN kernels on every CPU, not only where TensorFlow turns them on itself (CPUs with
-# AVX-512 VNNI, AVX-VNNI, bfloat16 units or AMX, where every figure in BENCHMARKS.md before these lines
-# was measured). On an AVX2-only CPU its own kernels train both profiles' models at a fraction of
-# oneDNN's speed (bench.precision). The user's own setting is kept: ONEDNN_OFF turns them off.
+# AVX-512 VNNI, AVX-VNNI, bfloat16 units or AMX, such as those most of BENCHMARKS.md was measured on).
+# On an AVX2-only CPU its own kernels train both profiles' models at a fraction of oneDNN's speed
+# (bench.precision). The user's own setting is kept: ONEDNN_OFF turns them off.
 ONEDNN, ONEDNN_ON, ONEDNN_OFF = "TF_ENABLE_ONEDNN_OPTS", "1", "0"
 # What TensorFlow accepts (any case); it ignores anything else, and quietly at these log levels.
 ONEDNN_VALUES = (ONEDNN_ON, ONEDNN_OFF, "true", "false")
