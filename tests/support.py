@@ -99,3 +99,11 @@ def run_python(
     env = dict(os.environ, **({"PYTHONPATH": str(pythonpath)} if pythonpath else {}))
     command = [sys.executable, "-c", script, *args]
     return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def environment_with(name: str, value: str | None) -> dict[str, str]:
+    """This process's environment with `name` set to `value`, or without it when `value` is None."""
+    environment = {key: item for key, item in os.environ.items() if key != name}
+    if value is not None:
+        environment[name] = value
+    return environment

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
 import keras_tuner
 import pytest
+from support import environment_with
 from tfx.dsl.components.base import base_executor
 
 from compat.keras_tuner import hyperband_trials
@@ -39,10 +39,11 @@ def test_hyperband_plans_its_brackets_trials():
 def test_oneDNN_follows_the_switch_the_pipeline_package_sets_unless_the_user_set_it(value, expected):
     # Unset, importing `pipeline` before TensorFlow switches oneDNN on; a user's own setting is kept.
     script = "import pipeline; from compat.tensorflow import onednn_enabled; print(onednn_enabled())"
-    environment = {key: item for key, item in os.environ.items() if key != ONEDNN}
-    if value is not None:
-        environment[ONEDNN] = value
     result = subprocess.run(
-        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script],
+        env=environment_with(ONEDNN, value),
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert result.stdout.strip() == str(expected)

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+
+from support import environment_with
 
 from pipeline import ONEDNN, ONEDNN_ON
 
 
 def _import_in_a_fresh_process(script: str, value: str | None) -> subprocess.CompletedProcess:
-    environment = {key: item for key, item in os.environ.items() if key != ONEDNN}
-    if value is not None:
-        environment[ONEDNN] = value
     return subprocess.run(
-        [sys.executable, "-c", script], env=environment, capture_output=True, text=True, check=True
+        [sys.executable, "-c", script],
+        env=environment_with(ONEDNN, value),
+        capture_output=True,
+        text=True,
+        check=True,
     )
 
 
